@@ -1,0 +1,17 @@
+//! `ocuroot-core`: the library behind the `ocuroot` CLI.
+//!
+//! Ocuroot records what a CI/CD system did as **state** and what people want as **intent**,
+//! both as YAML documents in Git, and computes the work that closes the gap.
+//!
+//! Modules:
+//! - [`refs`]: the ref grammar (parse, render, relative refs, globs, reduce).
+//! - [`yaml`]: canonical YAML, the only user of the YAML crate.
+//! - [`store`]: the Git-backed document store with transactions.
+//! - [`config`]: `repo.ocu.star` evaluation and settings.
+//!
+//! The library never prints and never reads the process environment or clock: callers pass
+//! settings, an environment map and a [`clock::Clock`] in.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod refs;
