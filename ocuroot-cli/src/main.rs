@@ -1,1 +1,26 @@
-fn main() {}
+//! The `ocuroot` command-line tool: a thin layer over `ocuroot-core`.
+//!
+//! Argument parsing lives in [`cli`], one module per command group in `commands/`, and the
+//! mapping of core errors to messages, hints and exit codes in [`error`].
+
+mod cli;
+mod commands;
+mod env;
+mod error;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    let env = env::ProcessEnv::capture();
+    let mut stdout = std::io::stdout().lock();
+    let result = commands::run(args, &env, &mut stdout);
+    let _ = stdout.flush();
+    match result {
+        Ok(code) => code,
+        Err(err) => err.report(),
+    }
+}

@@ -15,3 +15,8 @@
 #![warn(missing_docs)]
 
 pub mod refs;
+pub mod clock;
+pub mod store;
+pub mod yaml;
+pub mod intent;
+pub mod workspace;

@@ -1,0 +1,41 @@
+//! Command implementations: each turns parsed arguments into calls on `ocuroot-core` and
+//! renders the results.
+
+mod state;
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use ocuroot_core::workspace::{Workspace, WorkspaceOptions};
+
+use crate::cli::{Cli, Command};
+use crate::env::{ProcessEnv, StderrSink};
+use crate::error::CommandResult;
+
+/// Runs the parsed command, writing results to `out`.
+pub fn run(cli: Cli, env: &ProcessEnv, out: &mut dyn Write) -> CommandResult {
+    match cli.command {
+        Command::State(cmd) => state::run(cmd, env, out),
+        Command::Version => {
+            let version = env!("CARGO_PKG_VERSION");
+            let (v, build) = version.split_once('-').unwrap_or((version, ""));
+            writeln!(out, "Ocuroot version: {v}")?;
+            if !build.is_empty() {
+                writeln!(out, "Build: {build}")?;
+            }
+            writeln!(out, "SDK version: {}", ocuroot_core::sdk::SDK_VERSION)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Opens the workspace around the working directory.
+pub fn open_workspace(env: &ProcessEnv) -> Result<Workspace, crate::error::CommandError> {
+    Ok(Workspace::open(WorkspaceOptions {
+        cwd: env.cwd.clone(),
+        env: env.vars.clone(),
+        clock: env.clock(),
+        sink: Arc::new(StderrSink),
+    })?)
+}

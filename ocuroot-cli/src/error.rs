@@ -1,0 +1,139 @@
+//! Turning errors into messages and exit codes.
+//!
+//! Every failure prints `error: <what failed>`, then the chain of causes, then hints, on
+//! stderr. Exit codes: 1 for problems the user can fix (bad refs, missing documents, bad
+//! configuration, failed releases), 2 for usage errors (clap's), 255 for internal errors.
+
+use std::error::Error as StdError;
+use std::process::ExitCode;
+
+use ocuroot_core::refs::RefParseError;
+use ocuroot_core::store::StoreError;
+use ocuroot_core::workspace::WorkspaceError;
+
+/// How an error is classified at the CLI edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The user can fix it (exit 1).
+    User,
+    /// A bug or an environment problem we did not expect (exit 255).
+    Internal,
+}
+
+/// A failed command.
+#[derive(Debug)]
+pub struct CommandError {
+    kind: Kind,
+    error: Box<dyn StdError + Send + Sync>,
+    hints: Vec<String>,
+}
+
+impl CommandError {
+    /// A user error from any error value.
+    pub fn user(error: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        CommandError { kind: Kind::User, error: error.into(), hints: Vec::new() }
+    }
+
+    /// A user error with just a message.
+    pub fn message(text: impl Into<String>) -> Self {
+        Self::user(text.into())
+    }
+
+    /// Adds a hint shown after the error.
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
+
+    /// Prints the error and returns the exit code.
+    #[allow(clippy::print_stderr)]
+    pub fn report(self) -> ExitCode {
+        let mut text = format!("error: {}\n", self.error);
+        let mut source = self.error.source();
+        let mut causes = Vec::new();
+        while let Some(cause) = source {
+            let line = cause.to_string();
+            // Skip causes that repeat the message above them (transparent wrappers).
+            if !text.contains(&line) {
+                causes.push(line);
+            }
+            source = cause.source();
+        }
+        if causes.len() == 1 {
+            text.push_str(&format!("caused by: {}\n", causes[0]));
+        } else if !causes.is_empty() {
+            text.push_str("caused by:\n");
+            for (i, c) in causes.iter().enumerate() {
+                text.push_str(&format!("  {}: {}\n", i + 1, c.replace('\n', "\n     ")));
+            }
+        }
+        for hint in &self.hints {
+            text.push_str(&format!("hint: {hint}\n"));
+        }
+        eprint!("{text}");
+        match self.kind {
+            Kind::User => ExitCode::from(1),
+            Kind::Internal => ExitCode::from(255),
+        }
+    }
+}
+
+impl From<StoreError> for CommandError {
+    fn from(e: StoreError) -> Self {
+        let hint = match &e {
+            StoreError::NotFound { .. } => Some("list existing refs with `ocuroot state match '<glob>'`"),
+            StoreError::Corrupt { .. } | StoreError::CorruptLink { .. } => {
+                Some("fix or revert the commit that wrote this file on the store branch")
+            }
+            StoreError::UnsupportedFormat { .. } => Some("this store was written by a newer ocuroot; upgrade ocuroot"),
+            StoreError::Conflict { .. } => Some("other writers kept the branch busy; run the command again"),
+            _ => None,
+        };
+        let kind = match &e {
+            StoreError::Git { .. } => Kind::Internal,
+            _ => Kind::User,
+        };
+        let mut err = CommandError { kind, error: Box::new(e), hints: Vec::new() };
+        if let Some(h) = hint {
+            err = err.hint(h);
+        }
+        err
+    }
+}
+
+impl From<WorkspaceError> for CommandError {
+    fn from(e: WorkspaceError) -> Self {
+        let hint = match &e {
+            WorkspaceError::RootNotFound { .. } => {
+                Some("run ocuroot inside a repository whose root has a repo.ocu.star file (it may be empty)")
+            }
+            WorkspaceError::NoRepoName { .. } => {
+                Some("set repo_alias(\"name\") in repo.ocu.star, add an `origin` remote, or use an absolute ref")
+            }
+            _ => None,
+        };
+        let mut err = match e {
+            WorkspaceError::Store { source, .. } => CommandError::from(source),
+            other => CommandError::user(other),
+        };
+        if let Some(h) = hint {
+            err = err.hint(h);
+        }
+        err
+    }
+}
+
+impl From<RefParseError> for CommandError {
+    fn from(e: RefParseError) -> Self {
+        CommandError::user(e).hint("refs look like <repo>/-/<path>/@<release>/<type>/<name>#<fragment>; see docs/state-format.md")
+    }
+}
+
+impl From<std::io::Error> for CommandError {
+    fn from(e: std::io::Error) -> Self {
+        CommandError { kind: Kind::Internal, error: Box::new(e), hints: Vec::new() }
+    }
+}
+
+/// The result of a command: an exit code, or an error to report.
+pub type CommandResult = Result<ExitCode, CommandError>;

@@ -1,0 +1,742 @@
+//! The `gix` plumbing behind [`Store`](super::Store): reading trees at the branch tip,
+//! applying a transaction's operations to a tree, and moving the branch by compare-and-swap.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gix::ObjectId;
+use gix::objs::tree::EntryKind;
+use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+use gix::refs::{FullName, Target};
+use rand::Rng;
+use serde_json::Value;
+
+use super::layout::{self, Area, DOC_FILE, FORMAT_VERSION, LINK_FILE, MARKER_FILE};
+use super::matcher::SegmentMatcher;
+use super::{
+    CommitOutcome, Entry, HistoryChange, HistoryEntry, MatchOptions, Op, StoreError, StoreKind,
+    StoreOptions, StoreResult, Transaction,
+};
+use crate::clock::Clock;
+use crate::refs::{Glob, Ref};
+use crate::yaml;
+
+/// A store's repository handle and location.
+pub(crate) struct GitBackend {
+    repo: gix::ThreadSafeRepository,
+    repo_path: PathBuf,
+    branch: String,
+    ref_name: FullName,
+    prefix: Vec<String>,
+    kind: StoreKind,
+    author: super::Author,
+    clock: Arc<dyn Clock>,
+    max_attempts: u32,
+}
+
+fn git_err<E>(location: &str, action: impl Into<String>) -> impl FnOnce(E) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let location = location.to_string();
+    let action = action.into();
+    move |e| StoreError::Git { location, action, source: Box::new(e) }
+}
+
+impl GitBackend {
+    pub(crate) fn open(options: StoreOptions) -> StoreResult<GitBackend> {
+        let location = format!("{} (branch {})", options.repo_path.display(), options.branch);
+        let ref_name: FullName = format!("refs/heads/{}", options.branch)
+            .try_into()
+            .map_err(git_err(&location, "invalid branch name"))?;
+        let open_opts = gix::open::Options::isolated();
+        let repo = match gix::ThreadSafeRepository::open_opts(options.repo_path.clone(), open_opts.clone()) {
+            Ok(repo) => repo,
+            Err(open_err) => {
+                if options.repo_path.join("HEAD").exists() || options.repo_path.join(".git").exists() {
+                    return Err(git_err(&location, "open repository")(open_err));
+                }
+                std::fs::create_dir_all(&options.repo_path)
+                    .map_err(git_err(&location, "create repository directory"))?;
+                gix::init_bare(&options.repo_path).map_err(git_err(&location, "create bare repository"))?;
+                gix::ThreadSafeRepository::open_opts(options.repo_path.clone(), open_opts)
+                    .map_err(git_err(&location, "open repository"))?
+            }
+        };
+        let prefix = options
+            .prefix
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        Ok(GitBackend {
+            repo,
+            repo_path: options.repo_path,
+            branch: options.branch,
+            ref_name,
+            prefix,
+            kind: options.kind,
+            author: options.author,
+            clock: options.clock,
+            max_attempts: options.max_attempts.max(1),
+        })
+    }
+
+    pub(crate) fn location(&self) -> String {
+        if self.prefix.is_empty() {
+            format!("{} (branch {})", self.repo_path.display(), self.branch)
+        } else {
+            format!("{} (branch {}, folder {})", self.repo_path.display(), self.branch, self.prefix.join("/"))
+        }
+    }
+
+    pub(crate) fn repo_path(&self) -> &Path {
+        &self.repo_path
+    }
+
+    pub(crate) fn branch(&self) -> &str {
+        &self.branch
+    }
+
+    pub(crate) fn local(&self) -> gix::Repository {
+        let mut repo = self.repo.to_thread_local();
+        repo.object_cache_size_if_unset(4 * 1024 * 1024);
+        repo
+    }
+
+    fn tip(&self, repo: &gix::Repository) -> StoreResult<Option<ObjectId>> {
+        let loc = self.location();
+        let reference = repo
+            .try_find_reference(self.ref_name.as_ref())
+            .map_err(git_err(&loc, format!("read branch {}", self.branch)))?;
+        match reference {
+            None => Ok(None),
+            Some(mut r) => {
+                let id = r.peel_to_id().map_err(git_err(&loc, format!("resolve branch {}", self.branch)))?;
+                Ok(Some(id.detach()))
+            }
+        }
+    }
+
+    pub(crate) fn tip_hex(&self) -> StoreResult<Option<String>> {
+        let repo = self.local();
+        Ok(self.tip(&repo)?.map(|id| id.to_string()))
+    }
+
+    /// Returns the tree id of the store folder in `commit`, if present.
+    fn store_tree(&self, repo: &gix::Repository, commit: ObjectId) -> StoreResult<Option<ObjectId>> {
+        let loc = self.location();
+        let commit = repo.find_commit(commit).map_err(git_err(&loc, "read commit"))?;
+        let root = commit.tree_id().map_err(git_err(&loc, "read commit tree"))?.detach();
+        if self.prefix.is_empty() {
+            return Ok(Some(root));
+        }
+        let tree = repo.find_tree(root).map_err(git_err(&loc, "read tree"))?;
+        let entry = tree
+            .lookup_entry(self.prefix.iter().map(String::as_str))
+            .map_err(git_err(&loc, "read tree"))?;
+        Ok(entry.filter(|e| e.mode().is_tree()).map(|e| e.object_id()))
+    }
+
+    pub(crate) fn snapshot(&self) -> StoreResult<Snapshot<'_>> {
+        let repo = self.local();
+        let tip = self.tip(&repo)?;
+        let tree = match tip {
+            Some(tip) => self.store_tree(&repo, tip)?,
+            None => None,
+        };
+        let snap = Snapshot { backend: self, repo, tree, tip };
+        snap.check_marker()?;
+        Ok(snap)
+    }
+
+    fn signature(&self) -> gix::actor::Signature {
+        let now = self.clock.now();
+        gix::actor::Signature {
+            name: self.author.name.as_str().into(),
+            email: self.author.email.as_str().into(),
+            time: gix::date::Time { seconds: now.seconds, offset: 0 },
+        }
+    }
+
+    pub(crate) fn commit(&self, tx: &Transaction) -> StoreResult<CommitOutcome> {
+        let loc = self.location();
+        let mut retries = 0;
+        let mut rng = rand::rng();
+        for attempt in 0..self.max_attempts {
+            let snap = self.snapshot()?;
+            let repo = &snap.repo;
+            let mut overlay = Overlay::new(&snap);
+            for op in tx.ops() {
+                overlay.apply(op)?;
+            }
+            if overlay.edits.is_empty() {
+                return Ok(CommitOutcome { commit: None, retries });
+            }
+            let marker_missing = snap.read_file(&[MARKER_FILE.to_string()])?.is_none();
+            // Build the new root tree.
+            let base_root = match snap.tip {
+                Some(tip) => repo
+                    .find_commit(tip)
+                    .map_err(git_err(&loc, "read commit"))?
+                    .tree_id()
+                    .map_err(git_err(&loc, "read commit tree"))?
+                    .detach(),
+                None => ObjectId::empty_tree(repo.object_hash()),
+            };
+            let mut editor = repo.edit_tree(base_root).map_err(git_err(&loc, "edit tree"))?;
+            if marker_missing {
+                let marker = format!("format: {FORMAT_VERSION}\nkind: {}\n", self.kind.as_str());
+                let id = repo.write_blob(marker.as_bytes()).map_err(git_err(&loc, "write blob"))?;
+                let path = self.full_path(&[MARKER_FILE.to_string()]);
+                editor
+                    .upsert(path.join("/").as_str(), EntryKind::Blob, id.detach())
+                    .map_err(git_err(&loc, "edit tree"))?;
+            }
+            let mut edits: Vec<_> = overlay.edits.into_iter().collect();
+            edits.sort_by(|a, b| a.0.cmp(&b.0));
+            for (path, edit) in edits {
+                let full = self.full_path(&path);
+                match edit {
+                    Some(bytes) => {
+                        let id = repo.write_blob(&bytes).map_err(git_err(&loc, "write blob"))?;
+                        editor
+                            .upsert(full.join("/").as_str(), EntryKind::Blob, id.detach())
+                            .map_err(git_err(&loc, "edit tree"))?;
+                    }
+                    None => {
+                        editor.remove(full.join("/").as_str()).map_err(git_err(&loc, "edit tree"))?;
+                    }
+                }
+            }
+            let new_root = editor.write().map_err(git_err(&loc, "write tree"))?.detach();
+            if new_root == base_root {
+                return Ok(CommitOutcome { commit: None, retries });
+            }
+            let sig = self.signature();
+            let commit = gix::objs::Commit {
+                message: tx.commit_message().into(),
+                tree: new_root,
+                author: sig.clone(),
+                committer: sig.clone(),
+                encoding: None,
+                parents: snap.tip.into_iter().collect(),
+                extra_headers: Vec::new(),
+            };
+            let commit_id = repo.write_object(&commit).map_err(git_err(&loc, "write commit"))?.detach();
+            let expected = match snap.tip {
+                Some(tip) => PreviousValue::MustExistAndMatch(Target::Object(tip)),
+                None => PreviousValue::MustNotExist,
+            };
+            let edit = RefEdit {
+                change: Change::Update {
+                    log: LogChange {
+                        mode: RefLog::AndReference,
+                        force_create_reflog: false,
+                        message: tx.message().lines().next().unwrap_or("ocuroot").into(),
+                    },
+                    expected,
+                    new: Target::Object(commit_id),
+                },
+                name: self.ref_name.clone(),
+                deref: false,
+            };
+            let mut time_buf = gix::date::parse::TimeBuf::default();
+            let result = repo
+                .refs
+                .transaction()
+                .prepare(
+                    Some(edit),
+                    gix::lock::acquire::Fail::AfterDurationWithBackoff(Duration::from_millis(500)),
+                    gix::lock::acquire::Fail::AfterDurationWithBackoff(Duration::from_millis(500)),
+                )
+                .and_then(|t| t.commit(Some(sig.to_ref(&mut time_buf))));
+            match result {
+                Ok(_) => return Ok(CommitOutcome { commit: Some(commit_id.to_string()), retries }),
+                Err(err) => {
+                    // Either the branch moved (compare-and-swap lost) or its lock was held past
+                    // the timeout. Both are races: re-read the tip and re-apply the operations.
+                    let now_tip = self.tip(repo)?;
+                    let lost_race = now_tip != snap.tip || is_lock_error(&err);
+                    if !lost_race || attempt + 1 == self.max_attempts {
+                        if lost_race {
+                            break;
+                        }
+                        return Err(git_err(&loc, "update branch")(err));
+                    }
+                    retries += 1;
+                    let cap = 2u64.saturating_pow(attempt.min(7)) * 5;
+                    std::thread::sleep(Duration::from_millis(rng.random_range(1..=cap.max(2))));
+                }
+            }
+        }
+        Err(StoreError::Conflict { location: loc, attempts: self.max_attempts })
+    }
+
+    fn full_path(&self, rel: &[String]) -> Vec<String> {
+        let mut out = self.prefix.clone();
+        out.extend(rel.iter().cloned());
+        out
+    }
+
+    pub(crate) fn history(&self, area: Area, r: &Ref, limit: usize) -> StoreResult<Vec<HistoryEntry>> {
+        let loc = self.location();
+        let repo = self.local();
+        let Some(tip) = self.tip(&repo)? else {
+            return Ok(Vec::new());
+        };
+        let doc = self.full_path(&layout::doc_path(area, r));
+        let link = self.full_path(&layout::link_path(area, r));
+        let lookup = |commit: ObjectId| -> StoreResult<Option<(bool, ObjectId)>> {
+            let c = repo.find_commit(commit).map_err(git_err(&loc, "read commit"))?;
+            let tree = c.tree().map_err(git_err(&loc, "read tree"))?;
+            if let Some(e) = tree.lookup_entry(doc.iter().map(String::as_str)).map_err(git_err(&loc, "read tree"))? {
+                return Ok(Some((false, e.object_id())));
+            }
+            if let Some(e) = tree.lookup_entry(link.iter().map(String::as_str)).map_err(git_err(&loc, "read tree"))? {
+                return Ok(Some((true, e.object_id())));
+            }
+            Ok(None)
+        };
+        let walk = repo
+            .rev_walk([tip])
+            .first_parent_only()
+            .all()
+            .map_err(git_err(&loc, "walk history"))?;
+        let mut out = Vec::new();
+        for info in walk {
+            let info = info.map_err(git_err(&loc, "walk history"))?;
+            let here = lookup(info.id)?;
+            let parent = match info.parent_ids.first() {
+                Some(p) => lookup(*p)?,
+                None => None,
+            };
+            if here == parent {
+                continue;
+            }
+            let change = match (&parent, &here) {
+                (None, Some(_)) => HistoryChange::Added,
+                (Some(_), None) => HistoryChange::Deleted,
+                _ => HistoryChange::Modified,
+            };
+            let value = match here {
+                Some((is_link, id)) => {
+                    let path = if is_link { &link } else { &doc };
+                    Some(decode_entry(&repo, id, is_link, &path.join("/"), &loc)?)
+                }
+                None => None,
+            };
+            let commit = repo.find_commit(info.id).map_err(git_err(&loc, "read commit"))?;
+            let author = commit.author().map_err(git_err(&loc, "read commit author"))?;
+            let time = author.time().map(|t| t.seconds).unwrap_or_default();
+            let summary = commit
+                .message_raw_sloppy()
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            out.push(HistoryEntry {
+                commit: info.id.to_string(),
+                time,
+                author_name: author.name.to_string(),
+                author_email: author.email.to_string(),
+                summary,
+                change,
+                value,
+            });
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn is_lock_error(err: &gix::Error) -> bool {
+    let text = format!("{err:?}");
+    text.contains("lock") || text.contains("Lock")
+}
+
+fn decode_entry(repo: &gix::Repository, id: ObjectId, is_link: bool, path: &str, loc: &str) -> StoreResult<Entry> {
+    let blob = repo.find_blob(id).map_err(git_err(loc, format!("read {path}")))?;
+    let text = String::from_utf8_lossy(&blob.data);
+    if is_link {
+        let target = Ref::parse(text.trim()).map_err(|source| StoreError::CorruptLink {
+            path: path.to_string(),
+            location: loc.to_string(),
+            source,
+        })?;
+        Ok(Entry::Link(target))
+    } else {
+        let value: Value = yaml::from_str(&text).map_err(|source| StoreError::Corrupt {
+            path: path.to_string(),
+            location: loc.to_string(),
+            source,
+        })?;
+        Ok(Entry::Document(value))
+    }
+}
+
+/// A consistent read view at one tip.
+pub(crate) struct Snapshot<'a> {
+    backend: &'a GitBackend,
+    repo: gix::Repository,
+    /// The store folder's tree, if the branch and folder exist.
+    tree: Option<ObjectId>,
+    tip: Option<ObjectId>,
+}
+
+impl Snapshot<'_> {
+    fn loc(&self) -> String {
+        self.backend.location()
+    }
+
+    fn check_marker(&self) -> StoreResult<()> {
+        let Some(bytes) = self.read_file(&[MARKER_FILE.to_string()])? else {
+            return Ok(());
+        };
+        #[derive(serde::Deserialize)]
+        struct Marker {
+            format: Option<Value>,
+            kind: Option<String>,
+        }
+        let path = self.backend.full_path(&[MARKER_FILE.to_string()]).join("/");
+        let text = String::from_utf8_lossy(&bytes);
+        let marker: Marker = yaml::from_str(&text).map_err(|source| StoreError::Corrupt {
+            path: path.clone(),
+            location: self.loc(),
+            source,
+        })?;
+        let format = marker.format.unwrap_or(Value::Null);
+        if format.as_u64() != Some(FORMAT_VERSION) {
+            return Err(StoreError::UnsupportedFormat {
+                location: self.loc(),
+                found: format.to_string(),
+                expected: FORMAT_VERSION,
+            });
+        }
+        if let Some(kind) = marker.kind {
+            if kind != self.backend.kind.as_str() {
+                return Err(StoreError::WrongKind { location: self.loc(), found: kind, expected: self.backend.kind });
+            }
+        }
+        Ok(())
+    }
+
+    /// Looks up a path relative to the store folder.
+    fn lookup(&self, rel: &[String]) -> StoreResult<Option<(EntryKind, ObjectId)>> {
+        let Some(tree) = self.tree else {
+            return Ok(None);
+        };
+        let loc = self.loc();
+        let tree = self.repo.find_tree(tree).map_err(git_err(&loc, "read tree"))?;
+        let entry = tree.lookup_entry(rel.iter().map(String::as_str)).map_err(git_err(&loc, "read tree"))?;
+        Ok(entry.map(|e| (e.mode().kind(), e.object_id())))
+    }
+
+    fn read_file(&self, rel: &[String]) -> StoreResult<Option<Vec<u8>>> {
+        match self.lookup(rel)? {
+            Some((kind, id)) if kind != EntryKind::Tree => {
+                let loc = self.loc();
+                let blob = self.repo.find_blob(id).map_err(git_err(&loc, "read blob"))?;
+                Ok(Some(blob.data.clone()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    pub(crate) fn entry(&self, area: Area, r: &Ref) -> StoreResult<Option<Entry>> {
+        let loc = self.loc();
+        let doc = layout::doc_path(area, r);
+        if let Some((kind, id)) = self.lookup(&doc)? {
+            if kind != EntryKind::Tree {
+                let path = self.backend.full_path(&doc).join("/");
+                return decode_entry(&self.repo, id, false, &path, &loc).map(Some);
+            }
+        }
+        if area == Area::Records {
+            let link = layout::link_path(area, r);
+            if let Some((kind, id)) = self.lookup(&link)? {
+                if kind != EntryKind::Tree {
+                    let path = self.backend.full_path(&link).join("/");
+                    return decode_entry(&self.repo, id, true, &path, &loc).map(Some);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn link_at(&self, r: &Ref) -> StoreResult<Option<Ref>> {
+        let link = layout::link_path(Area::Records, r);
+        match self.lookup(&link)? {
+            Some((kind, id)) if kind != EntryKind::Tree => {
+                let path = self.backend.full_path(&link).join("/");
+                match decode_entry(&self.repo, id, true, &path, &self.loc())? {
+                    Entry::Link(t) => Ok(Some(t)),
+                    Entry::Document(_) => Ok(None),
+                }
+            }
+            _ => Ok(None),
+        }
+    }
+
+    pub(crate) fn resolve_link(&self, r: &Ref) -> StoreResult<Ref> {
+        resolve_with(r, |candidate| self.link_at(candidate))
+    }
+
+    pub(crate) fn get(&self, r: &Ref) -> StoreResult<Value> {
+        let resolved = self.resolve_link(r)?;
+        let bare = resolved.without_fragment();
+        let not_found = || StoreError::NotFound { r: r.to_string() };
+        let value = match self.entry(Area::Records, &bare)? {
+            Some(Entry::Document(v)) => v,
+            Some(Entry::Link(_)) | None => return Err(not_found()),
+        };
+        let mut current = &value;
+        for seg in resolved.fragment_segments() {
+            current = match current {
+                Value::Object(map) => map.get(seg).ok_or_else(not_found)?,
+                _ => return Err(not_found()),
+            };
+        }
+        if current.is_null() && !resolved.fragment.is_empty() {
+            return Err(not_found());
+        }
+        Ok(current.clone())
+    }
+
+    /// Lists the direct children (name, kind, id) of the tree at `rel`.
+    fn children(&self, tree: ObjectId) -> StoreResult<Vec<(String, EntryKind, ObjectId)>> {
+        let loc = self.loc();
+        let tree = self.repo.find_tree(tree).map_err(git_err(&loc, "read tree"))?;
+        let decoded = tree.decode().map_err(git_err(&loc, "decode tree"))?;
+        Ok(decoded
+            .entries
+            .iter()
+            .map(|e| (e.filename.to_string(), e.mode.kind(), e.oid.to_owned()))
+            .collect())
+    }
+
+    pub(crate) fn match_refs(&self, area: Area, globs: &[Glob], options: MatchOptions) -> StoreResult<Vec<Ref>> {
+        let mut out = Vec::new();
+        let Some(root) = self.lookup(&[area.dir().to_string()])? else {
+            return Ok(out);
+        };
+        if root.0 != EntryKind::Tree {
+            return Ok(out);
+        }
+        for glob in globs {
+            let matcher = SegmentMatcher::new(glob);
+            // Walk only below the glob's literal prefix.
+            let prefix = glob.literal_prefix_segments();
+            let mut start = root.1;
+            let mut path: Vec<String> = Vec::new();
+            let mut found = true;
+            for seg in &prefix {
+                match self.children(start)?.into_iter().find(|(n, k, _)| n == seg && *k == EntryKind::Tree) {
+                    Some((_, _, id)) => {
+                        start = id;
+                        path.push(seg.clone());
+                    }
+                    None => {
+                        found = false;
+                        break;
+                    }
+                }
+            }
+            if !found {
+                continue;
+            }
+            let states = matcher.advance_all(&path);
+            self.walk(start, &mut path, &states, glob, &matcher, options, &mut out)?;
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn walk(
+        &self,
+        tree: ObjectId,
+        path: &mut Vec<String>,
+        states: &super::matcher::States,
+        glob: &Glob,
+        matcher: &SegmentMatcher,
+        options: MatchOptions,
+        out: &mut Vec<Ref>,
+    ) -> StoreResult<()> {
+        if states.is_dead() {
+            return Ok(());
+        }
+        let children = self.children(tree)?;
+        let has_link = children.iter().any(|(n, k, _)| n == LINK_FILE && *k != EntryKind::Tree);
+        let has_doc = children.iter().any(|(n, k, _)| n == DOC_FILE && *k != EntryKind::Tree);
+        if has_link && options.no_links {
+            return Ok(());
+        }
+        if (has_doc || has_link) && !path.is_empty() {
+            let joined = path.join("/");
+            if glob.matches(&joined) {
+                let segs: Vec<&str> = path.iter().map(String::as_str).collect();
+                if let Ok(r) = Ref::from_storage_segments(&segs) {
+                    out.push(r);
+                }
+            }
+        }
+        for (name, kind, id) in children {
+            if kind != EntryKind::Tree {
+                continue;
+            }
+            let next = matcher.advance(states, &name);
+            if next.is_dead() {
+                continue;
+            }
+            path.push(name);
+            self.walk(id, path, &next, glob, matcher, options, out)?;
+            path.pop();
+        }
+        Ok(())
+    }
+}
+
+/// Resolves links in `r` with `link_at` answering "is there a link exactly at this ref?".
+///
+/// Candidates are the ref without fragment and then each of its `/`-prefixes, deepest
+/// first; the first link found replaces that prefix (spec §3.3).
+pub(crate) fn resolve_with(
+    r: &Ref,
+    mut link_at: impl FnMut(&Ref) -> StoreResult<Option<Ref>>,
+) -> StoreResult<Ref> {
+    let bare = r.without_fragment();
+    let segments = bare.storage_segments();
+    for len in (1..=segments.len()).rev() {
+        let candidate_segs: Vec<&str> = segments[..len].iter().map(String::as_str).collect();
+        let Ok(candidate) = Ref::from_storage_segments(&candidate_segs) else {
+            continue;
+        };
+        if let Some(target) = link_at(&candidate)? {
+            let mut new_segs = target.storage_segments();
+            new_segs.extend(segments[len..].iter().cloned());
+            let segs: Vec<&str> = new_segs.iter().map(String::as_str).collect();
+            let resolved = Ref::from_storage_segments(&segs)?;
+            return Ok(if r.fragment.is_empty() { resolved } else { resolved.with_fragment(&r.fragment) });
+        }
+    }
+    Ok(r.clone())
+}
+
+/// Pending file edits of one commit attempt, on top of a snapshot.
+struct Overlay<'s, 'a> {
+    snap: &'s Snapshot<'a>,
+    /// Path relative to the store folder → new content (`None` = removed).
+    edits: HashMap<Vec<String>, Option<Vec<u8>>>,
+}
+
+impl<'s, 'a> Overlay<'s, 'a> {
+    fn new(snap: &'s Snapshot<'a>) -> Self {
+        Overlay { snap, edits: HashMap::new() }
+    }
+
+    fn exists(&self, path: &[String]) -> StoreResult<bool> {
+        if let Some(e) = self.edits.get(path) {
+            return Ok(e.is_some());
+        }
+        Ok(matches!(self.snap.lookup(path)?, Some((k, _)) if k != EntryKind::Tree))
+    }
+
+    fn read(&self, path: &[String]) -> StoreResult<Option<Vec<u8>>> {
+        if let Some(e) = self.edits.get(path) {
+            return Ok(e.clone());
+        }
+        self.snap.read_file(path)
+    }
+
+    fn link_at(&self, r: &Ref) -> StoreResult<Option<Ref>> {
+        let path = layout::link_path(Area::Records, r);
+        match self.read(&path)? {
+            Some(bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
+                Ref::parse(text.trim()).map(Some).map_err(|source| StoreError::CorruptLink {
+                    path: self.snap.backend.full_path(&path).join("/"),
+                    location: self.snap.loc(),
+                    source,
+                })
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn resolve(&self, area: Area, r: &Ref) -> StoreResult<Ref> {
+        if area == Area::Applied {
+            return Ok(r.clone());
+        }
+        resolve_with(r, |c| self.link_at(c))
+    }
+
+    fn render(r: &Ref, value: &Value) -> StoreResult<Vec<u8>> {
+        yaml::to_canonical(value)
+            .map(String::into_bytes)
+            .map_err(|source| StoreError::Render { r: r.to_string(), source })
+    }
+
+    fn apply(&mut self, op: &Op) -> StoreResult<()> {
+        match op {
+            Op::Set { area, r, value } | Op::Create { area, r, value } => {
+                let target = self.resolve(*area, r)?;
+                let doc = layout::doc_path(*area, &target);
+                if matches!(op, Op::Create { .. }) && self.exists(&doc)? {
+                    return Err(StoreError::AlreadyExists { r: target.to_string() });
+                }
+                let bytes = Self::render(&target, value)?;
+                self.edits.insert(doc, Some(bytes));
+                let link = layout::link_path(*area, &target);
+                if self.exists(&link)? {
+                    self.edits.insert(link, None);
+                }
+            }
+            Op::Delete { area, r, if_exists } => {
+                let target = self.resolve(*area, r)?;
+                let doc = layout::doc_path(*area, &target);
+                if self.exists(&doc)? {
+                    self.edits.insert(doc, None);
+                } else if !if_exists {
+                    return Err(StoreError::NotFound { r: r.to_string() });
+                }
+            }
+            Op::Link { r, target } => {
+                let doc = layout::doc_path(Area::Records, r);
+                if self.exists(&doc)? {
+                    return Err(StoreError::NotALink { r: r.to_string() });
+                }
+                let link = layout::link_path(Area::Records, r);
+                self.edits.insert(link, Some(format!("{target}\n").into_bytes()));
+            }
+            Op::Unlink { r } => {
+                let link = layout::link_path(Area::Records, r);
+                if self.exists(&link)? {
+                    self.edits.insert(link, None);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Snapshot<'_> {
+    /// Returns the tree id of an area (`refs/`, `applied/`), if present.
+    pub(crate) fn area_tree(&self, area: Area) -> StoreResult<Option<ObjectId>> {
+        Ok(match self.lookup(&[area.dir().to_string()])? {
+            Some((EntryKind::Tree, id)) => Some(id),
+            _ => None,
+        })
+    }
+
+    /// Returns the entries (name, kind, id) of the tree `id`.
+    pub(crate) fn tree_children(&self, id: ObjectId) -> StoreResult<Vec<(String, EntryKind, ObjectId)>> {
+        self.children(id)
+    }
+}

@@ -1,0 +1,591 @@
+//! The document store: refs mapped to canonical YAML documents in a Git branch.
+//!
+//! A [`Store`] is one folder of one branch of a Git repository, read and written with `gix`
+//! (no work tree, no `git` binary). State and intent are two stores: by default the
+//! `state` and `intent` branches of one repository, or two repositories. The layout inside
+//! the folder is described in [`layout`] and in `docs/state-format.md`.
+//!
+//! Reads ([`Store::get`], [`Store::entry`], [`Store::match_refs`]) look at the branch tip at
+//! the moment of the call. Writes are [`Transaction`]s: a list of operations that
+//! [`Store::commit`] applies to the tip's tree and records as one commit, moving the branch
+//! by compare-and-swap. When another writer moved the branch first, the operations are
+//! re-applied on the new tip (create-only operations re-check) and the commit retried with
+//! jittered back-off, so concurrent writers never lose each other's writes.
+//!
+//! Links (`@` → `@r1`, tags, `@/deploy/<env>`) are resolved as spec §3.3 says: the deepest
+//! linked prefix of a ref wins, and resolution is single-level.
+
+mod diff;
+mod git;
+pub mod layout;
+mod matcher;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::clock::Clock;
+use crate::refs::{Glob, Ref, RefParseError};
+use crate::yaml::YamlError;
+
+pub use diff::{DiffEntry, DiffKind, diff_intent};
+pub use layout::Area;
+
+/// The result type of store operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Whether a store holds state (what happened) or intent (what people want).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StoreKind {
+    /// The state store: releases, runs, logs, links and the applied-intent mirror.
+    State,
+    /// The intent store: environments, custom state and deploy intent.
+    Intent,
+}
+
+impl StoreKind {
+    /// The name used in the format marker and in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::State => "state",
+            StoreKind::Intent => "intent",
+        }
+    }
+}
+
+impl fmt::Display for StoreKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The author recorded on store commits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Author {
+    /// The author name (`Ocuroot` by default).
+    pub name: String,
+    /// The author email (`contact@ocuroot.com` by default).
+    pub email: String,
+}
+
+impl Default for Author {
+    fn default() -> Self {
+        Author { name: "Ocuroot".to_string(), email: "contact@ocuroot.com".to_string() }
+    }
+}
+
+/// Where a store lives and how it writes.
+#[derive(Clone)]
+pub struct StoreOptions {
+    /// The Git repository (bare or not). Created as a bare repository if missing.
+    pub repo_path: PathBuf,
+    /// The branch holding the store (`state`, `intent`, or a shared branch).
+    pub branch: String,
+    /// The folder inside the branch (empty for the branch root, `state` or `intent` when
+    /// both stores share one branch).
+    pub prefix: String,
+    /// State or intent.
+    pub kind: StoreKind,
+    /// The commit author.
+    pub author: Author,
+    /// The clock used for commit times.
+    pub clock: Arc<dyn Clock>,
+    /// How many times a commit is retried after losing a compare-and-swap race.
+    pub max_attempts: u32,
+}
+
+impl StoreOptions {
+    /// Returns options for a store in `repo_path` on `branch` at the branch root.
+    pub fn new(repo_path: impl Into<PathBuf>, branch: &str, kind: StoreKind, clock: Arc<dyn Clock>) -> Self {
+        StoreOptions {
+            repo_path: repo_path.into(),
+            branch: branch.to_string(),
+            prefix: String::new(),
+            kind,
+            author: Author::default(),
+            clock,
+            max_attempts: 64,
+        }
+    }
+}
+
+/// What sits at a ref: a document or a link.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Entry {
+    /// A document (the JSON value stored as YAML).
+    Document(Value),
+    /// A link to another ref.
+    Link(Ref),
+}
+
+/// Options for [`Store::match_refs`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MatchOptions {
+    /// Leave out links and everything below a linked prefix.
+    pub no_links: bool,
+}
+
+/// One operation of a [`Transaction`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// Writes a document, resolving links in the records area first.
+    Set {
+        /// Records or the applied mirror.
+        area: Area,
+        /// The ref (no fragment).
+        r: Ref,
+        /// The document.
+        value: Value,
+    },
+    /// Writes a document that must not exist yet (checked again on every retry).
+    Create {
+        /// Records or the applied mirror.
+        area: Area,
+        /// The ref (no fragment).
+        r: Ref,
+        /// The document.
+        value: Value,
+    },
+    /// Deletes a document, resolving links first.
+    Delete {
+        /// Records or the applied mirror.
+        area: Area,
+        /// The ref (no fragment).
+        r: Ref,
+        /// When false, a missing document is an error.
+        if_exists: bool,
+    },
+    /// Points `r` at `target` (records area only).
+    Link {
+        /// The link's ref.
+        r: Ref,
+        /// The ref it points at.
+        target: Ref,
+    },
+    /// Removes the link at `r` if there is one.
+    Unlink {
+        /// The link's ref.
+        r: Ref,
+    },
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let area = |a: &Area| if *a == Area::Applied { " (applied)" } else { "" };
+        match self {
+            Op::Set { area: a, r, .. } => write!(f, "update {r}{}", area(a)),
+            Op::Create { area: a, r, .. } => write!(f, "create {r}{}", area(a)),
+            Op::Delete { area: a, r, .. } => write!(f, "delete {r}{}", area(a)),
+            Op::Link { r, target } => write!(f, "link {r} to {target}"),
+            Op::Unlink { r } => write!(f, "unlink {r}"),
+        }
+    }
+}
+
+/// A group of operations committed together as one Git commit.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Transaction {
+    message: String,
+    ops: Vec<Op>,
+}
+
+impl Transaction {
+    /// Starts a transaction whose commit message begins with `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Transaction { message: message.into(), ops: Vec::new() }
+    }
+
+    /// Returns the operations recorded so far.
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    /// Returns the message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Returns true if no operation was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Records an arbitrary operation.
+    pub fn push(&mut self, op: Op) -> &mut Self {
+        self.ops.push(op);
+        self
+    }
+
+    /// Records a document write in the records area.
+    pub fn set(&mut self, r: &Ref, value: Value) -> &mut Self {
+        self.push(Op::Set { area: Area::Records, r: r.clone(), value })
+    }
+
+    /// Records a create-only document write in the records area.
+    pub fn create(&mut self, r: &Ref, value: Value) -> &mut Self {
+        self.push(Op::Create { area: Area::Records, r: r.clone(), value })
+    }
+
+    /// Records a delete in the records area (an error at commit if the document is missing).
+    pub fn delete(&mut self, r: &Ref) -> &mut Self {
+        self.push(Op::Delete { area: Area::Records, r: r.clone(), if_exists: false })
+    }
+
+    /// Records a delete in the records area that tolerates a missing document.
+    pub fn delete_if_exists(&mut self, r: &Ref) -> &mut Self {
+        self.push(Op::Delete { area: Area::Records, r: r.clone(), if_exists: true })
+    }
+
+    /// Records a link from `r` to `target`.
+    pub fn link(&mut self, r: &Ref, target: &Ref) -> &mut Self {
+        self.push(Op::Link { r: r.clone(), target: target.clone() })
+    }
+
+    /// Records the removal of the link at `r`.
+    pub fn unlink(&mut self, r: &Ref) -> &mut Self {
+        self.push(Op::Unlink { r: r.clone() })
+    }
+
+    /// Records a write to the applied-intent mirror.
+    pub fn set_applied(&mut self, r: &Ref, value: Value) -> &mut Self {
+        self.push(Op::Set { area: Area::Applied, r: r.clone(), value })
+    }
+
+    /// Records a removal from the applied-intent mirror (tolerates a missing document).
+    pub fn delete_applied(&mut self, r: &Ref) -> &mut Self {
+        self.push(Op::Delete { area: Area::Applied, r: r.clone(), if_exists: true })
+    }
+
+    /// Renders the commit message: the message, a blank line, one line per operation.
+    pub fn commit_message(&self) -> String {
+        const MAX_LINES: usize = 100;
+        let mut msg = self.message.trim_end().to_string();
+        if !self.ops.is_empty() {
+            msg.push_str("\n\n");
+            for op in self.ops.iter().take(MAX_LINES) {
+                msg.push_str(&op.to_string());
+                msg.push('\n');
+            }
+            if self.ops.len() > MAX_LINES {
+                msg.push_str(&format!("... and {} more\n", self.ops.len() - MAX_LINES));
+            }
+        }
+        msg
+    }
+}
+
+/// What a successful [`Store::commit`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitOutcome {
+    /// The new commit id (hex), or `None` when the operations changed nothing.
+    pub commit: Option<String>,
+    /// How many compare-and-swap races were lost before the commit landed.
+    pub retries: u32,
+}
+
+/// One change to a ref in the store's history (see [`Store::history`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryEntry {
+    /// The commit id (hex).
+    pub commit: String,
+    /// The commit time, seconds since the Unix epoch.
+    pub time: i64,
+    /// The commit author name.
+    pub author_name: String,
+    /// The commit author email.
+    pub author_email: String,
+    /// The first line of the commit message.
+    pub summary: String,
+    /// How the ref changed in this commit.
+    pub change: HistoryChange,
+    /// The document or link target after the change (`None` when deleted).
+    pub value: Option<Entry>,
+}
+
+/// How a ref changed in one commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HistoryChange {
+    /// The ref appeared.
+    Added,
+    /// The ref's document or link target changed.
+    Modified,
+    /// The ref disappeared.
+    Deleted,
+}
+
+impl fmt::Display for HistoryChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HistoryChange::Added => "added",
+            HistoryChange::Modified => "modified",
+            HistoryChange::Deleted => "deleted",
+        })
+    }
+}
+
+/// Errors of store operations.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No document at the ref (after link resolution and fragment lookup).
+    #[error("ref not found: {r}")]
+    NotFound {
+        /// The ref as asked for.
+        r: String,
+    },
+    /// A create-only write found an existing document.
+    #[error("ref already exists: {r}")]
+    AlreadyExists {
+        /// The ref.
+        r: String,
+    },
+    /// Writes cannot address a fragment.
+    #[error("cannot write through a fragment: {r}")]
+    FragmentWrite {
+        /// The ref.
+        r: String,
+    },
+    /// A link would replace a document.
+    #[error("existing ref is not a link, cannot overwrite: {r}")]
+    NotALink {
+        /// The ref.
+        r: String,
+    },
+    /// The ref cannot be a store key (relative ref, bad segment).
+    #[error(transparent)]
+    InvalidRef(#[from] RefParseError),
+    /// A glob did not compile.
+    #[error(transparent)]
+    InvalidGlob(#[from] crate::refs::GlobError),
+    /// A file in the store does not parse (for example after a hand-made commit).
+    #[error("store file {path} in {location} is not valid")]
+    Corrupt {
+        /// The file's path inside the branch.
+        path: String,
+        /// The store location (repository and branch).
+        location: String,
+        /// Why it does not parse.
+        #[source]
+        source: YamlError,
+    },
+    /// A link file does not hold a valid ref.
+    #[error("link file {path} in {location} does not hold a valid ref")]
+    CorruptLink {
+        /// The file's path inside the branch.
+        path: String,
+        /// The store location.
+        location: String,
+        /// Why the target does not parse.
+        #[source]
+        source: RefParseError,
+    },
+    /// The store was written by an incompatible version.
+    #[error("unsupported store format {found} in {location} (this ocuroot reads format {expected})")]
+    UnsupportedFormat {
+        /// The store location.
+        location: String,
+        /// The format found in the marker.
+        found: String,
+        /// The format this build supports.
+        expected: u64,
+    },
+    /// The branch holds the other kind of store.
+    #[error("{location} holds a {found} store, expected {expected}")]
+    WrongKind {
+        /// The store location.
+        location: String,
+        /// The kind in the marker.
+        found: String,
+        /// The kind asked for.
+        expected: StoreKind,
+    },
+    /// The branch kept moving: the commit lost every compare-and-swap race.
+    #[error("could not commit to {location} after {attempts} attempts: the branch kept moving")]
+    Conflict {
+        /// The store location.
+        location: String,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// A Git operation failed.
+    #[error("git operation failed on {location}: {action}")]
+    Git {
+        /// The store location.
+        location: String,
+        /// What was being done.
+        action: String,
+        /// The gix error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A document could not be rendered.
+    #[error("cannot render the document for {r}")]
+    Render {
+        /// The ref.
+        r: String,
+        /// The YAML error.
+        #[source]
+        source: YamlError,
+    },
+}
+
+impl StoreError {
+    /// Returns true for "ref not found".
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, StoreError::NotFound { .. })
+    }
+}
+
+/// A state or intent store in a Git branch.
+pub struct Store {
+    git: git::GitBackend,
+    kind: StoreKind,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("location", &self.location()).field("kind", &self.kind).finish()
+    }
+}
+
+impl Store {
+    /// Opens the store described by `options`, creating a bare repository if none exists.
+    ///
+    /// The branch is created by the first commit. Opening does not read the branch.
+    ///
+    /// # Errors
+    ///
+    /// Fails if the repository cannot be opened or created.
+    pub fn open(options: StoreOptions) -> StoreResult<Store> {
+        let kind = options.kind;
+        Ok(Store { git: git::GitBackend::open(options)?, kind })
+    }
+
+    /// Returns a description of where the store lives (`<repo> (branch state)`).
+    pub fn location(&self) -> String {
+        self.git.location()
+    }
+
+    /// Returns the repository path.
+    pub fn repo_path(&self) -> &Path {
+        self.git.repo_path()
+    }
+
+    /// Returns the branch name.
+    pub fn branch(&self) -> &str {
+        self.git.branch()
+    }
+
+    /// Returns whether this is a state or intent store.
+    pub fn kind(&self) -> StoreKind {
+        self.kind
+    }
+
+    /// Returns the current tip commit of the branch (hex), or `None` if it does not exist yet.
+    ///
+    /// # Errors
+    ///
+    /// Fails on Git errors.
+    pub fn tip(&self) -> StoreResult<Option<String>> {
+        self.git.tip_hex()
+    }
+
+    /// Returns what is stored exactly at `r` (no link resolution, fragment ignored).
+    ///
+    /// # Errors
+    ///
+    /// Fails on Git errors, corrupt files or an unsupported store format.
+    pub fn entry(&self, area: Area, r: &Ref) -> StoreResult<Option<Entry>> {
+        r.ensure_storable()?;
+        let snap = self.git.snapshot()?;
+        snap.entry(area, r)
+    }
+
+    /// Resolves links in `r` (deepest linked prefix, single level, spec §3.3).
+    ///
+    /// # Errors
+    ///
+    /// Fails on Git errors or corrupt link files.
+    pub fn resolve_link(&self, r: &Ref) -> StoreResult<Ref> {
+        r.ensure_storable()?;
+        let snap = self.git.snapshot()?;
+        snap.resolve_link(r)
+    }
+
+    /// Returns the document at `r` after link resolution, with the fragment applied.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when there is no document or the fragment path does not exist;
+    /// other errors for Git failures or corrupt files.
+    pub fn get(&self, r: &Ref) -> StoreResult<Value> {
+        r.ensure_storable()?;
+        let snap = self.git.snapshot()?;
+        snap.get(r)
+    }
+
+    /// Returns the document at `r`, or `None` when not found.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::get`], except that "not found" is `Ok(None)`.
+    pub fn try_get(&self, r: &Ref) -> StoreResult<Option<Value>> {
+        match self.get(r) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Returns the refs (documents and links) matching any of `globs`, sorted and unique.
+    ///
+    /// # Errors
+    ///
+    /// Fails on Git errors or an unsupported store format.
+    pub fn match_refs(&self, area: Area, globs: &[Glob], options: MatchOptions) -> StoreResult<Vec<Ref>> {
+        let snap = self.git.snapshot()?;
+        snap.match_refs(area, globs, options)
+    }
+
+    /// Applies `tx` as one commit, retrying on lost compare-and-swap races.
+    ///
+    /// # Errors
+    ///
+    /// Operation errors ([`StoreError::NotFound`] for deleting a missing document,
+    /// [`StoreError::AlreadyExists`] for a create-only write, [`StoreError::NotALink`]),
+    /// [`StoreError::Conflict`] when the retries run out, Git errors. On error nothing is
+    /// written to the branch.
+    pub fn commit(&self, tx: &Transaction) -> StoreResult<CommitOutcome> {
+        for op in tx.ops() {
+            let r = match op {
+                Op::Set { r, .. } | Op::Create { r, .. } | Op::Delete { r, .. } | Op::Unlink { r } => r,
+                Op::Link { r, target } => {
+                    target.ensure_storable()?;
+                    r
+                }
+            };
+            r.ensure_storable()?;
+            if !r.fragment.is_empty() {
+                return Err(StoreError::FragmentWrite { r: r.to_string() });
+            }
+        }
+        self.git.commit(tx)
+    }
+
+    /// Returns the changes to the document or link at exactly `r`, newest first.
+    ///
+    /// # Errors
+    ///
+    /// Fails on Git errors.
+    pub fn history(&self, area: Area, r: &Ref, limit: usize) -> StoreResult<Vec<HistoryEntry>> {
+        r.ensure_storable()?;
+        self.git.history(area, r, limit)
+    }
+
+    pub(crate) fn backend(&self) -> &git::GitBackend {
+        &self.git
+    }
+}
+

@@ -1,0 +1,267 @@
+//! The context of a command: the source repository, its configuration and its stores.
+//!
+//! [`Workspace::open`] does what every command needs first (spec §5.1): find the nearest
+//! `repo.ocu.star` above the working directory, evaluate it, name the repository (alias,
+//! `OCU_REPO_URL_OVERRIDE`, or the `origin` remote), find the current commit (`HEAD`, or
+//! `OCU_REPO_COMMIT_OVERRIDE`), and open the state and intent stores the configuration
+//! selects. With no `store.set(...)`, both live in the embedded default store: the bare
+//! repository `.ocuroot/store.git` under the repository root, branches `state` and `intent`.
+//!
+//! The process environment reaches this module only as the map in [`WorkspaceOptions`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::{self, ConfigError, HostContext, RepoConfig, StoreSelection, StoreSpec};
+use crate::refs::{Ref, RefParseError};
+use crate::sdk::PrintSink;
+use crate::store::{Author, Store, StoreError, StoreKind, StoreOptions};
+
+/// The folder of the embedded default store, relative to the repository root.
+pub const DEFAULT_STORE_DIR: &str = ".ocuroot/store.git";
+
+/// Errors opening a workspace or resolving refs in it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkspaceError {
+    /// No `repo.ocu.star` in the working directory or above it.
+    #[error("no repo.ocu.star found in {cwd} or any parent directory")]
+    RootNotFound {
+        /// Where the search started.
+        cwd: PathBuf,
+    },
+    /// Reading `repo.ocu.star` failed.
+    #[error("failed to read {path}")]
+    ReadConfig {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Evaluating `repo.ocu.star` failed.
+    #[error("failed to evaluate {path}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// The evaluation error.
+        #[source]
+        source: ConfigError,
+    },
+    /// The configured store kind is not available yet.
+    #[error("{what} is not supported yet (configured in {path})")]
+    Unsupported {
+        /// What is missing.
+        what: String,
+        /// The config file.
+        path: PathBuf,
+    },
+    /// Opening a store failed.
+    #[error("failed to open the {kind} store")]
+    Store {
+        /// State or intent.
+        kind: StoreKind,
+        /// The store error.
+        #[source]
+        source: StoreError,
+    },
+    /// A relative ref needs a repository name and none could be determined.
+    #[error("cannot resolve relative ref {r:?}: the repository has no name")]
+    NoRepoName {
+        /// The ref as typed.
+        r: String,
+    },
+    /// A ref did not parse.
+    #[error(transparent)]
+    Ref(#[from] RefParseError),
+}
+
+/// What the caller passes in: the process facts core does not read itself.
+#[derive(Clone)]
+pub struct WorkspaceOptions {
+    /// The working directory.
+    pub cwd: PathBuf,
+    /// The process environment.
+    pub env: BTreeMap<String, String>,
+    /// The clock for commit times and status markers.
+    pub clock: Arc<dyn Clock>,
+    /// Where prints from `repo.ocu.star` go.
+    pub sink: Arc<dyn PrintSink>,
+}
+
+/// An opened source repository with its stores.
+pub struct Workspace {
+    /// The repository root (the folder holding `repo.ocu.star`).
+    pub root: PathBuf,
+    /// The working directory relative to the root (`""` at the root).
+    pub cwd_rel: String,
+    /// The evaluated configuration.
+    pub config: RepoConfig,
+    /// The repository name, the first part of its refs.
+    pub repo_name: Option<String>,
+    /// The current commit (`HEAD`, the override, or `null` without commits).
+    pub commit: String,
+    /// The state store.
+    pub state: Store,
+    /// The intent store.
+    pub intent: Store,
+    /// The host facts given to Starlark code.
+    pub host: HostContext,
+}
+
+impl std::fmt::Debug for Workspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workspace")
+            .field("root", &self.root)
+            .field("repo_name", &self.repo_name)
+            .field("commit", &self.commit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Workspace {
+    /// Discovers and opens the workspace around `options.cwd`.
+    ///
+    /// # Errors
+    ///
+    /// [`WorkspaceError::RootNotFound`] without a `repo.ocu.star`; configuration and store
+    /// errors otherwise.
+    pub fn open(options: WorkspaceOptions) -> Result<Workspace, WorkspaceError> {
+        let root = config::find_repo_root(&options.cwd)
+            .ok_or_else(|| WorkspaceError::RootNotFound { cwd: options.cwd.clone() })?;
+        let config_path = root.join(config::REPO_CONFIG_FILE);
+        let source = std::fs::read_to_string(&config_path)
+            .map_err(|source| WorkspaceError::ReadConfig { path: config_path.clone(), source })?;
+        let host = HostContext { env: options.env.clone(), cwd: options.cwd.clone() };
+        let config = config::evaluate_repo_config(&config_path, &source, &host, options.sink.clone())
+            .map_err(|source| WorkspaceError::Config { path: config_path.clone(), source })?;
+        let cwd_rel = options
+            .cwd
+            .strip_prefix(&root)
+            .map(|p| p.to_string_lossy().replace('\\', "/"))
+            .unwrap_or_default();
+        let git = SourceGit::read(&root);
+        let repo_name = config.repo_alias.clone().or_else(|| {
+            options
+                .env
+                .get("OCU_REPO_URL_OVERRIDE")
+                .filter(|s| !s.is_empty())
+                .cloned()
+                .or(git.origin_url.clone())
+                .map(|url| config::repo_name_from_url(&url))
+        });
+        let commit = options
+            .env
+            .get("OCU_REPO_COMMIT_OVERRIDE")
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .or(git.head)
+            .unwrap_or_else(|| "null".to_string());
+        let author = author_from_env(&options.env);
+        let (state, intent) = open_stores(&root, &config, &author, options.clock.clone())?;
+        Ok(Workspace { root, cwd_rel, config, repo_name, commit, state, intent, host })
+    }
+
+    /// Parses a ref typed on the command line, resolving a relative one against the
+    /// repository name and the working directory (spec §2.4).
+    ///
+    /// # Errors
+    ///
+    /// Parse errors, or [`WorkspaceError::NoRepoName`] for a relative ref in a repository
+    /// without a name.
+    pub fn resolve_cli_ref(&self, text: &str) -> Result<Ref, WorkspaceError> {
+        let r = Ref::parse(text)?;
+        if !r.is_relative() || r.global {
+            return Ok(r);
+        }
+        let repo = self.repo_name.clone().ok_or_else(|| WorkspaceError::NoRepoName { r: text.to_string() })?;
+        let base = Ref { repo, filename: self.cwd_rel.clone(), ..Ref::default() };
+        let resolved = r.relative_to(&base);
+        resolved.ensure_storable()?;
+        Ok(resolved)
+    }
+}
+
+/// Reads the commit author from `OCUROOT_GIT_USER_NAME` / `OCUROOT_GIT_USER_EMAIL`.
+pub fn author_from_env(env: &BTreeMap<String, String>) -> Author {
+    let mut author = Author::default();
+    if let Some(name) = env.get("OCUROOT_GIT_USER_NAME").filter(|s| !s.is_empty()) {
+        author.name = name.clone();
+    }
+    if let Some(email) = env.get("OCUROOT_GIT_USER_EMAIL").filter(|s| !s.is_empty()) {
+        author.email = email.clone();
+    }
+    author
+}
+
+/// Opens the state and intent stores selected by `config` (spec §3.5, DESIGN "hub").
+///
+/// # Errors
+///
+/// Store errors, or [`WorkspaceError::Unsupported`] for `store.git` until remote stores land.
+pub fn open_stores(
+    root: &Path,
+    config: &RepoConfig,
+    author: &Author,
+    clock: Arc<dyn Clock>,
+) -> Result<(Store, Store), WorkspaceError> {
+    let open = |path: PathBuf, branch: &str, kind: StoreKind| -> Result<Store, WorkspaceError> {
+        let mut opts = StoreOptions::new(path, branch, kind, clock.clone());
+        opts.author = author.clone();
+        Store::open(opts).map_err(|source| WorkspaceError::Store { kind, source })
+    };
+    let fs_path = |spec: &StoreSpec| -> Result<PathBuf, WorkspaceError> {
+        match spec {
+            StoreSpec::Fs { path } => Ok(root.join(path)),
+            StoreSpec::Git { remote_url, .. } => Err(WorkspaceError::Unsupported {
+                what: format!("store.git({remote_url:?}): remote Git stores"),
+                path: config.path.clone(),
+            }),
+        }
+    };
+    match &config.stores {
+        None => {
+            let hub = root.join(DEFAULT_STORE_DIR);
+            ensure_ignored(&hub);
+            Ok((open(hub.clone(), "state", StoreKind::State)?, open(hub, "intent", StoreKind::Intent)?))
+        }
+        Some(StoreSelection { state, intent: None }) => {
+            let hub = fs_path(state)?;
+            Ok((open(hub.clone(), "state", StoreKind::State)?, open(hub, "intent", StoreKind::Intent)?))
+        }
+        Some(StoreSelection { state, intent: Some(intent) }) => Ok((
+            open(fs_path(state)?, "state", StoreKind::State)?,
+            open(fs_path(intent)?, "intent", StoreKind::Intent)?,
+        )),
+    }
+}
+
+/// Keeps the embedded store out of the source repository's `git status`.
+fn ensure_ignored(hub: &Path) {
+    if let Some(dir) = hub.parent() {
+        let ignore = dir.join(".gitignore");
+        if !ignore.exists() {
+            // Best effort: a read-only checkout still works, it just shows the folder.
+            let _ = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&ignore, "*\n"));
+        }
+    }
+}
+
+/// What the source repository's Git metadata says.
+struct SourceGit {
+    head: Option<String>,
+    origin_url: Option<String>,
+}
+
+impl SourceGit {
+    fn read(root: &Path) -> SourceGit {
+        let Ok(repo) = gix::discover(root) else {
+            return SourceGit { head: None, origin_url: None };
+        };
+        let head = repo.head_id().ok().map(|id| id.to_string());
+        let origin_url = repo.config_snapshot().string("remote.origin.url").map(|s| s.to_string());
+        SourceGit { head, origin_url }
+    }
+}
