@@ -260,3 +260,101 @@ fn push_literal(out: &mut String, c: char) {
     let mut buf = [0; 4];
     out.push_str(&regex::escape(c.encode_utf8(&mut buf)));
 }
+
+#[cfg(test)]
+mod tests {
+    use test_case::test_case;
+
+    use super::*;
+
+    fn glob(p: &str) -> Glob {
+        Glob::new(p).unwrap_or_else(|e| panic!("{p:?} should compile: {e}"))
+    }
+
+    #[test_case("a/*", "a/b", true; "star one segment")]
+    #[test_case("a/*", "a/b/c", false; "star not across slash")]
+    #[test_case("a/*", "a/", true; "star empty")]
+    #[test_case("**/c", "a/b/c", true; "double star across")]
+    #[test_case("**/c", "c", false; "double star needs slash")]
+    #[test_case("a/**", "a/b/c", true; "trailing double star")]
+    #[test_case("a?c", "abc", true; "question")]
+    #[test_case("a?c", "a/c", false; "question not slash")]
+    #[test_case("[ab]x", "bx", true; "class")]
+    #[test_case("[ab]x", "cx", false; "class miss")]
+    #[test_case("[a-c]x", "bx", true; "range")]
+    #[test_case("[!a-c]x", "dx", true; "negated bang")]
+    #[test_case("[^a-c]x", "bx", false; "negated caret")]
+    #[test_case("[^@]", "/", true; "negated class matches slash like gobwas")]
+    #[test_case("{a,b}/x", "b/x", true; "alternatives")]
+    #[test_case("{a,b}/x", "c/x", false; "alternatives miss")]
+    #[test_case("{a,b{c,d}}", "bd", true; "nested alternatives")]
+    #[test_case("{a/*,b}", "a/z", true; "alternative with star")]
+    #[test_case("{,x}y", "y", true; "empty alternative")]
+    #[test_case("a\\*", "a*", true; "escaped star")]
+    #[test_case("a\\*", "ab", false; "escaped star is literal")]
+    #[test_case("a\\{b", "a{b", true; "escaped brace")]
+    #[test_case("a.b", "axb", false; "dot is literal")]
+    #[test_case("a+", "aa", false; "plus is literal")]
+    #[test_case("a,b}", "a,b}", true; "comma and brace literal outside braces")]
+    #[test_case("**/@/deploy/*", "a/-/p/@/deploy/prod", true; "current deploy")]
+    #[test_case("**/@/deploy/*", "a/-/p/@r1/deploy/prod", false; "release deploy")]
+    #[test_case("**/@*/custom/*", "a/-/p/@r1/custom/credential/staging", false;
+        "multi segment custom not matched")]
+    #[test_case("@/{custom,environment}/*", "@/environment/prod", true; "global alternatives")]
+    #[test_case("**/-/repo.ocu.star/@", "a/b/-/repo.ocu.star/@", true; "repo config link")]
+    fn matches(pattern: &str, s: &str, expected: bool) {
+        assert_eq!(glob(pattern).matches(s), expected);
+    }
+
+    #[test_case(patterns::RELEASE, "a/-/p/@r1", true; "release")]
+    #[test_case(patterns::RELEASE, "@/environment/x", false; "release not global")]
+    #[test_case(patterns::REPO_CONFIG, "a/-/repo.ocu.star/@abc", true; "repo config")]
+    #[test_case(patterns::TASK, "a/-/p/@r1/task/build", true; "task")]
+    #[test_case(patterns::TASK, "a/-/p/@r1/deploy/prod", true; "deploy task")]
+    #[test_case(patterns::OP, "a/-/p/@r1/op/check_envs", true; "op")]
+    #[test_case(patterns::DEPLOYMENT, "a/-/p/@/deploy/prod", true; "deployment")]
+    #[test_case(patterns::RUN, "a/-/p/@r1/task/build/1", true; "run")]
+    #[test_case(patterns::RUN, "a/-/p/@r1/task/build", false; "run not task")]
+    #[test_case(patterns::LOG, "a/-/p/@r1/deploy/prod/2/logs", true; "log")]
+    #[test_case(patterns::CUSTOM, "a/-/p/@v1/custom/approval", true; "custom")]
+    #[test_case(patterns::ENVIRONMENT, "@/environment/staging", true; "environment")]
+    #[test_case(patterns::ENVIRONMENT, "a/-/p/@/environment/staging", false; "environment global only")]
+    #[test_case(patterns::PACKAGE, "a/b+/c", true; "package plus literal")]
+    fn named_patterns(pattern: &str, s: &str, expected: bool) {
+        assert_eq!(glob(pattern).matches(s), expected);
+    }
+
+    #[test_case("[ab"; "unclosed class")]
+    #[test_case("[]"; "empty class")]
+    #[test_case("[z-a]"; "reversed range")]
+    #[test_case("{a,b"; "unclosed brace")]
+    #[test_case("a\\"; "trailing backslash")]
+    fn invalid(pattern: &str) {
+        let err = Glob::new(pattern).expect_err("should be rejected");
+        assert_eq!(err.pattern(), pattern);
+        assert!(
+            err.to_string()
+                .starts_with(&format!("invalid glob {pattern:?}: "))
+        );
+    }
+
+    #[test_case("a/b/-/**/@*", &["a", "b", "-"]; "spec example")]
+    #[test_case("**/@*", &[]; "starts with meta")]
+    #[test_case("@/environment/*", &["@", "environment"]; "global")]
+    #[test_case("a/b/c", &["a", "b"]; "literal keeps parent")]
+    #[test_case("a/bc*/d", &["a"]; "partial segment dropped")]
+    #[test_case("a/{b,c}/d", &["a"]; "brace stops")]
+    #[test_case("a\\*/b/*", &["a*", "b"]; "escape is literal")]
+    #[test_case("a//b/*", &["a"]; "stops at empty segment")]
+    #[test_case("../x/*", &[]; "stops at dotdot")]
+    fn literal_prefix(pattern: &str, expected: &[&str]) {
+        assert_eq!(glob(pattern).literal_prefix_segments(), expected);
+    }
+
+    #[test]
+    fn accessors() {
+        let g = glob("**/@*");
+        assert_eq!(g.as_str(), "**/@*");
+        assert_eq!(g.to_string(), "**/@*");
+    }
+}

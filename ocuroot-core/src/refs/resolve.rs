@@ -140,3 +140,83 @@ pub fn reduce(r: &str, glob: &Glob) -> Result<Ref, ReduceError> {
     }
     Ref::parse(cur).map_err(|e| fail(Some(e)))
 }
+
+#[cfg(test)]
+mod tests {
+    use test_case::test_case;
+
+    use super::*;
+    use crate::refs::glob::patterns;
+
+    const BASE: &str = "github.com/org/repo/-/path/to/package/@abc123";
+
+    fn resolve(r: &str, base: &str) -> String {
+        let r = Ref::parse(r).expect("ref parses");
+        let base = Ref::parse(base).expect("base parses");
+        r.relative_to(&base).to_string()
+    }
+
+    #[test_case("./task/build#output/output1", BASE,
+        "github.com/org/repo/-/path/to/package/@abc123/task/build#output/output1"; "dot subpath")]
+    #[test_case("./@/task/build#output/output1", BASE,
+        "github.com/org/repo/-/path/to/package/@/task/build#output/output1"; "explicit current release")]
+    #[test_case("./-/path/to/package/@/task/build#output/output1", BASE,
+        "github.com/org/repo/-/path/to/package/@/task/build#output/output1"; "repo root relative")]
+    #[test_case("github.com/org/repo2/-/path/to/package2/@/deploy/prod#output/host", BASE,
+        "github.com/org/repo2/-/path/to/package2/@/deploy/prod#output/host"; "absolute unchanged")]
+    #[test_case("@/environment/production", BASE, "@/environment/production"; "global unchanged")]
+    #[test_case("./@v3", "minimal/repo.git/-/", "minimal/repo.git/-/@v3"; "release on repo base")]
+    #[test_case("./@v2/custom/x", BASE,
+        "github.com/org/repo/-/path/to/package/@abc123/custom/x"; "quirk release replaced")]
+    #[test_case("package.ocu.star", "r/-/backend", "r/-/backend/package.ocu.star"; "cli cwd join")]
+    #[test_case("//backend/package.ocu.star", "r/-/frontend", "r/-/backend/package.ocu.star";
+        "cli repo root")]
+    #[test_case("./-/backend/x.ocu.star/@/deploy/staging#output/credential", "r/-/frontend/p/@r1",
+        "r/-/backend/x.ocu.star/@/deploy/staging#output/credential"; "sdk other package current")]
+    #[test_case("package.ocu.star", "r/-", "r/-/package.ocu.star"; "cli at repo root")]
+    #[test_case("./custom/approval", "minimal/repo/-/approvals.ocu.star/@r1",
+        "minimal/repo/-/approvals.ocu.star/@r1/custom/approval"; "sdk custom approval")]
+    fn relative_to(r: &str, base: &str, expected: &str) {
+        assert_eq!(resolve(r, base), expected);
+    }
+
+    const COMMIT_TASK: &str = "minimal/repo/-/release.ocu.star/@commitid/task/build";
+
+    #[test_case(COMMIT_TASK, "**/@*", "minimal/repo/-/release.ocu.star/@commitid"; "to release")]
+    #[test_case(COMMIT_TASK, "**/@", "minimal/repo/-/release.ocu.star/@"; "to current release")]
+    #[test_case(COMMIT_TASK, "**/@/task/*", "minimal/repo/-/release.ocu.star/@/task/build";
+        "to current task")]
+    #[test_case("a/-/p/@r1/task/build/1/status/complete", patterns::RUN, "a/-/p/@r1/task/build/1";
+        "status to run")]
+    #[test_case("a/-/p/@r1/task/build/1", patterns::TASK, "a/-/p/@r1/task/build"; "run to task")]
+    #[test_case("a/-/p/@r1/deploy/prod/2/logs", patterns::RELEASE, "a/-/p/@r1"; "logs to release")]
+    fn reduces(r: &str, glob: &str, expected: &str) {
+        let glob = Glob::new(glob).expect("glob compiles");
+        assert_eq!(
+            reduce(r, &glob).map(|r| r.to_string()),
+            Ok(expected.to_owned())
+        );
+    }
+
+    #[test_case(COMMIT_TASK, "**/@/deploy/*"; "wrong type")]
+    #[test_case("minimal/repo/-/release.ocu.star/@commitid", "**/@/task/*"; "too short")]
+    #[test_case("/a/b", "x"; "leading slash terminates")]
+    fn reduce_no_match(r: &str, glob: &str) {
+        let glob = Glob::new(glob).expect("glob compiles");
+        let err = reduce(r, &glob).expect_err("no match");
+        assert!(err.is_no_match());
+        assert_eq!(err.input(), r);
+        assert_eq!(
+            err.to_string(),
+            format!("no match for ref {r:?} in glob {:?}", glob.as_str())
+        );
+    }
+
+    #[test]
+    fn reduce_reports_unparseable_ref() {
+        let glob = Glob::new("**/@/deploy/*").expect("glob compiles");
+        let err = reduce("a/../p/@r1/task/x", &glob).expect_err("bad ref");
+        assert!(!err.is_no_match());
+        assert!(std::error::Error::source(&err).is_some());
+    }
+}
