@@ -8,10 +8,13 @@
 //! - [`yaml`]: canonical YAML, the only user of the YAML crate.
 //! - [`store`]: the Git-backed document store with transactions.
 //! - [`config`]: `repo.ocu.star` evaluation and settings.
+//! - [`sdk`]: the Starlark SDK foundation (dialect, globals, host access, loading).
 //!
 //! The library never prints and never reads the process environment or clock: callers pass
 //! settings, an environment map and a [`clock::Clock`] in.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod config;
 pub mod refs;
+pub mod sdk;
