@@ -7,7 +7,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 /// Run it inside a repository with a `repo.ocu.star` at its root. State (what happened) and
 /// intent (what you want) are YAML documents in Git branches; see docs/ for the format.
 #[derive(Debug, Parser)]
-#[command(name = "ocuroot", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "ocuroot",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// The command to run.
     #[command(subcommand)]

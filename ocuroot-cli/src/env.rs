@@ -27,7 +27,10 @@ impl ProcessEnv {
 
     /// Returns a variable if set and non-empty.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars.get(name).map(String::as_str).filter(|s| !s.is_empty())
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
     }
 
     /// Returns the clock: fixed when `OCUROOT_NOW` holds a timestamp (for reproducible runs).

@@ -31,7 +31,11 @@ pub struct CommandError {
 impl CommandError {
     /// A user error from any error value.
     pub fn user(error: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
-        CommandError { kind: Kind::User, error: error.into(), hints: Vec::new() }
+        CommandError {
+            kind: Kind::User,
+            error: error.into(),
+            hints: Vec::new(),
+        }
     }
 
     /// A user error with just a message.
@@ -81,19 +85,29 @@ impl CommandError {
 impl From<StoreError> for CommandError {
     fn from(e: StoreError) -> Self {
         let hint = match &e {
-            StoreError::NotFound { .. } => Some("list existing refs with `ocuroot state match '<glob>'`"),
+            StoreError::NotFound { .. } => {
+                Some("list existing refs with `ocuroot state match '<glob>'`")
+            }
             StoreError::Corrupt { .. } | StoreError::CorruptLink { .. } => {
                 Some("fix or revert the commit that wrote this file on the store branch")
             }
-            StoreError::UnsupportedFormat { .. } => Some("this store was written by a newer ocuroot; upgrade ocuroot"),
-            StoreError::Conflict { .. } => Some("other writers kept the branch busy; run the command again"),
+            StoreError::UnsupportedFormat { .. } => {
+                Some("this store was written by a newer ocuroot; upgrade ocuroot")
+            }
+            StoreError::Conflict { .. } => {
+                Some("other writers kept the branch busy; run the command again")
+            }
             _ => None,
         };
         let kind = match &e {
             StoreError::Git { .. } => Kind::Internal,
             _ => Kind::User,
         };
-        let mut err = CommandError { kind, error: Box::new(e), hints: Vec::new() };
+        let mut err = CommandError {
+            kind,
+            error: Box::new(e),
+            hints: Vec::new(),
+        };
         if let Some(h) = hint {
             err = err.hint(h);
         }
@@ -104,12 +118,12 @@ impl From<StoreError> for CommandError {
 impl From<WorkspaceError> for CommandError {
     fn from(e: WorkspaceError) -> Self {
         let hint = match &e {
-            WorkspaceError::RootNotFound { .. } => {
-                Some("run ocuroot inside a repository whose root has a repo.ocu.star file (it may be empty)")
-            }
-            WorkspaceError::NoRepoName { .. } => {
-                Some("set repo_alias(\"name\") in repo.ocu.star, add an `origin` remote, or use an absolute ref")
-            }
+            WorkspaceError::RootNotFound { .. } => Some(
+                "run ocuroot inside a repository whose root has a repo.ocu.star file (it may be empty)",
+            ),
+            WorkspaceError::NoRepoName { .. } => Some(
+                "set repo_alias(\"name\") in repo.ocu.star, add an `origin` remote, or use an absolute ref",
+            ),
             _ => None,
         };
         let mut err = match e {
@@ -131,7 +145,11 @@ impl From<RefParseError> for CommandError {
 
 impl From<std::io::Error> for CommandError {
     fn from(e: std::io::Error) -> Self {
-        CommandError { kind: Kind::Internal, error: Box::new(e), hints: Vec::new() }
+        CommandError {
+            kind: Kind::Internal,
+            error: Box::new(e),
+            hints: Vec::new(),
+        }
     }
 }
 

@@ -26,10 +26,16 @@ impl Timestamp {
     /// Parses an RFC 3339 timestamp or a plain number of seconds since the epoch.
     pub fn parse(text: &str) -> Option<Timestamp> {
         if let Ok(secs) = text.trim().parse::<i64>() {
-            return Some(Timestamp { seconds: secs, nanos: 0 });
+            return Some(Timestamp {
+                seconds: secs,
+                nanos: 0,
+            });
         }
         let t: jiff::Timestamp = text.trim().parse().ok()?;
-        Some(Timestamp { seconds: t.as_second(), nanos: t.subsec_nanosecond().max(0) as u32 })
+        Some(Timestamp {
+            seconds: t.as_second(),
+            nanos: t.subsec_nanosecond().max(0) as u32,
+        })
     }
 }
 
@@ -46,8 +52,13 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     #[allow(clippy::disallowed_methods)] // the one place allowed to read the system clock
     fn now(&self) -> Timestamp {
-        let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-        Timestamp { seconds: d.as_secs() as i64, nanos: d.subsec_nanos() }
+        let d = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        Timestamp {
+            seconds: d.as_secs() as i64,
+            nanos: d.subsec_nanos(),
+        }
     }
 }
 
@@ -67,8 +78,17 @@ mod tests {
 
     #[test]
     fn rfc3339_round_trip() {
-        let t = Timestamp { seconds: 1_700_000_000, nanos: 5 };
+        let t = Timestamp {
+            seconds: 1_700_000_000,
+            nanos: 5,
+        };
         assert_eq!(Timestamp::parse(&t.to_rfc3339()), Some(t));
-        assert_eq!(Timestamp::parse("1700000000"), Some(Timestamp { seconds: 1_700_000_000, nanos: 0 }));
+        assert_eq!(
+            Timestamp::parse("1700000000"),
+            Some(Timestamp {
+                seconds: 1_700_000_000,
+                nanos: 0
+            })
+        );
     }
 }

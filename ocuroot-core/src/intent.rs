@@ -52,8 +52,14 @@ mod tests {
     #[test_case("@/environment/staging", Some(IntentKind::Environment))]
     #[test_case("@/custom/test", Some(IntentKind::Custom))]
     #[test_case("@/custom/credential/staging", Some(IntentKind::Custom))]
-    #[test_case("minimal/repo/-/approvals.ocu.star/@v1/custom/approval", Some(IntentKind::Custom))]
-    #[test_case("minimal/repo/-/basic.ocu.star/@/deploy/production", Some(IntentKind::Deploy))]
+    #[test_case(
+        "minimal/repo/-/approvals.ocu.star/@v1/custom/approval",
+        Some(IntentKind::Custom)
+    )]
+    #[test_case(
+        "minimal/repo/-/basic.ocu.star/@/deploy/production",
+        Some(IntentKind::Deploy)
+    )]
     #[test_case("minimal/repo/-/basic.ocu.star/@r1/deploy/production", None)]
     #[test_case("minimal/repo/-/basic.ocu.star/@r1", None)]
     #[test_case("minimal/repo/-/basic.ocu.star/@r1/task/build/1", None)]

@@ -8,15 +8,18 @@
 //! - [`yaml`]: canonical YAML, the only user of the YAML crate.
 //! - [`store`]: the Git-backed document store with transactions.
 //! - [`config`]: `repo.ocu.star` evaluation and settings.
+//! - [`sdk`]: the Starlark SDK foundation (dialect, globals, host access, loading).
 //!
 //! The library never prints and never reads the process environment or clock: callers pass
 //! settings, an environment map and a [`clock::Clock`] in.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod refs;
 pub mod clock;
-pub mod store;
-pub mod yaml;
+pub mod config;
 pub mod intent;
+pub mod refs;
+pub mod sdk;
+pub mod store;
 pub mod workspace;
+pub mod yaml;

@@ -129,14 +129,26 @@ impl Workspace {
     /// [`WorkspaceError::RootNotFound`] without a `repo.ocu.star`; configuration and store
     /// errors otherwise.
     pub fn open(options: WorkspaceOptions) -> Result<Workspace, WorkspaceError> {
-        let root = config::find_repo_root(&options.cwd)
-            .ok_or_else(|| WorkspaceError::RootNotFound { cwd: options.cwd.clone() })?;
+        let root =
+            config::find_repo_root(&options.cwd).ok_or_else(|| WorkspaceError::RootNotFound {
+                cwd: options.cwd.clone(),
+            })?;
         let config_path = root.join(config::REPO_CONFIG_FILE);
-        let source = std::fs::read_to_string(&config_path)
-            .map_err(|source| WorkspaceError::ReadConfig { path: config_path.clone(), source })?;
-        let host = HostContext { env: options.env.clone(), cwd: options.cwd.clone() };
-        let config = config::evaluate_repo_config(&config_path, &source, &host, options.sink.clone())
-            .map_err(|source| WorkspaceError::Config { path: config_path.clone(), source })?;
+        let source =
+            std::fs::read_to_string(&config_path).map_err(|source| WorkspaceError::ReadConfig {
+                path: config_path.clone(),
+                source,
+            })?;
+        let host = HostContext {
+            env: options.env.clone(),
+            cwd: options.cwd.clone(),
+        };
+        let config =
+            config::evaluate_repo_config(&config_path, &source, &host, options.sink.clone())
+                .map_err(|source| WorkspaceError::Config {
+                    path: config_path.clone(),
+                    source,
+                })?;
         let cwd_rel = options
             .cwd
             .strip_prefix(&root)
@@ -161,7 +173,16 @@ impl Workspace {
             .unwrap_or_else(|| "null".to_string());
         let author = author_from_env(&options.env);
         let (state, intent) = open_stores(&root, &config, &author, options.clock.clone())?;
-        Ok(Workspace { root, cwd_rel, config, repo_name, commit, state, intent, host })
+        Ok(Workspace {
+            root,
+            cwd_rel,
+            config,
+            repo_name,
+            commit,
+            state,
+            intent,
+            host,
+        })
     }
 
     /// Parses a ref typed on the command line, resolving a relative one against the
@@ -176,8 +197,17 @@ impl Workspace {
         if !r.is_relative() || r.global {
             return Ok(r);
         }
-        let repo = self.repo_name.clone().ok_or_else(|| WorkspaceError::NoRepoName { r: text.to_string() })?;
-        let base = Ref { repo, filename: self.cwd_rel.clone(), ..Ref::default() };
+        let repo = self
+            .repo_name
+            .clone()
+            .ok_or_else(|| WorkspaceError::NoRepoName {
+                r: text.to_string(),
+            })?;
+        let base = Ref {
+            repo,
+            filename: self.cwd_rel.clone(),
+            ..Ref::default()
+        };
         let resolved = r.relative_to(&base);
         resolved.ensure_storable()?;
         Ok(resolved)
@@ -225,13 +255,25 @@ pub fn open_stores(
         None => {
             let hub = root.join(DEFAULT_STORE_DIR);
             ensure_ignored(&hub);
-            Ok((open(hub.clone(), "state", StoreKind::State)?, open(hub, "intent", StoreKind::Intent)?))
+            Ok((
+                open(hub.clone(), "state", StoreKind::State)?,
+                open(hub, "intent", StoreKind::Intent)?,
+            ))
         }
-        Some(StoreSelection { state, intent: None }) => {
+        Some(StoreSelection {
+            state,
+            intent: None,
+        }) => {
             let hub = fs_path(state)?;
-            Ok((open(hub.clone(), "state", StoreKind::State)?, open(hub, "intent", StoreKind::Intent)?))
+            Ok((
+                open(hub.clone(), "state", StoreKind::State)?,
+                open(hub, "intent", StoreKind::Intent)?,
+            ))
         }
-        Some(StoreSelection { state, intent: Some(intent) }) => Ok((
+        Some(StoreSelection {
+            state,
+            intent: Some(intent),
+        }) => Ok((
             open(fs_path(state)?, "state", StoreKind::State)?,
             open(fs_path(intent)?, "intent", StoreKind::Intent)?,
         )),
@@ -258,10 +300,16 @@ struct SourceGit {
 impl SourceGit {
     fn read(root: &Path) -> SourceGit {
         let Ok(repo) = gix::discover(root) else {
-            return SourceGit { head: None, origin_url: None };
+            return SourceGit {
+                head: None,
+                origin_url: None,
+            };
         };
         let head = repo.head_id().ok().map(|id| id.to_string());
-        let origin_url = repo.config_snapshot().string("remote.origin.url").map(|s| s.to_string());
+        let origin_url = repo
+            .config_snapshot()
+            .string("remote.origin.url")
+            .map(|s| s.to_string());
         SourceGit { head, origin_url }
     }
 }

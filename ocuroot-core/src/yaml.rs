@@ -121,15 +121,24 @@ mod tests {
         let mid = text.find("mid").expect("mid");
         let zeta = text.find("zeta").expect("zeta");
         assert!(alpha < mid && mid < zeta, "{text}");
-        assert_eq!(text, to_canonical(&from_str::<Value>(&text).expect("parse")).expect("again"));
+        assert_eq!(
+            text,
+            to_canonical(&from_str::<Value>(&text).expect("parse")).expect("again")
+        );
     }
 
     #[test]
     fn strings_that_look_like_other_scalars_round_trip() {
-        for s in ["1", "true", "null", "yes", "no", "~", "1.0", "0x10", "", " lead", "a: b", "#x", "- x"] {
+        for s in [
+            "1", "true", "null", "yes", "no", "~", "1.0", "0x10", "", " lead", "a: b", "#x", "- x",
+        ] {
             let v = Value::String(s.to_string());
             let text = to_canonical(&v).expect("render");
-            assert_eq!(from_str::<Value>(&text).expect("parse"), v, "{s:?} -> {text:?}");
+            assert_eq!(
+                from_str::<Value>(&text).expect("parse"),
+                v,
+                "{s:?} -> {text:?}"
+            );
         }
     }
 

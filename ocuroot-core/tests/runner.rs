@@ -8,9 +8,19 @@ fn every_test_file_is_declared() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
     let runner = std::fs::read_to_string(dir.join("runner.rs")).expect("read runner.rs");
     for entry in std::fs::read_dir(&dir).expect("read tests dir") {
-        let name = entry.expect("entry").file_name().to_string_lossy().to_string();
-        if let Some(stem) = name.strip_prefix("test_").and_then(|n| n.strip_suffix(".rs")) {
-            assert!(runner.contains(&format!("mod test_{stem};")), "tests/{name} is not declared in runner.rs");
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .to_string();
+        if let Some(stem) = name
+            .strip_prefix("test_")
+            .and_then(|n| n.strip_suffix(".rs"))
+        {
+            assert!(
+                runner.contains(&format!("mod test_{stem};")),
+                "tests/{name} is not declared in runner.rs"
+            );
         }
     }
 }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use ocuroot_core::refs::Glob;
 use ocuroot_core::store::{
-    Area, DiffKind, Entry, HistoryChange, MatchOptions, Store, StoreError, StoreKind, Transaction, diff_intent,
+    Area, DiffKind, Entry, HistoryChange, MatchOptions, Store, StoreError, StoreKind, Transaction,
+    diff_intent,
 };
 use serde_json::json;
 use test_case::test_case;
@@ -36,13 +37,26 @@ impl Fixture {
     fn new(backend: Backend) -> Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let hub = dir.path().join("store.git");
-        let (state_repo, state_branch, state_prefix, intent_repo, intent_branch, intent_prefix) = match backend {
-            Backend::SharedRepo => (hub.clone(), "state", "", hub, "intent", ""),
-            Backend::SeparateRepos => (hub, "state", "", dir.path().join("intent.git"), "intent", ""),
-            Backend::SharedBranch => (hub.clone(), "main", "state", hub, "main", "intent"),
-        };
+        let (state_repo, state_branch, state_prefix, intent_repo, intent_branch, intent_prefix) =
+            match backend {
+                Backend::SharedRepo => (hub.clone(), "state", "", hub, "intent", ""),
+                Backend::SeparateRepos => (
+                    hub,
+                    "state",
+                    "",
+                    dir.path().join("intent.git"),
+                    "intent",
+                    "",
+                ),
+                Backend::SharedBranch => (hub.clone(), "main", "state", hub, "main", "intent"),
+            };
         let state = open(&state_repo, state_branch, state_prefix, StoreKind::State);
-        let intent = open(&intent_repo, intent_branch, intent_prefix, StoreKind::Intent);
+        let intent = open(
+            &intent_repo,
+            intent_branch,
+            intent_prefix,
+            StoreKind::Intent,
+        );
         Fixture {
             _dir: dir,
             state,
@@ -61,11 +75,19 @@ impl Fixture {
 
     /// The path of a store file inside the state branch.
     fn path(&self, rel: &str) -> String {
-        if self.state_prefix.is_empty() { rel.to_string() } else { format!("{}/{rel}", self.state_prefix) }
+        if self.state_prefix.is_empty() {
+            rel.to_string()
+        } else {
+            format!("{}/{rel}", self.state_prefix)
+        }
     }
 }
 
-const ALL: [Backend; 3] = [Backend::SharedRepo, Backend::SeparateRepos, Backend::SharedBranch];
+const ALL: [Backend; 3] = [
+    Backend::SharedRepo,
+    Backend::SeparateRepos,
+    Backend::SharedBranch,
+];
 
 #[test_case(Backend::SharedRepo; "shared repo")]
 #[test_case(Backend::SeparateRepos; "separate repos")]
@@ -73,12 +95,33 @@ const ALL: [Backend; 3] = [Backend::SharedRepo, Backend::SeparateRepos, Backend:
 fn get_set_delete(backend: Backend) {
     let f = Fixture::new(backend);
     let env = r("@/environment/staging");
-    assert!(matches!(f.state.get(&env), Err(StoreError::NotFound { .. })));
-    f.set("@/environment/staging", json!({"name": "staging", "attributes": {"type": "staging"}}));
+    assert!(matches!(
+        f.state.get(&env),
+        Err(StoreError::NotFound { .. })
+    ));
+    f.set(
+        "@/environment/staging",
+        json!({"name": "staging", "attributes": {"type": "staging"}}),
+    );
     assert_eq!(f.state.get(&env).expect("get")["name"], "staging");
-    assert_eq!(f.state.get(&r("@/environment/staging#attributes/type")).expect("fragment"), json!("staging"));
-    assert!(f.state.get(&r("@/environment/staging#attributes/missing")).expect_err("missing").is_not_found());
-    assert!(f.state.get(&r("@/environment/staging#name/deeper")).expect_err("not object").is_not_found());
+    assert_eq!(
+        f.state
+            .get(&r("@/environment/staging#attributes/type"))
+            .expect("fragment"),
+        json!("staging")
+    );
+    assert!(
+        f.state
+            .get(&r("@/environment/staging#attributes/missing"))
+            .expect_err("missing")
+            .is_not_found()
+    );
+    assert!(
+        f.state
+            .get(&r("@/environment/staging#name/deeper"))
+            .expect_err("not object")
+            .is_not_found()
+    );
     // The other store is untouched.
     assert!(f.intent.try_get(&env).expect("intent get").is_none());
 
@@ -90,8 +133,15 @@ fn get_set_delete(backend: Backend) {
     let tip = f.state.tip().expect("tip");
     let mut tx = Transaction::new("delete again");
     tx.delete(&env);
-    assert!(matches!(f.state.commit(&tx), Err(StoreError::NotFound { .. })));
-    assert_eq!(f.state.tip().expect("tip"), tip, "a failed transaction leaves the branch alone");
+    assert!(matches!(
+        f.state.commit(&tx),
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(
+        f.state.tip().expect("tip"),
+        tip,
+        "a failed transaction leaves the branch alone"
+    );
 }
 
 #[test_case(Backend::SharedRepo; "shared repo")]
@@ -99,11 +149,23 @@ fn get_set_delete(backend: Backend) {
 #[test_case(Backend::SharedBranch; "shared branch")]
 fn documents_are_canonical_yaml_files(backend: Backend) {
     let f = Fixture::new(backend);
-    f.set("minimal/repo/-/basic.ocu.star/@r1", json!({"zeta": 1, "alpha": "a"}));
+    f.set(
+        "minimal/repo/-/basic.ocu.star/@r1",
+        json!({"zeta": 1, "alpha": "a"}),
+    );
     let path = f.path("refs/minimal/repo/-/basic.ocu.star/@r1/#.yaml");
-    let text = git(&f.state_repo, &["show", &format!("{}:{path}", f.state_branch)]);
+    let text = git(
+        &f.state_repo,
+        &["show", &format!("{}:{path}", f.state_branch)],
+    );
     assert_eq!(text, "alpha: a\nzeta: 1\n");
-    let marker = git(&f.state_repo, &["show", &format!("{}:{}", f.state_branch, f.path("ocuroot-store.yaml"))]);
+    let marker = git(
+        &f.state_repo,
+        &[
+            "show",
+            &format!("{}:{}", f.state_branch, f.path("ocuroot-store.yaml")),
+        ],
+    );
     assert_eq!(marker, "format: 1\nkind: state\n");
 }
 
@@ -114,35 +176,72 @@ fn links_resolve_deepest_prefix_single_level(backend: Backend) {
     let f = Fixture::new(backend);
     let pkg = "minimal/repo/-/basic.ocu.star";
     let mut tx = Transaction::new("release");
-    tx.set(&r(&format!("{pkg}/@r1/deploy/staging")), json!({"output": {"count": 1}}));
-    tx.link(&r(&format!("{pkg}/@/deploy/staging")), &r(&format!("{pkg}/@r1/deploy/staging")));
+    tx.set(
+        &r(&format!("{pkg}/@r1/deploy/staging")),
+        json!({"output": {"count": 1}}),
+    );
+    tx.link(
+        &r(&format!("{pkg}/@/deploy/staging")),
+        &r(&format!("{pkg}/@r1/deploy/staging")),
+    );
     tx.link(&r(&format!("{pkg}/@v1")), &r(&format!("{pkg}/@r1")));
     f.state.commit(&tx).expect("commit");
 
-    assert_eq!(f.state.get(&r(&format!("{pkg}/@/deploy/staging#output/count"))).expect("get"), json!(1));
     assert_eq!(
-        f.state.resolve_link(&r(&format!("{pkg}/@/deploy/staging#output/count"))).expect("resolve").to_string(),
+        f.state
+            .get(&r(&format!("{pkg}/@/deploy/staging#output/count")))
+            .expect("get"),
+        json!(1)
+    );
+    assert_eq!(
+        f.state
+            .resolve_link(&r(&format!("{pkg}/@/deploy/staging#output/count")))
+            .expect("resolve")
+            .to_string(),
         format!("{pkg}/@r1/deploy/staging#output/count")
     );
     // Writing through a tag link writes the release's document.
     let mut tx = Transaction::new("custom via tag");
     tx.set(&r(&format!("{pkg}/@v1/custom/approval")), json!("1"));
     f.state.commit(&tx).expect("commit");
-    assert_eq!(f.state.get(&r(&format!("{pkg}/@r1/custom/approval"))).expect("get"), json!("1"));
     assert_eq!(
-        f.state.entry(Area::Records, &r(&format!("{pkg}/@v1"))).expect("entry"),
+        f.state
+            .get(&r(&format!("{pkg}/@r1/custom/approval")))
+            .expect("get"),
+        json!("1")
+    );
+    assert_eq!(
+        f.state
+            .entry(Area::Records, &r(&format!("{pkg}/@v1")))
+            .expect("entry"),
         Some(Entry::Link(r(&format!("{pkg}/@r1"))))
     );
     // A link never replaces a document.
     let mut tx = Transaction::new("bad link");
-    tx.link(&r(&format!("{pkg}/@r1/deploy/staging")), &r(&format!("{pkg}/@r2")));
-    assert!(matches!(f.state.commit(&tx), Err(StoreError::NotALink { .. })));
+    tx.link(
+        &r(&format!("{pkg}/@r1/deploy/staging")),
+        &r(&format!("{pkg}/@r2")),
+    );
+    assert!(matches!(
+        f.state.commit(&tx),
+        Err(StoreError::NotALink { .. })
+    ));
     // Unlink removes the link only.
     let mut tx = Transaction::new("unlink");
     tx.unlink(&r(&format!("{pkg}/@/deploy/staging")));
     f.state.commit(&tx).expect("unlink");
-    assert!(f.state.try_get(&r(&format!("{pkg}/@/deploy/staging"))).expect("get").is_none());
-    assert!(f.state.try_get(&r(&format!("{pkg}/@r1/deploy/staging"))).expect("get").is_some());
+    assert!(
+        f.state
+            .try_get(&r(&format!("{pkg}/@/deploy/staging")))
+            .expect("get")
+            .is_none()
+    );
+    assert!(
+        f.state
+            .try_get(&r(&format!("{pkg}/@r1/deploy/staging")))
+            .expect("get")
+            .is_some()
+    );
 }
 
 #[test_case(Backend::SharedRepo; "shared repo")]
@@ -153,26 +252,57 @@ fn match_globs(backend: Backend) {
     let mut tx = Transaction::new("many");
     for env in ["staging", "production", "production2"] {
         tx.set(&r(&format!("@/environment/{env}")), json!({"name": env}));
-        tx.set(&r(&format!("repo/-/a.ocu.star/@r1/deploy/{env}")), json!({}));
-        tx.link(&r(&format!("repo/-/a.ocu.star/@/deploy/{env}")), &r(&format!("repo/-/a.ocu.star/@r1/deploy/{env}")));
+        tx.set(
+            &r(&format!("repo/-/a.ocu.star/@r1/deploy/{env}")),
+            json!({}),
+        );
+        tx.link(
+            &r(&format!("repo/-/a.ocu.star/@/deploy/{env}")),
+            &r(&format!("repo/-/a.ocu.star/@r1/deploy/{env}")),
+        );
     }
-    tx.set(&r("repo/-/a.ocu.star/@r1/deploy/staging/1/status/complete"), json!({"time": "t"}));
+    tx.set(
+        &r("repo/-/a.ocu.star/@r1/deploy/staging/1/status/complete"),
+        json!({"time": "t"}),
+    );
     f.state.commit(&tx).expect("commit");
 
     let m = |pattern: &str, no_links: bool| -> Vec<String> {
         f.state
-            .match_refs(Area::Records, &[Glob::new(pattern).expect("glob")], MatchOptions { no_links })
+            .match_refs(
+                Area::Records,
+                &[Glob::new(pattern).expect("glob")],
+                MatchOptions { no_links },
+            )
             .expect("match")
             .iter()
             .map(ToString::to_string)
             .collect()
     };
-    assert_eq!(m("@/environment/*", false), ["@/environment/production", "@/environment/production2", "@/environment/staging"]);
+    assert_eq!(
+        m("@/environment/*", false),
+        [
+            "@/environment/production",
+            "@/environment/production2",
+            "@/environment/staging"
+        ]
+    );
     assert_eq!(m("**/@/deploy/*", false).len(), 3);
-    assert_eq!(m("**/@*/deploy/*", true).len(), 3, "no_links drops the @ links");
+    assert_eq!(
+        m("**/@*/deploy/*", true).len(),
+        3,
+        "no_links drops the @ links"
+    );
     assert_eq!(m("**/@*/deploy/*", false).len(), 6);
-    assert_eq!(m("repo/-/**/@*/{deploy,task}/*/*/status/complete", false), ["repo/-/a.ocu.star/@r1/deploy/staging/1/status/complete"]);
-    assert_eq!(m("**/-/**@*/deploy/*", false).len(), 6, "a non-segment glob still matches");
+    assert_eq!(
+        m("repo/-/**/@*/{deploy,task}/*/*/status/complete", false),
+        ["repo/-/a.ocu.star/@r1/deploy/staging/1/status/complete"]
+    );
+    assert_eq!(
+        m("**/-/**@*/deploy/*", false).len(),
+        6,
+        "a non-segment glob still matches"
+    );
     assert!(m("nothing/**", false).is_empty());
 }
 
@@ -186,10 +316,19 @@ fn transactions_are_one_commit_with_message_and_author(backend: Backend) {
     tx.create(&r("repo/-/a.ocu.star/@r1/commit/c1"), json!({"time": "t"}));
     let outcome = f.state.commit(&tx).expect("commit");
     let commit = outcome.commit.expect("a commit");
-    let log = git(&f.state_repo, &["log", "--format=%an <%ae>%n%B", "-1", &commit]);
-    assert!(log.starts_with("Ocuroot <contact@ocuroot.com>\ninitializing release\n\n"), "{log}");
+    let log = git(
+        &f.state_repo,
+        &["log", "--format=%an <%ae>%n%B", "-1", &commit],
+    );
+    assert!(
+        log.starts_with("Ocuroot <contact@ocuroot.com>\ninitializing release\n\n"),
+        "{log}"
+    );
     assert!(log.contains("update repo/-/a.ocu.star/@r1\n"), "{log}");
-    assert!(log.contains("create repo/-/a.ocu.star/@r1/commit/c1\n"), "{log}");
+    assert!(
+        log.contains("create repo/-/a.ocu.star/@r1/commit/c1\n"),
+        "{log}"
+    );
     let count = git(&f.state_repo, &["rev-list", "--count", &f.state_branch]);
     assert_eq!(count.trim(), "1");
     // Writing the same values again makes no commit.
@@ -208,16 +347,30 @@ fn create_only_and_failed_transactions_write_nothing(backend: Backend) {
     let mut tx = Transaction::new("second r1");
     tx.set(&r("repo/-/a.ocu.star/@r1/task/build/1"), json!({}));
     tx.create(&r("repo/-/a.ocu.star/@r1"), json!({"commit": "c2"}));
-    assert!(matches!(f.state.commit(&tx), Err(StoreError::AlreadyExists { .. })));
+    assert!(matches!(
+        f.state.commit(&tx),
+        Err(StoreError::AlreadyExists { .. })
+    ));
     assert_eq!(f.state.tip().expect("tip"), tip);
-    assert!(f.state.try_get(&r("repo/-/a.ocu.star/@r1/task/build/1")).expect("get").is_none());
+    assert!(
+        f.state
+            .try_get(&r("repo/-/a.ocu.star/@r1/task/build/1"))
+            .expect("get")
+            .is_none()
+    );
     // Bad refs and fragment writes are refused before anything happens.
     let mut tx = Transaction::new("fragment");
     tx.set(&r("repo/-/a.ocu.star/@r1#output/x"), json!(1));
-    assert!(matches!(f.state.commit(&tx), Err(StoreError::FragmentWrite { .. })));
+    assert!(matches!(
+        f.state.commit(&tx),
+        Err(StoreError::FragmentWrite { .. })
+    ));
     let mut tx = Transaction::new("relative");
     tx.set(&r("./task/build"), json!(1));
-    assert!(matches!(f.state.commit(&tx), Err(StoreError::InvalidRef(_))));
+    assert!(matches!(
+        f.state.commit(&tx),
+        Err(StoreError::InvalidRef(_))
+    ));
     assert_eq!(f.state.tip().expect("tip"), tip);
 }
 
@@ -233,7 +386,12 @@ fn concurrent_writers_lose_nothing(backend: Backend) {
             let f = Arc::clone(&f);
             scope.spawn(move || {
                 // Each thread opens its own handle, as separate processes would.
-                let store = open(&f.state_repo, &f.state_branch, &f.state_prefix, StoreKind::State);
+                let store = open(
+                    &f.state_repo,
+                    &f.state_branch,
+                    &f.state_prefix,
+                    StoreKind::State,
+                );
                 for i in 0..WRITES {
                     let mut tx = Transaction::new(format!("writer {t} write {i}"));
                     tx.set(&r(&format!("@/custom/w{t}/{i}")), json!(i));
@@ -244,11 +402,19 @@ fn concurrent_writers_lose_nothing(backend: Backend) {
     });
     for t in 0..THREADS {
         for i in 0..WRITES {
-            assert_eq!(f.state.get(&r(&format!("@/custom/w{t}/{i}"))).expect("present"), json!(i));
+            assert_eq!(
+                f.state
+                    .get(&r(&format!("@/custom/w{t}/{i}")))
+                    .expect("present"),
+                json!(i)
+            );
         }
     }
     let count = git(&f.state_repo, &["rev-list", "--count", &f.state_branch]);
-    assert_eq!(count.trim().parse::<usize>().expect("count"), THREADS * WRITES);
+    assert_eq!(
+        count.trim().parse::<usize>().expect("count"),
+        THREADS * WRITES
+    );
     git(&f.state_repo, &["fsck", "--strict"]);
 }
 
@@ -263,7 +429,12 @@ fn create_only_race_has_exactly_one_winner(backend: Backend) {
             .map(|t| {
                 let f = Arc::clone(&f);
                 scope.spawn(move || {
-                    let store = open(&f.state_repo, &f.state_branch, &f.state_prefix, StoreKind::State);
+                    let store = open(
+                        &f.state_repo,
+                        &f.state_branch,
+                        &f.state_prefix,
+                        StoreKind::State,
+                    );
                     let mut tx = Transaction::new(format!("claim by {t}"));
                     tx.create(&r("repo/-/a.ocu.star/@r2"), json!({"by": t}));
                     match store.commit(&tx) {
@@ -285,7 +456,11 @@ fn create_only_race_has_exactly_one_winner(backend: Backend) {
 fn corrupt_document_is_reported_with_its_path(backend: Backend) {
     let f = Fixture::new(backend);
     f.set("@/custom/good", json!("ok"));
-    hand_commit(&f.state_repo, &f.state_branch, &[(&f.path("refs/@/custom/bad/#.yaml"), Some("a: [unclosed\n"))]);
+    hand_commit(
+        &f.state_repo,
+        &f.state_branch,
+        &[(&f.path("refs/@/custom/bad/#.yaml"), Some("a: [unclosed\n"))],
+    );
     let err = f.state.get(&r("@/custom/bad")).expect_err("corrupt");
     let text = err.to_string();
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
@@ -301,13 +476,26 @@ fn corrupt_document_is_reported_with_its_path(backend: Backend) {
 fn unknown_format_version_is_refused(backend: Backend) {
     let f = Fixture::new(backend);
     f.set("@/custom/x", json!(1));
-    hand_commit(&f.state_repo, &f.state_branch, &[(&f.path("ocuroot-store.yaml"), Some("format: 99\nkind: state\n"))]);
+    hand_commit(
+        &f.state_repo,
+        &f.state_branch,
+        &[(
+            &f.path("ocuroot-store.yaml"),
+            Some("format: 99\nkind: state\n"),
+        )],
+    );
     let tip = f.state.tip().expect("tip");
-    assert!(matches!(f.state.get(&r("@/custom/x")), Err(StoreError::UnsupportedFormat { .. })));
+    assert!(matches!(
+        f.state.get(&r("@/custom/x")),
+        Err(StoreError::UnsupportedFormat { .. })
+    ));
     let mut tx = Transaction::new("write");
     tx.set(&r("@/custom/y"), json!(1));
     let err = f.state.commit(&tx).expect_err("refused");
-    assert!(err.to_string().contains("unsupported store format 99"), "{err}");
+    assert!(
+        err.to_string().contains("unsupported store format 99"),
+        "{err}"
+    );
     assert_eq!(f.state.tip().expect("tip"), tip);
 }
 
@@ -322,9 +510,19 @@ fn history_of_a_ref(backend: Backend) {
     let mut tx = Transaction::new("remove x");
     tx.delete(&r("@/custom/x"));
     f.state.commit(&tx).expect("delete");
-    let h = f.state.history(Area::Records, &r("@/custom/x"), 10).expect("history");
+    let h = f
+        .state
+        .history(Area::Records, &r("@/custom/x"), 10)
+        .expect("history");
     let changes: Vec<_> = h.iter().map(|e| e.change).collect();
-    assert_eq!(changes, [HistoryChange::Deleted, HistoryChange::Modified, HistoryChange::Added]);
+    assert_eq!(
+        changes,
+        [
+            HistoryChange::Deleted,
+            HistoryChange::Modified,
+            HistoryChange::Added
+        ]
+    );
     assert_eq!(h[1].value, Some(Entry::Document(json!(2))));
     assert_eq!(h[0].summary, "remove x");
     assert_eq!(h[0].author_name, "Ocuroot");
@@ -337,7 +535,10 @@ fn intent_diff_against_applied_mirror(backend: Backend) {
     let f = Fixture::new(backend);
     let mut tx = Transaction::new("intent");
     tx.set(&r("@/environment/staging"), json!({"name": "staging"}));
-    tx.set(&r("@/environment/production"), json!({"name": "production"}));
+    tx.set(
+        &r("@/environment/production"),
+        json!({"name": "production"}),
+    );
     tx.set(&r("repo/-/a.ocu.star/@v1/custom/approval"), json!("1"));
     f.intent.commit(&tx).expect("intent");
     let mut tx = Transaction::new("applied");
@@ -345,14 +546,20 @@ fn intent_diff_against_applied_mirror(backend: Backend) {
     tx.set_applied(&r("@/environment/production"), json!({"name": "old"}));
     tx.set_applied(&r("@/environment/gone"), json!({"name": "gone"}));
     f.state.commit(&tx).expect("state");
-    let d: Vec<(String, DiffKind)> =
-        diff_intent(&f.intent, &f.state).expect("diff").into_iter().map(|e| (e.r.to_string(), e.kind)).collect();
+    let d: Vec<(String, DiffKind)> = diff_intent(&f.intent, &f.state)
+        .expect("diff")
+        .into_iter()
+        .map(|e| (e.r.to_string(), e.kind))
+        .collect();
     assert_eq!(
         d,
         [
             ("@/environment/gone".to_string(), DiffKind::Delete),
             ("@/environment/production".to_string(), DiffKind::Update),
-            ("repo/-/a.ocu.star/@v1/custom/approval".to_string(), DiffKind::Create),
+            (
+                "repo/-/a.ocu.star/@v1/custom/approval".to_string(),
+                DiffKind::Create
+            ),
         ]
     );
 }

@@ -24,7 +24,11 @@ pub fn run(cli: Cli, env: &ProcessEnv, out: &mut dyn Write) -> CommandResult {
             if !build.is_empty() {
                 writeln!(out, "Build: {build}")?;
             }
-            writeln!(out, "SDK version: {}", ocuroot_core::sdk::SDK_VERSION)?;
+            writeln!(
+                out,
+                "SDK version: {}",
+                ocuroot_core::sdk::DEFAULT_SDK_VERSION
+            )?;
             Ok(ExitCode::SUCCESS)
         }
     }

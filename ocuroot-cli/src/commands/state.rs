@@ -24,12 +24,18 @@ pub fn run(cmd: StateCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandR
         StateCommand::Match { glob, no_links } => {
             let ws = open_workspace(env)?;
             let glob = Glob::new(&glob).map_err(CommandError::user)?;
-            let refs = ws.state.match_refs(Area::Records, &[glob], MatchOptions { no_links })?;
+            let refs = ws
+                .state
+                .match_refs(Area::Records, &[glob], MatchOptions { no_links })?;
             for r in refs {
                 writeln!(out, "{r}")?;
             }
         }
-        StateCommand::Set { reference, value, format } => {
+        StateCommand::Set {
+            reference,
+            value,
+            format,
+        } => {
             let ws = open_workspace(env)?;
             let r = ws.resolve_cli_ref(&reference)?;
             require_intent_ref(&r)?;
@@ -52,7 +58,12 @@ pub fn run(cmd: StateCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandR
                 writeln!(out, "{}", entry.r)?;
             }
         }
-        StateCommand::Log { reference, intent, limit, output } => {
+        StateCommand::Log {
+            reference,
+            intent,
+            limit,
+            output,
+        } => {
             let ws = open_workspace(env)?;
             let r = ws.resolve_cli_ref(&reference)?;
             let store = if intent { &ws.intent } else { &ws.state };
@@ -76,11 +87,19 @@ pub fn run(cmd: StateCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandR
                             })
                         })
                         .collect();
-                    writeln!(out, "{}", serde_json::to_string_pretty(&items).map_err(CommandError::user)?)?;
+                    writeln!(
+                        out,
+                        "{}",
+                        serde_json::to_string_pretty(&items).map_err(CommandError::user)?
+                    )?;
                 }
                 LogFormat::Text => {
                     for h in &history {
-                        let time = ocuroot_core::clock::Timestamp { seconds: h.time, nanos: 0 }.to_rfc3339();
+                        let time = ocuroot_core::clock::Timestamp {
+                            seconds: h.time,
+                            nanos: 0,
+                        }
+                        .to_rfc3339();
                         let what = match &h.value {
                             Some(Entry::Link(t)) => format!(" -> {t}"),
                             _ => String::new(),
@@ -125,8 +144,10 @@ fn require_intent_ref(r: &ocuroot_core::refs::Ref) -> Result<IntentKind, Command
 
 fn parse_value(text: &str, format: ValueFormat) -> Result<Value, CommandError> {
     if text == "-" {
-        return Err(CommandError::message("reading the value from stdin is not implemented")
-            .hint("pass the value as an argument"));
+        return Err(
+            CommandError::message("reading the value from stdin is not implemented")
+                .hint("pass the value as an argument"),
+        );
     }
     match format {
         ValueFormat::String => Ok(Value::String(text.to_string())),
@@ -134,7 +155,9 @@ fn parse_value(text: &str, format: ValueFormat) -> Result<Value, CommandError> {
             .map_err(|e| CommandError::message(format!("the value is not valid JSON: {e}"))),
         ValueFormat::Yaml => ocuroot_core::yaml::from_str(text)
             .map_err(|e| CommandError::message(format!("the value is not valid YAML: {e}"))),
-        ValueFormat::Starlark => ocuroot_core::sdk::eval_expression_json(text)
-            .map_err(|e| CommandError::user(e).hint("the expression must evaluate to JSON-compatible values")),
+        ValueFormat::Starlark => Err(CommandError::message(
+            "--format starlark is not supported yet",
+        )
+        .hint("use --format json or --format yaml")),
     }
 }

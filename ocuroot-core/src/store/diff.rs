@@ -98,7 +98,11 @@ fn walk(
         None => Vec::new(),
     };
     // Merge the two sorted-by-name entry lists.
-    let mut names: Vec<&String> = l.iter().map(|e| &e.0).chain(r.iter().map(|e| &e.0)).collect();
+    let mut names: Vec<&String> = l
+        .iter()
+        .map(|e| &e.0)
+        .chain(r.iter().map(|e| &e.0))
+        .collect();
     names.sort();
     names.dedup();
     for name in names {

@@ -42,25 +42,39 @@ where
 {
     let location = location.to_string();
     let action = action.into();
-    move |e| StoreError::Git { location, action, source: Box::new(e) }
+    move |e| StoreError::Git {
+        location,
+        action,
+        source: Box::new(e),
+    }
 }
 
 impl GitBackend {
     pub(crate) fn open(options: StoreOptions) -> StoreResult<GitBackend> {
-        let location = format!("{} (branch {})", options.repo_path.display(), options.branch);
+        let location = format!(
+            "{} (branch {})",
+            options.repo_path.display(),
+            options.branch
+        );
         let ref_name: FullName = format!("refs/heads/{}", options.branch)
             .try_into()
             .map_err(git_err(&location, "invalid branch name"))?;
         let open_opts = gix::open::Options::isolated();
-        let repo = match gix::ThreadSafeRepository::open_opts(options.repo_path.clone(), open_opts.clone()) {
+        let repo = match gix::ThreadSafeRepository::open_opts(
+            options.repo_path.clone(),
+            open_opts.clone(),
+        ) {
             Ok(repo) => repo,
             Err(open_err) => {
-                if options.repo_path.join("HEAD").exists() || options.repo_path.join(".git").exists() {
+                if options.repo_path.join("HEAD").exists()
+                    || options.repo_path.join(".git").exists()
+                {
                     return Err(git_err(&location, "open repository")(open_err));
                 }
                 std::fs::create_dir_all(&options.repo_path)
                     .map_err(git_err(&location, "create repository directory"))?;
-                gix::init_bare(&options.repo_path).map_err(git_err(&location, "create bare repository"))?;
+                gix::init_bare(&options.repo_path)
+                    .map_err(git_err(&location, "create bare repository"))?;
                 gix::ThreadSafeRepository::open_opts(options.repo_path.clone(), open_opts)
                     .map_err(git_err(&location, "open repository"))?
             }
@@ -88,7 +102,12 @@ impl GitBackend {
         if self.prefix.is_empty() {
             format!("{} (branch {})", self.repo_path.display(), self.branch)
         } else {
-            format!("{} (branch {}, folder {})", self.repo_path.display(), self.branch, self.prefix.join("/"))
+            format!(
+                "{} (branch {}, folder {})",
+                self.repo_path.display(),
+                self.branch,
+                self.prefix.join("/")
+            )
         }
     }
 
@@ -114,7 +133,9 @@ impl GitBackend {
         match reference {
             None => Ok(None),
             Some(mut r) => {
-                let id = r.peel_to_id().map_err(git_err(&loc, format!("resolve branch {}", self.branch)))?;
+                let id = r
+                    .peel_to_id()
+                    .map_err(git_err(&loc, format!("resolve branch {}", self.branch)))?;
                 Ok(Some(id.detach()))
             }
         }
@@ -126,10 +147,19 @@ impl GitBackend {
     }
 
     /// Returns the tree id of the store folder in `commit`, if present.
-    fn store_tree(&self, repo: &gix::Repository, commit: ObjectId) -> StoreResult<Option<ObjectId>> {
+    fn store_tree(
+        &self,
+        repo: &gix::Repository,
+        commit: ObjectId,
+    ) -> StoreResult<Option<ObjectId>> {
         let loc = self.location();
-        let commit = repo.find_commit(commit).map_err(git_err(&loc, "read commit"))?;
-        let root = commit.tree_id().map_err(git_err(&loc, "read commit tree"))?.detach();
+        let commit = repo
+            .find_commit(commit)
+            .map_err(git_err(&loc, "read commit"))?;
+        let root = commit
+            .tree_id()
+            .map_err(git_err(&loc, "read commit tree"))?
+            .detach();
         if self.prefix.is_empty() {
             return Ok(Some(root));
         }
@@ -147,7 +177,12 @@ impl GitBackend {
             Some(tip) => self.store_tree(&repo, tip)?,
             None => None,
         };
-        let snap = Snapshot { backend: self, repo, tree, tip };
+        let snap = Snapshot {
+            backend: self,
+            repo,
+            tree,
+            tip,
+        };
         snap.check_marker()?;
         Ok(snap)
     }
@@ -157,7 +192,10 @@ impl GitBackend {
         gix::actor::Signature {
             name: self.author.name.as_str().into(),
             email: self.author.email.as_str().into(),
-            time: gix::date::Time { seconds: now.seconds, offset: 0 },
+            time: gix::date::Time {
+                seconds: now.seconds,
+                offset: 0,
+            },
         }
     }
 
@@ -173,7 +211,10 @@ impl GitBackend {
                 overlay.apply(op)?;
             }
             if overlay.edits.is_empty() {
-                return Ok(CommitOutcome { commit: None, retries });
+                return Ok(CommitOutcome {
+                    commit: None,
+                    retries,
+                });
             }
             let marker_missing = snap.read_file(&[MARKER_FILE.to_string()])?.is_none();
             // Build the new root tree.
@@ -186,10 +227,14 @@ impl GitBackend {
                     .detach(),
                 None => ObjectId::empty_tree(repo.object_hash()),
             };
-            let mut editor = repo.edit_tree(base_root).map_err(git_err(&loc, "edit tree"))?;
+            let mut editor = repo
+                .edit_tree(base_root)
+                .map_err(git_err(&loc, "edit tree"))?;
             if marker_missing {
                 let marker = format!("format: {FORMAT_VERSION}\nkind: {}\n", self.kind.as_str());
-                let id = repo.write_blob(marker.as_bytes()).map_err(git_err(&loc, "write blob"))?;
+                let id = repo
+                    .write_blob(marker.as_bytes())
+                    .map_err(git_err(&loc, "write blob"))?;
                 let path = self.full_path(&[MARKER_FILE.to_string()]);
                 editor
                     .upsert(path.join("/").as_str(), EntryKind::Blob, id.detach())
@@ -201,19 +246,29 @@ impl GitBackend {
                 let full = self.full_path(&path);
                 match edit {
                     Some(bytes) => {
-                        let id = repo.write_blob(&bytes).map_err(git_err(&loc, "write blob"))?;
+                        let id = repo
+                            .write_blob(&bytes)
+                            .map_err(git_err(&loc, "write blob"))?;
                         editor
                             .upsert(full.join("/").as_str(), EntryKind::Blob, id.detach())
                             .map_err(git_err(&loc, "edit tree"))?;
                     }
                     None => {
-                        editor.remove(full.join("/").as_str()).map_err(git_err(&loc, "edit tree"))?;
+                        editor
+                            .remove(full.join("/").as_str())
+                            .map_err(git_err(&loc, "edit tree"))?;
                     }
                 }
             }
-            let new_root = editor.write().map_err(git_err(&loc, "write tree"))?.detach();
+            let new_root = editor
+                .write()
+                .map_err(git_err(&loc, "write tree"))?
+                .detach();
             if new_root == base_root {
-                return Ok(CommitOutcome { commit: None, retries });
+                return Ok(CommitOutcome {
+                    commit: None,
+                    retries,
+                });
             }
             let sig = self.signature();
             let commit = gix::objs::Commit {
@@ -225,7 +280,10 @@ impl GitBackend {
                 parents: snap.tip.into_iter().collect(),
                 extra_headers: Vec::new(),
             };
-            let commit_id = repo.write_object(&commit).map_err(git_err(&loc, "write commit"))?.detach();
+            let commit_id = repo
+                .write_object(&commit)
+                .map_err(git_err(&loc, "write commit"))?
+                .detach();
             let expected = match snap.tip {
                 Some(tip) => PreviousValue::MustExistAndMatch(Target::Object(tip)),
                 None => PreviousValue::MustNotExist,
@@ -254,7 +312,12 @@ impl GitBackend {
                 )
                 .and_then(|t| t.commit(Some(sig.to_ref(&mut time_buf))));
             match result {
-                Ok(_) => return Ok(CommitOutcome { commit: Some(commit_id.to_string()), retries }),
+                Ok(_) => {
+                    return Ok(CommitOutcome {
+                        commit: Some(commit_id.to_string()),
+                        retries,
+                    });
+                }
                 Err(err) => {
                     // Either the branch moved (compare-and-swap lost) or its lock was held past
                     // the timeout. Both are races: re-read the tip and re-apply the operations.
@@ -272,7 +335,10 @@ impl GitBackend {
                 }
             }
         }
-        Err(StoreError::Conflict { location: loc, attempts: self.max_attempts })
+        Err(StoreError::Conflict {
+            location: loc,
+            attempts: self.max_attempts,
+        })
     }
 
     fn full_path(&self, rel: &[String]) -> Vec<String> {
@@ -281,7 +347,12 @@ impl GitBackend {
         out
     }
 
-    pub(crate) fn history(&self, area: Area, r: &Ref, limit: usize) -> StoreResult<Vec<HistoryEntry>> {
+    pub(crate) fn history(
+        &self,
+        area: Area,
+        r: &Ref,
+        limit: usize,
+    ) -> StoreResult<Vec<HistoryEntry>> {
         let loc = self.location();
         let repo = self.local();
         let Some(tip) = self.tip(&repo)? else {
@@ -290,12 +361,20 @@ impl GitBackend {
         let doc = self.full_path(&layout::doc_path(area, r));
         let link = self.full_path(&layout::link_path(area, r));
         let lookup = |commit: ObjectId| -> StoreResult<Option<(bool, ObjectId)>> {
-            let c = repo.find_commit(commit).map_err(git_err(&loc, "read commit"))?;
+            let c = repo
+                .find_commit(commit)
+                .map_err(git_err(&loc, "read commit"))?;
             let tree = c.tree().map_err(git_err(&loc, "read tree"))?;
-            if let Some(e) = tree.lookup_entry(doc.iter().map(String::as_str)).map_err(git_err(&loc, "read tree"))? {
+            if let Some(e) = tree
+                .lookup_entry(doc.iter().map(String::as_str))
+                .map_err(git_err(&loc, "read tree"))?
+            {
                 return Ok(Some((false, e.object_id())));
             }
-            if let Some(e) = tree.lookup_entry(link.iter().map(String::as_str)).map_err(git_err(&loc, "read tree"))? {
+            if let Some(e) = tree
+                .lookup_entry(link.iter().map(String::as_str))
+                .map_err(git_err(&loc, "read tree"))?
+            {
                 return Ok(Some((true, e.object_id())));
             }
             Ok(None)
@@ -328,8 +407,12 @@ impl GitBackend {
                 }
                 None => None,
             };
-            let commit = repo.find_commit(info.id).map_err(git_err(&loc, "read commit"))?;
-            let author = commit.author().map_err(git_err(&loc, "read commit author"))?;
+            let commit = repo
+                .find_commit(info.id)
+                .map_err(git_err(&loc, "read commit"))?;
+            let author = commit
+                .author()
+                .map_err(git_err(&loc, "read commit author"))?;
             let time = author.time().map(|t| t.seconds).unwrap_or_default();
             let summary = commit
                 .message_raw_sloppy()
@@ -360,8 +443,16 @@ fn is_lock_error(err: &gix::Error) -> bool {
     text.contains("lock") || text.contains("Lock")
 }
 
-fn decode_entry(repo: &gix::Repository, id: ObjectId, is_link: bool, path: &str, loc: &str) -> StoreResult<Entry> {
-    let blob = repo.find_blob(id).map_err(git_err(loc, format!("read {path}")))?;
+fn decode_entry(
+    repo: &gix::Repository,
+    id: ObjectId,
+    is_link: bool,
+    path: &str,
+    loc: &str,
+) -> StoreResult<Entry> {
+    let blob = repo
+        .find_blob(id)
+        .map_err(git_err(loc, format!("read {path}")))?;
     let text = String::from_utf8_lossy(&blob.data);
     if is_link {
         let target = Ref::parse(text.trim()).map_err(|source| StoreError::CorruptLink {
@@ -420,7 +511,11 @@ impl Snapshot<'_> {
         }
         if let Some(kind) = marker.kind {
             if kind != self.backend.kind.as_str() {
-                return Err(StoreError::WrongKind { location: self.loc(), found: kind, expected: self.backend.kind });
+                return Err(StoreError::WrongKind {
+                    location: self.loc(),
+                    found: kind,
+                    expected: self.backend.kind,
+                });
             }
         }
         Ok(())
@@ -432,8 +527,13 @@ impl Snapshot<'_> {
             return Ok(None);
         };
         let loc = self.loc();
-        let tree = self.repo.find_tree(tree).map_err(git_err(&loc, "read tree"))?;
-        let entry = tree.lookup_entry(rel.iter().map(String::as_str)).map_err(git_err(&loc, "read tree"))?;
+        let tree = self
+            .repo
+            .find_tree(tree)
+            .map_err(git_err(&loc, "read tree"))?;
+        let entry = tree
+            .lookup_entry(rel.iter().map(String::as_str))
+            .map_err(git_err(&loc, "read tree"))?;
         Ok(entry.map(|e| (e.mode().kind(), e.object_id())))
     }
 
@@ -441,7 +541,10 @@ impl Snapshot<'_> {
         match self.lookup(rel)? {
             Some((kind, id)) if kind != EntryKind::Tree => {
                 let loc = self.loc();
-                let blob = self.repo.find_blob(id).map_err(git_err(&loc, "read blob"))?;
+                let blob = self
+                    .repo
+                    .find_blob(id)
+                    .map_err(git_err(&loc, "read blob"))?;
                 Ok(Some(blob.data.clone()))
             }
             _ => Ok(None),
@@ -511,7 +614,10 @@ impl Snapshot<'_> {
     /// Lists the direct children (name, kind, id) of the tree at `rel`.
     fn children(&self, tree: ObjectId) -> StoreResult<Vec<(String, EntryKind, ObjectId)>> {
         let loc = self.loc();
-        let tree = self.repo.find_tree(tree).map_err(git_err(&loc, "read tree"))?;
+        let tree = self
+            .repo
+            .find_tree(tree)
+            .map_err(git_err(&loc, "read tree"))?;
         let decoded = tree.decode().map_err(git_err(&loc, "decode tree"))?;
         Ok(decoded
             .entries
@@ -520,7 +626,12 @@ impl Snapshot<'_> {
             .collect())
     }
 
-    pub(crate) fn match_refs(&self, area: Area, globs: &[Glob], options: MatchOptions) -> StoreResult<Vec<Ref>> {
+    pub(crate) fn match_refs(
+        &self,
+        area: Area,
+        globs: &[Glob],
+        options: MatchOptions,
+    ) -> StoreResult<Vec<Ref>> {
         let mut out = Vec::new();
         let Some(root) = self.lookup(&[area.dir().to_string()])? else {
             return Ok(out);
@@ -536,7 +647,11 @@ impl Snapshot<'_> {
             let mut path: Vec<String> = Vec::new();
             let mut found = true;
             for seg in &prefix {
-                match self.children(start)?.into_iter().find(|(n, k, _)| n == seg && *k == EntryKind::Tree) {
+                match self
+                    .children(start)?
+                    .into_iter()
+                    .find(|(n, k, _)| n == seg && *k == EntryKind::Tree)
+                {
                     Some((_, _, id)) => {
                         start = id;
                         path.push(seg.clone());
@@ -573,8 +688,12 @@ impl Snapshot<'_> {
             return Ok(());
         }
         let children = self.children(tree)?;
-        let has_link = children.iter().any(|(n, k, _)| n == LINK_FILE && *k != EntryKind::Tree);
-        let has_doc = children.iter().any(|(n, k, _)| n == DOC_FILE && *k != EntryKind::Tree);
+        let has_link = children
+            .iter()
+            .any(|(n, k, _)| n == LINK_FILE && *k != EntryKind::Tree);
+        let has_doc = children
+            .iter()
+            .any(|(n, k, _)| n == DOC_FILE && *k != EntryKind::Tree);
         if has_link && options.no_links {
             return Ok(());
         }
@@ -623,7 +742,11 @@ pub(crate) fn resolve_with(
             new_segs.extend(segments[len..].iter().cloned());
             let segs: Vec<&str> = new_segs.iter().map(String::as_str).collect();
             let resolved = Ref::from_storage_segments(&segs)?;
-            return Ok(if r.fragment.is_empty() { resolved } else { resolved.with_fragment(&r.fragment) });
+            return Ok(if r.fragment.is_empty() {
+                resolved
+            } else {
+                resolved.with_fragment(&r.fragment)
+            });
         }
     }
     Ok(r.clone())
@@ -638,7 +761,10 @@ struct Overlay<'s, 'a> {
 
 impl<'s, 'a> Overlay<'s, 'a> {
     fn new(snap: &'s Snapshot<'a>) -> Self {
-        Overlay { snap, edits: HashMap::new() }
+        Overlay {
+            snap,
+            edits: HashMap::new(),
+        }
     }
 
     fn exists(&self, path: &[String]) -> StoreResult<bool> {
@@ -660,11 +786,13 @@ impl<'s, 'a> Overlay<'s, 'a> {
         match self.read(&path)? {
             Some(bytes) => {
                 let text = String::from_utf8_lossy(&bytes);
-                Ref::parse(text.trim()).map(Some).map_err(|source| StoreError::CorruptLink {
-                    path: self.snap.backend.full_path(&path).join("/"),
-                    location: self.snap.loc(),
-                    source,
-                })
+                Ref::parse(text.trim())
+                    .map(Some)
+                    .map_err(|source| StoreError::CorruptLink {
+                        path: self.snap.backend.full_path(&path).join("/"),
+                        location: self.snap.loc(),
+                        source,
+                    })
             }
             None => Ok(None),
         }
@@ -680,7 +808,10 @@ impl<'s, 'a> Overlay<'s, 'a> {
     fn render(r: &Ref, value: &Value) -> StoreResult<Vec<u8>> {
         yaml::to_canonical(value)
             .map(String::into_bytes)
-            .map_err(|source| StoreError::Render { r: r.to_string(), source })
+            .map_err(|source| StoreError::Render {
+                r: r.to_string(),
+                source,
+            })
     }
 
     fn apply(&mut self, op: &Op) -> StoreResult<()> {
@@ -689,7 +820,9 @@ impl<'s, 'a> Overlay<'s, 'a> {
                 let target = self.resolve(*area, r)?;
                 let doc = layout::doc_path(*area, &target);
                 if matches!(op, Op::Create { .. }) && self.exists(&doc)? {
-                    return Err(StoreError::AlreadyExists { r: target.to_string() });
+                    return Err(StoreError::AlreadyExists {
+                        r: target.to_string(),
+                    });
                 }
                 let bytes = Self::render(&target, value)?;
                 self.edits.insert(doc, Some(bytes));
@@ -713,7 +846,8 @@ impl<'s, 'a> Overlay<'s, 'a> {
                     return Err(StoreError::NotALink { r: r.to_string() });
                 }
                 let link = layout::link_path(Area::Records, r);
-                self.edits.insert(link, Some(format!("{target}\n").into_bytes()));
+                self.edits
+                    .insert(link, Some(format!("{target}\n").into_bytes()));
             }
             Op::Unlink { r } => {
                 let link = layout::link_path(Area::Records, r);
@@ -736,7 +870,10 @@ impl Snapshot<'_> {
     }
 
     /// Returns the entries (name, kind, id) of the tree `id`.
-    pub(crate) fn tree_children(&self, id: ObjectId) -> StoreResult<Vec<(String, EntryKind, ObjectId)>> {
+    pub(crate) fn tree_children(
+        &self,
+        id: ObjectId,
+    ) -> StoreResult<Vec<(String, EntryKind, ObjectId)>> {
         self.children(id)
     }
 }

@@ -74,12 +74,17 @@ mod tests {
 
     #[test]
     fn document_paths() {
-        let r: Ref = "minimal/repo/-/basic.ocu.star/@r1/deploy/staging#output/x".parse().expect("ref");
+        let r: Ref = "minimal/repo/-/basic.ocu.star/@r1/deploy/staging#output/x"
+            .parse()
+            .expect("ref");
         assert_eq!(
             doc_path(Area::Records, &r).join("/"),
             "refs/minimal/repo/-/basic.ocu.star/@r1/deploy/staging/#.yaml"
         );
         let g: Ref = "@/environment/production".parse().expect("ref");
-        assert_eq!(link_path(Area::Applied, &g).join("/"), "applied/@/environment/production/#.link");
+        assert_eq!(
+            link_path(Area::Applied, &g).join("/"),
+            "applied/@/environment/production/#.link"
+        );
     }
 }

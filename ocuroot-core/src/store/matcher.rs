@@ -93,13 +93,19 @@ impl SegmentMatcher {
     }
 
     fn start(&self) -> States {
-        States { positions: vec![0], any: self.segs.is_none() }
+        States {
+            positions: vec![0],
+            any: self.segs.is_none(),
+        }
     }
 
     /// Returns the states after consuming one path segment `name`.
     pub(crate) fn advance(&self, states: &States, name: &str) -> States {
         let Some(segs) = &self.segs else {
-            return States { positions: Vec::new(), any: true };
+            return States {
+                positions: Vec::new(),
+                any: true,
+            };
         };
         let mut next = Vec::new();
         for &i in &states.positions {
@@ -118,12 +124,16 @@ impl SegmentMatcher {
         }
         next.sort_unstable();
         next.dedup();
-        States { positions: next, any: false }
+        States {
+            positions: next,
+            any: false,
+        }
     }
 
     /// Returns the states after consuming every segment of `path` from the start.
     pub(crate) fn advance_all(&self, path: &[String]) -> States {
-        path.iter().fold(self.start(), |s, name| self.advance(&s, name))
+        path.iter()
+            .fold(self.start(), |s, name| self.advance(&s, name))
     }
 }
 

@@ -72,7 +72,10 @@ pub struct Author {
 
 impl Default for Author {
     fn default() -> Self {
-        Author { name: "Ocuroot".to_string(), email: "contact@ocuroot.com".to_string() }
+        Author {
+            name: "Ocuroot".to_string(),
+            email: "contact@ocuroot.com".to_string(),
+        }
     }
 }
 
@@ -98,7 +101,12 @@ pub struct StoreOptions {
 
 impl StoreOptions {
     /// Returns options for a store in `repo_path` on `branch` at the branch root.
-    pub fn new(repo_path: impl Into<PathBuf>, branch: &str, kind: StoreKind, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        repo_path: impl Into<PathBuf>,
+        branch: &str,
+        kind: StoreKind,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         StoreOptions {
             repo_path: repo_path.into(),
             branch: branch.to_string(),
@@ -173,7 +181,13 @@ pub enum Op {
 
 impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let area = |a: &Area| if *a == Area::Applied { " (applied)" } else { "" };
+        let area = |a: &Area| {
+            if *a == Area::Applied {
+                " (applied)"
+            } else {
+                ""
+            }
+        };
         match self {
             Op::Set { area: a, r, .. } => write!(f, "update {r}{}", area(a)),
             Op::Create { area: a, r, .. } => write!(f, "create {r}{}", area(a)),
@@ -194,7 +208,10 @@ pub struct Transaction {
 impl Transaction {
     /// Starts a transaction whose commit message begins with `message`.
     pub fn new(message: impl Into<String>) -> Self {
-        Transaction { message: message.into(), ops: Vec::new() }
+        Transaction {
+            message: message.into(),
+            ops: Vec::new(),
+        }
     }
 
     /// Returns the operations recorded so far.
@@ -220,27 +237,46 @@ impl Transaction {
 
     /// Records a document write in the records area.
     pub fn set(&mut self, r: &Ref, value: Value) -> &mut Self {
-        self.push(Op::Set { area: Area::Records, r: r.clone(), value })
+        self.push(Op::Set {
+            area: Area::Records,
+            r: r.clone(),
+            value,
+        })
     }
 
     /// Records a create-only document write in the records area.
     pub fn create(&mut self, r: &Ref, value: Value) -> &mut Self {
-        self.push(Op::Create { area: Area::Records, r: r.clone(), value })
+        self.push(Op::Create {
+            area: Area::Records,
+            r: r.clone(),
+            value,
+        })
     }
 
     /// Records a delete in the records area (an error at commit if the document is missing).
     pub fn delete(&mut self, r: &Ref) -> &mut Self {
-        self.push(Op::Delete { area: Area::Records, r: r.clone(), if_exists: false })
+        self.push(Op::Delete {
+            area: Area::Records,
+            r: r.clone(),
+            if_exists: false,
+        })
     }
 
     /// Records a delete in the records area that tolerates a missing document.
     pub fn delete_if_exists(&mut self, r: &Ref) -> &mut Self {
-        self.push(Op::Delete { area: Area::Records, r: r.clone(), if_exists: true })
+        self.push(Op::Delete {
+            area: Area::Records,
+            r: r.clone(),
+            if_exists: true,
+        })
     }
 
     /// Records a link from `r` to `target`.
     pub fn link(&mut self, r: &Ref, target: &Ref) -> &mut Self {
-        self.push(Op::Link { r: r.clone(), target: target.clone() })
+        self.push(Op::Link {
+            r: r.clone(),
+            target: target.clone(),
+        })
     }
 
     /// Records the removal of the link at `r`.
@@ -250,12 +286,20 @@ impl Transaction {
 
     /// Records a write to the applied-intent mirror.
     pub fn set_applied(&mut self, r: &Ref, value: Value) -> &mut Self {
-        self.push(Op::Set { area: Area::Applied, r: r.clone(), value })
+        self.push(Op::Set {
+            area: Area::Applied,
+            r: r.clone(),
+            value,
+        })
     }
 
     /// Records a removal from the applied-intent mirror (tolerates a missing document).
     pub fn delete_applied(&mut self, r: &Ref) -> &mut Self {
-        self.push(Op::Delete { area: Area::Applied, r: r.clone(), if_exists: true })
+        self.push(Op::Delete {
+            area: Area::Applied,
+            r: r.clone(),
+            if_exists: true,
+        })
     }
 
     /// Renders the commit message: the message, a blank line, one line per operation.
@@ -382,7 +426,9 @@ pub enum StoreError {
         source: RefParseError,
     },
     /// The store was written by an incompatible version.
-    #[error("unsupported store format {found} in {location} (this ocuroot reads format {expected})")]
+    #[error(
+        "unsupported store format {found} in {location} (this ocuroot reads format {expected})"
+    )]
     UnsupportedFormat {
         /// The store location.
         location: String,
@@ -446,7 +492,10 @@ pub struct Store {
 
 impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Store").field("location", &self.location()).field("kind", &self.kind).finish()
+        f.debug_struct("Store")
+            .field("location", &self.location())
+            .field("kind", &self.kind)
+            .finish()
     }
 }
 
@@ -460,7 +509,10 @@ impl Store {
     /// Fails if the repository cannot be opened or created.
     pub fn open(options: StoreOptions) -> StoreResult<Store> {
         let kind = options.kind;
-        Ok(Store { git: git::GitBackend::open(options)?, kind })
+        Ok(Store {
+            git: git::GitBackend::open(options)?,
+            kind,
+        })
     }
 
     /// Returns a description of where the store lives (`<repo> (branch state)`).
@@ -544,7 +596,12 @@ impl Store {
     /// # Errors
     ///
     /// Fails on Git errors or an unsupported store format.
-    pub fn match_refs(&self, area: Area, globs: &[Glob], options: MatchOptions) -> StoreResult<Vec<Ref>> {
+    pub fn match_refs(
+        &self,
+        area: Area,
+        globs: &[Glob],
+        options: MatchOptions,
+    ) -> StoreResult<Vec<Ref>> {
         let snap = self.git.snapshot()?;
         snap.match_refs(area, globs, options)
     }
@@ -560,7 +617,10 @@ impl Store {
     pub fn commit(&self, tx: &Transaction) -> StoreResult<CommitOutcome> {
         for op in tx.ops() {
             let r = match op {
-                Op::Set { r, .. } | Op::Create { r, .. } | Op::Delete { r, .. } | Op::Unlink { r } => r,
+                Op::Set { r, .. }
+                | Op::Create { r, .. }
+                | Op::Delete { r, .. }
+                | Op::Unlink { r } => r,
                 Op::Link { r, target } => {
                     target.ensure_storable()?;
                     r
@@ -588,4 +648,3 @@ impl Store {
         &self.git
     }
 }
-

@@ -11,12 +11,16 @@ use ocuroot_core::store::{Store, StoreKind, StoreOptions};
 
 /// Parses a ref, panicking with the ref in the message.
 pub fn r(s: &str) -> Ref {
-    s.parse().unwrap_or_else(|e| panic!("bad test ref {s}: {e}"))
+    s.parse()
+        .unwrap_or_else(|e| panic!("bad test ref {s}: {e}"))
 }
 
 /// A fixed clock for reproducible commits.
 pub fn clock() -> Arc<FixedClock> {
-    Arc::new(FixedClock(Timestamp { seconds: 1_767_225_600, nanos: 0 }))
+    Arc::new(FixedClock(Timestamp {
+        seconds: 1_767_225_600,
+        nanos: 0,
+    }))
 }
 
 /// Opens a store in `repo` on `branch` (with an optional folder prefix).
@@ -39,7 +43,11 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_COMMITTER_EMAIL", "hand@example.com")
         .output()
         .expect("run git");
-    assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
@@ -65,20 +73,45 @@ pub fn hand_commit(repo: &Path, branch: &str, files: &[(&str, Option<&str>)]) {
             .stderr(std::process::Stdio::piped());
         let mut child = cmd.spawn().expect("spawn git");
         if let Some(input) = input {
-            child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("write");
         }
         drop(child.stdin.take());
         let out = child.wait_with_output().expect("wait git");
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
-    let parent = run(&["rev-parse", "--verify", "-q", &format!("refs/heads/{branch}")], None);
+    let parent = run(
+        &[
+            "rev-parse",
+            "--verify",
+            "-q",
+            &format!("refs/heads/{branch}"),
+        ],
+        None,
+    );
     run(&["read-tree", &parent], None);
     for (path, content) in files {
         match content {
             Some(c) => {
                 let blob = run(&["hash-object", "-w", "--stdin"], Some(c));
-                run(&["update-index", "--add", "--cacheinfo", &format!("100644,{blob},{path}")], None);
+                run(
+                    &[
+                        "update-index",
+                        "--add",
+                        "--cacheinfo",
+                        &format!("100644,{blob},{path}"),
+                    ],
+                    None,
+                );
             }
             None => {
                 run(&["update-index", "--force-remove", path], None);
@@ -86,6 +119,17 @@ pub fn hand_commit(repo: &Path, branch: &str, files: &[(&str, Option<&str>)]) {
         }
     }
     let tree = run(&["write-tree"], None);
-    let commit = run(&["commit-tree", &tree, "-p", &parent, "-m", "hand edit"], None);
-    run(&["update-ref", &format!("refs/heads/{branch}"), &commit, &parent], None);
+    let commit = run(
+        &["commit-tree", &tree, "-p", &parent, "-m", "hand edit"],
+        None,
+    );
+    run(
+        &[
+            "update-ref",
+            &format!("refs/heads/{branch}"),
+            &commit,
+            &parent,
+        ],
+        None,
+    );
 }

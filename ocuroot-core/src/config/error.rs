@@ -1,0 +1,83 @@
+//! [`ConfigError`]: everything that can go wrong while evaluating `*.ocu.star` files.
+
+use std::path::PathBuf;
+
+use crate::sdk::VersionError;
+
+/// An error from evaluating a config file or assembling its settings.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Starlark failed to parse or run a file.
+    ///
+    /// `rendered` is Starlark's own rendering, including the `--> file:line:col` snippet of
+    /// the user's file.
+    #[error("failed to evaluate {file}:\n{rendered}")]
+    Eval {
+        /// The file (relative to the repo root) whose evaluation failed.
+        file: PathBuf,
+        /// The rendered Starlark error.
+        rendered: String,
+    },
+    /// The file's `ocuroot(...)` call is invalid or asks for an unknown SDK.
+    #[error("invalid SDK version in {location}")]
+    Version {
+        /// `file:line:col` of the `ocuroot` call.
+        location: String,
+        /// What is wrong with it.
+        #[source]
+        source: VersionError,
+    },
+    /// A `load()` resolves to a path outside the repository root.
+    #[error("{location}: load of \"{module}\" escapes the repository root")]
+    LoadOutsideRoot {
+        /// `file:line:col` of the load statement.
+        location: String,
+        /// The path given to `load`.
+        module: String,
+    },
+    /// Files load each other in a cycle.
+    #[error("cycle in load graph: {}", .files.join(" -> "))]
+    LoadCycle {
+        /// The files of the cycle, in load order, starting and ending with the same file.
+        files: Vec<String>,
+    },
+    /// A file given to `load()` could not be read.
+    #[error("{location}: failed to load \"{module}\"")]
+    Load {
+        /// `file:line:col` of the load statement.
+        location: String,
+        /// The path given to `load`.
+        module: String,
+        /// Why it could not be read.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A setting (a global of `repo.ocu.star` or an `OCU_CFG_` variable) has a bad value.
+    #[error("invalid setting {name}: {reason}")]
+    BadSetting {
+        /// The global or environment variable name.
+        name: String,
+        /// What is wrong with the value.
+        reason: String,
+    },
+    /// Reading a file failed.
+    #[error("failed to read {path}")]
+    Io {
+        /// The file that could not be read.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ConfigError {
+    /// Wraps a Starlark error raised while evaluating `file`, keeping its rendering.
+    pub fn eval(file: impl Into<PathBuf>, error: &starlark::Error) -> Self {
+        ConfigError::Eval {
+            file: file.into(),
+            rendered: error.to_string(),
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! The Starlark SDK: dialect, base globals, host access, loading and version selection.
+//!
+//! This module owns the foundation every `*.ocu.star` evaluation uses:
+//!
+//! - [`dialect()`]: the accepted Starlark dialect, a superset of Go Starlark's "legacy"
+//!   Bazel-like dialect (def, lambda, comprehensions, load, keyword arguments; top-level
+//!   `if`/`for` and keyword-only parameters are also accepted);
+//! - [`globals_builder()`]: the universals plus `print`, `struct`, `json`, `ocuroot`, the
+//!   `host` namespace and its top-level aliases. Callers add their own builtins with
+//!   `globals_builder().with(register_more).build()`;
+//! - [`SdkContext`]: the per-session context reached through `eval.extra`, with the host
+//!   facts, the one output path ([`PrintSink`]) and the builtin recorders;
+//! - [`Session`]: evaluation of a file and its `load()`s, with caching and cycle detection;
+//! - [`version`]: the `ocuroot("<constraint>")` scan.
+//!
+//! Package builtins (task, deploy, phase, ...) and repo-level builtins live elsewhere and
+//! register themselves on top of [`globals_builder()`]; see [`crate::config`].
+
+pub mod context;
+pub mod host;
+pub mod json;
+pub mod loader;
+pub mod version;
+
+use starlark::environment::{Globals, GlobalsBuilder, LibraryExtension};
+use starlark::starlark_module;
+use starlark::syntax::Dialect;
+use starlark::values::none::NoneType;
+
+pub use context::{
+    CollectingSink, HostContext, InstalledContext, PrintSink, RepoRecorder, SdkContext,
+};
+pub use loader::{LoadedModule, Session};
+pub use version::{DEFAULT_SDK_VERSION, VersionError};
+
+/// Returns the Starlark dialect config files are parsed with.
+pub fn dialect() -> Dialect {
+    Dialect {
+        enable_keyword_only_arguments: true,
+        enable_top_level_stmt: true,
+        ..Dialect::Standard
+    }
+}
+
+#[starlark_module]
+fn ocuroot_builtin(builder: &mut GlobalsBuilder) {
+    /// Selects the SDK version of this file.
+    ///
+    /// The version is read from the source before the file runs; at run time the call does
+    /// nothing and returns `None`.
+    fn ocuroot(#[starlark(require = pos)] version: &str) -> starlark::Result<NoneType> {
+        let _ = version;
+        Ok(NoneType)
+    }
+}
+
+/// Returns a builder holding the base SDK globals, ready for more builtins to be added.
+pub fn globals_builder() -> GlobalsBuilder {
+    GlobalsBuilder::extended_by(&[LibraryExtension::StructType, LibraryExtension::Print])
+        .with(ocuroot_builtin)
+        .with(json::register_json)
+        .with(host::register_host)
+}
+
+/// Returns the base SDK globals (see [`globals_builder`]).
+pub fn globals() -> Globals {
+    globals_builder().build()
+}
