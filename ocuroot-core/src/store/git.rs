@@ -509,14 +509,14 @@ impl Snapshot<'_> {
                 expected: FORMAT_VERSION,
             });
         }
-        if let Some(kind) = marker.kind {
-            if kind != self.backend.kind.as_str() {
-                return Err(StoreError::WrongKind {
-                    location: self.loc(),
-                    found: kind,
-                    expected: self.backend.kind,
-                });
-            }
+        if let Some(kind) = marker.kind
+            && kind != self.backend.kind.as_str()
+        {
+            return Err(StoreError::WrongKind {
+                location: self.loc(),
+                found: kind,
+                expected: self.backend.kind,
+            });
         }
         Ok(())
     }
@@ -554,19 +554,19 @@ impl Snapshot<'_> {
     pub(crate) fn entry(&self, area: Area, r: &Ref) -> StoreResult<Option<Entry>> {
         let loc = self.loc();
         let doc = layout::doc_path(area, r);
-        if let Some((kind, id)) = self.lookup(&doc)? {
-            if kind != EntryKind::Tree {
-                let path = self.backend.full_path(&doc).join("/");
-                return decode_entry(&self.repo, id, false, &path, &loc).map(Some);
-            }
+        if let Some((kind, id)) = self.lookup(&doc)?
+            && kind != EntryKind::Tree
+        {
+            let path = self.backend.full_path(&doc).join("/");
+            return decode_entry(&self.repo, id, false, &path, &loc).map(Some);
         }
         if area == Area::Records {
             let link = layout::link_path(area, r);
-            if let Some((kind, id)) = self.lookup(&link)? {
-                if kind != EntryKind::Tree {
-                    let path = self.backend.full_path(&link).join("/");
-                    return decode_entry(&self.repo, id, true, &path, &loc).map(Some);
-                }
+            if let Some((kind, id)) = self.lookup(&link)?
+                && kind != EntryKind::Tree
+            {
+                let path = self.backend.full_path(&link).join("/");
+                return decode_entry(&self.repo, id, true, &path, &loc).map(Some);
             }
         }
         Ok(None)

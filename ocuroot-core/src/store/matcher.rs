@@ -114,12 +114,8 @@ impl SegmentMatcher {
                     next.push(i);
                     next.push(i + 1);
                 }
-                Some(Seg::One(g)) => {
-                    if g.matches(name) {
-                        next.push(i + 1);
-                    }
-                }
-                None => {}
+                Some(Seg::One(g)) if g.matches(name) => next.push(i + 1),
+                Some(Seg::One(_)) | None => {}
             }
         }
         next.sort_unstable();
