@@ -74,7 +74,10 @@ fn store_members(builder: &mut GlobalsBuilder) {
     }
 
     /// Returns a filesystem store at `path`, relative to the repo root.
-    fn fs<'v>(#[starlark(require = pos)] path: String, heap: Heap<'v>) -> starlark::Result<Value<'v>> {
+    fn fs<'v>(
+        #[starlark(require = pos)] path: String,
+        heap: Heap<'v>,
+    ) -> starlark::Result<Value<'v>> {
         Ok(StoreSpec::Fs { path }.to_value(heap))
     }
 

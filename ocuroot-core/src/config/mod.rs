@@ -163,7 +163,9 @@ pub fn evaluate_repo_config(
     sink: Arc<dyn PrintSink>,
 ) -> Result<RepoConfig, ConfigError> {
     let abs = host.cwd.join(path);
-    let root = abs.parent().map_or_else(|| host.cwd.clone(), Path::to_path_buf);
+    let root = abs
+        .parent()
+        .map_or_else(|| host.cwd.clone(), Path::to_path_buf);
     let ctx = SdkContext::new(host.clone(), root.clone(), sink).install();
     let globals = crate::sdk::globals_builder()
         .with(builtins::register_repo_builtins)
@@ -179,7 +181,9 @@ pub fn evaluate_repo_config(
         sdk_version: loaded.sdk_version,
         repo_alias: recorded.repo_alias,
         remotes: recorded.remotes,
-        stores: recorded.stores.map(|(state, intent)| StoreSelection { state, intent }),
+        stores: recorded
+            .stores
+            .map(|(state, intent)| StoreSelection { state, intent }),
         release_ignore: Vec::new(),
         trigger: None,
     };

@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 
 use starlark::environment::FrozenModule;
+use starlark::values::UnpackValue;
 use starlark::values::Value;
 use starlark::values::list_or_tuple::UnpackListOrTuple;
-use starlark::values::UnpackValue;
 
 use crate::config::{ConfigError, RepoConfig, StoreSelection, StoreSpec};
 

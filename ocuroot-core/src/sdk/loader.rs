@@ -246,8 +246,8 @@ mod tests {
 
     fn eval(root: &Path, file: &str) -> Result<(LoadedModule, Vec<String>), ConfigError> {
         let sink = Arc::new(CollectingSink::default());
-        let ctx = SdkContext::new(HostContext::default(), root.to_path_buf(), sink.clone())
-            .install();
+        let ctx =
+            SdkContext::new(HostContext::default(), root.to_path_buf(), sink.clone()).install();
         let session = Session::new(root, globals(), &ctx);
         let module = session.eval_file(Path::new(file))?;
         Ok((module, sink.lines()))
@@ -261,7 +261,11 @@ mod tests {
     #[test]
     fn relative_load() {
         let dir = tempfile::tempdir().expect("tempdir");
-        write(dir.path(), "tasks.ocu.star", "def build():\n    return 'built'\nX = 1\n");
+        write(
+            dir.path(),
+            "tasks.ocu.star",
+            "def build():\n    return 'built'\nX = 1\n",
+        );
         write(
             dir.path(),
             "pkg.ocu.star",
@@ -294,9 +298,21 @@ mod tests {
     #[test]
     fn cycle_is_an_error() {
         let dir = tempfile::tempdir().expect("tempdir");
-        write(dir.path(), "a.ocu.star", "load('./b.ocu.star', 'B')\nA = 1\n");
-        write(dir.path(), "b.ocu.star", "load('./sub/c.ocu.star', 'C')\nB = 1\n");
-        write(dir.path(), "sub/c.ocu.star", "load('../a.ocu.star', 'A')\nC = 1\n");
+        write(
+            dir.path(),
+            "a.ocu.star",
+            "load('./b.ocu.star', 'B')\nA = 1\n",
+        );
+        write(
+            dir.path(),
+            "b.ocu.star",
+            "load('./sub/c.ocu.star', 'C')\nB = 1\n",
+        );
+        write(
+            dir.path(),
+            "sub/c.ocu.star",
+            "load('../a.ocu.star', 'A')\nC = 1\n",
+        );
         let err = eval(dir.path(), "a.ocu.star").expect_err("cycle");
         assert_eq!(
             err.to_string(),
@@ -309,7 +325,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().join("repo");
         write(dir.path(), "outside.ocu.star", "X = 1\n");
-        write(&root, "pkg.ocu.star", "\nload('../outside.ocu.star', 'X')\n");
+        write(
+            &root,
+            "pkg.ocu.star",
+            "\nload('../outside.ocu.star', 'X')\n",
+        );
         let err = eval(&root, "pkg.ocu.star").expect_err("escape");
         let msg = err.to_string();
         assert!(msg.starts_with("pkg.ocu.star:2:6"), "{msg}");
@@ -332,7 +352,11 @@ mod tests {
     fn error_in_loaded_file_names_that_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         write(dir.path(), "lib/bad.ocu.star", "X = 1\nY = X + 'a'\n");
-        write(dir.path(), "pkg.ocu.star", "load('./lib/bad.ocu.star', 'X')\n");
+        write(
+            dir.path(),
+            "pkg.ocu.star",
+            "load('./lib/bad.ocu.star', 'X')\n",
+        );
         let err = eval(dir.path(), "pkg.ocu.star").expect_err("fails");
         match err {
             ConfigError::Eval { file, rendered } => {
