@@ -110,6 +110,7 @@ pub struct ShellOutput {
     pub exit_code: i32,
 }
 
+#[derive(Clone, Copy)]
 enum Stream {
     Stdout,
     Stderr,
@@ -189,10 +190,6 @@ fn spawn_reader(
             if reader.read_until(b'\n', &mut line)? == 0 {
                 return Ok(());
             }
-            let kind = match kind {
-                Stream::Stdout => Stream::Stdout,
-                Stream::Stderr => Stream::Stderr,
-            };
             if tx.send((kind, line)).is_err() {
                 return Ok(());
             }
@@ -449,4 +446,131 @@ fn host_aliases(builder: &mut GlobalsBuilder) {
 pub fn register_host(builder: &mut GlobalsBuilder) {
     builder.namespace("host", host_members);
     host_aliases(builder);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::ConfigError;
+    use crate::sdk::{CollectingSink, HostContext, LoadedModule, Session, globals};
+
+    struct Run {
+        result: Result<LoadedModule, ConfigError>,
+        lines: Vec<String>,
+    }
+
+    fn run(dir: &Path, source: &str) -> Run {
+        let mut env = BTreeMap::new();
+        env.insert("PATH".to_owned(), "/usr/local/bin:/usr/bin:/bin".to_owned());
+        env.insert("BASE".to_owned(), "base".to_owned());
+        let host = HostContext {
+            env,
+            cwd: dir.to_path_buf(),
+        };
+        let sink = Arc::new(CollectingSink::default());
+        let pkg = dir.join("pkg");
+        let ctx = SdkContext::new(host, pkg.clone(), sink.clone()).install();
+        let session = Session::new(dir, globals(), &ctx);
+        let result = session.eval_source(&pkg.join("f.ocu.star"), source.to_owned());
+        Run {
+            result,
+            lines: sink.lines(),
+        }
+    }
+
+    fn get(m: &LoadedModule, name: &str) -> String {
+        let v = m.module.get(name).expect("global exists");
+        match v.value().unpack_str() {
+            Some(s) => s.to_owned(),
+            None => v.value().to_string(),
+        }
+    }
+
+    #[test]
+    fn shell_captures_streams_and_prints() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let r = run(
+            dir.path(),
+            "r = shell('echo out1; echo err1 >&2; sleep 0.1; echo out2')\n\
+             OUT = r.stdout\nERR = r.stderr\nCOMB = r.combined_output\nCODE = r.exit_code\n",
+        );
+        let m = r.result.expect("evaluates");
+        assert_eq!(get(&m, "OUT"), "out1\nout2\n");
+        assert_eq!(get(&m, "ERR"), "err1\n");
+        assert_eq!(get(&m, "CODE"), "0");
+        let comb = get(&m, "COMB");
+        assert!(comb.ends_with("out2\n") && comb.len() == 15, "{comb:?}");
+        let mut lines = r.lines.clone();
+        assert_eq!(lines.pop().as_deref(), Some("out2"));
+        lines.sort();
+        assert_eq!(lines, vec!["err1", "out1"]);
+    }
+
+    #[test]
+    fn shell_failure_and_continue_on_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let r = run(dir.path(), "\nshell('exit 3', mute = True)\n");
+        let err = r.result.expect_err("fails");
+        let msg = err.to_string();
+        assert!(msg.contains("exit 3: exit status 3"), "{msg}");
+        assert!(msg.contains("f.ocu.star:2:1"), "{msg}");
+
+        let r = run(
+            dir.path(),
+            "r = host.shell('echo x; exit 4', continue_on_error = True, mute = True)\nC = r.exit_code\n",
+        );
+        assert_eq!(get(&r.result.expect("evaluates"), "C"), "4");
+        assert!(r.lines.is_empty(), "{:?}", r.lines);
+    }
+
+    #[test]
+    fn shell_env_and_dir() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("pkg")).expect("mkdir");
+        std::fs::create_dir_all(dir.path().join("sub")).expect("mkdir");
+        let r = run(
+            dir.path(),
+            "A = shell('echo $BASE-$EXTRA', env = {'EXTRA': 'x'}, mute = True).stdout\n\
+             B = shell('echo $BASE-$EXTRA', mute = True).stdout\n\
+             C = shell('pwd', mute = True).stdout\n\
+             D = shell('pwd', dir = 'sub', mute = True).stdout\n\
+             E = shell('pwd', dir = '', mute = True).stdout\n\
+             F = shell('echo $0', shell = 'bash', mute = True).stdout\n",
+        );
+        let m = r.result.expect("evaluates");
+        let canon = |p: &Path| p.canonicalize().expect("canonical").display().to_string() + "\n";
+        assert_eq!(get(&m, "A"), "base-x\n");
+        assert_eq!(get(&m, "B"), "base-\n");
+        assert_eq!(get(&m, "C"), canon(dir.path()));
+        assert_eq!(get(&m, "D"), canon(&dir.path().join("sub")));
+        assert_eq!(get(&m, "E"), canon(&dir.path().join("pkg")));
+        assert_eq!(get(&m, "F"), "bash\n");
+    }
+
+    #[test]
+    fn files_env_and_platform() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let r = run(
+            dir.path(),
+            "write('out/a.txt', 'hello')\n\
+             host.write_file('out/b.txt', 'b')\n\
+             R = read('out/a.txt') + host.read_file('out/b.txt')\n\
+             L = str(read_dir('out')) + str(host.read_dir('out'))\n\
+             D = str(is_dir('out')) + str(host.is_dir('out/a.txt'))\n\
+             P = pwd() == host.pwd()\n\
+             V = env()['BASE'] + host.env()['BASE']\n\
+             O = os() + '/' + arch() + ' ' + host.os() + '/' + host.arch()\n",
+        );
+        let m = r.result.expect("evaluates");
+        assert_eq!(get(&m, "R"), "hellob");
+        assert_eq!(get(&m, "L"), "[\"a.txt\", \"b.txt\"][\"a.txt\", \"b.txt\"]");
+        assert_eq!(get(&m, "D"), "TrueFalse");
+        assert_eq!(get(&m, "P"), "True");
+        assert_eq!(get(&m, "V"), "basebase");
+        let o = format!("{}/{}", go_os(), go_arch());
+        assert_eq!(get(&m, "O"), format!("{o} {o}"));
+        assert!(dir.path().join("pkg/out/a.txt").is_file());
+    }
 }

@@ -103,12 +103,11 @@ fn collect_ocuroot_calls<'a>(stmt: &'a starlark::syntax::ast::AstStmt, out: &mut
             }
         }
         StmtP::Expression(expr) => {
-            if let ExprP::Call(callee, args) = &expr.node {
-                if let ExprP::Identifier(ident) = &callee.node {
-                    if ident.node.ident == "ocuroot" {
-                        out.push((expr.span, args.args.iter().map(|a| &a.node).collect()));
-                    }
-                }
+            if let ExprP::Call(callee, args) = &expr.node
+                && let ExprP::Identifier(ident) = &callee.node
+                && ident.node.ident == "ocuroot"
+            {
+                out.push((expr.span, args.args.iter().map(|a| &a.node).collect()));
             }
         }
         _ => {}
@@ -128,14 +127,13 @@ pub fn resolve_version(constraint: &str) -> Result<String, VersionError> {
         .filter_map(|v| semver::Version::parse(v).ok())
         .collect();
     available.sort();
-    if let Some(reqs) = parse_constraint(constraint) {
-        if let Some(best) = available
+    if let Some(reqs) = parse_constraint(constraint)
+        && let Some(best) = available
             .iter()
             .rev()
             .find(|v| reqs.iter().any(|req| req.matches(v)))
-        {
-            return Ok(best.to_string());
-        }
+    {
+        return Ok(best.to_string());
     }
     // An exact 0.3.<n> from a newer release of the original tool behaves like 0.3.0.
     let bare = constraint.trim();
