@@ -1,1 +1,1 @@
-
+//! End-to-end tests of the `ocuroot` binary.
