@@ -18,6 +18,7 @@
 pub mod clock;
 pub mod config;
 pub mod intent;
+pub mod model;
 pub mod refs;
 pub mod sdk;
 pub mod store;
