@@ -22,9 +22,34 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create, continue and retry releases
+    #[command(subcommand)]
+    Release(ReleaseCommand),
     /// Read and change state and intent documents
     #[command(subcommand)]
     State(StateCommand),
+    /// Find and carry out outstanding work: intent to apply, runs to execute
+    #[command(subcommand)]
+    Work(WorkCommand),
+    /// Show what applying intent would do, without doing it
+    ///
+    /// Compares the intent at REV (default: the intent branch) with what state has applied and
+    /// prints each change with its consequence and a diff. Run it on an intent pull request so
+    /// reviewers see what merging it will do.
+    Plan {
+        /// The intent revision: a branch, tag or commit of the intent repository.
+        #[arg(long, value_name = "REV")]
+        intent: Option<String>,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: LogFormat,
+        /// When to colour the diff.
+        #[arg(long, value_enum, default_value_t)]
+        color: ColorChoice,
+    },
+    /// Validate intent documents
+    #[command(subcommand)]
+    Intent(IntentCommand),
     /// Print the version of ocuroot
     Version,
 }
@@ -113,7 +138,22 @@ pub enum StateCommand {
         reference: String,
     },
     /// List intent refs that differ from what state has applied, one per line
+    ///
+    /// Pipe into apply to carry them out: `ocuroot state diff | xargs -n1 ocuroot state apply`.
     Diff,
+    /// Apply the intent at a ref to state
+    ///
+    /// Custom state is copied; an environment is written (or removed, taking down its
+    /// deployments); deploy intent schedules an `up` run (or a `down` run when deleted).
+    /// Scheduled runs execute with `ocuroot work continue`.
+    Apply {
+        /// The intent ref.
+        #[arg(value_name = "REF")]
+        reference: String,
+        /// Afterwards, carry out work this caused elsewhere.
+        #[arg(long)]
+        cascade: bool,
+    },
     /// Show when a ref changed, in which commit and by whom
     ///
     /// Reads the history of the state branch (or the intent branch with --intent). For a
@@ -132,5 +172,133 @@ pub enum StateCommand {
         /// Output format.
         #[arg(short, long, value_enum, default_value_t)]
         output: LogFormat,
+    },
+}
+
+/// How a release command names its package and release.
+#[derive(Debug, clap::Args)]
+pub struct TargetArgs {
+    /// The package (and release) ref, e.g. `basic.ocu.star` or `basic.ocu.star/@r2`.
+    ///
+    /// Relative to the current directory inside the repository; `//path` is relative to the
+    /// repository root.
+    #[arg(value_name = "REF")]
+    pub reference: Option<String>,
+    /// The package file, used when REF is not given.
+    #[arg(long, default_value = ".")]
+    pub package: String,
+    /// The release id or tag, used when REF is not given.
+    #[arg(long)]
+    pub release: Option<String>,
+}
+
+/// Execution flags shared by commands that run work.
+#[derive(Debug, clap::Args)]
+pub struct ExecArgs {
+    /// How many runs of one phase execute at once (default: twice the number of CPUs, at least 4).
+    #[arg(long, value_name = "N")]
+    pub parallel: Option<usize>,
+}
+
+/// `ocuroot release …`
+#[derive(Debug, Subcommand)]
+pub enum ReleaseCommand {
+    /// Create a release of a package at the current commit and run it until it pauses
+    ///
+    /// Runs each phase's tasks and deployments (concurrently within a phase), stopping when
+    /// everything is done, something failed, or runs wait for inputs such as approvals.
+    /// Exits 1 if a run failed. Refuses a second release of the same commit unless --force.
+    New {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Create a release even if one exists for this commit.
+        #[arg(short, long)]
+        force: bool,
+        /// Afterwards, carry out work this release caused elsewhere.
+        #[arg(long)]
+        cascade: bool,
+        #[command(flatten)]
+        exec: ExecArgs,
+    },
+    /// Continue a release that paused (for example after an approval was applied)
+    Continue {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        exec: ExecArgs,
+    },
+    /// Retry the failed runs of a release, keeping the failed runs in history
+    ///
+    /// Without a release, retries the newest release made at the current commit.
+    Retry {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        exec: ExecArgs,
+    },
+    /// Evaluate a package file and print its phases, without writing anything
+    Lint {
+        /// The package file.
+        #[arg(value_name = "FILE")]
+        file: String,
+    },
+}
+
+/// `ocuroot work …`
+#[derive(Debug, Subcommand)]
+pub enum WorkCommand {
+    /// Execute runs of releases made at the current commit that are ready, and redeploy
+    /// deployments whose inputs changed
+    Continue {
+        /// Print the work items as JSON (`null` when there is none) instead of doing them.
+        #[arg(short, long)]
+        dryrun: bool,
+        #[command(flatten)]
+        exec: ExecArgs,
+    },
+    /// Apply all intent changes, then do all work of the current commit until none is left
+    Any {
+        /// Accepted for compatibility: work is always repeated until none is left.
+        #[arg(long, conflicts_with = "dryrun")]
+        comprehensive: bool,
+        /// Print the work items as JSON (`null` when there is none) instead of doing them.
+        #[arg(short, long)]
+        dryrun: bool,
+        #[command(flatten)]
+        exec: ExecArgs,
+    },
+    /// Run pending operations (such as deploying to new environments) of the current commit
+    Ops {
+        /// Print the work items as JSON (`null` when there is none) instead of doing them.
+        #[arg(short, long)]
+        dryrun: bool,
+        #[command(flatten)]
+        exec: ExecArgs,
+    },
+}
+
+/// When to use colour.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// When stdout is a terminal.
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// `ocuroot intent …`
+#[derive(Debug, Subcommand)]
+pub enum IntentCommand {
+    /// Check every intent document at a revision: it parses, fits its schema, and names an
+    /// existing environment, release and deployment; exits 1 with one line per problem
+    ///
+    /// Use it as the required check on intent pull requests.
+    Check {
+        /// The intent revision (default: the intent branch).
+        #[arg(value_name = "REV")]
+        rev: Option<String>,
     },
 }

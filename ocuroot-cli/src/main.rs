@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod env;
 mod error;
+mod progress;
 
 use std::io::Write;
 use std::process::ExitCode;

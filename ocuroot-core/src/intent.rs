@@ -5,7 +5,15 @@
 //! and deploy intent (`<pkg>/@/deploy/<env>`). Everything else in state is a record of
 //! what happened and is never written as intent.
 
-use crate::refs::Ref;
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::model::{DeployIntent, Environment, ReleaseDoc, WorkSpec};
+use crate::refs::{Ref, names};
+use crate::store::layout::{DOC_FILE, LINK_FILE};
+use crate::store::{Area, Store, StoreResult, View};
+use crate::yaml;
 
 /// The kind of an intent document.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -40,6 +48,148 @@ impl IntentKind {
             "custom" if !r.subpath.is_empty() => Some(IntentKind::Custom),
             "deploy" if single && release.is_empty() => Some(IntentKind::Deploy),
             _ => None,
+        }
+    }
+}
+
+/// One problem found by [`check`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IntentProblem {
+    /// The file's path inside the intent branch.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for IntentProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Validates every intent document of `intent` (a view of the intent store at some
+/// revision) against its schema and against `state`: each file must be a canonical-path
+/// document of an intent ref, parse as YAML, fit its kind's schema, and name an existing
+/// release and deployment configuration.
+///
+/// # Errors
+///
+/// Git errors reading either store. Problems with the documents are returned, not errors.
+pub fn check(intent: &View<'_>, state: &Store) -> StoreResult<Vec<IntentProblem>> {
+    let mut problems = Vec::new();
+    for file in intent.files(Area::Records)? {
+        let mut problem = |message: String| problems.push(IntentProblem { path: file.path.clone(), message });
+        if file.name == LINK_FILE {
+            problem("links are not allowed in intent; write the document itself".to_string());
+            continue;
+        }
+        if file.name != DOC_FILE {
+            problem(format!("unexpected file {:?}: intent documents are named {DOC_FILE}", file.name));
+            continue;
+        }
+        let Some(r) = &file.r else {
+            problem("the folder does not name a valid ref".to_string());
+            continue;
+        };
+        let Some(kind) = IntentKind::of(r) else {
+            problem(format!("{r} is not an intent ref (environments, custom state and deployments only)"));
+            continue;
+        };
+        let value: Value = match yaml::from_str(&file.text) {
+            Ok(v) => v,
+            Err(e) => {
+                problem(format!("{r}: {e}"));
+                continue;
+            }
+        };
+        if let Err(message) = check_document(kind, r, value, state) {
+            problem(format!("{r}: {message}"));
+        }
+    }
+    Ok(problems)
+}
+
+/// Validates only the intent documents that differ from what state applied: what `work`
+/// commands are about to act on. Cost follows the number of changes, not the store size.
+///
+/// # Errors
+///
+/// Git errors reading either store.
+pub fn check_changes(intent: &Store, state: &Store) -> StoreResult<Vec<IntentProblem>> {
+    let mut problems = Vec::new();
+    let view = intent.view()?;
+    for d in crate::store::diff_intent(intent, state)? {
+        if d.kind == crate::store::DiffKind::Delete {
+            continue;
+        }
+        let path = intent.doc_path(Area::Records, &d.r);
+        let mut problem = |message: String| problems.push(IntentProblem { path: path.clone(), message });
+        let Some(kind) = IntentKind::of(&d.r) else {
+            problem(format!("{} is not an intent ref (environments, custom state and deployments only)", d.r));
+            continue;
+        };
+        match view.entry(Area::Records, &d.r) {
+            Ok(Some(crate::store::Entry::Document(v))) => {
+                if let Err(message) = check_document(kind, &d.r, v, state) {
+                    problem(format!("{}: {message}", d.r));
+                }
+            }
+            Ok(_) => problem(format!("{}: not a document", d.r)),
+            Err(crate::store::StoreError::Corrupt { source, .. }) => problem(format!("{}: {source}", d.r)),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(problems)
+}
+
+fn check_document(kind: IntentKind, r: &Ref, value: Value, state: &Store) -> Result<(), String> {
+    match kind {
+        IntentKind::Custom => {
+            if r.global || r.release.as_deref() == Some("") {
+                return Ok(());
+            }
+            let release = Ref { repo: r.repo.clone(), filename: r.filename.clone(), release: r.release.clone(), ..Ref::default() };
+            match state.resolve_link(&release).and_then(|x| state.try_get(&x)) {
+                Ok(Some(_)) => Ok(()),
+                Ok(None) => Err(format!("release {release} does not exist in state")),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        IntentKind::Environment => {
+            let env: Environment = serde_json::from_value(value)
+                .map_err(|e| format!("not an environment document ({{name, attributes: {{string: string}}}}): {e}"))?;
+            if !names::is_valid_environment_name(&env.name) {
+                return Err(format!(
+                    "environment names may only contain letters, numbers, periods and underscores: {}",
+                    env.name
+                ));
+            }
+            if env.name != r.subpath {
+                return Err(format!("environment name ({:?}) must match subpath ({:?})", env.name, r.subpath));
+            }
+            Ok(())
+        }
+        IntentKind::Deploy => {
+            let intent: DeployIntent =
+                serde_json::from_value(value).map_err(|e| format!("not a deploy intent ({{release, input}}): {e}"))?;
+            let release = Ref::parse(&intent.release).map_err(|e| e.to_string())?;
+            let doc = match state.try_get(&release) {
+                Ok(Some(v)) => v,
+                Ok(None) => return Err(format!("release {release} does not exist in state")),
+                Err(e) => return Err(e.to_string()),
+            };
+            let doc: ReleaseDoc = serde_json::from_value(doc).map_err(|e| format!("release {release} is unreadable: {e}"))?;
+            match doc.package.find("deploy", &r.subpath) {
+                Some((_, WorkSpec::Deploy(_))) => {}
+                _ => return Err(format!("release {release} has no deployment to {}", r.subpath)),
+            }
+            if !state.try_get(&Ref::parse(&format!("@/environment/{}", r.subpath)).map_err(|e| e.to_string())?)
+                .map_err(|e| e.to_string())?
+                .is_some()
+            {
+                return Err(format!("environment {} does not exist in state", r.subpath));
+            }
+            Ok(())
         }
     }
 }

@@ -17,8 +17,10 @@
 
 pub mod clock;
 pub mod config;
+pub mod engine;
 pub mod intent;
 pub mod model;
+pub mod plan;
 pub mod refs;
 pub mod sdk;
 pub mod store;

@@ -1,7 +1,10 @@
 //! Command implementations: each turns parsed arguments into calls on `ocuroot-core` and
 //! renders the results.
 
+mod plan;
+mod release;
 mod state;
+mod work;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -16,7 +19,11 @@ use crate::error::CommandResult;
 /// Runs the parsed command, writing results to `out`.
 pub fn run(cli: Cli, env: &ProcessEnv, out: &mut dyn Write) -> CommandResult {
     match cli.command {
+        Command::Release(cmd) => release::run(cmd, env, out),
         Command::State(cmd) => state::run(cmd, env, out),
+        Command::Work(cmd) => work::run(cmd, env, out),
+        Command::Plan { intent, output, color } => plan::run_plan(env, intent.as_deref(), output, color, out),
+        Command::Intent(cmd) => plan::run_intent(cmd, env, out),
         Command::Version => {
             let version = env!("CARGO_PKG_VERSION");
             let (v, build) = version.split_once('-').unwrap_or((version, ""));

@@ -58,13 +58,25 @@ pub struct DiffEntry {
 ///
 /// Fails on Git errors or an unsupported store format on either side.
 pub fn diff_intent(intent: &Store, state: &Store) -> StoreResult<Vec<DiffEntry>> {
-    let intent_snap = intent.backend().snapshot()?;
-    let state_snap = state.backend().snapshot()?;
+    diff_snapshots(&intent.backend().snapshot()?, &state.backend().snapshot()?)
+}
+
+/// Like [`diff_intent`], for the intent as of revision `rev` of the intent repository (a
+/// branch such as a pull request's, or a commit id).
+///
+/// # Errors
+///
+/// Fails when `rev` does not resolve, and as [`diff_intent`].
+pub fn diff_intent_at(intent: &Store, rev: &str, state: &Store) -> StoreResult<Vec<DiffEntry>> {
+    diff_snapshots(&intent.backend().snapshot_at(rev)?, &state.backend().snapshot()?)
+}
+
+fn diff_snapshots(intent_snap: &Snapshot<'_>, state_snap: &Snapshot<'_>) -> StoreResult<Vec<DiffEntry>> {
     let left = intent_snap.area_tree(Area::Records)?;
     let right = state_snap.area_tree(Area::Applied)?;
     let mut out = Vec::new();
     let mut path = Vec::new();
-    walk(&intent_snap, left, &state_snap, right, &mut path, &mut out)?;
+    walk(intent_snap, left, state_snap, right, &mut path, &mut out)?;
     out.sort();
     Ok(out)
 }

@@ -170,6 +170,24 @@ impl GitBackend {
         Ok(entry.filter(|e| e.mode().is_tree()).map(|e| e.object_id()))
     }
 
+    /// A read view at the commit `rev` names (a branch, tag or commit id of the store's repository).
+    pub(crate) fn snapshot_at(&self, rev: &str) -> StoreResult<Snapshot<'_>> {
+        let loc = self.location();
+        let repo = self.local();
+        let id = repo
+            .rev_parse_single(rev)
+            .map_err(git_err(&loc, format!("resolve revision {rev}")))?
+            .object()
+            .map_err(git_err(&loc, format!("read revision {rev}")))?
+            .peel_to_commit()
+            .map_err(git_err(&loc, format!("revision {rev} is not a commit")))?
+            .id;
+        let tree = self.store_tree(&repo, id)?;
+        let snap = Snapshot { backend: self, repo, tree, tip: Some(id) };
+        snap.check_marker()?;
+        Ok(snap)
+    }
+
     pub(crate) fn snapshot(&self) -> StoreResult<Snapshot<'_>> {
         let repo = self.local();
         let tip = self.tip(&repo)?;
@@ -341,7 +359,7 @@ impl GitBackend {
         })
     }
 
-    fn full_path(&self, rel: &[String]) -> Vec<String> {
+    pub(crate) fn full_path(&self, rel: &[String]) -> Vec<String> {
         let mut out = self.prefix.clone();
         out.extend(rel.iter().cloned());
         out
@@ -875,5 +893,47 @@ impl Snapshot<'_> {
         id: ObjectId,
     ) -> StoreResult<Vec<(String, EntryKind, ObjectId)>> {
         self.children(id)
+    }
+}
+
+/// A file found under an area by [`Snapshot::files`].
+#[derive(Clone, Debug)]
+pub(crate) struct RawFile {
+    /// Path relative to the area folder.
+    pub rel: Vec<String>,
+    /// Path inside the branch, for messages.
+    pub path: String,
+    /// The content.
+    pub bytes: Vec<u8>,
+}
+
+impl Snapshot<'_> {
+    /// Lists every file below an area, depth first.
+    pub(crate) fn files(&self, area: Area) -> StoreResult<Vec<RawFile>> {
+        let mut out = Vec::new();
+        let Some(root) = self.area_tree(area)? else { return Ok(out) };
+        let mut stack = vec![(root, Vec::<String>::new())];
+        let loc = self.loc();
+        while let Some((tree, rel)) = stack.pop() {
+            for (name, kind, id) in self.children(tree)? {
+                let mut p = rel.clone();
+                p.push(name);
+                if kind == EntryKind::Tree {
+                    stack.push((id, p));
+                } else {
+                    let blob = self.repo.find_blob(id).map_err(git_err(&loc, "read blob"))?;
+                    let mut full = vec![area.dir().to_string()];
+                    full.extend(p.iter().cloned());
+                    out.push(RawFile { path: self.backend.full_path(&full).join("/"), rel: p, bytes: blob.data.clone() });
+                }
+            }
+        }
+        out.sort_by(|a, b| a.rel.cmp(&b.rel));
+        Ok(out)
+    }
+
+    /// Returns the commit this view reads.
+    pub(crate) fn commit_id(&self) -> Option<ObjectId> {
+        self.tip
     }
 }

@@ -30,7 +30,7 @@ use crate::clock::Clock;
 use crate::refs::{Glob, Ref, RefParseError};
 use crate::yaml::YamlError;
 
-pub use diff::{DiffEntry, DiffKind, diff_intent};
+pub use diff::{DiffEntry, DiffKind, diff_intent, diff_intent_at};
 pub use layout::Area;
 
 /// The result type of store operations.
@@ -644,7 +644,98 @@ impl Store {
         self.git.history(area, r, limit)
     }
 
+    /// Returns a read-only view of the store as of revision `rev` (branch, tag or commit).
+    ///
+    /// # Errors
+    ///
+    /// Fails when `rev` does not resolve to a commit, or the store format there is unsupported.
+    pub fn view_at(&self, rev: &str) -> StoreResult<View<'_>> {
+        Ok(View { snap: self.git.snapshot_at(rev)? })
+    }
+
+    /// Returns the path of `r`'s document file inside the branch (for messages).
+    pub fn doc_path(&self, area: Area, r: &Ref) -> String {
+        self.git.full_path(&layout::doc_path(area, r)).join("/")
+    }
+
+    /// Returns a read-only view of the store at its current tip.
+    ///
+    /// # Errors
+    ///
+    /// Git errors or an unsupported store format.
+    pub fn view(&self) -> StoreResult<View<'_>> {
+        Ok(View { snap: self.git.snapshot()? })
+    }
+
     pub(crate) fn backend(&self) -> &git::GitBackend {
         &self.git
+    }
+}
+
+/// A file of a store as it is in Git, for validation (see [`View::files`]).
+#[derive(Clone, Debug)]
+pub struct StoreFile {
+    /// The path inside the branch (for messages).
+    pub path: String,
+    /// The ref the file belongs to, if its folder names a valid ref.
+    pub r: Option<Ref>,
+    /// The file name inside the ref folder (`#.yaml`, `#.link`, or something unexpected).
+    pub name: String,
+    /// The raw content.
+    pub text: String,
+}
+
+/// A consistent read-only view of a store at one commit.
+pub struct View<'a> {
+    snap: git::Snapshot<'a>,
+}
+
+impl View<'_> {
+    /// Returns the commit id (hex) this view reads, if the branch exists.
+    pub fn commit(&self) -> Option<String> {
+        self.snap.commit_id().map(|id| id.to_string())
+    }
+
+    /// Returns the document at `r` (links resolved, fragment applied).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::get`].
+    pub fn get(&self, r: &Ref) -> StoreResult<Value> {
+        r.ensure_storable()?;
+        self.snap.get(r)
+    }
+
+    /// Returns what is stored exactly at `r` in `area`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::entry`].
+    pub fn entry(&self, area: Area, r: &Ref) -> StoreResult<Option<Entry>> {
+        r.ensure_storable()?;
+        self.snap.entry(area, r)
+    }
+
+    /// Lists every file below `area` with the ref its folder names.
+    ///
+    /// # Errors
+    ///
+    /// Git errors.
+    pub fn files(&self, area: Area) -> StoreResult<Vec<StoreFile>> {
+        Ok(self
+            .snap
+            .files(area)?
+            .into_iter()
+            .map(|f| {
+                let name = f.rel.last().cloned().unwrap_or_default();
+                let dir: Vec<&str> = f.rel[..f.rel.len().saturating_sub(1)].iter().map(String::as_str).collect();
+                StoreFile {
+                    path: f.path,
+                    r: Ref::from_storage_segments(&dir).ok(),
+                    name,
+                    text: String::from_utf8_lossy(&f.bytes).into_owned(),
+                }
+            })
+            .collect())
     }
 }

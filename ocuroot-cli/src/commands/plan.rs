@@ -1,0 +1,90 @@
+//! `ocuroot plan` and `ocuroot intent check`.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use ocuroot_core::intent;
+use ocuroot_core::plan::{PlanItem, plan};
+
+use super::open_workspace;
+use crate::cli::{ColorChoice, IntentCommand, LogFormat};
+use crate::env::ProcessEnv;
+use crate::error::{CommandError, CommandResult};
+
+pub fn run_plan(
+    env: &ProcessEnv,
+    rev: Option<&str>,
+    output: LogFormat,
+    color: ColorChoice,
+    out: &mut dyn Write,
+) -> CommandResult {
+    let ws = open_workspace(env)?;
+    let items = plan(&ws.intent, rev, &ws.state)?;
+    match output {
+        LogFormat::Json => {
+            writeln!(out, "{}", serde_json::to_string_pretty(&items).map_err(CommandError::user)?)?;
+        }
+        LogFormat::Text => {
+            let colour = match color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => std::io::stdout().is_terminal() && env.get("NO_COLOR").is_none(),
+            };
+            render(&items, colour, out)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render(items: &[PlanItem], colour: bool, out: &mut dyn Write) -> Result<(), CommandError> {
+    if items.is_empty() {
+        writeln!(out, "No changes: state matches intent.")?;
+        return Ok(());
+    }
+    let paint = |code: &str, text: &str| if colour { format!("\u{1b}[{code}m{text}\u{1b}[0m") } else { text.to_string() };
+    writeln!(out, "{} intent change(s):\n", items.len())?;
+    for item in items {
+        writeln!(out, "{} {}", paint("1", &item.work_type), item.r)?;
+        writeln!(out, "  {}", item.effect)?;
+        let before = item.before.as_deref().unwrap_or("");
+        let after = item.after.as_deref().unwrap_or("");
+        let diff = similar::TextDiff::from_lines(before, after);
+        let text = diff.unified_diff().context_radius(3).header("state (applied)", "intent").to_string();
+        for line in text.lines() {
+            let line = if line.starts_with('+') && !line.starts_with("+++") {
+                paint("32", line)
+            } else if line.starts_with('-') && !line.starts_with("---") {
+                paint("31", line)
+            } else if line.starts_with("@@") {
+                paint("36", line)
+            } else {
+                line.to_string()
+            };
+            writeln!(out, "  {line}")?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+pub fn run_intent(cmd: IntentCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandResult {
+    match cmd {
+        IntentCommand::Check { rev } => {
+            let ws = open_workspace(env)?;
+            let view = match &rev {
+                Some(rev) => ws.intent.view_at(rev)?,
+                None => ws.intent.view()?,
+            };
+            let problems = intent::check(&view, &ws.state)?;
+            for p in &problems {
+                writeln!(out, "{p}")?;
+            }
+            if problems.is_empty() {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                Err(CommandError::message(format!("{} problem(s) in intent", problems.len()))
+                    .hint("fix the files listed above on the intent branch"))
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! `ocuroot work continue|any|ops` and `ocuroot state apply`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use ocuroot_core::engine::{Engine, WorkFilter, WorkItem};
+
+use super::open_workspace;
+use super::release::{engine_error, engine_options};
+use crate::cli::WorkCommand;
+use crate::env::ProcessEnv;
+use crate::error::{CommandError, CommandResult};
+
+/// At most this many rounds of `work any`; each round must change the outstanding work.
+const MAX_ROUNDS: usize = 50;
+
+pub fn run(cmd: WorkCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandResult {
+    let ws = open_workspace(env)?;
+    // Work never starts from intent that does not validate: report every problem instead.
+    let problems = ocuroot_core::intent::check_changes(&ws.intent, &ws.state)?;
+    if !problems.is_empty() {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return Err(CommandError::message(format!("invalid intent, no work was done:\n  {}", list.join("\n  ")))
+            .hint("run `ocuroot intent check` and fix the files on the intent branch"));
+    }
+    let filter = WorkFilter { commit: Some(ws.commit.clone()) };
+    match cmd {
+        WorkCommand::Continue { dryrun, exec } => {
+            let engine = Engine::new(&ws, engine_options(env, &exec));
+            let mut items = engine.ready_runs(&filter).map_err(engine_error)?;
+            items.extend(engine.reconcilable_deployments(&filter).map_err(engine_error)?);
+            if dryrun {
+                return print_items(out, &items);
+            }
+            let failed = engine.execute_work(&items).map_err(engine_error)?;
+            exit_for(failed)
+        }
+        WorkCommand::Ops { dryrun, exec } => {
+            let engine = Engine::new(&ws, engine_options(env, &exec));
+            let items = engine.pending_ops(&filter).map_err(engine_error)?;
+            if dryrun {
+                return print_items(out, &items);
+            }
+            let failed = engine.execute_work(&items).map_err(engine_error)?;
+            exit_for(failed)
+        }
+        WorkCommand::Any { comprehensive: _, dryrun, exec } => {
+            let engine = Engine::new(&ws, engine_options(env, &exec));
+            let mut failed = false;
+            let mut previous: Option<Vec<WorkItem>> = None;
+            for _ in 0..MAX_ROUNDS {
+                let items = engine.identify_work(&filter, true).map_err(engine_error)?;
+                if dryrun {
+                    return print_items(out, &items);
+                }
+                if items.is_empty() || previous.as_ref() == Some(&items) {
+                    break;
+                }
+                failed |= engine.execute_work(&items).map_err(engine_error)?;
+                previous = Some(items);
+            }
+            exit_for(failed)
+        }
+    }
+}
+
+/// `ocuroot state apply <ref>`.
+pub fn apply(env: &ProcessEnv, reference: &str, cascade: bool) -> CommandResult {
+    if cascade {
+        return Err(CommandError::message("--cascade is not supported yet")
+            .hint("apply without --cascade, then run `ocuroot work any`"));
+    }
+    let ws = open_workspace(env)?;
+    let r = ws.resolve_cli_ref(reference)?;
+    let engine = Engine::new(&ws, engine_options(env, &crate::cli::ExecArgs { parallel: None }));
+    engine.apply_intent(&r).map_err(engine_error)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_items(out: &mut dyn Write, items: &[WorkItem]) -> CommandResult {
+    if items.is_empty() {
+        writeln!(out, "null")?;
+    } else {
+        writeln!(out, "{}", serde_json::to_string_pretty(items).map_err(CommandError::user)?)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn exit_for(failed: bool) -> CommandResult {
+    if failed {
+        Err(CommandError::message("some runs failed").hint("see the run logs above; `ocuroot release retry` runs them again"))
+    } else {
+        Ok(ExitCode::SUCCESS)
+    }
+}

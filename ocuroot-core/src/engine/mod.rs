@@ -1,0 +1,301 @@
+//! The release engine: creating releases and running them until they pause (spec §6.2-6.3).
+//!
+//! A release is a package evaluated at one commit. Creating it writes the release document,
+//! a commit marker and one `pending` run per task and deployment. [`Engine::run_to_pause`]
+//! then repeatedly picks the runs whose previous phase is complete and whose inputs are all
+//! available, executes them concurrently (bounded by [`EngineOptions::parallel`]), and
+//! records the results, until no run can make progress: the release is complete, failed,
+//! or waiting for inputs (an approval, an upstream deployment).
+//!
+//! Writes are grouped: one commit marks a wave of runs `running` (and writes their deploy
+//! intent), and finished runs are committed in batches as they complete, so a phase of 100
+//! deployments makes a handful of commits rather than hundreds, while a crash loses at most
+//! the results not yet committed (those runs are still `running` and are picked up again by
+//! a later `release continue`).
+//!
+//! Progress (run started/finished, log lines) is reported through the [`Progress`] trait;
+//! the engine itself never prints.
+
+mod apply;
+mod release;
+mod run;
+mod work;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::clock::Clock;
+use crate::config::ConfigError;
+use crate::refs::{GlobError, Ref, RefParseError};
+use crate::sdk::Secrets;
+use crate::store::StoreError;
+use crate::workspace::Workspace;
+
+pub use apply::apply_environment;
+pub use release::{ReleaseOutcome, ReleaseStatus};
+pub use work::{WorkFilter, WorkItem, WorkType};
+
+/// The status of a run, stored as the single `status/<name>` marker below the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RunStatus {
+    /// Created, not started.
+    Pending,
+    /// Executing.
+    Running,
+    /// Waiting for inputs of a `next()` function.
+    Paused,
+    /// Finished with `done()`.
+    Complete,
+    /// Failed.
+    Failed,
+    /// Failed and superseded by a retry run.
+    FailedRetried,
+    /// Cancelled (never produced, kept for compatibility).
+    Cancelled,
+}
+
+impl RunStatus {
+    /// Every status.
+    pub const ALL: [RunStatus; 7] = [
+        RunStatus::Pending,
+        RunStatus::Running,
+        RunStatus::Paused,
+        RunStatus::Complete,
+        RunStatus::Failed,
+        RunStatus::FailedRetried,
+        RunStatus::Cancelled,
+    ];
+
+    /// The marker name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Pending => "pending",
+            RunStatus::Running => "running",
+            RunStatus::Paused => "paused",
+            RunStatus::Complete => "complete",
+            RunStatus::Failed => "failed",
+            RunStatus::FailedRetried => "failed_retried",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses a marker name.
+    pub fn parse(s: &str) -> Option<RunStatus> {
+        RunStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the engine reports while it works.
+#[derive(Clone, Debug)]
+pub enum ProgressEvent {
+    /// A run started executing.
+    RunStarted {
+        /// The run ref.
+        run: Ref,
+    },
+    /// A run printed a line.
+    RunLog {
+        /// The run ref.
+        run: Ref,
+        /// The line (secrets masked).
+        line: String,
+    },
+    /// A run finished (or paused).
+    RunFinished {
+        /// The run ref.
+        run: Ref,
+        /// Its new status.
+        status: RunStatus,
+        /// How long it executed.
+        duration: Duration,
+        /// Outputs when complete.
+        outputs: Option<Value>,
+        /// The failure message when failed, or the missing inputs when paused.
+        detail: Option<String>,
+    },
+    /// A run cannot start yet because inputs are missing.
+    Waiting {
+        /// The run ref.
+        run: Ref,
+        /// The missing input names with their refs.
+        missing: Vec<String>,
+    },
+    /// A general message.
+    Message(String),
+}
+
+/// Receives progress events. Implementations must be cheap: events arrive from worker threads.
+pub trait Progress: Send + Sync {
+    /// Handles one event.
+    fn event(&self, event: ProgressEvent);
+}
+
+/// A progress receiver that drops everything.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn event(&self, _event: ProgressEvent) {}
+}
+
+/// Options of an engine.
+#[derive(Clone)]
+pub struct EngineOptions {
+    /// How many runs execute at once.
+    pub parallel: usize,
+    /// Where progress goes.
+    pub progress: Arc<dyn Progress>,
+    /// The clock for markers and log timestamps.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Errors of release operations.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// A store operation failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Evaluating a package failed.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A ref did not parse.
+    #[error(transparent)]
+    Ref(#[from] RefParseError),
+    /// A glob did not compile.
+    #[error(transparent)]
+    Glob(#[from] GlobError),
+    /// `release new` was given a release.
+    #[error("release should not be specified: {r}")]
+    ReleaseSpecified {
+        /// The ref.
+        r: String,
+    },
+    /// A release command needs a release.
+    #[error("a release id or tag must be specified: {r}")]
+    ReleaseRequired {
+        /// The ref.
+        r: String,
+    },
+    /// The package file does not exist.
+    #[error("package file {path} not found")]
+    PackageNotFound {
+        /// The path relative to the repository root.
+        path: String,
+    },
+    /// The ref names another repository.
+    #[error("{r} belongs to repository {repo}, not to this one ({this})")]
+    OtherRepo {
+        /// The ref.
+        r: String,
+        /// Its repository.
+        repo: String,
+        /// This repository's name.
+        this: String,
+    },
+    /// Releases already exist for this commit.
+    #[error("there are already {} releases for commit {commit}", refs.len())]
+    AlreadyReleased {
+        /// The commit.
+        commit: String,
+        /// The existing releases.
+        refs: Vec<Ref>,
+    },
+    /// The release does not exist.
+    #[error("release not found: {r}")]
+    ReleaseNotFound {
+        /// The ref.
+        r: String,
+    },
+    /// The release was made at another commit.
+    #[error("release {release} was made at commit {expected}, but the current commit is {current}")]
+    CommitMismatch {
+        /// The release.
+        release: String,
+        /// Its commit.
+        expected: String,
+        /// The current commit.
+        current: String,
+    },
+    /// The package no longer declares a function a run needs.
+    #[error("function {key} of run {run} not found in the current package")]
+    FunctionNotFound {
+        /// The function key.
+        key: String,
+        /// The run.
+        run: String,
+    },
+    /// `release retry` found nothing to retry.
+    #[error("no failed functions found in {release}")]
+    NoFailedRuns {
+        /// The release.
+        release: String,
+    },
+    /// A stored document does not have the expected shape.
+    #[error("document {r} is not a valid {what}")]
+    BadDocument {
+        /// The ref.
+        r: String,
+        /// The expected type.
+        what: &'static str,
+        /// The decoding error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The file declares environments and packages at once, or something else invalid.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The result type of engine operations.
+pub type EngineResult<T> = Result<T, EngineError>;
+
+/// Runs releases in a workspace.
+pub struct Engine<'w> {
+    ws: &'w Workspace,
+    opts: EngineOptions,
+    secrets: Secrets,
+}
+
+impl<'w> Engine<'w> {
+    /// Creates an engine for `ws`.
+    pub fn new(ws: &'w Workspace, opts: EngineOptions) -> Engine<'w> {
+        Engine { ws, opts, secrets: Secrets::default() }
+    }
+
+    /// Returns the secrets registered so far (for masking output outside the engine).
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
+    fn now(&self) -> String {
+        self.opts.clock.now().to_rfc3339()
+    }
+
+    fn marker(&self) -> Value {
+        serde_json::json!({ "time": self.now() })
+    }
+
+    fn progress(&self, event: ProgressEvent) {
+        self.opts.progress.event(event);
+    }
+}
+
+/// Decodes a stored document into a model type, naming the ref on failure.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(r: &Ref, what: &'static str, v: Value) -> EngineResult<T> {
+    serde_json::from_value(v).map_err(|source| EngineError::BadDocument { r: r.to_string(), what, source })
+}
+
+/// Parses a ref built from known-good parts.
+pub(crate) fn ref_of(text: &str) -> EngineResult<Ref> {
+    Ok(Ref::parse(text)?)
+}

@@ -1,0 +1,488 @@
+//! Creating, continuing and retrying releases.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use super::run::Candidate;
+use super::{Engine, EngineError, EngineResult, ProgressEvent, RunStatus, decode, ref_of};
+use crate::model::{self, Environment, ReleaseDoc, RunDoc, RunFunction};
+use crate::refs::{Glob, Ref, names};
+use crate::sdk::{LoadedPackage, PackageEval, PackageEvalOptions, evaluate_package};
+use crate::store::{Area, MatchOptions, StoreError, Transaction};
+
+/// The overall status of a release (spec §6.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReleaseStatus {
+    /// Nothing started.
+    Pending,
+    /// Some run is running.
+    Running,
+    /// Some run failed.
+    Failed,
+    /// A run was cancelled.
+    Cancelled,
+    /// Everything that could run has completed (runs may still wait for inputs).
+    Complete,
+}
+
+/// What a release command did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ReleaseOutcome {
+    /// A release ran until it paused; `waiting` lists runs blocked on inputs.
+    Release {
+        /// The release ref.
+        release: Ref,
+        /// Its status afterwards.
+        status: ReleaseStatus,
+        /// Runs that cannot continue yet, with their missing inputs.
+        waiting: Vec<(Ref, Vec<String>)>,
+    },
+    /// The file registered environments (applied to state).
+    Environments(Vec<Environment>),
+    /// The file declared nothing.
+    Nothing,
+}
+
+impl Engine<'_> {
+    fn package_file(&self, pkg: &Ref) -> EngineResult<String> {
+        if let Some(this) = &self.ws.repo_name
+            && !pkg.repo.is_empty()
+            && &pkg.repo != this
+        {
+            return Err(EngineError::OtherRepo { r: pkg.to_string(), repo: pkg.repo.clone(), this: this.clone() });
+        }
+        let file = pkg.filename.clone();
+        if file.is_empty() || !self.ws.root.join(&file).is_file() {
+            return Err(EngineError::PackageNotFound { path: file });
+        }
+        Ok(file)
+    }
+
+    fn environments(&self) -> EngineResult<Vec<Environment>> {
+        let refs = self.ws.state.match_refs(Area::Records, &[Glob::new("@/environment/*")?], MatchOptions::default())?;
+        let mut out = Vec::new();
+        for r in refs {
+            if let Some(v) = self.ws.state.try_get(&r)? {
+                out.push(decode(&r, "environment", v)?);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn evaluate(&self, file: &str, base: &Ref) -> EngineResult<PackageEval> {
+        let opts = PackageEvalOptions {
+            root: self.ws.root.clone(),
+            file: file.to_string(),
+            base_ref: base.clone(),
+            environments: self.environments()?,
+            host: self.ws.host.clone(),
+            sink: self.progress_sink(None),
+            secrets: self.secrets.clone(),
+        };
+        Ok(evaluate_package(&opts)?)
+    }
+
+    /// Creates a release of the package `pkg` at the current commit and runs it until it
+    /// pauses (`ocuroot release new`).
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::AlreadyReleased`] without `force` when the commit has a release;
+    /// evaluation, validation and store errors. A failing task is not an error: the outcome's
+    /// status is [`ReleaseStatus::Failed`].
+    pub fn release_new(&self, pkg: &Ref, force: bool) -> EngineResult<ReleaseOutcome> {
+        if pkg.has_release() {
+            return Err(EngineError::ReleaseSpecified { r: pkg.to_string() });
+        }
+        let file = self.package_file(pkg)?;
+        let repo = self.ws.repo_name.clone().unwrap_or_else(|| pkg.repo.clone());
+        let pkg = Ref { repo, filename: file.clone(), ..Ref::default() };
+        let commit = self.ws.commit.clone();
+        if !force {
+            let glob = Glob::new(&format!("{}/@*/commit/{}", escape(&pkg.to_string()), escape(&commit)))?;
+            let existing = self.ws.state.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
+            if !existing.is_empty() {
+                let refs = existing.iter().map(RefExt::release_ref).collect();
+                return Err(EngineError::AlreadyReleased { commit, refs });
+            }
+        }
+        loop {
+            let id = self.next_release_id(&pkg)?;
+            let release = pkg.with_release(Some(&format!("r{id}")));
+            let loaded = match self.evaluate(&file, &release)? {
+                PackageEval::Nothing => return Ok(ReleaseOutcome::Nothing),
+                PackageEval::Environments(envs) => {
+                    for env in &envs {
+                        super::apply::register_environment(self, env)?;
+                    }
+                    return Ok(ReleaseOutcome::Environments(envs));
+                }
+                PackageEval::Package(loaded) => loaded,
+            };
+            match self.init_release(&release, &commit, &loaded) {
+                Ok(()) => return self.run_to_pause(&release, &loaded),
+                // Another job took this id between our read and our commit: take the next.
+                Err(EngineError::Store(StoreError::AlreadyExists { .. })) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn next_release_id(&self, pkg: &Ref) -> EngineResult<u64> {
+        let glob = Glob::new(&format!("{}/@*", escape(&pkg.to_string())))?;
+        let refs = self.ws.state.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
+        let max = refs.iter().filter_map(|r| r.release.as_deref().and_then(names::release_number)).max();
+        Ok(max.unwrap_or(0) + 1)
+    }
+
+    fn init_release(&self, release: &Ref, commit: &str, loaded: &LoadedPackage) -> EngineResult<()> {
+        let mut tx = Transaction::new(format!("initializing release\n\n{release}"));
+        tx.create(release, model::to_json(&ReleaseDoc { commit: commit.to_string(), package: loaded.package.clone() }));
+        tx.set(&ref_of(&format!("{release}/commit/{commit}"))?, self.marker());
+        let mut previous: Vec<String> = Vec::new();
+        for phase in &loaded.package.phases {
+            let mut this = Vec::new();
+            for spec in &phase.tasks {
+                let task = ref_of(&format!("{release}/{}/{}", spec.kind(), spec.name()))?;
+                let run = ref_of(&format!("{task}/1"))?;
+                let doc = RunDoc {
+                    run_type: if spec.kind() == "task" { "task" } else { "up" }.to_string(),
+                    release: release.to_string(),
+                    functions: vec![RunFunction {
+                        function: spec.entry().clone(),
+                        dependencies: previous.clone(),
+                        inputs: spec.inputs().clone(),
+                    }],
+                    output: None,
+                    watch_files: None,
+                };
+                check_input_names(&run, &doc.functions[0].inputs)?;
+                tx.set(&run, model::to_json(&doc));
+                tx.set(&status_ref(&run, RunStatus::Pending)?, self.marker());
+                this.push(format!("{task}/*/status/complete"));
+            }
+            previous = this;
+        }
+        self.ws.state.commit(&tx)?;
+        Ok(())
+    }
+
+    /// Continues a release at the current commit (`ocuroot release continue`).
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::ReleaseNotFound`], [`EngineError::CommitMismatch`], evaluation and
+    /// store errors.
+    pub fn release_continue(&self, release: &Ref) -> EngineResult<ReleaseOutcome> {
+        let (release, loaded) = self.open_release(release)?;
+        self.run_to_pause(&release, &loaded)
+    }
+
+    /// Resolves a release ref (tags, `@` links) and evaluates its package at the current
+    /// checkout, checking that the commit matches.
+    pub(crate) fn open_release(&self, release: &Ref) -> EngineResult<(Ref, LoadedPackage)> {
+        if !release.has_release() || release.release.as_deref() == Some("") {
+            return Err(EngineError::ReleaseRequired { r: release.to_string() });
+        }
+        let resolved = self.ws.state.resolve_link(&release.release_ref())?.release_ref();
+        let Some(doc) = self.ws.state.try_get(&resolved)? else {
+            return Err(EngineError::ReleaseNotFound { r: release.to_string() });
+        };
+        let doc: ReleaseDoc = decode(&resolved, "release", doc)?;
+        if doc.commit != self.ws.commit {
+            return Err(EngineError::CommitMismatch {
+                release: resolved.to_string(),
+                expected: doc.commit,
+                current: self.ws.commit.clone(),
+            });
+        }
+        let file = self.package_file(&resolved)?;
+        match self.evaluate(&file, &resolved)? {
+            PackageEval::Package(loaded) => Ok((resolved, loaded)),
+            _ => Err(EngineError::Invalid(format!("{file} no longer declares a package"))),
+        }
+    }
+
+    /// Retries the failed runs of a release (`ocuroot release retry`): each failed run gets a
+    /// new sibling run and becomes `failed_retried`; then the release runs until it pauses.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::NoFailedRuns`] when nothing failed; as [`Engine::release_continue`].
+    pub fn release_retry(&self, release: &Ref) -> EngineResult<ReleaseOutcome> {
+        let (release, loaded) = self.open_release(release)?;
+        let failed = self.runs_with_status(&release, &[RunStatus::Failed])?;
+        if failed.is_empty() {
+            return Err(EngineError::NoFailedRuns { release: release.to_string() });
+        }
+        let mut tx = Transaction::new(format!("retrying failed runs\n\n{release}"));
+        for run in failed {
+            let doc: RunDoc = decode(&run, "run", self.ws.state.get(&run)?)?;
+            let task = run_task(&run)?;
+            let next = self.next_run_number(&task)?;
+            let new_run = ref_of(&format!("{task}/{next}"))?;
+            let first = doc.functions.first().cloned().ok_or_else(|| EngineError::Invalid(format!("run {run} has no functions")))?;
+            let new_doc = RunDoc { functions: vec![first], output: None, watch_files: None, ..doc };
+            tx.set(&new_run, model::to_json(&new_doc));
+            tx.set(&status_ref(&new_run, RunStatus::Pending)?, self.marker());
+            self.set_status(&mut tx, &run, RunStatus::FailedRetried)?;
+        }
+        self.ws.state.commit(&tx)?;
+        self.run_to_pause(&release, &loaded)
+    }
+
+    /// Returns the release refs recorded for `commit` in this repository, sorted.
+    ///
+    /// # Errors
+    ///
+    /// Store errors.
+    pub fn releases_for_commit(&self, commit: &str) -> EngineResult<Vec<Ref>> {
+        let repo = self.ws.repo_name.clone().unwrap_or_default();
+        let glob = Glob::new(&format!("{}/-/**/@*/commit/{}", escape(&repo), escape(commit)))?;
+        let refs = self.ws.state.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
+        let mut out: Vec<Ref> = refs.iter().map(Ref::release_ref).collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    pub(crate) fn next_run_number(&self, task: &Ref) -> EngineResult<u64> {
+        let glob = Glob::new(&format!("{}/*", escape(&task.to_string())))?;
+        let refs = self.ws.state.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
+        let max = refs.iter().filter_map(|r| r.subpath.rsplit('/').next()?.parse::<u64>().ok()).max();
+        Ok(max.unwrap_or(0) + 1)
+    }
+
+    /// Returns the run refs of `release` whose status is one of `statuses`.
+    pub(crate) fn runs_with_status(&self, release: &Ref, statuses: &[RunStatus]) -> EngineResult<Vec<Ref>> {
+        let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+        let glob = Glob::new(&format!("{}/{{task,deploy}}/*/*/status/{{{}}}", escape(&release.to_string()), names.join(",")))?;
+        let refs = self.ws.state.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
+        let mut out: Vec<Ref> = refs.iter().filter_map(|r| status_run(r).ok()).collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Records a status change: removes every other status marker and writes the new one.
+    pub(crate) fn set_status(&self, tx: &mut Transaction, run: &Ref, status: RunStatus) -> EngineResult<()> {
+        for other in RunStatus::ALL {
+            if other != status {
+                tx.delete_if_exists(&status_ref(run, other)?);
+            }
+        }
+        tx.set(&status_ref(run, status)?, self.marker());
+        Ok(())
+    }
+
+    /// Computes the release status from its run markers (spec §6.3).
+    ///
+    /// # Errors
+    ///
+    /// Store errors.
+    pub fn release_status(&self, release: &Ref) -> EngineResult<ReleaseStatus> {
+        let glob = Glob::new(&format!("{}/{{task,deploy}}/*/*/status/*", escape(&release.to_string())))?;
+        let refs = self.ws.state.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
+        let statuses: BTreeSet<RunStatus> =
+            refs.iter().filter_map(|r| r.subpath.rsplit('/').next().and_then(RunStatus::parse)).collect();
+        Ok(if statuses.is_empty() || statuses.iter().all(|s| *s == RunStatus::Pending) {
+            ReleaseStatus::Pending
+        } else if statuses.contains(&RunStatus::Failed) {
+            ReleaseStatus::Failed
+        } else if statuses.contains(&RunStatus::Running) {
+            ReleaseStatus::Running
+        } else if statuses.contains(&RunStatus::Cancelled) {
+            ReleaseStatus::Cancelled
+        } else {
+            ReleaseStatus::Complete
+        })
+    }
+
+    /// Runs `release` until no run can make progress (spec §6.3).
+    ///
+    /// # Errors
+    ///
+    /// Store errors and missing functions; failing tasks are reported in the outcome.
+    pub fn run_to_pause(&self, release: &Ref, loaded: &LoadedPackage) -> EngineResult<ReleaseOutcome> {
+        let mut waiting;
+        loop {
+            // Runs that pause or fail leave the pending set, and runs that wait for inputs
+            // are not ready, so each wave makes progress and the loop ends.
+            let (ready, blocked) = self.candidates(release, loaded)?;
+            waiting = blocked;
+            if ready.is_empty() {
+                break;
+            }
+            self.execute_wave(release, loaded, ready)?;
+        }
+        for (run, missing) in &waiting {
+            self.progress(ProgressEvent::Waiting { run: run.clone(), missing: missing.clone() });
+        }
+        Ok(ReleaseOutcome::Release { release: release.clone(), status: self.release_status(release)?, waiting })
+    }
+
+    /// Evaluates a package file and describes its phases (`ocuroot release lint`).
+    ///
+    /// # Errors
+    ///
+    /// Evaluation and validation errors.
+    pub fn lint(&self, pkg: &Ref) -> EngineResult<Vec<String>> {
+        let file = self.package_file(pkg)?;
+        let repo = self.ws.repo_name.clone().unwrap_or_else(|| pkg.repo.clone());
+        let base = Ref { repo, filename: file.clone(), release: Some("lint".to_string()), ..Ref::default() };
+        let mut lines = Vec::new();
+        match self.evaluate(&file, &base)? {
+            PackageEval::Package(loaded) => {
+                for phase in &loaded.package.phases {
+                    if !phase.name.is_empty() || phase.tasks.len() > 1 {
+                        lines.push(format!("Phase {:?}: {} tasks", phase.name, phase.tasks.len()));
+                    }
+                    for t in &phase.tasks {
+                        let indent = if !phase.name.is_empty() || phase.tasks.len() > 1 { "  " } else { "" };
+                        lines.push(match t {
+                            model::WorkSpec::Task(t) => format!("{indent}Task: {:?}", t.name),
+                            model::WorkSpec::Deploy(d) => format!("{indent}Deployment to {:?}", d.environment),
+                        });
+                    }
+                }
+            }
+            PackageEval::Environments(envs) => {
+                for e in envs {
+                    lines.push(format!("Environment: {:?}", e.name));
+                }
+            }
+            PackageEval::Nothing => lines.push("No release configured".to_string()),
+        }
+        Ok(lines)
+    }
+
+    #[allow(dead_code)]
+    pub(crate) fn run_status(&self, run: &Ref) -> EngineResult<Option<RunStatus>> {
+        let glob = Glob::new(&format!("{}/status/*", escape(&run.to_string())))?;
+        let refs = self.ws.state.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
+        Ok(refs.iter().find_map(|r| r.subpath.rsplit('/').next().and_then(RunStatus::parse)))
+    }
+
+    /// Returns the runs that can execute now, and the ones blocked on inputs.
+    fn candidates(&self, release: &Ref, loaded: &LoadedPackage) -> EngineResult<(Vec<Candidate>, Vec<(Ref, Vec<String>)>)> {
+        let runs = self.runs_with_status(release, &[RunStatus::Pending, RunStatus::Paused])?;
+        let mut ready = Vec::new();
+        let mut blocked = Vec::new();
+        for run in runs {
+            let doc: RunDoc = decode(&run, "run", self.ws.state.get(&run)?)?;
+            let Some(last) = doc.functions.last().cloned() else { continue };
+            if !self.dependencies_satisfied(&last.dependencies)? {
+                continue;
+            }
+            if !loaded.function(&last.function) {
+                return Err(EngineError::FunctionNotFound { key: last.function.key(), run: run.to_string() });
+            }
+            let inputs = self.populate(&last.inputs)?;
+            let missing: Vec<String> = inputs
+                .iter()
+                .filter(|(_, d)| d.is_missing())
+                .map(|(k, d)| match &d.reference {
+                    Some(r) => format!("{k} ({r})"),
+                    None => k.clone(),
+                })
+                .collect();
+            if !missing.is_empty() {
+                blocked.push((run, missing));
+                continue;
+            }
+            ready.push(Candidate { run, doc, inputs });
+        }
+        Ok((ready, blocked))
+    }
+
+    /// True when every dependency glob matches at least one state ref.
+    pub(crate) fn dependencies_satisfied(&self, deps: &[String]) -> EngineResult<bool> {
+        for dep in deps {
+            let glob = Glob::new(dep)?;
+            if self.ws.state.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?.is_empty() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Reads each ref input from state (spec §4.6): found sets the value, not found keeps it.
+    pub(crate) fn populate(&self, inputs: &model::Inputs) -> EngineResult<model::Inputs> {
+        let mut out = BTreeMap::new();
+        for (name, desc) in inputs {
+            let mut d = desc.clone();
+            if let Some(r) = &desc.reference {
+                let r = Ref::parse(r)?;
+                if let Some(v) = self.ws.state.try_get(&r)? {
+                    d.value = Some(v);
+                }
+            }
+            out.insert(name.clone(), d);
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn package_dir(&self, release: &Ref) -> std::path::PathBuf {
+        let dir = Path::new(&release.filename).parent().map(Path::to_path_buf).unwrap_or_default();
+        self.ws.root.join(dir)
+    }
+}
+
+fn check_input_names(run: &Ref, inputs: &model::Inputs) -> EngineResult<()> {
+    for name in inputs.keys() {
+        if !names::is_valid_input_name(name) {
+            return Err(EngineError::Invalid(format!("invalid input name {name:?} in {run}")));
+        }
+    }
+    Ok(())
+}
+
+/// Escapes glob metacharacters in a literal ref.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `<run>/status/<status>`.
+pub(crate) fn status_ref(run: &Ref, status: RunStatus) -> EngineResult<Ref> {
+    ref_of(&format!("{run}/status/{status}"))
+}
+
+/// `<run>/status/<x>` → `<run>`.
+pub(crate) fn status_run(status: &Ref) -> EngineResult<Ref> {
+    let s = status.to_string();
+    let idx = s.rfind("/status/").ok_or_else(|| EngineError::Invalid(format!("{s} is not a status ref")))?;
+    ref_of(&s[..idx])
+}
+
+/// `<rel>/<type>/<name>/<n>` → `<rel>/<type>/<name>`.
+pub(crate) fn run_task(run: &Ref) -> EngineResult<Ref> {
+    let (task, _) = run.subpath.rsplit_once('/').ok_or_else(|| EngineError::Invalid(format!("{run} is not a run ref")))?;
+    Ok(Ref { subpath: task.to_string(), fragment: String::new(), ..run.clone() })
+}
+
+/// Extension helpers on refs used by the engine.
+pub(crate) trait RefExt {
+    /// The release part only: `<repo>/-/<pkg>/@<release>`.
+    fn release_ref(&self) -> Ref;
+}
+
+impl RefExt for Ref {
+    fn release_ref(&self) -> Ref {
+        Ref {
+            repo: self.repo.clone(),
+            filename: self.filename.clone(),
+            global: self.global,
+            release: self.release.clone(),
+            ..Ref::default()
+        }
+    }
+}
+

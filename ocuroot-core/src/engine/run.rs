@@ -1,0 +1,297 @@
+//! Executing a wave of runs concurrently and recording their results in batches.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::release::run_task;
+use super::{Engine, EngineResult, Progress, ProgressEvent, RunStatus, decode, ref_of};
+use crate::clock::Clock;
+use crate::model::{self, DeployIntent, Inputs, JsonMap, LogEntry, RunDoc, RunFunction, TaskSummary};
+use crate::refs::{Ref, names};
+use crate::sdk::{CallContext, CallOutcome, LoadedPackage, PrintSink, Secrets};
+use crate::store::Transaction;
+
+/// A run ready to execute, with its populated inputs.
+pub(crate) struct Candidate {
+    pub run: Ref,
+    pub doc: RunDoc,
+    pub inputs: Inputs,
+}
+
+
+/// The outcome of executing one run.
+struct RunResult {
+    run: Ref,
+    doc: RunDoc,
+    status: RunStatus,
+    logs: Vec<LogEntry>,
+    tags: Vec<String>,
+    duration: Duration,
+    detail: Option<String>,
+}
+
+/// Collects a run's printed lines as log entries and forwards them as progress.
+struct RunSink {
+    run: Ref,
+    entries: Mutex<Vec<LogEntry>>,
+    progress: Arc<dyn Progress>,
+    clock: Arc<dyn Clock>,
+    secrets: Secrets,
+}
+
+impl PrintSink for RunSink {
+    fn print(&self, line: &str) {
+        let line = self.secrets.mask(line);
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.push(LogEntry {
+                timestamp: self.clock.now().to_rfc3339(),
+                message: line.clone(),
+                attributes: BTreeMap::new(),
+                stream: 0,
+            });
+        }
+        self.progress.event(ProgressEvent::RunLog { run: self.run.clone(), line });
+    }
+}
+
+/// Forwards prints during package evaluation as progress messages.
+struct MessageSink {
+    progress: Arc<dyn Progress>,
+    secrets: Secrets,
+}
+
+impl PrintSink for MessageSink {
+    fn print(&self, line: &str) {
+        self.progress.event(ProgressEvent::Message(self.secrets.mask(line)));
+    }
+}
+
+impl Engine<'_> {
+    /// A sink for prints outside runs (package evaluation), masked.
+    pub(crate) fn progress_sink(&self, _run: Option<&Ref>) -> Arc<dyn PrintSink> {
+        Arc::new(MessageSink { progress: self.opts.progress.clone(), secrets: self.secrets.clone() })
+    }
+
+    pub(crate) fn execute_wave(
+        &self,
+        release: &Ref,
+        loaded: &LoadedPackage,
+        candidates: Vec<Candidate>,
+    ) -> EngineResult<()> {
+        self.mark_running(release, &candidates)?;
+        let total = candidates.len();
+        let queue = Mutex::new(candidates.into_iter().collect::<VecDeque<_>>());
+        let workers = self.opts.parallel.clamp(1, total.max(1));
+        let (tx, rx) = mpsc::channel::<EngineResult<RunResult>>();
+        std::thread::scope(|scope| -> EngineResult<()> {
+            for _ in 0..workers {
+                let tx = tx.clone();
+                let queue = &queue;
+                scope.spawn(move || {
+                    loop {
+                        let next = queue.lock().ok().and_then(|mut q| q.pop_front());
+                        let Some(candidate) = next else { break };
+                        let result = self.execute_run(release, loaded, candidate);
+                        if tx.send(result).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            let mut received = 0;
+            let mut first_error = None;
+            while received < total {
+                let Ok(first) = rx.recv() else { break };
+                let mut batch = vec![first];
+                while let Ok(more) = rx.try_recv() {
+                    batch.push(more);
+                }
+                received += batch.len();
+                let mut results = Vec::new();
+                for r in batch {
+                    match r {
+                        Ok(r) => results.push(r),
+                        Err(e) => {
+                            first_error.get_or_insert(e);
+                        }
+                    }
+                }
+                if let Err(e) = self.record_results(release, results) {
+                    first_error.get_or_insert(e);
+                }
+            }
+            match first_error {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
+        })
+    }
+
+    /// One commit marks every run of the wave `running` with its populated inputs, and
+    /// one intent commit records the deploy intent of deployments that start.
+    fn mark_running(&self, release: &Ref, candidates: &[Candidate]) -> EngineResult<()> {
+        let mut state_tx = Transaction::new(format!("execution started\n\n{release}"));
+        let mut intent_tx = Transaction::new(format!("deployments started\n\n{release}"));
+        for c in candidates {
+            let mut doc = c.doc.clone();
+            if let Some(last) = doc.functions.last_mut() {
+                last.inputs = c.inputs.clone();
+            }
+            state_tx.set(&c.run, self.secrets.mask_json(&model::to_json(&doc)));
+            self.set_status(&mut state_tx, &c.run, RunStatus::Running)?;
+            if c.run.subpath_type == "deploy" && doc.functions.len() == 1 {
+                let env = c.run.subpath.split('/').next().unwrap_or_default();
+                let intent_ref = ref_of(&format!("{}/-/{}/@/deploy/{env}", c.run.repo, c.run.filename))?;
+                if doc.run_type == "down" {
+                    intent_tx.delete_if_exists(&intent_ref);
+                    state_tx.delete_applied(&intent_ref);
+                } else {
+                    let intent = DeployIntent { release: release.to_string(), input: c.inputs.clone() };
+                    let value = self.secrets.mask_json(&model::to_json(&intent));
+                    intent_tx.set(&intent_ref, value.clone());
+                    state_tx.set_applied(&intent_ref, value);
+                }
+            }
+        }
+        if !intent_tx.is_empty() {
+            self.ws.intent.commit(&intent_tx)?;
+        }
+        self.ws.state.commit(&state_tx)?;
+        Ok(())
+    }
+
+    fn execute_run(&self, release: &Ref, loaded: &LoadedPackage, c: Candidate) -> EngineResult<RunResult> {
+        let started = Instant::now();
+        self.progress(ProgressEvent::RunStarted { run: c.run.clone() });
+        let sink = Arc::new(RunSink {
+            run: c.run.clone(),
+            entries: Mutex::new(Vec::new()),
+            progress: self.opts.progress.clone(),
+            clock: self.opts.clock.clone(),
+            secrets: self.secrets.clone(),
+        });
+        let ctx = CallContext {
+            host: self.ws.host.clone(),
+            package_dir: self.package_dir(release),
+            sink: sink.clone(),
+            secrets: self.secrets.clone(),
+        };
+        let mut doc = c.doc;
+        let mut inputs = c.inputs;
+        if let Some(last) = doc.functions.last_mut() {
+            last.inputs = inputs.clone();
+        }
+        let mut tags = Vec::new();
+        let (status, detail) = loop {
+            let Some(function) = doc.functions.last().map(|f| f.function.clone()) else {
+                break (RunStatus::Failed, Some("run has no functions".to_string()));
+            };
+            if !loaded.function(&function) {
+                break (RunStatus::Failed, Some(format!("function {} not found in the current package", function.key())));
+            }
+            let values: BTreeMap<String, Value> = inputs
+                .iter()
+                .map(|(k, d)| (k.clone(), d.effective().cloned().unwrap_or(Value::Null)))
+                .collect();
+            match loaded.call(&function, &values, &ctx) {
+                CallOutcome::Done { outputs, tags: t, watch } => {
+                    doc.output = Some(mask_map(&self.secrets, outputs));
+                    doc.watch_files = Some(watch);
+                    tags = t;
+                    break (RunStatus::Complete, None);
+                }
+                CallOutcome::Failed { message } => {
+                    let message = self.secrets.mask(&message);
+                    sink.print(&message);
+                    break (RunStatus::Failed, Some(message));
+                }
+                CallOutcome::Next { function, inputs: next_inputs } => {
+                    if let Some(bad) = next_inputs.keys().find(|k| !names::is_valid_input_name(k)) {
+                        let message = format!("invalid input name {bad:?} passed to next({})", function.name);
+                        sink.print(&message);
+                        break (RunStatus::Failed, Some(message));
+                    }
+                    let populated = self.populate(&next_inputs)?;
+                    doc.functions.push(RunFunction { function, dependencies: Vec::new(), inputs: populated.clone() });
+                    let missing: Vec<String> = populated.iter().filter(|(_, d)| d.is_missing()).map(|(k, _)| k.clone()).collect();
+                    if !missing.is_empty() {
+                        break (RunStatus::Paused, Some(format!("waiting for {}", missing.join(", "))));
+                    }
+                    inputs = populated;
+                }
+            }
+        };
+        let logs = sink.entries.lock().map(|e| e.clone()).unwrap_or_default();
+        let duration = started.elapsed();
+        let outputs = doc.output.clone().map(Value::Object);
+        self.progress(ProgressEvent::RunFinished { run: c.run.clone(), status, duration, outputs, detail: detail.clone() });
+        Ok(RunResult { run: c.run, doc, status, logs, tags, duration, detail })
+    }
+
+    /// Commits the results of finished runs in one transaction.
+    fn record_results(&self, release: &Ref, results: Vec<RunResult>) -> EngineResult<()> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let mut tx = Transaction::new(format!(
+            "execution finished\n\n{}",
+            results.iter().map(|r| format!("{} {}", r.run, r.status)).collect::<Vec<_>>().join("\n")
+        ));
+        for r in results {
+            let _ = (r.duration, &r.detail);
+            let logs_ref = ref_of(&format!("{}/logs", r.run))?;
+            let mut logs: Vec<Value> = match self.ws.state.try_get(&logs_ref)? {
+                Some(Value::Array(a)) => a,
+                _ => Vec::new(),
+            };
+            logs.extend(r.logs.iter().map(model::to_json));
+            if !logs.is_empty() {
+                tx.set(&logs_ref, Value::Array(logs));
+            }
+            tx.set(&r.run, self.secrets.mask_json(&model::to_json(&r.doc)));
+            self.set_status(&mut tx, &r.run, r.status)?;
+            if r.status != RunStatus::Complete {
+                continue;
+            }
+            let task = run_task(&r.run)?;
+            let pkg = format!("{}/-/{}", r.run.repo, r.run.filename);
+            for tag in &r.tags {
+                tx.link(&ref_of(&format!("{pkg}/@{tag}"))?, release);
+            }
+            let summary = TaskSummary {
+                run_ref: r.run.to_string(),
+                run_type: r.doc.run_type.clone(),
+                release: release.to_string(),
+                input: r.doc.functions.first().map(|f| f.inputs.clone()).unwrap_or_default(),
+                output: r.doc.output.clone().unwrap_or_default(),
+            };
+            tx.set(&task, self.secrets.mask_json(&model::to_json(&summary)));
+            let latest = ref_of(&format!("{pkg}/@/{}/{}", task.subpath_type, task.subpath))?;
+            if r.doc.run_type == "down" {
+                tx.unlink(&latest);
+            } else {
+                tx.link(&latest, &task);
+            }
+        }
+        self.ws.state.commit(&tx)?;
+        Ok(())
+    }
+
+    /// Reads a run document.
+    #[allow(dead_code)]
+    pub(crate) fn read_run(&self, run: &Ref) -> EngineResult<RunDoc> {
+        decode(run, "run", self.ws.state.get(run)?)
+    }
+}
+
+fn mask_map(secrets: &Secrets, map: JsonMap) -> JsonMap {
+    match secrets.mask_json(&Value::Object(map)) {
+        Value::Object(m) => m,
+        _ => JsonMap::new(),
+    }
+}

@@ -1,0 +1,461 @@
+//! Work: intent to apply, runs ready to execute, deployments whose inputs changed, and
+//! pending operations (spec §6.1, §6.4-6.7).
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::release::{RefExt, escape, status_run};
+use super::{Engine, EngineError, EngineResult, RunStatus, decode, ref_of};
+use crate::intent::IntentKind;
+use crate::model::{self, DeployIntent, Environment, ReleaseDoc, RunDoc, RunFunction, TaskSummary, WorkSpec};
+use crate::refs::{Glob, Ref};
+use crate::store::{Area, MatchOptions, Transaction, diff_intent};
+
+/// The kind of a work item (`work_type` in JSON).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkType {
+    /// Intent exists that state has not applied.
+    Create,
+    /// Intent differs from what state applied.
+    Update,
+    /// State applied intent that no longer exists.
+    Delete,
+    /// A run to execute or continue (or a deployment to redeploy).
+    Run,
+    /// A new release to start.
+    Release,
+    /// An operation marker (`check_envs`).
+    Op,
+}
+
+/// One piece of work (spec §6.1).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct WorkItem {
+    /// The ref the work is about.
+    #[serde(rename = "ref", serialize_with = "ser_ref")]
+    pub r: Ref,
+    /// What to do.
+    pub work_type: WorkType,
+    /// The commit the work must run at, for commit-bound work.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub commit: String,
+}
+
+fn ser_ref<S: serde::Serializer>(r: &Ref, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(r)
+}
+
+/// Which work to consider.
+#[derive(Clone, Debug, Default)]
+pub struct WorkFilter {
+    /// Only work of releases made at this commit (and in this repository).
+    pub commit: Option<String>,
+}
+
+impl Engine<'_> {
+    /// Lists the intent differences as work items.
+    ///
+    /// # Errors
+    ///
+    /// Store errors.
+    pub fn intent_work(&self) -> EngineResult<Vec<WorkItem>> {
+        let diff = diff_intent(&self.ws.intent, &self.ws.state)?;
+        Ok(diff
+            .into_iter()
+            .map(|d| WorkItem {
+                r: d.r,
+                work_type: match d.kind {
+                    crate::store::DiffKind::Create => WorkType::Create,
+                    crate::store::DiffKind::Update => WorkType::Update,
+                    crate::store::DiffKind::Delete => WorkType::Delete,
+                },
+                commit: String::new(),
+            })
+            .collect())
+    }
+
+    fn repo_prefix(&self, filter: &WorkFilter) -> String {
+        match (&filter.commit, &self.ws.repo_name) {
+            (Some(_), Some(repo)) => format!("{}/-/**", escape(repo)),
+            _ => "**".to_string(),
+        }
+    }
+
+    fn release_commit(&self, release: &Ref) -> EngineResult<Option<String>> {
+        let resolved = self.ws.state.resolve_link(&release.release_ref())?;
+        Ok(match self.ws.state.try_get(&resolved.release_ref())? {
+            Some(v) => Some(decode::<ReleaseDoc>(&resolved, "release", v)?.commit),
+            None => None,
+        })
+    }
+
+    /// Runs that are pending or paused with dependencies satisfied and inputs available.
+    ///
+    /// # Errors
+    ///
+    /// Store errors.
+    pub fn ready_runs(&self, filter: &WorkFilter) -> EngineResult<Vec<WorkItem>> {
+        let glob = Glob::new(&format!("{}/@*/{{deploy,task}}/*/*/status/{{pending,paused}}", self.repo_prefix(filter)))?;
+        let mut out = Vec::new();
+        for status in self.ws.state.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })? {
+            let run = status_run(&status)?;
+            let Some(commit) = self.release_commit(&run)? else { continue };
+            if filter.commit.as_ref().is_some_and(|c| c != &commit) {
+                continue;
+            }
+            let doc: RunDoc = decode(&run, "run", self.ws.state.get(&run)?)?;
+            let Some(last) = doc.functions.last() else { continue };
+            if !self.dependencies_satisfied(&last.dependencies)? {
+                continue;
+            }
+            if self.populate(&last.inputs)?.values().any(model::InputDesc::is_missing) {
+                continue;
+            }
+            out.push(WorkItem { r: run, work_type: WorkType::Run, commit });
+        }
+        Ok(out)
+    }
+
+    /// Current deployments whose upstream inputs changed since they ran (spec §6.5).
+    ///
+    /// # Errors
+    ///
+    /// Store errors.
+    pub fn reconcilable_deployments(&self, filter: &WorkFilter) -> EngineResult<Vec<WorkItem>> {
+        let glob = Glob::new(&format!("{}/@/deploy/*", self.repo_prefix(filter)))?;
+        let mut out = Vec::new();
+        for link in self.ws.state.match_refs(Area::Records, &[glob], MatchOptions::default())? {
+            let deployment = self.ws.state.resolve_link(&link)?;
+            let Some(commit) = self.release_commit(&deployment)? else { continue };
+            if filter.commit.as_ref().is_some_and(|c| c != &commit) {
+                continue;
+            }
+            if self.deployment_inputs_changed(&deployment)?.is_some() {
+                out.push(WorkItem { r: deployment, work_type: WorkType::Run, commit });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Returns the re-populated entry function when a deployment's inputs changed.
+    fn deployment_inputs_changed(&self, deployment: &Ref) -> EngineResult<Option<RunFunction>> {
+        let Some(summary) = self.ws.state.try_get(deployment)? else { return Ok(None) };
+        let summary: TaskSummary = decode(deployment, "task summary", summary)?;
+        if summary.run_type == "down" {
+            return Ok(None);
+        }
+        let run = Ref::parse(&summary.run_ref)?;
+        let doc: RunDoc = decode(&run, "run", self.ws.state.get(&run)?)?;
+        let Some(entry) = doc.functions.first().cloned() else { return Ok(None) };
+        if !self.dependencies_satisfied(&entry.dependencies)? {
+            return Ok(None);
+        }
+        let fresh = self.populate(&entry.inputs)?;
+        let changed = fresh.iter().any(|(name, new)| {
+            let old = entry.inputs.get(name);
+            if let Some(r) = &new.reference
+                && let Ok(r) = Ref::parse(r)
+                && same_job(&r, deployment)
+            {
+                return false;
+            }
+            old.and_then(|o| o.value.as_ref()) != new.value.as_ref()
+        });
+        Ok(changed.then(|| RunFunction { inputs: fresh, dependencies: Vec::new(), ..entry }))
+    }
+
+    /// Pending operation markers.
+    ///
+    /// # Errors
+    ///
+    /// Store errors.
+    pub fn pending_ops(&self, filter: &WorkFilter) -> EngineResult<Vec<WorkItem>> {
+        let glob = Glob::new(&format!("{}/@*/op/*", self.repo_prefix(filter)))?;
+        let mut out = Vec::new();
+        for op in self.ws.state.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })? {
+            let Some(commit) = self.release_commit(&op)? else { continue };
+            if filter.commit.as_ref().is_some_and(|c| c != &commit) {
+                continue;
+            }
+            out.push(WorkItem { r: op, work_type: WorkType::Op, commit });
+        }
+        Ok(out)
+    }
+
+    /// All work: intent diff, ready runs, reconcilable deployments, ops (spec §6.1).
+    ///
+    /// # Errors
+    ///
+    /// Store errors.
+    pub fn identify_work(&self, filter: &WorkFilter, include_intent: bool) -> EngineResult<Vec<WorkItem>> {
+        let mut items = Vec::new();
+        if include_intent {
+            items.extend(self.intent_work()?);
+        }
+        items.extend(self.ready_runs(filter)?);
+        items.extend(self.reconcilable_deployments(filter)?);
+        items.extend(self.pending_ops(filter)?);
+        Ok(items)
+    }
+
+    /// Executes work items in this checkout (spec §6.7): intent first, then ops, then runs.
+    ///
+    /// Commit-bound items of other commits must have been filtered out by the caller.
+    ///
+    /// # Errors
+    ///
+    /// Store and evaluation errors; failed runs are reported through progress and the return
+    /// value is `true` when some release ended failed.
+    pub fn execute_work(&self, items: &[WorkItem]) -> EngineResult<bool> {
+        for item in items.iter().filter(|i| matches!(i.work_type, WorkType::Create | WorkType::Update | WorkType::Delete)) {
+            self.apply_intent(&item.r)?;
+        }
+        for item in items.iter().filter(|i| i.work_type == WorkType::Op) {
+            self.run_op(&item.r)?;
+        }
+        let mut releases = BTreeSet::new();
+        for item in items.iter().filter(|i| i.work_type == WorkType::Run) {
+            if item.r.subpath_type == "deploy" && !item.r.subpath.contains('/') {
+                if let Some(entry) = self.deployment_inputs_changed(&item.r)? {
+                    let next = self.next_run_number(&item.r)?;
+                    let run = ref_of(&format!("{}/{next}", item.r))?;
+                    let doc = RunDoc {
+                        run_type: "up".to_string(),
+                        release: item.r.release_ref().to_string(),
+                        functions: vec![entry],
+                        output: None,
+                        watch_files: None,
+                    };
+                    let mut tx = Transaction::new(format!("redeploy on input change\n\n{run}"));
+                    tx.set(&run, model::to_json(&doc));
+                    self.set_status(&mut tx, &run, RunStatus::Pending)?;
+                    self.ws.state.commit(&tx)?;
+                }
+            }
+            releases.insert(item.r.release_ref());
+        }
+        let mut failed = false;
+        for release in releases {
+            let (release, loaded) = match self.open_release(&release) {
+                Ok(x) => x,
+                Err(EngineError::ReleaseNotFound { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            if let super::ReleaseOutcome::Release { status, .. } = self.run_to_pause(&release, &loaded)? {
+                failed |= status == super::ReleaseStatus::Failed;
+            }
+        }
+        Ok(failed)
+    }
+
+    /// Applies the intent at `r` to state (`ocuroot state apply`, spec §6.6).
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::Invalid`] for refs that are not intent, invalid environments or
+    /// unknown deployments; store errors.
+    pub fn apply_intent(&self, r: &Ref) -> EngineResult<()> {
+        let kind = IntentKind::of(r).ok_or_else(|| EngineError::Invalid(format!("unknown subpath type: {r} is not an intent ref")))?;
+        let doc = self.ws.intent.try_get(r)?;
+        match kind {
+            IntentKind::Custom => {
+                let mut tx = Transaction::new(format!("apply custom intent\n\n{r}"));
+                match doc {
+                    Some(v) => {
+                        tx.set(r, v.clone());
+                        tx.set_applied(r, v);
+                    }
+                    None => {
+                        tx.delete_if_exists(r);
+                        tx.delete_applied(r);
+                    }
+                }
+                self.ws.state.commit(&tx)?;
+            }
+            IntentKind::Environment => {
+                let name = r.subpath.clone();
+                match doc {
+                    Some(v) => {
+                        let env: Environment = decode(r, "environment", v.clone()).map_err(|_| {
+                            EngineError::Invalid(format!("environment validation failed: {r} is not an environment document"))
+                        })?;
+                        if let Err(e) = super::apply::apply_environment(self, &name, Some(&env)) {
+                            // Keep the mirror honest: invalid intent is not applied.
+                            return Err(e);
+                        }
+                        let _ = v;
+                    }
+                    None => {
+                        let links = self.ws.state.match_refs(
+                            Area::Records,
+                            &[Glob::new(&format!("**/@/deploy/{}", escape(&name)))?],
+                            MatchOptions::default(),
+                        )?;
+                        for link in links {
+                            self.schedule_down(&link)?;
+                        }
+                        super::apply::apply_environment(self, &name, None)?;
+                    }
+                }
+            }
+            IntentKind::Deploy => match doc {
+                Some(v) => {
+                    let intent: DeployIntent = decode(r, "deploy intent", v.clone())?;
+                    self.schedule_up(r, &intent)?;
+                    let mut tx = Transaction::new(format!("apply deploy intent\n\n{r}"));
+                    tx.set_applied(r, v);
+                    self.ws.state.commit(&tx)?;
+                }
+                None => {
+                    self.schedule_down(r)?;
+                }
+            },
+        }
+        Ok(())
+    }
+
+    fn schedule_up(&self, r: &Ref, intent: &DeployIntent) -> EngineResult<()> {
+        let env = r.subpath.clone();
+        let release = Ref::parse(&intent.release)?.release_ref();
+        let doc: ReleaseDoc = match self.ws.state.try_get(&release)? {
+            Some(v) => decode(&release, "release", v)?,
+            None => return Err(EngineError::ReleaseNotFound { r: release.to_string() }),
+        };
+        let Some((_, WorkSpec::Deploy(spec))) = doc.package.find("deploy", &env) else {
+            return Err(EngineError::Invalid(format!("deployment config not found for environment {env} in {release}")));
+        };
+        let task = ref_of(&format!("{release}/deploy/{env}"))?;
+        if let Some(v) = self.ws.state.try_get(&task)? {
+            let s: TaskSummary = decode(&task, "task summary", v)?;
+            if s.release == intent.release && s.input == intent.input && s.run_type != "down" {
+                return Ok(());
+            }
+        }
+        for run in self.runs_of(&task, &[RunStatus::Pending, RunStatus::Paused, RunStatus::Running])? {
+            let d: RunDoc = decode(&run, "run", self.ws.state.get(&run)?)?;
+            if d.run_type != "down" && d.functions.first().is_some_and(|f| f.inputs == intent.input) {
+                return Ok(());
+            }
+        }
+        let next = self.next_run_number(&task)?;
+        let run = ref_of(&format!("{task}/{next}"))?;
+        let doc = RunDoc {
+            run_type: "up".to_string(),
+            release: release.to_string(),
+            functions: vec![RunFunction { function: spec.up.clone(), dependencies: Vec::new(), inputs: intent.input.clone() }],
+            output: None,
+            watch_files: None,
+        };
+        let mut tx = Transaction::new(format!("initializing deployment\n\n{run}"));
+        tx.set(&run, model::to_json(&doc));
+        self.set_status(&mut tx, &run, RunStatus::Pending)?;
+        self.ws.state.commit(&tx)?;
+        Ok(())
+    }
+
+    /// Creates a `down` run for the current deployment at `link` (`<pkg>/@/deploy/<env>`).
+    fn schedule_down(&self, link: &Ref) -> EngineResult<()> {
+        let deployment = self.ws.state.resolve_link(link)?;
+        let mut tx = Transaction::new(format!("initializing deployment (down)\n\n{link}"));
+        tx.delete_applied(link);
+        if deployment == *link {
+            // Not deployed: nothing to take down.
+            self.ws.state.commit(&tx)?;
+            return Ok(());
+        }
+        let Some(summary) = self.ws.state.try_get(&deployment)? else {
+            self.ws.state.commit(&tx)?;
+            return Ok(());
+        };
+        let summary: TaskSummary = decode(&deployment, "task summary", summary)?;
+        let run = Ref::parse(&summary.run_ref)?;
+        let current: RunDoc = decode(&run, "run", self.ws.state.get(&run)?)?;
+        let release = deployment.release_ref();
+        let doc: ReleaseDoc = decode(&release, "release", self.ws.state.get(&release)?)?;
+        let env = deployment.subpath.clone();
+        let Some((_, WorkSpec::Deploy(spec))) = doc.package.find("deploy", &env) else {
+            return Err(EngineError::Invalid(format!("deployment config not found for environment {env} in {release}")));
+        };
+        let entry_inputs = current.functions.first().map(|f| f.inputs.clone()).unwrap_or_default();
+        let inputs = self.populate(&entry_inputs)?;
+        let next = self.next_run_number(&deployment)?;
+        let down = ref_of(&format!("{deployment}/{next}"))?;
+        let down_doc = RunDoc {
+            run_type: "down".to_string(),
+            release: release.to_string(),
+            functions: vec![RunFunction { function: spec.down.clone(), dependencies: Vec::new(), inputs }],
+            output: None,
+            watch_files: None,
+        };
+        tx.set(&down, model::to_json(&down_doc));
+        self.set_status(&mut tx, &down, RunStatus::Pending)?;
+        self.ws.state.commit(&tx)?;
+        Ok(())
+    }
+
+    fn runs_of(&self, task: &Ref, statuses: &[RunStatus]) -> EngineResult<Vec<Ref>> {
+        let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+        let glob = Glob::new(&format!("{}/*/status/{{{}}}", escape(&task.to_string()), names.join(",")))?;
+        let refs = self.ws.state.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
+        refs.iter().map(status_run).collect()
+    }
+
+    /// Runs an operation marker (`check_envs`): adds runs for tasks of the release's package
+    /// that have none yet (deployments to new environments), then removes the marker.
+    ///
+    /// # Errors
+    ///
+    /// Store and evaluation errors, or a commit mismatch.
+    pub fn run_op(&self, op: &Ref) -> EngineResult<()> {
+        let (release, loaded) = self.open_release(&op.release_ref())?;
+        let mut tx = Transaction::new(format!("running task\n\n{op}"));
+        let mut previous: Vec<String> = Vec::new();
+        for phase in &loaded.package.phases {
+            let mut this = Vec::new();
+            for spec in &phase.tasks {
+                let task = ref_of(&format!("{release}/{}/{}", spec.kind(), spec.name()))?;
+                let existing = self.ws.state.match_refs(
+                    Area::Records,
+                    &[Glob::new(&format!("{}/*", escape(&task.to_string())))?],
+                    MatchOptions { no_links: true },
+                )?;
+                if existing.is_empty() {
+                    let run = ref_of(&format!("{task}/1"))?;
+                    let doc = RunDoc {
+                        run_type: if spec.kind() == "task" { "task" } else { "up" }.to_string(),
+                        release: release.to_string(),
+                        functions: vec![RunFunction {
+                            function: spec.entry().clone(),
+                            dependencies: previous.clone(),
+                            inputs: spec.inputs().clone(),
+                        }],
+                        output: None,
+                        watch_files: None,
+                    };
+                    tx.set(&run, model::to_json(&doc));
+                    self.set_status(&mut tx, &run, RunStatus::Pending)?;
+                }
+                this.push(format!("{task}/*/status/complete"));
+            }
+            previous = this;
+        }
+        let mut doc: ReleaseDoc = decode(&release, "release", self.ws.state.get(&release)?)?;
+        doc.package = loaded.package.clone();
+        tx.set(&release, model::to_json(&doc));
+        tx.delete_if_exists(op);
+        self.ws.state.commit(&tx)?;
+        Ok(())
+    }
+}
+
+/// True when `input` reads the same job as `deployment` (same repo, package, type and
+/// first subpath segment, any release), e.g. `previous_count` reading its own last output.
+fn same_job(input: &Ref, deployment: &Ref) -> bool {
+    input.repo == deployment.repo
+        && input.filename == deployment.filename
+        && input.subpath_type == deployment.subpath_type
+        && input.subpath.split('/').next() == deployment.subpath.split('/').next()
+}
+
