@@ -45,12 +45,19 @@ pub struct InputDesc {
 impl InputDesc {
     /// A literal value input.
     pub fn literal(value: Value) -> Self {
-        InputDesc { reference: None, default: None, value: Some(value) }
+        InputDesc {
+            reference: None,
+            default: None,
+            value: Some(value),
+        }
     }
 
     /// Returns the value passed to the function: the value, else the default.
     pub fn effective(&self) -> Option<&Value> {
-        self.value.as_ref().filter(|v| !v.is_null()).or(self.default.as_ref().filter(|v| !v.is_null()))
+        self.value
+            .as_ref()
+            .filter(|v| !v.is_null())
+            .or(self.default.as_ref().filter(|v| !v.is_null()))
     }
 
     /// Returns true when the input has neither a value nor a default (JSON null counts as absent).
@@ -159,7 +166,10 @@ impl Package {
     /// Finds the work spec with `kind` (`task`/`deploy`) and `name`.
     pub fn find(&self, kind: &str, name: &str) -> Option<(usize, &WorkSpec)> {
         self.phases.iter().enumerate().find_map(|(i, p)| {
-            p.tasks.iter().find(|t| t.kind() == kind && t.name() == name).map(|t| (i, t))
+            p.tasks
+                .iter()
+                .find(|t| t.kind() == kind && t.name() == name)
+                .map(|t| (i, t))
         })
     }
 }

@@ -61,6 +61,21 @@ pub enum ConfigError {
         /// What is wrong with the value.
         reason: String,
     },
+    /// Package validation failed (spec §4.5): an environment or task name is used more
+    /// than once.
+    #[error("validation: Package validation failed:\n{}", .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Validation {
+        /// The package file.
+        file: PathBuf,
+        /// One message per problem.
+        problems: Vec<String>,
+    },
+    /// A file declared both environments and a package.
+    #[error("{file}: environments and packages should not be declared in the same file", file = .file.display())]
+    EnvironmentsAndPackage {
+        /// The package file.
+        file: PathBuf,
+    },
     /// Reading a file failed.
     #[error("failed to read {path}")]
     Io {

@@ -28,6 +28,11 @@ use starlark::PrintHandler;
 use starlark::eval::Evaluator;
 
 use crate::config::StoreSpec;
+use crate::model::Environment;
+use crate::refs::Ref;
+use crate::sdk::defs::FileRegistry;
+use crate::sdk::package_builtins::PackageRecorder;
+use crate::sdk::secrets::Secrets;
 
 /// Receives every line of output produced while evaluating or running Starlark code.
 ///
@@ -89,13 +94,28 @@ pub struct RepoRecorder {
     pub trigger_set: bool,
 }
 
+/// What package builtins (`ref`, `input`, `environments`) need to know about the package.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackageScope {
+    /// The release (or package) ref relative refs resolve against.
+    pub base_ref: Ref,
+    /// The environments `environments()` returns, sorted by name.
+    pub environments: Vec<Environment>,
+}
+
 /// The context of one evaluation session, reachable from builtins through `eval.extra`.
 pub struct SdkContext {
     host: HostContext,
     package_dir: PathBuf,
     sink: Arc<dyn PrintSink>,
+    secrets: Secrets,
+    scope: Option<PackageScope>,
     /// Recorder for the repo-level builtins.
     pub repo: RefCell<RepoRecorder>,
+    /// Recorder for the package builtins (`task`, `deploy`, `phase`, `register_environment`).
+    pub package: RefCell<PackageRecorder>,
+    /// The evaluated files: `def` positions and frozen modules, for function identity.
+    pub files: RefCell<FileRegistry>,
 }
 
 impl std::fmt::Debug for SdkContext {
@@ -120,8 +140,40 @@ impl SdkContext {
             host,
             package_dir,
             sink,
+            secrets: Secrets::default(),
+            scope: None,
             repo: RefCell::new(RepoRecorder::default()),
+            package: RefCell::new(PackageRecorder::default()),
+            files: RefCell::new(FileRegistry::default()),
         }
+    }
+
+    /// Sets the secrets `secret()` registers into.
+    pub fn with_secrets(mut self, secrets: Secrets) -> Self {
+        self.secrets = secrets;
+        self
+    }
+
+    /// Makes the package builtins available, resolving refs against `scope`.
+    pub fn with_package_scope(mut self, scope: PackageScope) -> Self {
+        self.scope = Some(scope);
+        self
+    }
+
+    /// Starts from already evaluated files (to identify functions given to `next`).
+    pub fn with_files(self, files: FileRegistry) -> Self {
+        *self.files.borrow_mut() = files;
+        self
+    }
+
+    /// Returns the secrets of this session.
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
+    /// Returns the package scope, if package builtins are available.
+    pub fn scope(&self) -> Option<&PackageScope> {
+        self.scope.as_ref()
     }
 
     /// Registers the context on this thread so evaluators can be attached to it.

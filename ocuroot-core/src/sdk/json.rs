@@ -8,7 +8,40 @@
 
 use starlark::environment::GlobalsBuilder;
 use starlark::starlark_module;
+use starlark::values::dict::AllocDict;
+use starlark::values::list::AllocList;
 use starlark::values::{Heap, Value};
+
+/// Converts JSON into Starlark values; object keys are inserted in sorted order, so dict
+/// iteration and `str(d)` are deterministic (spec §9.1.11).
+pub fn to_starlark<'v>(heap: Heap<'v>, value: &serde_json::Value) -> Value<'v> {
+    match value {
+        serde_json::Value::Null => Value::new_none(),
+        serde_json::Value::Bool(b) => Value::new_bool(*b),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                heap.alloc(i)
+            } else if let Some(u) = n.as_u64() {
+                heap.alloc(u)
+            } else {
+                heap.alloc(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        serde_json::Value::String(s) => heap.alloc(s.as_str()),
+        serde_json::Value::Array(items) => {
+            heap.alloc(AllocList(items.iter().map(|x| to_starlark(heap, x))))
+        }
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            heap.alloc(AllocDict(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (heap.alloc(k.as_str()), to_starlark(heap, v))),
+            ))
+        }
+    }
+}
 
 /// Errors raised by the `json` builtins.
 #[derive(Debug, thiserror::Error)]
@@ -153,7 +186,7 @@ fn json_members(builder: &mut GlobalsBuilder) {
     ) -> starlark::Result<Value<'v>> {
         let value: serde_json::Value =
             serde_json::from_str(x).map_err(|e| json_err(JsonError::Invalid(e)))?;
-        Ok(heap.alloc(value))
+        Ok(to_starlark(heap, &value))
     }
 
     /// Reformats a JSON string with one element per line.

@@ -168,6 +168,7 @@ impl<'c> Session<'c> {
             loaded.iter().map(|(id, m)| (id.as_str(), m)).collect();
         let loader = ReturnFileLoader { modules: &modules };
         let ctx = self.ctx;
+        ctx.context().files.borrow_mut().enter(&name, &ast);
         let module = Module::with_temp_heap(|module| {
             {
                 let mut eval = Evaluator::new(&module);
@@ -180,7 +181,12 @@ impl<'c> Session<'c> {
                 file: PathBuf::from(&name),
                 rendered: format!("{e:?}"),
             })
-        })?;
+        });
+        ctx.context()
+            .files
+            .borrow_mut()
+            .leave(&name, module.as_ref().ok());
+        let module = module?;
         let result = LoadedModule {
             module,
             sdk_version,

@@ -17,9 +17,13 @@
 //! register themselves on top of [`globals_builder()`]; see [`crate::config`].
 
 pub mod context;
+pub mod defs;
 pub mod host;
 pub mod json;
 pub mod loader;
+pub mod package;
+pub mod package_builtins;
+pub mod secrets;
 pub mod version;
 
 use starlark::environment::{Globals, GlobalsBuilder, LibraryExtension};
@@ -28,9 +32,15 @@ use starlark::syntax::Dialect;
 use starlark::values::none::NoneType;
 
 pub use context::{
-    CollectingSink, HostContext, InstalledContext, PrintSink, RepoRecorder, SdkContext,
+    CollectingSink, HostContext, InstalledContext, PackageScope, PrintSink, RepoRecorder,
+    SdkContext,
 };
 pub use loader::{LoadedModule, Session};
+pub use package::{
+    CallContext, CallOutcome, LoadedPackage, PackageEval, PackageEvalOptions, eval_expression_json,
+    evaluate_package,
+};
+pub use secrets::{MaskingSink, Secrets};
 pub use version::{DEFAULT_SDK_VERSION, VersionError};
 
 /// Returns the Starlark dialect config files are parsed with.
