@@ -128,6 +128,7 @@ impl From<WorkspaceError> for CommandError {
         };
         let mut err = match e {
             WorkspaceError::Store { source, .. } => CommandError::from(source),
+            WorkspaceError::Ref(source) => CommandError::from(source),
             other => CommandError::user(other),
         };
         if let Some(h) = hint {

@@ -1,1 +1,33 @@
-//! End-to-end tests of the `ocuroot` binary.
+//! End-to-end tests of the `ocuroot` binary, one module per topic.
+//!
+//! Each test builds a [`common::TestEnv`] (a temp Git repository with a `repo.ocu.star`) and
+//! runs the real binary in it. Outputs are `insta` snapshots under `tests/snapshots/`.
+
+mod common;
+mod test_bad_input;
+mod test_cli;
+mod test_concurrency;
+mod test_config;
+mod test_state;
+
+#[test]
+fn every_test_file_is_declared() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let runner = std::fs::read_to_string(dir.join("runner.rs")).expect("read runner.rs");
+    for entry in std::fs::read_dir(&dir).expect("read tests dir") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .to_string();
+        if let Some(stem) = name
+            .strip_prefix("test_")
+            .and_then(|n| n.strip_suffix(".rs"))
+        {
+            assert!(
+                runner.contains(&format!("mod test_{stem};")),
+                "tests/{name} is not declared in runner.rs"
+            );
+        }
+    }
+}

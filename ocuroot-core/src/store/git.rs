@@ -60,23 +60,34 @@ impl GitBackend {
             .try_into()
             .map_err(git_err(&location, "invalid branch name"))?;
         let open_opts = gix::open::Options::isolated();
-        let repo = match gix::ThreadSafeRepository::open_opts(
-            options.repo_path.clone(),
-            open_opts.clone(),
-        ) {
+        let open =
+            || gix::ThreadSafeRepository::open_opts(options.repo_path.clone(), open_opts.clone());
+        // Concurrent first use (several CI jobs in one checkout) races on creating the
+        // repository: a loser of that race waits for the winner's repository to open.
+        let wait_for_open = || {
+            (0..50).find_map(|_| {
+                std::thread::sleep(Duration::from_millis(20));
+                open().ok()
+            })
+        };
+        let repo = match open() {
             Ok(repo) => repo,
             Err(open_err) => {
                 if options.repo_path.join("HEAD").exists()
                     || options.repo_path.join(".git").exists()
                 {
-                    return Err(git_err(&location, "open repository")(open_err));
+                    wait_for_open()
+                        .ok_or_else(|| git_err(&location, "open repository")(open_err))?
+                } else {
+                    std::fs::create_dir_all(&options.repo_path)
+                        .map_err(git_err(&location, "create repository directory"))?;
+                    match gix::init_bare(&options.repo_path) {
+                        Ok(_) => open().map_err(git_err(&location, "open repository"))?,
+                        Err(init_err) => wait_for_open().ok_or_else(|| {
+                            git_err(&location, "create bare repository")(init_err)
+                        })?,
+                    }
                 }
-                std::fs::create_dir_all(&options.repo_path)
-                    .map_err(git_err(&location, "create repository directory"))?;
-                gix::init_bare(&options.repo_path)
-                    .map_err(git_err(&location, "create bare repository"))?;
-                gix::ThreadSafeRepository::open_opts(options.repo_path.clone(), open_opts)
-                    .map_err(git_err(&location, "open repository"))?
             }
         };
         let prefix = options

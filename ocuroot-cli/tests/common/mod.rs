@@ -1,0 +1,417 @@
+//! The end-to-end harness: a temporary Git repository with a `repo.ocu.star`, and the real
+//! `ocuroot` binary run in it with a hermetic environment.
+//!
+//! [`TestEnv`] owns a temp dir laid out as `$TEST_ENV/repo` (the source repository) and
+//! `$TEST_ENV/home` (`HOME`). Commands run with `env_clear()`, `PATH` kept, Git's global and
+//! system config set to `/dev/null` and a fixed `OCUROOT_NOW`, so store commits (and their
+//! hashes) are reproducible. [`CommandOutput`] renders stdout, stderr and the exit status
+//! together, with the temp root replaced by `$TEST_ENV` and commit hashes by `[HASH]`, ready
+//! for `insta` snapshots.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::{Arc, LazyLock};
+
+use ocuroot_core::clock::{FixedClock, Timestamp};
+use ocuroot_core::refs::Ref;
+use ocuroot_core::store::{Store, StoreKind, StoreOptions, Transaction};
+use regex::Regex;
+use serde_json::Value;
+
+/// The time every test command sees (`OCUROOT_NOW`).
+pub const NOW: &str = "2026-01-01T00:00:00Z";
+/// `NOW` in seconds since the epoch, for stores opened by the tests themselves.
+pub const NOW_SECONDS: i64 = 1_767_225_600;
+/// The default `repo.ocu.star` of a [`TestEnv`].
+pub const DEFAULT_CONFIG: &str = "repo_alias(\"demo\")\n";
+/// The embedded default store, relative to the repository root.
+pub const HUB: &str = ".ocuroot/store.git";
+
+/// Parses a ref, panicking with the ref in the message.
+pub fn r(s: &str) -> Ref {
+    s.parse()
+        .unwrap_or_else(|e| panic!("bad test ref {s}: {e}"))
+}
+
+/// A temp dir holding a Git repository with a `repo.ocu.star`, and a way to run `ocuroot`.
+pub struct TestEnv {
+    _tmp: tempfile::TempDir,
+    /// The temp root (canonical), shown as `$TEST_ENV` in outputs.
+    root: PathBuf,
+    /// The source repository (`$TEST_ENV/repo`).
+    repo: PathBuf,
+    /// Extra environment variables for every `ocuroot` run.
+    env: BTreeMap<String, String>,
+}
+
+impl TestEnv {
+    /// Makes a repository whose `repo.ocu.star` names it `demo`, with one commit.
+    #[must_use]
+    pub fn new() -> TestEnv {
+        Self::with_config(DEFAULT_CONFIG)
+    }
+
+    /// Makes a repository with the given `repo.ocu.star`, with one commit.
+    #[must_use]
+    pub fn with_config(config: &str) -> TestEnv {
+        let env = Self::without_config();
+        env.write_file("repo.ocu.star", config);
+        env.git(&["add", "repo.ocu.star"]);
+        env.git(&["commit", "-q", "-m", "initial"]);
+        env
+    }
+
+    /// Makes an empty Git repository without `repo.ocu.star` (and without commits).
+    #[must_use]
+    pub fn without_config() -> TestEnv {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path().canonicalize().expect("canonical temp dir");
+        let repo = root.join("repo");
+        std::fs::create_dir_all(&repo).expect("create repo dir");
+        std::fs::create_dir_all(root.join("home")).expect("create home dir");
+        let env = TestEnv {
+            _tmp: tmp,
+            root,
+            repo,
+            env: BTreeMap::new(),
+        };
+        env.git(&["init", "-q", "-b", "main"]);
+        env
+    }
+
+    /// Returns the temp root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Returns the source repository root.
+    pub fn repo(&self) -> &Path {
+        &self.repo
+    }
+
+    /// Returns the default hub store's path.
+    pub fn hub(&self) -> PathBuf {
+        self.repo.join(HUB)
+    }
+
+    /// Adds an environment variable to every later `ocuroot` run.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.insert(key.to_string(), value.to_string());
+    }
+
+    /// Writes a file relative to the repository root, creating parent directories.
+    pub fn write_file(&self, rel: &str, content: &str) {
+        let path = self.repo.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create parent dir");
+        }
+        std::fs::write(&path, content).expect("write file");
+    }
+
+    /// Runs `ocuroot` at the repository root.
+    #[must_use]
+    pub fn run(&self, args: &[&str]) -> CommandOutput {
+        self.run_in("", args)
+    }
+
+    /// Runs `ocuroot` in `dir` (relative to the repository root).
+    #[must_use]
+    pub fn run_in(&self, dir: &str, args: &[&str]) -> CommandOutput {
+        self.run_with(dir, args, &[], None)
+    }
+
+    /// Runs `ocuroot` with extra environment variables and optional standard input.
+    #[must_use]
+    pub fn run_with(
+        &self,
+        dir: &str,
+        args: &[&str],
+        vars: &[(&str, &str)],
+        stdin: Option<&str>,
+    ) -> CommandOutput {
+        let mut cmd = self.command(dir, args);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn ocuroot");
+        if let Some(input) = stdin {
+            let mut pipe = child.stdin.take().expect("stdin");
+            // The command may refuse stdin without reading it; a broken pipe is fine.
+            let _ = pipe.write_all(input.as_bytes());
+        }
+        let out = child.wait_with_output().expect("wait for ocuroot");
+        CommandOutput {
+            stdout: String::from_utf8_lossy(&out.stdout).to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+            status: out.status,
+            root: self.root.clone(),
+        }
+    }
+
+    /// Returns a hermetic `ocuroot` command (not yet started) in `dir`.
+    #[must_use]
+    pub fn command(&self, dir: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ocuroot"));
+        cmd.current_dir(self.repo.join(dir)).args(args).env_clear();
+        if let Some(path) = std::env::var_os("PATH") {
+            cmd.env("PATH", path);
+        }
+        cmd.env("HOME", self.root.join("home"))
+            .env("OCUROOT_HOME", self.root.join("home/.ocuroot"))
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_SYSTEM", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("OCUROOT_NOW", NOW);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs `git` in the source repository and returns its stdout.
+    pub fn git(&self, args: &[&str]) -> String {
+        git(&self.repo, args)
+    }
+
+    /// Returns the commit a branch of a store repository points at, or `None`.
+    pub fn tip(&self, store_repo: &Path, branch: &str) -> Option<String> {
+        try_git(
+            store_repo,
+            &[
+                "rev-parse",
+                "--verify",
+                "-q",
+                &format!("refs/heads/{branch}"),
+            ],
+        )
+        .map(|s| s.trim().to_string())
+    }
+
+    /// Opens the default hub's state or intent store with the test clock.
+    pub fn store(&self, kind: StoreKind) -> Store {
+        open_store(&self.hub(), kind.as_str(), kind)
+    }
+
+    /// Writes state documents (records area) in one commit, as a release would.
+    pub fn seed_state(&self, docs: &[(&str, Value)]) {
+        let mut tx = Transaction::new("seed state");
+        for (reference, value) in docs {
+            tx.set(&r(reference), value.clone());
+        }
+        self.store(StoreKind::State)
+            .commit(&tx)
+            .expect("seed state");
+    }
+
+    /// Writes links in the state store's records area in one commit.
+    pub fn seed_links(&self, links: &[(&str, &str)]) {
+        let mut tx = Transaction::new("seed links");
+        for (reference, target) in links {
+            tx.link(&r(reference), &r(target));
+        }
+        self.store(StoreKind::State)
+            .commit(&tx)
+            .expect("seed links");
+    }
+
+    /// Writes documents into the state store's applied-intent mirror in one commit.
+    pub fn seed_applied(&self, docs: &[(&str, Value)]) {
+        let mut tx = Transaction::new("seed applied intent");
+        for (reference, value) in docs {
+            tx.set_applied(&r(reference), value.clone());
+        }
+        self.store(StoreKind::State)
+            .commit(&tx)
+            .expect("seed applied");
+    }
+}
+
+/// Opens a store with the test clock.
+pub fn open_store(repo: &Path, branch: &str, kind: StoreKind) -> Store {
+    let opts = StoreOptions::new(
+        repo,
+        branch,
+        kind,
+        Arc::new(FixedClock(Timestamp {
+            seconds: NOW_SECONDS,
+            nanos: 0,
+        })),
+    );
+    Store::open(opts).expect("open store")
+}
+
+fn git_command(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir)
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_SYSTEM", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Hand")
+        .env("GIT_AUTHOR_EMAIL", "hand@example.com")
+        .env("GIT_COMMITTER_NAME", "Hand")
+        .env("GIT_COMMITTER_EMAIL", "hand@example.com")
+        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z");
+    cmd
+}
+
+/// Runs `git` in `dir` and returns stdout, panicking on failure.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = git_command(dir, args).output().expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Runs `git` in `dir` and returns stdout, or `None` on failure.
+pub fn try_git(dir: &Path, args: &[&str]) -> Option<String> {
+    let out = git_command(dir, args).output().expect("run git");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+/// Commits `files` (path, content; `None` deletes) on top of `branch` of the repository
+/// `repo` with plain git plumbing, as a person editing the store by hand would. The branch
+/// is created if missing. Returns the new commit.
+pub fn hand_commit(repo: &Path, branch: &str, files: &[(&str, Option<&str>)]) -> String {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let index = tmp.path().join("index");
+    let run = |args: &[&str], input: Option<&str>| -> String {
+        let mut cmd = git_command(repo, args);
+        cmd.env("GIT_INDEX_FILE", &index)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn git");
+        if let Some(input) = input {
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("write");
+        }
+        drop(child.stdin.take());
+        let out = child.wait_with_output().expect("wait git");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let full = format!("refs/heads/{branch}");
+    let parent = try_git(repo, &["rev-parse", "--verify", "-q", &full])
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    if let Some(parent) = &parent {
+        run(&["read-tree", parent], None);
+    }
+    for (path, content) in files {
+        match content {
+            Some(c) => {
+                let blob = run(&["hash-object", "-w", "--stdin"], Some(c));
+                run(
+                    &[
+                        "update-index",
+                        "--add",
+                        "--cacheinfo",
+                        &format!("100644,{blob},{path}"),
+                    ],
+                    None,
+                );
+            }
+            None => {
+                run(&["update-index", "--force-remove", path], None);
+            }
+        }
+    }
+    let tree = run(&["write-tree"], None);
+    let mut args = vec!["commit-tree", tree.as_str(), "-m", "hand edit"];
+    if let Some(p) = &parent {
+        args.extend(["-p", p.as_str()]);
+    }
+    let commit = run(&args, None);
+    match &parent {
+        Some(p) => run(&["update-ref", &full, &commit, p], None),
+        None => run(&["update-ref", &full, &commit], None),
+    };
+    commit
+}
+
+/// What an `ocuroot` run printed and how it exited.
+#[derive(Debug)]
+pub struct CommandOutput {
+    /// Standard output, raw.
+    pub stdout: String,
+    /// Standard error, raw.
+    pub stderr: String,
+    /// The exit status.
+    pub status: ExitStatus,
+    root: PathBuf,
+}
+
+static HASH40: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b[0-9a-f]{40}\b").expect("regex"));
+static HASH12: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b[0-9a-f]{12}\b").expect("regex"));
+
+impl CommandOutput {
+    /// Returns `text` with the temp root replaced by `$TEST_ENV` and hashes by `[HASH]`.
+    #[must_use]
+    pub fn normalize(&self, text: &str) -> String {
+        let text = text.replace(&self.root.display().to_string(), "$TEST_ENV");
+        let text = HASH40.replace_all(&text, "[HASH]");
+        HASH12.replace_all(&text, "[HASH]").into_owned()
+    }
+
+    /// Returns the normalised stdout.
+    #[must_use]
+    pub fn normalized_stdout(&self) -> String {
+        self.normalize(&self.stdout)
+    }
+
+    /// Returns the exit code (`-1` when killed by a signal).
+    #[must_use]
+    pub fn code(&self) -> i32 {
+        self.status.code().unwrap_or(-1)
+    }
+
+    /// Panics (showing both streams) unless the command exited 0; returns `self`.
+    #[track_caller]
+    pub fn success(self) -> Self {
+        assert!(self.status.success(), "command failed:\n{self}");
+        self
+    }
+}
+
+impl fmt::Display for CommandOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}[EOF]", self.normalize(&self.stdout))?;
+        if !self.stderr.is_empty() {
+            write!(
+                f,
+                "------- stderr -------\n{}[EOF]\n",
+                self.normalize(&self.stderr)
+            )?;
+        }
+        if !self.status.success() {
+            writeln!(f, "[exit status: {}]", self.code())?;
+        }
+        Ok(())
+    }
+}
