@@ -19,7 +19,9 @@ pub struct StderrProgress {
 impl StderrProgress {
     /// Creates the renderer.
     pub fn new() -> Self {
-        StderrProgress { lock: Mutex::new(()) }
+        StderrProgress {
+            lock: Mutex::new(()),
+        }
     }
 
     fn line(&self, text: &str) {
@@ -39,7 +41,9 @@ impl TtyProgress {
     /// Creates the display.
     pub fn new() -> Self {
         TtyProgress {
-            multi: indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr()),
+            multi: indicatif::MultiProgress::with_draw_target(
+                indicatif::ProgressDrawTarget::stderr(),
+            ),
             bars: Mutex::new(std::collections::HashMap::new()),
         }
     }
@@ -54,7 +58,9 @@ impl Progress for TtyProgress {
         match &event {
             ProgressEvent::RunStarted { run } => {
                 let bar = self.multi.add(indicatif::ProgressBar::new_spinner());
-                if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {prefix} [{elapsed}] {wide_msg}") {
+                if let Ok(style) = indicatif::ProgressStyle::with_template(
+                    "{spinner} {prefix} [{elapsed}] {wide_msg}",
+                ) {
                     bar.set_style(style);
                 }
                 bar.set_prefix(run_label(run));
@@ -89,7 +95,10 @@ impl Progress for TtyProgress {
 /// A short label for a run: `basic.ocu.star@r1 deploy/staging#1`.
 pub fn run_label(run: &Ref) -> String {
     let release = run.release.as_deref().unwrap_or_default();
-    let (task, n) = run.subpath.rsplit_once('/').unwrap_or((run.subpath.as_str(), ""));
+    let (task, n) = run
+        .subpath
+        .rsplit_once('/')
+        .unwrap_or((run.subpath.as_str(), ""));
     format!("{}@{release} {}/{task}#{n}", run.filename, run.subpath_type)
 }
 
@@ -104,28 +113,45 @@ impl Progress for StderrProgress {
 /// Renders an event as the line(s) printed for it.
 fn render(event: &ProgressEvent) -> Option<String> {
     Some(match event {
-            ProgressEvent::RunStarted { run } => format!("▶ {} started", run_label(run)),
-            ProgressEvent::RunLog { run, line } => format!("  {} │ {line}", run_label(run)),
-            ProgressEvent::RunFinished { run, status, duration, outputs, detail } => {
-                let mark = match status {
-                    RunStatus::Complete => "✔",
-                    RunStatus::Failed => "✖",
-                    RunStatus::Paused => "⏸",
-                    _ => "•",
-                };
-                let mut text = format!("{mark} {} {status} in {:.2}s", run_label(run), duration.as_secs_f64());
-                if let Some(d) = detail {
-                    text.push_str(&format!(": {d}"));
-                }
-                if let Some(o) = outputs.as_ref().filter(|o| o.as_object().is_some_and(|m| !m.is_empty())) {
-                    text.push_str(&format!("\n  outputs: {o}"));
-                }
-                text
+        ProgressEvent::RunStarted { run } => format!("▶ {} started", run_label(run)),
+        ProgressEvent::RunLog { run, line } => format!("  {} │ {line}", run_label(run)),
+        ProgressEvent::RunFinished {
+            run,
+            status,
+            duration,
+            outputs,
+            detail,
+        } => {
+            let mark = match status {
+                RunStatus::Complete => "✔",
+                RunStatus::Failed => "✖",
+                RunStatus::Paused => "⏸",
+                _ => "•",
+            };
+            let mut text = format!(
+                "{mark} {} {status} in {:.2}s",
+                run_label(run),
+                duration.as_secs_f64()
+            );
+            if let Some(d) = detail {
+                text.push_str(&format!(": {d}"));
             }
-            ProgressEvent::Waiting { run, missing } => {
-                format!("⏳ {} waiting for input: {}", run_label(run), missing.join(", "))
+            if let Some(o) = outputs
+                .as_ref()
+                .filter(|o| o.as_object().is_some_and(|m| !m.is_empty()))
+            {
+                text.push_str(&format!("\n  outputs: {o}"));
             }
-            ProgressEvent::Message(m) => m.clone(),
+            text
+        }
+        ProgressEvent::Waiting { run, missing } => {
+            format!(
+                "⏳ {} waiting for input: {}",
+                run_label(run),
+                missing.join(", ")
+            )
+        }
+        ProgressEvent::Message(m) => m.clone(),
     })
 }
 

@@ -8,6 +8,8 @@ mod test_bad_input;
 mod test_cli;
 mod test_concurrency;
 mod test_config;
+mod test_intent;
+mod test_release;
 mod test_state;
 
 #[test]

@@ -11,7 +11,11 @@ fn exists(env: &TestEnv, r: &str) -> bool {
 fn deployed() -> TestEnv {
     let mut env = TestEnv::from_fixture("minimal");
     env.set_env("OCU_REPO_COMMIT_OVERRIDE", "commitid");
-    for f in ["environments/package.ocu.star", "basic.ocu.star", "approvals.ocu.star"] {
+    for f in [
+        "environments/package.ocu.star",
+        "basic.ocu.star",
+        "approvals.ocu.star",
+    ] {
         let out = env.run(&["release", "new", f]);
         assert_eq!(out.code(), 0, "{out}");
     }
@@ -23,10 +27,32 @@ fn deployed() -> TestEnv {
 fn push_intent_commit(env: &TestEnv, message: &str, edit: impl FnOnce(&std::path::Path)) {
     let clone = env.root().join("intent-clone");
     let intent_repo = env.repo().join(".store/intent");
-    git(env.root(), &["clone", "-q", "-b", "intent", intent_repo.to_str().expect("utf8"), clone.to_str().expect("utf8")]);
+    git(
+        env.root(),
+        &[
+            "clone",
+            "-q",
+            "-b",
+            "intent",
+            intent_repo.to_str().expect("utf8"),
+            clone.to_str().expect("utf8"),
+        ],
+    );
     edit(&clone);
     git(&clone, &["add", "-A"]);
-    git(&clone, &["-c", "user.name=Reviewer", "-c", "user.email=reviewer@example.com", "commit", "-q", "-m", message]);
+    git(
+        &clone,
+        &[
+            "-c",
+            "user.name=Reviewer",
+            "-c",
+            "user.email=reviewer@example.com",
+            "commit",
+            "-q",
+            "-m",
+            message,
+        ],
+    );
     git(&clone, &["push", "-q", "origin", "intent"]);
     std::fs::remove_dir_all(&clone).expect("remove clone");
 }
@@ -37,21 +63,35 @@ const BASIC: &str = "refs/minimal/repo/-/basic.ocu.star";
 fn plan_add_environment() {
     let env = deployed();
     let doc = r#"{"attributes": {"type": "prod"}, "name": "production3"}"#;
-    env.run(&["state", "set", "-f", "json", "@/environment/production3", doc]).success();
+    env.run(&[
+        "state",
+        "set",
+        "-f",
+        "json",
+        "@/environment/production3",
+        doc,
+    ])
+    .success();
     insta::assert_snapshot!(env.run(&["plan", "--color", "never"]).to_string());
 }
 
 #[test]
 fn plan_remove_environment() {
     let env = deployed();
-    env.run(&["state", "delete", "@/environment/production2"]).success();
+    env.run(&["state", "delete", "@/environment/production2"])
+        .success();
     insta::assert_snapshot!(env.run(&["plan", "--color", "never"]).to_string());
 }
 
 #[test]
 fn plan_remove_deployment() {
     let env = deployed();
-    env.run(&["state", "delete", "minimal/repo/-/basic.ocu.star/@/deploy/production"]).success();
+    env.run(&[
+        "state",
+        "delete",
+        "minimal/repo/-/basic.ocu.star/@/deploy/production",
+    ])
+    .success();
     insta::assert_snapshot!(env.run(&["plan", "--color", "never"]).to_string());
 }
 
@@ -61,23 +101,52 @@ fn plan_approve_on_a_branch() {
     // The approval arrives on a pull-request branch; plan shows what merging it does.
     let clone = env.root().join("pr");
     let intent_repo = env.repo().join(".store/intent");
-    git(env.root(), &["clone", "-q", "-b", "intent", intent_repo.to_str().expect("utf8"), clone.to_str().expect("utf8")]);
+    git(
+        env.root(),
+        &[
+            "clone",
+            "-q",
+            "-b",
+            "intent",
+            intent_repo.to_str().expect("utf8"),
+            clone.to_str().expect("utf8"),
+        ],
+    );
     let dir = clone.join("refs/minimal/repo/-/approvals.ocu.star/@r1/custom/approval");
     std::fs::create_dir_all(&dir).expect("mkdir");
     std::fs::write(dir.join("#.yaml"), "'1'\n").expect("write");
     git(&clone, &["checkout", "-q", "-b", "approve-prod"]);
     git(&clone, &["add", "-A"]);
-    git(&clone, &["-c", "user.name=R", "-c", "user.email=r@example.com", "commit", "-q", "-m", "approve prod"]);
+    git(
+        &clone,
+        &[
+            "-c",
+            "user.name=R",
+            "-c",
+            "user.email=r@example.com",
+            "commit",
+            "-q",
+            "-m",
+            "approve prod",
+        ],
+    );
     git(&clone, &["push", "-q", "origin", "approve-prod"]);
-    insta::assert_snapshot!(env.run(&["plan", "--intent", "approve-prod", "--color", "never"]).to_string());
+    insta::assert_snapshot!(
+        env.run(&["plan", "--intent", "approve-prod", "--color", "never"])
+            .to_string()
+    );
     // The plan wrote nothing and the intent branch itself is unchanged.
-    assert_eq!(env.run(&["plan", "--color", "never"]).success().stdout, "No changes: state matches intent.\n");
+    assert_eq!(
+        env.run(&["plan", "--color", "never"]).success().stdout,
+        "No changes: state matches intent.\n"
+    );
 }
 
 #[test]
 fn plan_json_output() {
     let env = deployed();
-    env.run(&["state", "delete", "@/environment/production2"]).success();
+    env.run(&["state", "delete", "@/environment/production2"])
+        .success();
     let out = env.run(&["plan", "-o", "json"]).success();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
     assert_eq!(v[0]["ref"], "@/environment/production2");
@@ -87,13 +156,18 @@ fn plan_json_output() {
 #[test]
 fn intent_committed_with_plain_git_is_carried_out_by_work_any() {
     let env = deployed();
-    push_intent_commit(&env, "retire production2, drop basic from production, approve", |clone| {
-        std::fs::remove_dir_all(clone.join("refs/@/environment/production2")).expect("rm env");
-        std::fs::remove_dir_all(clone.join(format!("{BASIC}/@/deploy/production"))).expect("rm deploy");
-        let approval = clone.join("refs/minimal/repo/-/approvals.ocu.star/@r1/custom/approval");
-        std::fs::create_dir_all(&approval).expect("mkdir");
-        std::fs::write(approval.join("#.yaml"), "'1'\n").expect("write");
-    });
+    push_intent_commit(
+        &env,
+        "retire production2, drop basic from production, approve",
+        |clone| {
+            std::fs::remove_dir_all(clone.join("refs/@/environment/production2")).expect("rm env");
+            std::fs::remove_dir_all(clone.join(format!("{BASIC}/@/deploy/production")))
+                .expect("rm deploy");
+            let approval = clone.join("refs/minimal/repo/-/approvals.ocu.star/@r1/custom/approval");
+            std::fs::create_dir_all(&approval).expect("mkdir");
+            std::fs::write(approval.join("#.yaml"), "'1'\n").expect("write");
+        },
+    );
     assert_eq!(env.run(&["intent", "check"]).code(), 0);
     let out = env.run(&["work", "any"]);
     assert_eq!(out.code(), 0, "{out}");
@@ -101,7 +175,13 @@ fn intent_committed_with_plain_git_is_carried_out_by_work_any() {
     assert!(!exists(&env, "basic.ocu.star/@/deploy/production2"));
     assert!(!exists(&env, "basic.ocu.star/@/deploy/production"));
     assert!(exists(&env, "basic.ocu.star/@/deploy/staging"));
-    assert!(exists(&env, "approvals.ocu.star/@r1/task/prod_approval/1/status/paused"), "{out}");
+    assert!(
+        exists(
+            &env,
+            "approvals.ocu.star/@r1/task/prod_approval/1/status/paused"
+        ),
+        "{out}"
+    );
     assert_eq!(env.run(&["state", "diff"]).success().stdout, "");
 }
 
@@ -119,10 +199,25 @@ fn malformed_intent_is_reported_and_nothing_runs() {
     let state_tip = git(&env.repo().join(".store/state"), &["rev-parse", "state"]);
     let check = env.run(&["intent", "check"]);
     assert_eq!(check.code(), 1, "{check}");
-    assert!(check.stdout.contains("refs/@/environment/broken/#.yaml: @/environment/broken: invalid YAML"), "{check}");
-    assert!(check.stdout.contains("refs/@/environment/wrongname/#.yaml"), "{check}");
+    assert!(
+        check
+            .stdout
+            .contains("refs/@/environment/broken/#.yaml: @/environment/broken: invalid YAML"),
+        "{check}"
+    );
+    assert!(
+        check.stdout.contains("refs/@/environment/wrongname/#.yaml"),
+        "{check}"
+    );
     let work = env.run(&["work", "any"]);
     assert_eq!(work.code(), 1, "{work}");
-    assert!(work.stderr.contains("refs/@/environment/broken/#.yaml"), "{work}");
-    assert_eq!(git(&env.repo().join(".store/state"), &["rev-parse", "state"]), state_tip, "state is unchanged");
+    assert!(
+        work.stderr.contains("refs/@/environment/broken/#.yaml"),
+        "{work}"
+    );
+    assert_eq!(
+        git(&env.repo().join(".store/state"), &["rev-parse", "state"]),
+        state_tip,
+        "state is unchanged"
+    );
 }

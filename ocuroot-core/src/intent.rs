@@ -78,13 +78,21 @@ impl fmt::Display for IntentProblem {
 pub fn check(intent: &View<'_>, state: &Store) -> StoreResult<Vec<IntentProblem>> {
     let mut problems = Vec::new();
     for file in intent.files(Area::Records)? {
-        let mut problem = |message: String| problems.push(IntentProblem { path: file.path.clone(), message });
+        let mut problem = |message: String| {
+            problems.push(IntentProblem {
+                path: file.path.clone(),
+                message,
+            })
+        };
         if file.name == LINK_FILE {
             problem("links are not allowed in intent; write the document itself".to_string());
             continue;
         }
         if file.name != DOC_FILE {
-            problem(format!("unexpected file {:?}: intent documents are named {DOC_FILE}", file.name));
+            problem(format!(
+                "unexpected file {:?}: intent documents are named {DOC_FILE}",
+                file.name
+            ));
             continue;
         }
         let Some(r) = &file.r else {
@@ -92,7 +100,9 @@ pub fn check(intent: &View<'_>, state: &Store) -> StoreResult<Vec<IntentProblem>
             continue;
         };
         let Some(kind) = IntentKind::of(r) else {
-            problem(format!("{r} is not an intent ref (environments, custom state and deployments only)"));
+            problem(format!(
+                "{r} is not an intent ref (environments, custom state and deployments only)"
+            ));
             continue;
         };
         let value: Value = match yaml::from_str(&file.text) {
@@ -123,9 +133,17 @@ pub fn check_changes(intent: &Store, state: &Store) -> StoreResult<Vec<IntentPro
             continue;
         }
         let path = intent.doc_path(Area::Records, &d.r);
-        let mut problem = |message: String| problems.push(IntentProblem { path: path.clone(), message });
+        let mut problem = |message: String| {
+            problems.push(IntentProblem {
+                path: path.clone(),
+                message,
+            })
+        };
         let Some(kind) = IntentKind::of(&d.r) else {
-            problem(format!("{} is not an intent ref (environments, custom state and deployments only)", d.r));
+            problem(format!(
+                "{} is not an intent ref (environments, custom state and deployments only)",
+                d.r
+            ));
             continue;
         };
         match view.entry(Area::Records, &d.r) {
@@ -135,7 +153,9 @@ pub fn check_changes(intent: &Store, state: &Store) -> StoreResult<Vec<IntentPro
                 }
             }
             Ok(_) => problem(format!("{}: not a document", d.r)),
-            Err(crate::store::StoreError::Corrupt { source, .. }) => problem(format!("{}: {source}", d.r)),
+            Err(crate::store::StoreError::Corrupt { source, .. }) => {
+                problem(format!("{}: {source}", d.r))
+            }
             Err(e) => return Err(e),
         }
     }
@@ -148,7 +168,12 @@ fn check_document(kind: IntentKind, r: &Ref, value: Value, state: &Store) -> Res
             if r.global || r.release.as_deref() == Some("") {
                 return Ok(());
             }
-            let release = Ref { repo: r.repo.clone(), filename: r.filename.clone(), release: r.release.clone(), ..Ref::default() };
+            let release = Ref {
+                repo: r.repo.clone(),
+                filename: r.filename.clone(),
+                release: r.release.clone(),
+                ..Ref::default()
+            };
             match state.resolve_link(&release).and_then(|x| state.try_get(&x)) {
                 Ok(Some(_)) => Ok(()),
                 Ok(None) => Err(format!("release {release} does not exist in state")),
@@ -156,8 +181,11 @@ fn check_document(kind: IntentKind, r: &Ref, value: Value, state: &Store) -> Res
             }
         }
         IntentKind::Environment => {
-            let env: Environment = serde_json::from_value(value)
-                .map_err(|e| format!("not an environment document ({{name, attributes: {{string: string}}}}): {e}"))?;
+            let env: Environment = serde_json::from_value(value).map_err(|e| {
+                format!(
+                    "not an environment document ({{name, attributes: {{string: string}}}}): {e}"
+                )
+            })?;
             if !names::is_valid_environment_name(&env.name) {
                 return Err(format!(
                     "environment names may only contain letters, numbers, periods and underscores: {}",
@@ -165,28 +193,36 @@ fn check_document(kind: IntentKind, r: &Ref, value: Value, state: &Store) -> Res
                 ));
             }
             if env.name != r.subpath {
-                return Err(format!("environment name ({:?}) must match subpath ({:?})", env.name, r.subpath));
+                return Err(format!(
+                    "environment name ({:?}) must match subpath ({:?})",
+                    env.name, r.subpath
+                ));
             }
             Ok(())
         }
         IntentKind::Deploy => {
-            let intent: DeployIntent =
-                serde_json::from_value(value).map_err(|e| format!("not a deploy intent ({{release, input}}): {e}"))?;
+            let intent: DeployIntent = serde_json::from_value(value)
+                .map_err(|e| format!("not a deploy intent ({{release, input}}): {e}"))?;
             let release = Ref::parse(&intent.release).map_err(|e| e.to_string())?;
             let doc = match state.try_get(&release) {
                 Ok(Some(v)) => v,
                 Ok(None) => return Err(format!("release {release} does not exist in state")),
                 Err(e) => return Err(e.to_string()),
             };
-            let doc: ReleaseDoc = serde_json::from_value(doc).map_err(|e| format!("release {release} is unreadable: {e}"))?;
+            let doc: ReleaseDoc = serde_json::from_value(doc)
+                .map_err(|e| format!("release {release} is unreadable: {e}"))?;
             match doc.package.find("deploy", &r.subpath) {
                 Some((_, WorkSpec::Deploy(_))) => {}
-                _ => return Err(format!("release {release} has no deployment to {}", r.subpath)),
+                _ => {
+                    return Err(format!(
+                        "release {release} has no deployment to {}",
+                        r.subpath
+                    ));
+                }
             }
-            if !state.try_get(&Ref::parse(&format!("@/environment/{}", r.subpath)).map_err(|e| e.to_string())?)
-                .map_err(|e| e.to_string())?
-                .is_some()
-            {
+            let env =
+                Ref::parse(&format!("@/environment/{}", r.subpath)).map_err(|e| e.to_string())?;
+            if state.try_get(&env).map_err(|e| e.to_string())?.is_none() {
                 return Err(format!("environment {} does not exist in state", r.subpath));
             }
             Ok(())

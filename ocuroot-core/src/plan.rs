@@ -11,7 +11,9 @@ use serde::Serialize;
 use crate::intent::IntentKind;
 use crate::model::DeployIntent;
 use crate::refs::{Glob, Ref};
-use crate::store::{Area, DiffKind, Entry, MatchOptions, Store, StoreResult, diff_intent, diff_intent_at};
+use crate::store::{
+    Area, DiffKind, Entry, MatchOptions, Store, StoreResult, diff_intent, diff_intent_at,
+};
 use crate::yaml;
 
 /// One changed intent document and what applying it would do.
@@ -67,19 +69,35 @@ pub fn plan(intent: &Store, rev: Option<&str>, state: &Store) -> StoreResult<Vec
     Ok(out)
 }
 
-fn describe(r: &Ref, kind: DiffKind, after: Option<&serde_json::Value>, state: &Store) -> StoreResult<String> {
+fn describe(
+    r: &Ref,
+    kind: DiffKind,
+    after: Option<&serde_json::Value>,
+    state: &Store,
+) -> StoreResult<String> {
     let pkg = || format!("{}/-/{}", r.repo, r.filename);
     Ok(match (IntentKind::of(r), kind) {
         (Some(IntentKind::Environment), DiffKind::Delete) => {
             let glob = Glob::new(&format!("**/@/deploy/{}", r.subpath))?;
-            let n = state.match_refs(Area::Records, &[glob], MatchOptions::default())?.len();
-            format!("remove environment {} after running `down` for its {n} deployment(s)", r.subpath)
+            let n = state
+                .match_refs(Area::Records, &[glob], MatchOptions::default())?
+                .len();
+            format!(
+                "remove environment {} after running `down` for its {n} deployment(s)",
+                r.subpath
+            )
         }
         (Some(IntentKind::Environment), DiffKind::Create) => {
-            format!("add environment {}; every package that targets it deploys there", r.subpath)
+            format!(
+                "add environment {}; every package that targets it deploys there",
+                r.subpath
+            )
         }
         (Some(IntentKind::Environment), DiffKind::Update) => {
-            format!("update environment {}; packages re-check their deployments", r.subpath)
+            format!(
+                "update environment {}; packages re-check their deployments",
+                r.subpath
+            )
         }
         (Some(IntentKind::Deploy), DiffKind::Delete) => {
             format!("run `down` for {} in {}", pkg(), r.subpath)
@@ -92,7 +110,9 @@ fn describe(r: &Ref, kind: DiffKind, after: Option<&serde_json::Value>, state: &
             format!("run `up` of {release} in {}", r.subpath)
         }
         (Some(IntentKind::Custom), DiffKind::Delete) => format!("remove custom state {r}"),
-        (Some(IntentKind::Custom), _) => format!("set custom state {r}; runs waiting for it continue"),
+        (Some(IntentKind::Custom), _) => {
+            format!("set custom state {r}; runs waiting for it continue")
+        }
         (None, _) => format!("{r} is not an intent ref; `ocuroot intent check` reports it"),
     })
 }

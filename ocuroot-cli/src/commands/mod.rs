@@ -22,7 +22,11 @@ pub fn run(cli: Cli, env: &ProcessEnv, out: &mut dyn Write) -> CommandResult {
         Command::Release(cmd) => release::run(cmd, env, out),
         Command::State(cmd) => state::run(cmd, env, out),
         Command::Work(cmd) => work::run(cmd, env, out),
-        Command::Plan { intent, output, color } => plan::run_plan(env, intent.as_deref(), output, color, out),
+        Command::Plan {
+            intent,
+            output,
+            color,
+        } => plan::run_plan(env, intent.as_deref(), output, color, out),
         Command::Intent(cmd) => plan::run_intent(cmd, env, out),
         Command::Version => {
             let version = env!("CARGO_PKG_VERSION");

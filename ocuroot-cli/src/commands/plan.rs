@@ -22,13 +22,19 @@ pub fn run_plan(
     let items = plan(&ws.intent, rev, &ws.state)?;
     match output {
         LogFormat::Json => {
-            writeln!(out, "{}", serde_json::to_string_pretty(&items).map_err(CommandError::user)?)?;
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&items).map_err(CommandError::user)?
+            )?;
         }
         LogFormat::Text => {
             let colour = match color {
                 ColorChoice::Always => true,
                 ColorChoice::Never => false,
-                ColorChoice::Auto => std::io::stdout().is_terminal() && env.get("NO_COLOR").is_none(),
+                ColorChoice::Auto => {
+                    std::io::stdout().is_terminal() && env.get("NO_COLOR").is_none()
+                }
             };
             render(&items, colour, out)?;
         }
@@ -41,7 +47,13 @@ fn render(items: &[PlanItem], colour: bool, out: &mut dyn Write) -> Result<(), C
         writeln!(out, "No changes: state matches intent.")?;
         return Ok(());
     }
-    let paint = |code: &str, text: &str| if colour { format!("\u{1b}[{code}m{text}\u{1b}[0m") } else { text.to_string() };
+    let paint = |code: &str, text: &str| {
+        if colour {
+            format!("\u{1b}[{code}m{text}\u{1b}[0m")
+        } else {
+            text.to_string()
+        }
+    };
     writeln!(out, "{} intent change(s):\n", items.len())?;
     for item in items {
         writeln!(out, "{} {}", paint("1", &item.work_type), item.r)?;
@@ -49,7 +61,11 @@ fn render(items: &[PlanItem], colour: bool, out: &mut dyn Write) -> Result<(), C
         let before = item.before.as_deref().unwrap_or("");
         let after = item.after.as_deref().unwrap_or("");
         let diff = similar::TextDiff::from_lines(before, after);
-        let text = diff.unified_diff().context_radius(3).header("state (applied)", "intent").to_string();
+        let text = diff
+            .unified_diff()
+            .context_radius(3)
+            .header("state (applied)", "intent")
+            .to_string();
         for line in text.lines() {
             let line = if line.starts_with('+') && !line.starts_with("+++") {
                 paint("32", line)
@@ -82,8 +98,10 @@ pub fn run_intent(cmd: IntentCommand, env: &ProcessEnv, out: &mut dyn Write) -> 
             if problems.is_empty() {
                 Ok(ExitCode::SUCCESS)
             } else {
-                Err(CommandError::message(format!("{} problem(s) in intent", problems.len()))
-                    .hint("fix the files listed above on the intent branch"))
+                Err(
+                    CommandError::message(format!("{} problem(s) in intent", problems.len()))
+                        .hint("fix the files listed above on the intent branch"),
+                )
             }
         }
     }

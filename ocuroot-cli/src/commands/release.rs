@@ -16,7 +16,12 @@ use crate::progress::{StderrProgress, TtyProgress};
 
 pub fn run(cmd: ReleaseCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandResult {
     match cmd {
-        ReleaseCommand::New { target, force, cascade, exec } => {
+        ReleaseCommand::New {
+            target,
+            force,
+            cascade,
+            exec,
+        } => {
             if cascade {
                 return Err(CommandError::message("--cascade is not supported yet")
                     .hint("run the release without --cascade, then `ocuroot work cascade` once it exists"));
@@ -50,13 +55,21 @@ pub fn run(cmd: ReleaseCommand, env: &ProcessEnv, out: &mut dyn Write) -> Comman
             let mut r = target_ref(&ws, &target)?;
             let engine = Engine::new(&ws, engine_options(env, &exec));
             if !r.has_release() {
-                let releases = engine.releases_for_commit(&ws.commit).map_err(engine_error)?;
+                let releases = engine
+                    .releases_for_commit(&ws.commit)
+                    .map_err(engine_error)?;
                 let pkg = r.clone();
-                let mine: Vec<&Ref> = releases.iter().filter(|x| x.filename == pkg.filename).collect();
+                let mine: Vec<&Ref> = releases
+                    .iter()
+                    .filter(|x| x.filename == pkg.filename)
+                    .collect();
                 r = match mine.last().or(releases.last().as_ref()) {
                     Some(latest) => (*latest).clone(),
                     None => {
-                        return Err(CommandError::message(format!("no release of {pkg} at commit {}", ws.commit)));
+                        return Err(CommandError::message(format!(
+                            "no release of {pkg} at commit {}",
+                            ws.commit
+                        )));
                     }
                 };
             }
@@ -86,7 +99,9 @@ fn target_ref(ws: &Workspace, target: &TargetArgs) -> Result<Ref, CommandError> 
 }
 
 pub(super) fn engine_options(env: &ProcessEnv, exec: &ExecArgs) -> EngineOptions {
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     EngineOptions {
         parallel: exec.parallel.unwrap_or((cpus * 2).max(4)).max(1),
         progress: if std::io::stderr().is_terminal() && env.get("CI").is_none() {
@@ -100,11 +115,18 @@ pub(super) fn engine_options(env: &ProcessEnv, exec: &ExecArgs) -> EngineOptions
 
 fn finish(outcome: ReleaseOutcome, out: &mut dyn Write) -> CommandResult {
     match outcome {
-        ReleaseOutcome::Release { release, status, waiting } => {
+        ReleaseOutcome::Release {
+            release,
+            status,
+            waiting,
+        } => {
             writeln!(out, "{release}")?;
             if status == ReleaseStatus::Failed {
-                return Err(CommandError::message(format!("release {release} failed"))
-                    .hint("see the run logs above; fix the cause and run `ocuroot release retry`"));
+                return Err(
+                    CommandError::message(format!("release {release} failed")).hint(
+                        "see the run logs above; fix the cause and run `ocuroot release retry`",
+                    ),
+                );
             }
             if !waiting.is_empty() {
                 crate::progress::note(&format!(
@@ -128,8 +150,13 @@ fn finish(outcome: ReleaseOutcome, out: &mut dyn Write) -> CommandResult {
 
 pub(super) fn engine_error(e: EngineError) -> CommandError {
     let hint = match &e {
-        EngineError::CommitMismatch { expected, .. } => Some(format!("to check out the expected commit, run: git checkout {expected}")),
-        EngineError::NoFailedRuns { .. } => Some("nothing to retry; `ocuroot state match '<release>/**/status/*'` shows run states".to_string()),
+        EngineError::CommitMismatch { expected, .. } => Some(format!(
+            "to check out the expected commit, run: git checkout {expected}"
+        )),
+        EngineError::NoFailedRuns { .. } => Some(
+            "nothing to retry; `ocuroot state match '<release>/**/status/*'` shows run states"
+                .to_string(),
+        ),
         _ => None,
     };
     let mut err = match e {

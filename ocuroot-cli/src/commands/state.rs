@@ -52,7 +52,9 @@ pub fn run(cmd: StateCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandR
             tx.delete(&r);
             ws.intent.commit(&tx)?;
         }
-        StateCommand::Apply { reference, cascade } => return super::work::apply(env, &reference, cascade),
+        StateCommand::Apply { reference, cascade } => {
+            return super::work::apply(env, &reference, cascade);
+        }
         StateCommand::Diff => {
             let ws = open_workspace(env)?;
             for entry in diff_intent(&ws.intent, &ws.state)? {

@@ -20,15 +20,24 @@ pub fn run(cmd: WorkCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandRe
     let problems = ocuroot_core::intent::check_changes(&ws.intent, &ws.state)?;
     if !problems.is_empty() {
         let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        return Err(CommandError::message(format!("invalid intent, no work was done:\n  {}", list.join("\n  ")))
-            .hint("run `ocuroot intent check` and fix the files on the intent branch"));
+        return Err(CommandError::message(format!(
+            "invalid intent, no work was done:\n  {}",
+            list.join("\n  ")
+        ))
+        .hint("run `ocuroot intent check` and fix the files on the intent branch"));
     }
-    let filter = WorkFilter { commit: Some(ws.commit.clone()) };
+    let filter = WorkFilter {
+        commit: Some(ws.commit.clone()),
+    };
     match cmd {
         WorkCommand::Continue { dryrun, exec } => {
             let engine = Engine::new(&ws, engine_options(env, &exec));
             let mut items = engine.ready_runs(&filter).map_err(engine_error)?;
-            items.extend(engine.reconcilable_deployments(&filter).map_err(engine_error)?);
+            items.extend(
+                engine
+                    .reconcilable_deployments(&filter)
+                    .map_err(engine_error)?,
+            );
             if dryrun {
                 return print_items(out, &items);
             }
@@ -44,7 +53,11 @@ pub fn run(cmd: WorkCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandRe
             let failed = engine.execute_work(&items).map_err(engine_error)?;
             exit_for(failed)
         }
-        WorkCommand::Any { comprehensive: _, dryrun, exec } => {
+        WorkCommand::Any {
+            comprehensive: _,
+            dryrun,
+            exec,
+        } => {
             let engine = Engine::new(&ws, engine_options(env, &exec));
             let mut failed = false;
             let mut previous: Option<Vec<WorkItem>> = None;
@@ -72,7 +85,10 @@ pub fn apply(env: &ProcessEnv, reference: &str, cascade: bool) -> CommandResult 
     }
     let ws = open_workspace(env)?;
     let r = ws.resolve_cli_ref(reference)?;
-    let engine = Engine::new(&ws, engine_options(env, &crate::cli::ExecArgs { parallel: None }));
+    let engine = Engine::new(
+        &ws,
+        engine_options(env, &crate::cli::ExecArgs { parallel: None }),
+    );
     engine.apply_intent(&r).map_err(engine_error)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -81,14 +97,19 @@ fn print_items(out: &mut dyn Write, items: &[WorkItem]) -> CommandResult {
     if items.is_empty() {
         writeln!(out, "null")?;
     } else {
-        writeln!(out, "{}", serde_json::to_string_pretty(items).map_err(CommandError::user)?)?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(items).map_err(CommandError::user)?
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn exit_for(failed: bool) -> CommandResult {
     if failed {
-        Err(CommandError::message("some runs failed").hint("see the run logs above; `ocuroot release retry` runs them again"))
+        Err(CommandError::message("some runs failed")
+            .hint("see the run logs above; `ocuroot release retry` runs them again"))
     } else {
         Ok(ExitCode::SUCCESS)
     }

@@ -65,6 +65,19 @@ impl TestEnv {
         env
     }
 
+    /// Makes a repository from the fixture `testdata/<name>` (copied and committed).
+    #[must_use]
+    pub fn from_fixture(name: &str) -> TestEnv {
+        let env = Self::without_config();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../testdata")
+            .join(name);
+        copy_dir(&src, &env.repo);
+        env.git(&["add", "-A"]);
+        env.git(&["commit", "-q", "-m", "fixture"]);
+        env
+    }
+
     /// Makes an empty Git repository without `repo.ocu.star` (and without commits).
     #[must_use]
     pub fn without_config() -> TestEnv {
@@ -413,5 +426,28 @@ impl fmt::Display for CommandOutput {
             writeln!(f, "[exit status: {}]", self.code())?;
         }
         Ok(())
+    }
+}
+
+/// Copies a directory tree (files only), skipping `.store`, `.ocuroot` and build leftovers.
+pub fn copy_dir(src: &Path, dst: &Path) {
+    for entry in std::fs::read_dir(src).unwrap_or_else(|e| panic!("read {}: {e}", src.display())) {
+        let entry = entry.expect("dir entry");
+        let name = entry.file_name();
+        let name_str = name.to_string_lossy();
+        if matches!(
+            name_str.as_ref(),
+            ".store" | ".ocuroot" | ".build" | ".deploys" | ".data" | ".git"
+        ) {
+            continue;
+        }
+        let from = entry.path();
+        let to = dst.join(&name);
+        if from.is_dir() {
+            std::fs::create_dir_all(&to).expect("mkdir");
+            copy_dir(&from, &to);
+        } else {
+            std::fs::copy(&from, &to).expect("copy file");
+        }
     }
 }

@@ -13,23 +13,30 @@ use crate::store::{Area, MatchOptions, Transaction};
 pub(crate) fn register_environment(engine: &Engine<'_>, env: &Environment) -> EngineResult<()> {
     let r = ref_of(&format!("@/environment/{}", env.name))?;
     let mut tx = Transaction::new(format!("register environment {}", env.name));
-    tx.set(&r, model::to_json(env));
+    let value = model::to_json(env);
+    tx.set(&r, value.clone());
     engine.ws.intent.commit(&tx)?;
-    apply_environment(engine, &env.name, Some(env))
+    let raw = crate::yaml::to_canonical(&value).map_err(|e| EngineError::Invalid(e.to_string()))?;
+    apply_environment(engine, &env.name, Some((env, raw)))
 }
 
 /// Applies environment intent for `name`: with a document, writes it to state and schedules
 /// a `check_envs` operation for every package so that packages targeting the environment
-/// deploy to it; without one (deleted intent), removes the environment from state.
+/// deploy to it; without one (deleted intent), removes the environment from state. The
+/// intent's exact text is recorded in the applied mirror.
 ///
 /// # Errors
 ///
 /// [`EngineError::Invalid`] for an invalid name or a name that does not match the document;
 /// store errors.
-pub fn apply_environment(engine: &Engine<'_>, name: &str, env: Option<&Environment>) -> EngineResult<()> {
+pub fn apply_environment(
+    engine: &Engine<'_>,
+    name: &str,
+    env: Option<(&Environment, String)>,
+) -> EngineResult<()> {
     let r = ref_of(&format!("@/environment/{name}"))?;
     let ws = engine.ws;
-    let Some(env) = env else {
+    let Some((env, raw)) = env else {
         let mut tx = Transaction::new(format!("apply environment intent\n\nremove {name}"));
         tx.delete_if_exists(&r);
         tx.delete_applied(&r);
@@ -52,15 +59,18 @@ pub fn apply_environment(engine: &Engine<'_>, name: &str, env: Option<&Environme
     if ws.state.try_get(&r)?.as_ref() == Some(&value) {
         // Already applied: make sure the mirror agrees and stop.
         let mut tx = Transaction::new(format!("apply environment intent\n\n{name}"));
-        tx.set_applied(&r, value);
+        tx.set_applied_raw(&r, raw);
         ws.state.commit(&tx)?;
         return Ok(());
     }
     let mut tx = Transaction::new(format!("apply environment intent\n\n{name}"));
-    tx.set(&r, value.clone());
-    tx.set_applied(&r, value);
+    tx.set(&r, value);
+    tx.set_applied_raw(&r, raw);
     for release in package_releases(engine)? {
-        tx.set(&ref_of(&format!("{release}/op/check_envs"))?, engine.marker());
+        tx.set(
+            &ref_of(&format!("{release}/op/check_envs"))?,
+            engine.marker(),
+        );
     }
     ws.state.commit(&tx)?;
     Ok(())
@@ -71,12 +81,22 @@ pub fn apply_environment(engine: &Engine<'_>, name: &str, env: Option<&Environme
 fn package_releases(engine: &Engine<'_>) -> EngineResult<Vec<Ref>> {
     let state = &engine.ws.state;
     let mut chosen: BTreeMap<String, Ref> = BTreeMap::new();
-    for link in state.match_refs(Area::Records, &[Glob::new("**/@/deploy/*")?], MatchOptions::default())? {
+    for link in state.match_refs(
+        Area::Records,
+        &[Glob::new("**/@/deploy/*")?],
+        MatchOptions::default(),
+    )? {
         let target = state.resolve_link(&link)?;
         chosen.insert(package_key(&link), target.release_ref());
     }
-    for marker in state.match_refs(Area::Records, &[Glob::new("**/@*/commit/*")?], MatchOptions { no_links: true })? {
-        chosen.entry(package_key(&marker)).or_insert_with(|| marker.release_ref());
+    for marker in state.match_refs(
+        Area::Records,
+        &[Glob::new("**/@*/commit/*")?],
+        MatchOptions { no_links: true },
+    )? {
+        chosen
+            .entry(package_key(&marker))
+            .or_insert_with(|| marker.release_ref());
     }
     let _ = escape;
     Ok(chosen.into_values().collect())

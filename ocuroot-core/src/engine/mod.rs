@@ -269,7 +269,11 @@ pub struct Engine<'w> {
 impl<'w> Engine<'w> {
     /// Creates an engine for `ws`.
     pub fn new(ws: &'w Workspace, opts: EngineOptions) -> Engine<'w> {
-        Engine { ws, opts, secrets: Secrets::default() }
+        Engine {
+            ws,
+            opts,
+            secrets: Secrets::default(),
+        }
     }
 
     /// Returns the secrets registered so far (for masking output outside the engine).
@@ -291,8 +295,16 @@ impl<'w> Engine<'w> {
 }
 
 /// Decodes a stored document into a model type, naming the ref on failure.
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(r: &Ref, what: &'static str, v: Value) -> EngineResult<T> {
-    serde_json::from_value(v).map_err(|source| EngineError::BadDocument { r: r.to_string(), what, source })
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    r: &Ref,
+    what: &'static str,
+    v: Value,
+) -> EngineResult<T> {
+    serde_json::from_value(v).map_err(|source| EngineError::BadDocument {
+        r: r.to_string(),
+        what,
+        source,
+    })
 }
 
 /// Parses a ref built from known-good parts.

@@ -49,7 +49,11 @@ impl Engine<'_> {
             && !pkg.repo.is_empty()
             && &pkg.repo != this
         {
-            return Err(EngineError::OtherRepo { r: pkg.to_string(), repo: pkg.repo.clone(), this: this.clone() });
+            return Err(EngineError::OtherRepo {
+                r: pkg.to_string(),
+                repo: pkg.repo.clone(),
+                this: this.clone(),
+            });
         }
         let file = pkg.filename.clone();
         if file.is_empty() || !self.ws.root.join(&file).is_file() {
@@ -59,7 +63,11 @@ impl Engine<'_> {
     }
 
     fn environments(&self) -> EngineResult<Vec<Environment>> {
-        let refs = self.ws.state.match_refs(Area::Records, &[Glob::new("@/environment/*")?], MatchOptions::default())?;
+        let refs = self.ws.state.match_refs(
+            Area::Records,
+            &[Glob::new("@/environment/*")?],
+            MatchOptions::default(),
+        )?;
         let mut out = Vec::new();
         for r in refs {
             if let Some(v) = self.ws.state.try_get(&r)? {
@@ -96,12 +104,28 @@ impl Engine<'_> {
             return Err(EngineError::ReleaseSpecified { r: pkg.to_string() });
         }
         let file = self.package_file(pkg)?;
-        let repo = self.ws.repo_name.clone().unwrap_or_else(|| pkg.repo.clone());
-        let pkg = Ref { repo, filename: file.clone(), ..Ref::default() };
+        let repo = self
+            .ws
+            .repo_name
+            .clone()
+            .unwrap_or_else(|| pkg.repo.clone());
+        let pkg = Ref {
+            repo,
+            filename: file.clone(),
+            ..Ref::default()
+        };
         let commit = self.ws.commit.clone();
         if !force {
-            let glob = Glob::new(&format!("{}/@*/commit/{}", escape(&pkg.to_string()), escape(&commit)))?;
-            let existing = self.ws.state.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
+            let glob = Glob::new(&format!(
+                "{}/@*/commit/{}",
+                escape(&pkg.to_string()),
+                escape(&commit)
+            ))?;
+            let existing = self.ws.state.match_refs(
+                Area::Records,
+                &[glob],
+                MatchOptions { no_links: true },
+            )?;
             if !existing.is_empty() {
                 let refs = existing.iter().map(RefExt::release_ref).collect();
                 return Err(EngineError::AlreadyReleased { commit, refs });
@@ -131,15 +155,35 @@ impl Engine<'_> {
 
     fn next_release_id(&self, pkg: &Ref) -> EngineResult<u64> {
         let glob = Glob::new(&format!("{}/@*", escape(&pkg.to_string())))?;
-        let refs = self.ws.state.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
-        let max = refs.iter().filter_map(|r| r.release.as_deref().and_then(names::release_number)).max();
+        let refs =
+            self.ws
+                .state
+                .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
+        let max = refs
+            .iter()
+            .filter_map(|r| r.release.as_deref().and_then(names::release_number))
+            .max();
         Ok(max.unwrap_or(0) + 1)
     }
 
-    fn init_release(&self, release: &Ref, commit: &str, loaded: &LoadedPackage) -> EngineResult<()> {
+    fn init_release(
+        &self,
+        release: &Ref,
+        commit: &str,
+        loaded: &LoadedPackage,
+    ) -> EngineResult<()> {
         let mut tx = Transaction::new(format!("initializing release\n\n{release}"));
-        tx.create(release, model::to_json(&ReleaseDoc { commit: commit.to_string(), package: loaded.package.clone() }));
-        tx.set(&ref_of(&format!("{release}/commit/{commit}"))?, self.marker());
+        tx.create(
+            release,
+            model::to_json(&ReleaseDoc {
+                commit: commit.to_string(),
+                package: loaded.package.clone(),
+            }),
+        );
+        tx.set(
+            &ref_of(&format!("{release}/commit/{commit}"))?,
+            self.marker(),
+        );
         let mut previous: Vec<String> = Vec::new();
         for phase in &loaded.package.phases {
             let mut this = Vec::new();
@@ -183,11 +227,19 @@ impl Engine<'_> {
     /// checkout, checking that the commit matches.
     pub(crate) fn open_release(&self, release: &Ref) -> EngineResult<(Ref, LoadedPackage)> {
         if !release.has_release() || release.release.as_deref() == Some("") {
-            return Err(EngineError::ReleaseRequired { r: release.to_string() });
+            return Err(EngineError::ReleaseRequired {
+                r: release.to_string(),
+            });
         }
-        let resolved = self.ws.state.resolve_link(&release.release_ref())?.release_ref();
+        let resolved = self
+            .ws
+            .state
+            .resolve_link(&release.release_ref())?
+            .release_ref();
         let Some(doc) = self.ws.state.try_get(&resolved)? else {
-            return Err(EngineError::ReleaseNotFound { r: release.to_string() });
+            return Err(EngineError::ReleaseNotFound {
+                r: release.to_string(),
+            });
         };
         let doc: ReleaseDoc = decode(&resolved, "release", doc)?;
         if doc.commit != self.ws.commit {
@@ -200,7 +252,9 @@ impl Engine<'_> {
         let file = self.package_file(&resolved)?;
         match self.evaluate(&file, &resolved)? {
             PackageEval::Package(loaded) => Ok((resolved, loaded)),
-            _ => Err(EngineError::Invalid(format!("{file} no longer declares a package"))),
+            _ => Err(EngineError::Invalid(format!(
+                "{file} no longer declares a package"
+            ))),
         }
     }
 
@@ -214,7 +268,9 @@ impl Engine<'_> {
         let (release, loaded) = self.open_release(release)?;
         let failed = self.runs_with_status(&release, &[RunStatus::Failed])?;
         if failed.is_empty() {
-            return Err(EngineError::NoFailedRuns { release: release.to_string() });
+            return Err(EngineError::NoFailedRuns {
+                release: release.to_string(),
+            });
         }
         let mut tx = Transaction::new(format!("retrying failed runs\n\n{release}"));
         for run in failed {
@@ -222,8 +278,17 @@ impl Engine<'_> {
             let task = run_task(&run)?;
             let next = self.next_run_number(&task)?;
             let new_run = ref_of(&format!("{task}/{next}"))?;
-            let first = doc.functions.first().cloned().ok_or_else(|| EngineError::Invalid(format!("run {run} has no functions")))?;
-            let new_doc = RunDoc { functions: vec![first], output: None, watch_files: None, ..doc };
+            let first = doc
+                .functions
+                .first()
+                .cloned()
+                .ok_or_else(|| EngineError::Invalid(format!("run {run} has no functions")))?;
+            let new_doc = RunDoc {
+                functions: vec![first],
+                output: None,
+                watch_files: None,
+                ..doc
+            };
             tx.set(&new_run, model::to_json(&new_doc));
             tx.set(&status_ref(&new_run, RunStatus::Pending)?, self.marker());
             self.set_status(&mut tx, &run, RunStatus::FailedRetried)?;
@@ -239,8 +304,15 @@ impl Engine<'_> {
     /// Store errors.
     pub fn releases_for_commit(&self, commit: &str) -> EngineResult<Vec<Ref>> {
         let repo = self.ws.repo_name.clone().unwrap_or_default();
-        let glob = Glob::new(&format!("{}/-/**/@*/commit/{}", escape(&repo), escape(commit)))?;
-        let refs = self.ws.state.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
+        let glob = Glob::new(&format!(
+            "{}/-/**/@*/commit/{}",
+            escape(&repo),
+            escape(commit)
+        ))?;
+        let refs =
+            self.ws
+                .state
+                .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
         let mut out: Vec<Ref> = refs.iter().map(Ref::release_ref).collect();
         out.sort();
         out.dedup();
@@ -249,16 +321,33 @@ impl Engine<'_> {
 
     pub(crate) fn next_run_number(&self, task: &Ref) -> EngineResult<u64> {
         let glob = Glob::new(&format!("{}/*", escape(&task.to_string())))?;
-        let refs = self.ws.state.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
-        let max = refs.iter().filter_map(|r| r.subpath.rsplit('/').next()?.parse::<u64>().ok()).max();
+        let refs =
+            self.ws
+                .state
+                .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
+        let max = refs
+            .iter()
+            .filter_map(|r| r.subpath.rsplit('/').next()?.parse::<u64>().ok())
+            .max();
         Ok(max.unwrap_or(0) + 1)
     }
 
     /// Returns the run refs of `release` whose status is one of `statuses`.
-    pub(crate) fn runs_with_status(&self, release: &Ref, statuses: &[RunStatus]) -> EngineResult<Vec<Ref>> {
+    pub(crate) fn runs_with_status(
+        &self,
+        release: &Ref,
+        statuses: &[RunStatus],
+    ) -> EngineResult<Vec<Ref>> {
         let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
-        let glob = Glob::new(&format!("{}/{{task,deploy}}/*/*/status/{{{}}}", escape(&release.to_string()), names.join(",")))?;
-        let refs = self.ws.state.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
+        let glob = Glob::new(&format!(
+            "{}/{{task,deploy}}/*/*/status/{{{}}}",
+            escape(&release.to_string()),
+            names.join(",")
+        ))?;
+        let refs =
+            self.ws
+                .state
+                .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
         let mut out: Vec<Ref> = refs.iter().filter_map(|r| status_run(r).ok()).collect();
         out.sort();
         out.dedup();
@@ -266,7 +355,12 @@ impl Engine<'_> {
     }
 
     /// Records a status change: removes every other status marker and writes the new one.
-    pub(crate) fn set_status(&self, tx: &mut Transaction, run: &Ref, status: RunStatus) -> EngineResult<()> {
+    pub(crate) fn set_status(
+        &self,
+        tx: &mut Transaction,
+        run: &Ref,
+        status: RunStatus,
+    ) -> EngineResult<()> {
         for other in RunStatus::ALL {
             if other != status {
                 tx.delete_if_exists(&status_ref(run, other)?);
@@ -282,21 +376,31 @@ impl Engine<'_> {
     ///
     /// Store errors.
     pub fn release_status(&self, release: &Ref) -> EngineResult<ReleaseStatus> {
-        let glob = Glob::new(&format!("{}/{{task,deploy}}/*/*/status/*", escape(&release.to_string())))?;
-        let refs = self.ws.state.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
-        let statuses: BTreeSet<RunStatus> =
-            refs.iter().filter_map(|r| r.subpath.rsplit('/').next().and_then(RunStatus::parse)).collect();
-        Ok(if statuses.is_empty() || statuses.iter().all(|s| *s == RunStatus::Pending) {
-            ReleaseStatus::Pending
-        } else if statuses.contains(&RunStatus::Failed) {
-            ReleaseStatus::Failed
-        } else if statuses.contains(&RunStatus::Running) {
-            ReleaseStatus::Running
-        } else if statuses.contains(&RunStatus::Cancelled) {
-            ReleaseStatus::Cancelled
-        } else {
-            ReleaseStatus::Complete
-        })
+        let glob = Glob::new(&format!(
+            "{}/{{task,deploy}}/*/*/status/*",
+            escape(&release.to_string())
+        ))?;
+        let refs =
+            self.ws
+                .state
+                .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
+        let statuses: BTreeSet<RunStatus> = refs
+            .iter()
+            .filter_map(|r| r.subpath.rsplit('/').next().and_then(RunStatus::parse))
+            .collect();
+        Ok(
+            if statuses.is_empty() || statuses.iter().all(|s| *s == RunStatus::Pending) {
+                ReleaseStatus::Pending
+            } else if statuses.contains(&RunStatus::Failed) {
+                ReleaseStatus::Failed
+            } else if statuses.contains(&RunStatus::Running) {
+                ReleaseStatus::Running
+            } else if statuses.contains(&RunStatus::Cancelled) {
+                ReleaseStatus::Cancelled
+            } else {
+                ReleaseStatus::Complete
+            },
+        )
     }
 
     /// Runs `release` until no run can make progress (spec §6.3).
@@ -304,7 +408,11 @@ impl Engine<'_> {
     /// # Errors
     ///
     /// Store errors and missing functions; failing tasks are reported in the outcome.
-    pub fn run_to_pause(&self, release: &Ref, loaded: &LoadedPackage) -> EngineResult<ReleaseOutcome> {
+    pub fn run_to_pause(
+        &self,
+        release: &Ref,
+        loaded: &LoadedPackage,
+    ) -> EngineResult<ReleaseOutcome> {
         let mut waiting;
         loop {
             // Runs that pause or fail leave the pending set, and runs that wait for inputs
@@ -317,9 +425,16 @@ impl Engine<'_> {
             self.execute_wave(release, loaded, ready)?;
         }
         for (run, missing) in &waiting {
-            self.progress(ProgressEvent::Waiting { run: run.clone(), missing: missing.clone() });
+            self.progress(ProgressEvent::Waiting {
+                run: run.clone(),
+                missing: missing.clone(),
+            });
         }
-        Ok(ReleaseOutcome::Release { release: release.clone(), status: self.release_status(release)?, waiting })
+        Ok(ReleaseOutcome::Release {
+            release: release.clone(),
+            status: self.release_status(release)?,
+            waiting,
+        })
     }
 
     /// Evaluates a package file and describes its phases (`ocuroot release lint`).
@@ -329,20 +444,39 @@ impl Engine<'_> {
     /// Evaluation and validation errors.
     pub fn lint(&self, pkg: &Ref) -> EngineResult<Vec<String>> {
         let file = self.package_file(pkg)?;
-        let repo = self.ws.repo_name.clone().unwrap_or_else(|| pkg.repo.clone());
-        let base = Ref { repo, filename: file.clone(), release: Some("lint".to_string()), ..Ref::default() };
+        let repo = self
+            .ws
+            .repo_name
+            .clone()
+            .unwrap_or_else(|| pkg.repo.clone());
+        let base = Ref {
+            repo,
+            filename: file.clone(),
+            release: Some("lint".to_string()),
+            ..Ref::default()
+        };
         let mut lines = Vec::new();
         match self.evaluate(&file, &base)? {
             PackageEval::Package(loaded) => {
                 for phase in &loaded.package.phases {
                     if !phase.name.is_empty() || phase.tasks.len() > 1 {
-                        lines.push(format!("Phase {:?}: {} tasks", phase.name, phase.tasks.len()));
+                        lines.push(format!(
+                            "Phase {:?}: {} tasks",
+                            phase.name,
+                            phase.tasks.len()
+                        ));
                     }
                     for t in &phase.tasks {
-                        let indent = if !phase.name.is_empty() || phase.tasks.len() > 1 { "  " } else { "" };
+                        let indent = if !phase.name.is_empty() || phase.tasks.len() > 1 {
+                            "  "
+                        } else {
+                            ""
+                        };
                         lines.push(match t {
                             model::WorkSpec::Task(t) => format!("{indent}Task: {:?}", t.name),
-                            model::WorkSpec::Deploy(d) => format!("{indent}Deployment to {:?}", d.environment),
+                            model::WorkSpec::Deploy(d) => {
+                                format!("{indent}Deployment to {:?}", d.environment)
+                            }
                         });
                     }
                 }
@@ -360,23 +494,31 @@ impl Engine<'_> {
     #[allow(dead_code)]
     pub(crate) fn run_status(&self, run: &Ref) -> EngineResult<Option<RunStatus>> {
         let glob = Glob::new(&format!("{}/status/*", escape(&run.to_string())))?;
-        let refs = self.ws.state.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
-        Ok(refs.iter().find_map(|r| r.subpath.rsplit('/').next().and_then(RunStatus::parse)))
+        let refs =
+            self.ws
+                .state
+                .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
+        Ok(refs
+            .iter()
+            .find_map(|r| r.subpath.rsplit('/').next().and_then(RunStatus::parse)))
     }
 
     /// Returns the runs that can execute now, and the ones blocked on inputs.
-    fn candidates(&self, release: &Ref, loaded: &LoadedPackage) -> EngineResult<(Vec<Candidate>, Vec<(Ref, Vec<String>)>)> {
+    fn candidates(
+        &self,
+        release: &Ref,
+        loaded: &LoadedPackage,
+    ) -> EngineResult<(Vec<Candidate>, Waiting)> {
         let runs = self.runs_with_status(release, &[RunStatus::Pending, RunStatus::Paused])?;
         let mut ready = Vec::new();
         let mut blocked = Vec::new();
         for run in runs {
             let doc: RunDoc = decode(&run, "run", self.ws.state.get(&run)?)?;
-            let Some(last) = doc.functions.last().cloned() else { continue };
+            let Some(last) = doc.functions.last().cloned() else {
+                continue;
+            };
             if !self.dependencies_satisfied(&last.dependencies)? {
                 continue;
-            }
-            if !loaded.function(&last.function) {
-                return Err(EngineError::FunctionNotFound { key: last.function.key(), run: run.to_string() });
             }
             let inputs = self.populate(&last.inputs)?;
             let missing: Vec<String> = inputs
@@ -391,6 +533,12 @@ impl Engine<'_> {
                 blocked.push((run, missing));
                 continue;
             }
+            if !loaded.function(&last.function) {
+                return Err(EngineError::FunctionNotFound {
+                    key: last.function.key(),
+                    run: run.to_string(),
+                });
+            }
             ready.push(Candidate { run, doc, inputs });
         }
         Ok((ready, blocked))
@@ -400,7 +548,12 @@ impl Engine<'_> {
     pub(crate) fn dependencies_satisfied(&self, deps: &[String]) -> EngineResult<bool> {
         for dep in deps {
             let glob = Glob::new(dep)?;
-            if self.ws.state.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?.is_empty() {
+            if self
+                .ws
+                .state
+                .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?
+                .is_empty()
+            {
                 return Ok(false);
             }
         }
@@ -424,7 +577,10 @@ impl Engine<'_> {
     }
 
     pub(crate) fn package_dir(&self, release: &Ref) -> std::path::PathBuf {
-        let dir = Path::new(&release.filename).parent().map(Path::to_path_buf).unwrap_or_default();
+        let dir = Path::new(&release.filename)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         self.ws.root.join(dir)
     }
 }
@@ -432,11 +588,16 @@ impl Engine<'_> {
 fn check_input_names(run: &Ref, inputs: &model::Inputs) -> EngineResult<()> {
     for name in inputs.keys() {
         if !names::is_valid_input_name(name) {
-            return Err(EngineError::Invalid(format!("invalid input name {name:?} in {run}")));
+            return Err(EngineError::Invalid(format!(
+                "invalid input name {name:?} in {run}"
+            )));
         }
     }
     Ok(())
 }
+
+/// Runs blocked on inputs, with the missing input names.
+type Waiting = Vec<(Ref, Vec<String>)>;
 
 /// Escapes glob metacharacters in a literal ref.
 pub(crate) fn escape(text: &str) -> String {
@@ -458,14 +619,23 @@ pub(crate) fn status_ref(run: &Ref, status: RunStatus) -> EngineResult<Ref> {
 /// `<run>/status/<x>` → `<run>`.
 pub(crate) fn status_run(status: &Ref) -> EngineResult<Ref> {
     let s = status.to_string();
-    let idx = s.rfind("/status/").ok_or_else(|| EngineError::Invalid(format!("{s} is not a status ref")))?;
+    let idx = s
+        .rfind("/status/")
+        .ok_or_else(|| EngineError::Invalid(format!("{s} is not a status ref")))?;
     ref_of(&s[..idx])
 }
 
 /// `<rel>/<type>/<name>/<n>` → `<rel>/<type>/<name>`.
 pub(crate) fn run_task(run: &Ref) -> EngineResult<Ref> {
-    let (task, _) = run.subpath.rsplit_once('/').ok_or_else(|| EngineError::Invalid(format!("{run} is not a run ref")))?;
-    Ok(Ref { subpath: task.to_string(), fragment: String::new(), ..run.clone() })
+    let (task, _) = run
+        .subpath
+        .rsplit_once('/')
+        .ok_or_else(|| EngineError::Invalid(format!("{run} is not a run ref")))?;
+    Ok(Ref {
+        subpath: task.to_string(),
+        fragment: String::new(),
+        ..run.clone()
+    })
 }
 
 /// Extension helpers on refs used by the engine.
@@ -485,4 +655,3 @@ impl RefExt for Ref {
         }
     }
 }
-

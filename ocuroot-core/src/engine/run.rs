@@ -10,7 +10,9 @@ use serde_json::Value;
 use super::release::run_task;
 use super::{Engine, EngineResult, Progress, ProgressEvent, RunStatus, decode, ref_of};
 use crate::clock::Clock;
-use crate::model::{self, DeployIntent, Inputs, JsonMap, LogEntry, RunDoc, RunFunction, TaskSummary};
+use crate::model::{
+    self, DeployIntent, Inputs, JsonMap, LogEntry, RunDoc, RunFunction, TaskSummary,
+};
 use crate::refs::{Ref, names};
 use crate::sdk::{CallContext, CallOutcome, LoadedPackage, PrintSink, Secrets};
 use crate::store::Transaction;
@@ -21,7 +23,6 @@ pub(crate) struct Candidate {
     pub doc: RunDoc,
     pub inputs: Inputs,
 }
-
 
 /// The outcome of executing one run.
 struct RunResult {
@@ -54,7 +55,10 @@ impl PrintSink for RunSink {
                 stream: 0,
             });
         }
-        self.progress.event(ProgressEvent::RunLog { run: self.run.clone(), line });
+        self.progress.event(ProgressEvent::RunLog {
+            run: self.run.clone(),
+            line,
+        });
     }
 }
 
@@ -66,14 +70,18 @@ struct MessageSink {
 
 impl PrintSink for MessageSink {
     fn print(&self, line: &str) {
-        self.progress.event(ProgressEvent::Message(self.secrets.mask(line)));
+        self.progress
+            .event(ProgressEvent::Message(self.secrets.mask(line)));
     }
 }
 
 impl Engine<'_> {
     /// A sink for prints outside runs (package evaluation), masked.
     pub(crate) fn progress_sink(&self, _run: Option<&Ref>) -> Arc<dyn PrintSink> {
-        Arc::new(MessageSink { progress: self.opts.progress.clone(), secrets: self.secrets.clone() })
+        Arc::new(MessageSink {
+            progress: self.opts.progress.clone(),
+            secrets: self.secrets.clone(),
+        })
     }
 
     pub(crate) fn execute_wave(
@@ -146,12 +154,18 @@ impl Engine<'_> {
             self.set_status(&mut state_tx, &c.run, RunStatus::Running)?;
             if c.run.subpath_type == "deploy" && doc.functions.len() == 1 {
                 let env = c.run.subpath.split('/').next().unwrap_or_default();
-                let intent_ref = ref_of(&format!("{}/-/{}/@/deploy/{env}", c.run.repo, c.run.filename))?;
+                let intent_ref = ref_of(&format!(
+                    "{}/-/{}/@/deploy/{env}",
+                    c.run.repo, c.run.filename
+                ))?;
                 if doc.run_type == "down" {
                     intent_tx.delete_if_exists(&intent_ref);
                     state_tx.delete_applied(&intent_ref);
                 } else {
-                    let intent = DeployIntent { release: release.to_string(), input: c.inputs.clone() };
+                    let intent = DeployIntent {
+                        release: release.to_string(),
+                        input: c.inputs.clone(),
+                    };
                     let value = self.secrets.mask_json(&model::to_json(&intent));
                     intent_tx.set(&intent_ref, value.clone());
                     state_tx.set_applied(&intent_ref, value);
@@ -165,7 +179,12 @@ impl Engine<'_> {
         Ok(())
     }
 
-    fn execute_run(&self, release: &Ref, loaded: &LoadedPackage, c: Candidate) -> EngineResult<RunResult> {
+    fn execute_run(
+        &self,
+        release: &Ref,
+        loaded: &LoadedPackage,
+        c: Candidate,
+    ) -> EngineResult<RunResult> {
         let started = Instant::now();
         self.progress(ProgressEvent::RunStarted { run: c.run.clone() });
         let sink = Arc::new(RunSink {
@@ -192,14 +211,24 @@ impl Engine<'_> {
                 break (RunStatus::Failed, Some("run has no functions".to_string()));
             };
             if !loaded.function(&function) {
-                break (RunStatus::Failed, Some(format!("function {} not found in the current package", function.key())));
+                break (
+                    RunStatus::Failed,
+                    Some(format!(
+                        "function {} not found in the current package",
+                        function.key()
+                    )),
+                );
             }
             let values: BTreeMap<String, Value> = inputs
                 .iter()
                 .map(|(k, d)| (k.clone(), d.effective().cloned().unwrap_or(Value::Null)))
                 .collect();
             match loaded.call(&function, &values, &ctx) {
-                CallOutcome::Done { outputs, tags: t, watch } => {
+                CallOutcome::Done {
+                    outputs,
+                    tags: t,
+                    watch,
+                } => {
                     doc.output = Some(mask_map(&self.secrets, outputs));
                     doc.watch_files = Some(watch);
                     tags = t;
@@ -210,17 +239,34 @@ impl Engine<'_> {
                     sink.print(&message);
                     break (RunStatus::Failed, Some(message));
                 }
-                CallOutcome::Next { function, inputs: next_inputs } => {
+                CallOutcome::Next {
+                    function,
+                    inputs: next_inputs,
+                } => {
                     if let Some(bad) = next_inputs.keys().find(|k| !names::is_valid_input_name(k)) {
-                        let message = format!("invalid input name {bad:?} passed to next({})", function.name);
+                        let message = format!(
+                            "invalid input name {bad:?} passed to next({})",
+                            function.name
+                        );
                         sink.print(&message);
                         break (RunStatus::Failed, Some(message));
                     }
                     let populated = self.populate(&next_inputs)?;
-                    doc.functions.push(RunFunction { function, dependencies: Vec::new(), inputs: populated.clone() });
-                    let missing: Vec<String> = populated.iter().filter(|(_, d)| d.is_missing()).map(|(k, _)| k.clone()).collect();
+                    doc.functions.push(RunFunction {
+                        function,
+                        dependencies: Vec::new(),
+                        inputs: populated.clone(),
+                    });
+                    let missing: Vec<String> = populated
+                        .iter()
+                        .filter(|(_, d)| d.is_missing())
+                        .map(|(k, _)| k.clone())
+                        .collect();
                     if !missing.is_empty() {
-                        break (RunStatus::Paused, Some(format!("waiting for {}", missing.join(", "))));
+                        break (
+                            RunStatus::Paused,
+                            Some(format!("waiting for {}", missing.join(", "))),
+                        );
                     }
                     inputs = populated;
                 }
@@ -229,8 +275,22 @@ impl Engine<'_> {
         let logs = sink.entries.lock().map(|e| e.clone()).unwrap_or_default();
         let duration = started.elapsed();
         let outputs = doc.output.clone().map(Value::Object);
-        self.progress(ProgressEvent::RunFinished { run: c.run.clone(), status, duration, outputs, detail: detail.clone() });
-        Ok(RunResult { run: c.run, doc, status, logs, tags, duration, detail })
+        self.progress(ProgressEvent::RunFinished {
+            run: c.run.clone(),
+            status,
+            duration,
+            outputs,
+            detail: detail.clone(),
+        });
+        Ok(RunResult {
+            run: c.run,
+            doc,
+            status,
+            logs,
+            tags,
+            duration,
+            detail,
+        })
     }
 
     /// Commits the results of finished runs in one transaction.
@@ -240,7 +300,11 @@ impl Engine<'_> {
         }
         let mut tx = Transaction::new(format!(
             "execution finished\n\n{}",
-            results.iter().map(|r| format!("{} {}", r.run, r.status)).collect::<Vec<_>>().join("\n")
+            results
+                .iter()
+                .map(|r| format!("{} {}", r.run, r.status))
+                .collect::<Vec<_>>()
+                .join("\n")
         ));
         for r in results {
             let _ = (r.duration, &r.detail);
@@ -267,7 +331,12 @@ impl Engine<'_> {
                 run_ref: r.run.to_string(),
                 run_type: r.doc.run_type.clone(),
                 release: release.to_string(),
-                input: r.doc.functions.first().map(|f| f.inputs.clone()).unwrap_or_default(),
+                input: r
+                    .doc
+                    .functions
+                    .first()
+                    .map(|f| f.inputs.clone())
+                    .unwrap_or_default(),
                 output: r.doc.output.clone().unwrap_or_default(),
             };
             tx.set(&task, self.secrets.mask_json(&model::to_json(&summary)));

@@ -8,7 +8,9 @@ use serde::Serialize;
 use super::release::{RefExt, escape, status_run};
 use super::{Engine, EngineError, EngineResult, RunStatus, decode, ref_of};
 use crate::intent::IntentKind;
-use crate::model::{self, DeployIntent, Environment, ReleaseDoc, RunDoc, RunFunction, TaskSummary, WorkSpec};
+use crate::model::{
+    self, DeployIntent, Environment, ReleaseDoc, RunDoc, RunFunction, TaskSummary, WorkSpec,
+};
 use crate::refs::{Glob, Ref};
 use crate::store::{Area, MatchOptions, Transaction, diff_intent};
 
@@ -97,23 +99,42 @@ impl Engine<'_> {
     ///
     /// Store errors.
     pub fn ready_runs(&self, filter: &WorkFilter) -> EngineResult<Vec<WorkItem>> {
-        let glob = Glob::new(&format!("{}/@*/{{deploy,task}}/*/*/status/{{pending,paused}}", self.repo_prefix(filter)))?;
+        let glob = Glob::new(&format!(
+            "{}/@*/{{deploy,task}}/*/*/status/{{pending,paused}}",
+            self.repo_prefix(filter)
+        ))?;
         let mut out = Vec::new();
-        for status in self.ws.state.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })? {
+        for status in
+            self.ws
+                .state
+                .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?
+        {
             let run = status_run(&status)?;
-            let Some(commit) = self.release_commit(&run)? else { continue };
+            let Some(commit) = self.release_commit(&run)? else {
+                continue;
+            };
             if filter.commit.as_ref().is_some_and(|c| c != &commit) {
                 continue;
             }
             let doc: RunDoc = decode(&run, "run", self.ws.state.get(&run)?)?;
-            let Some(last) = doc.functions.last() else { continue };
+            let Some(last) = doc.functions.last() else {
+                continue;
+            };
             if !self.dependencies_satisfied(&last.dependencies)? {
                 continue;
             }
-            if self.populate(&last.inputs)?.values().any(model::InputDesc::is_missing) {
+            if self
+                .populate(&last.inputs)?
+                .values()
+                .any(model::InputDesc::is_missing)
+            {
                 continue;
             }
-            out.push(WorkItem { r: run, work_type: WorkType::Run, commit });
+            out.push(WorkItem {
+                r: run,
+                work_type: WorkType::Run,
+                commit,
+            });
         }
         Ok(out)
     }
@@ -126,14 +147,24 @@ impl Engine<'_> {
     pub fn reconcilable_deployments(&self, filter: &WorkFilter) -> EngineResult<Vec<WorkItem>> {
         let glob = Glob::new(&format!("{}/@/deploy/*", self.repo_prefix(filter)))?;
         let mut out = Vec::new();
-        for link in self.ws.state.match_refs(Area::Records, &[glob], MatchOptions::default())? {
+        for link in self
+            .ws
+            .state
+            .match_refs(Area::Records, &[glob], MatchOptions::default())?
+        {
             let deployment = self.ws.state.resolve_link(&link)?;
-            let Some(commit) = self.release_commit(&deployment)? else { continue };
+            let Some(commit) = self.release_commit(&deployment)? else {
+                continue;
+            };
             if filter.commit.as_ref().is_some_and(|c| c != &commit) {
                 continue;
             }
             if self.deployment_inputs_changed(&deployment)?.is_some() {
-                out.push(WorkItem { r: deployment, work_type: WorkType::Run, commit });
+                out.push(WorkItem {
+                    r: deployment,
+                    work_type: WorkType::Run,
+                    commit,
+                });
             }
         }
         Ok(out)
@@ -141,14 +172,18 @@ impl Engine<'_> {
 
     /// Returns the re-populated entry function when a deployment's inputs changed.
     fn deployment_inputs_changed(&self, deployment: &Ref) -> EngineResult<Option<RunFunction>> {
-        let Some(summary) = self.ws.state.try_get(deployment)? else { return Ok(None) };
+        let Some(summary) = self.ws.state.try_get(deployment)? else {
+            return Ok(None);
+        };
         let summary: TaskSummary = decode(deployment, "task summary", summary)?;
         if summary.run_type == "down" {
             return Ok(None);
         }
         let run = Ref::parse(&summary.run_ref)?;
         let doc: RunDoc = decode(&run, "run", self.ws.state.get(&run)?)?;
-        let Some(entry) = doc.functions.first().cloned() else { return Ok(None) };
+        let Some(entry) = doc.functions.first().cloned() else {
+            return Ok(None);
+        };
         if !self.dependencies_satisfied(&entry.dependencies)? {
             return Ok(None);
         }
@@ -163,7 +198,11 @@ impl Engine<'_> {
             }
             old.and_then(|o| o.value.as_ref()) != new.value.as_ref()
         });
-        Ok(changed.then(|| RunFunction { inputs: fresh, dependencies: Vec::new(), ..entry }))
+        Ok(changed.then(|| RunFunction {
+            inputs: fresh,
+            dependencies: Vec::new(),
+            ..entry
+        }))
     }
 
     /// Pending operation markers.
@@ -174,12 +213,22 @@ impl Engine<'_> {
     pub fn pending_ops(&self, filter: &WorkFilter) -> EngineResult<Vec<WorkItem>> {
         let glob = Glob::new(&format!("{}/@*/op/*", self.repo_prefix(filter)))?;
         let mut out = Vec::new();
-        for op in self.ws.state.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })? {
-            let Some(commit) = self.release_commit(&op)? else { continue };
+        for op in
+            self.ws
+                .state
+                .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?
+        {
+            let Some(commit) = self.release_commit(&op)? else {
+                continue;
+            };
             if filter.commit.as_ref().is_some_and(|c| c != &commit) {
                 continue;
             }
-            out.push(WorkItem { r: op, work_type: WorkType::Op, commit });
+            out.push(WorkItem {
+                r: op,
+                work_type: WorkType::Op,
+                commit,
+            });
         }
         Ok(out)
     }
@@ -189,7 +238,11 @@ impl Engine<'_> {
     /// # Errors
     ///
     /// Store errors.
-    pub fn identify_work(&self, filter: &WorkFilter, include_intent: bool) -> EngineResult<Vec<WorkItem>> {
+    pub fn identify_work(
+        &self,
+        filter: &WorkFilter,
+        include_intent: bool,
+    ) -> EngineResult<Vec<WorkItem>> {
         let mut items = Vec::new();
         if include_intent {
             items.extend(self.intent_work()?);
@@ -209,7 +262,12 @@ impl Engine<'_> {
     /// Store and evaluation errors; failed runs are reported through progress and the return
     /// value is `true` when some release ended failed.
     pub fn execute_work(&self, items: &[WorkItem]) -> EngineResult<bool> {
-        for item in items.iter().filter(|i| matches!(i.work_type, WorkType::Create | WorkType::Update | WorkType::Delete)) {
+        for item in items.iter().filter(|i| {
+            matches!(
+                i.work_type,
+                WorkType::Create | WorkType::Update | WorkType::Delete
+            )
+        }) {
             self.apply_intent(&item.r)?;
         }
         for item in items.iter().filter(|i| i.work_type == WorkType::Op) {
@@ -217,22 +275,23 @@ impl Engine<'_> {
         }
         let mut releases = BTreeSet::new();
         for item in items.iter().filter(|i| i.work_type == WorkType::Run) {
-            if item.r.subpath_type == "deploy" && !item.r.subpath.contains('/') {
-                if let Some(entry) = self.deployment_inputs_changed(&item.r)? {
-                    let next = self.next_run_number(&item.r)?;
-                    let run = ref_of(&format!("{}/{next}", item.r))?;
-                    let doc = RunDoc {
-                        run_type: "up".to_string(),
-                        release: item.r.release_ref().to_string(),
-                        functions: vec![entry],
-                        output: None,
-                        watch_files: None,
-                    };
-                    let mut tx = Transaction::new(format!("redeploy on input change\n\n{run}"));
-                    tx.set(&run, model::to_json(&doc));
-                    self.set_status(&mut tx, &run, RunStatus::Pending)?;
-                    self.ws.state.commit(&tx)?;
-                }
+            if item.r.subpath_type == "deploy"
+                && !item.r.subpath.contains('/')
+                && let Some(entry) = self.deployment_inputs_changed(&item.r)?
+            {
+                let next = self.next_run_number(&item.r)?;
+                let run = ref_of(&format!("{}/{next}", item.r))?;
+                let doc = RunDoc {
+                    run_type: "up".to_string(),
+                    release: item.r.release_ref().to_string(),
+                    functions: vec![entry],
+                    output: None,
+                    watch_files: None,
+                };
+                let mut tx = Transaction::new(format!("redeploy on input change\n\n{run}"));
+                tx.set(&run, model::to_json(&doc));
+                self.set_status(&mut tx, &run, RunStatus::Pending)?;
+                self.ws.state.commit(&tx)?;
             }
             releases.insert(item.r.release_ref());
         }
@@ -243,7 +302,9 @@ impl Engine<'_> {
                 Err(EngineError::ReleaseNotFound { .. }) => continue,
                 Err(e) => return Err(e),
             };
-            if let super::ReleaseOutcome::Release { status, .. } = self.run_to_pause(&release, &loaded)? {
+            if let super::ReleaseOutcome::Release { status, .. } =
+                self.run_to_pause(&release, &loaded)?
+            {
                 failed |= status == super::ReleaseStatus::Failed;
             }
         }
@@ -257,17 +318,22 @@ impl Engine<'_> {
     /// [`EngineError::Invalid`] for refs that are not intent, invalid environments or
     /// unknown deployments; store errors.
     pub fn apply_intent(&self, r: &Ref) -> EngineResult<()> {
-        let kind = IntentKind::of(r).ok_or_else(|| EngineError::Invalid(format!("unknown subpath type: {r} is not an intent ref")))?;
+        let kind = IntentKind::of(r).ok_or_else(|| {
+            EngineError::Invalid(format!("unknown subpath type: {r} is not an intent ref"))
+        })?;
         let doc = self.ws.intent.try_get(r)?;
+        // The applied mirror keeps the intent's exact bytes, so a hand-formatted document
+        // is in sync once applied.
+        let raw = self.ws.intent.raw_document(Area::Records, r)?;
         match kind {
             IntentKind::Custom => {
                 let mut tx = Transaction::new(format!("apply custom intent\n\n{r}"));
-                match doc {
-                    Some(v) => {
-                        tx.set(r, v.clone());
-                        tx.set_applied(r, v);
+                match (doc, raw) {
+                    (Some(v), Some(raw)) => {
+                        tx.set(r, v);
+                        tx.set_applied_raw(r, raw);
                     }
-                    None => {
+                    _ => {
                         tx.delete_if_exists(r);
                         tx.delete_applied(r);
                     }
@@ -276,18 +342,16 @@ impl Engine<'_> {
             }
             IntentKind::Environment => {
                 let name = r.subpath.clone();
-                match doc {
-                    Some(v) => {
-                        let env: Environment = decode(r, "environment", v.clone()).map_err(|_| {
-                            EngineError::Invalid(format!("environment validation failed: {r} is not an environment document"))
+                match (doc, raw) {
+                    (Some(v), Some(raw)) => {
+                        let env: Environment = decode(r, "environment", v).map_err(|_| {
+                            EngineError::Invalid(format!(
+                                "environment validation failed: {r} is not an environment document"
+                            ))
                         })?;
-                        if let Err(e) = super::apply::apply_environment(self, &name, Some(&env)) {
-                            // Keep the mirror honest: invalid intent is not applied.
-                            return Err(e);
-                        }
-                        let _ = v;
+                        super::apply::apply_environment(self, &name, Some((&env, raw)))?;
                     }
-                    None => {
+                    _ => {
                         let links = self.ws.state.match_refs(
                             Area::Records,
                             &[Glob::new(&format!("**/@/deploy/{}", escape(&name)))?],
@@ -300,15 +364,15 @@ impl Engine<'_> {
                     }
                 }
             }
-            IntentKind::Deploy => match doc {
-                Some(v) => {
-                    let intent: DeployIntent = decode(r, "deploy intent", v.clone())?;
+            IntentKind::Deploy => match (doc, raw) {
+                (Some(v), Some(raw)) => {
+                    let intent: DeployIntent = decode(r, "deploy intent", v)?;
                     self.schedule_up(r, &intent)?;
                     let mut tx = Transaction::new(format!("apply deploy intent\n\n{r}"));
-                    tx.set_applied(r, v);
+                    tx.set_applied_raw(r, raw);
                     self.ws.state.commit(&tx)?;
                 }
-                None => {
+                _ => {
                     self.schedule_down(r)?;
                 }
             },
@@ -321,10 +385,16 @@ impl Engine<'_> {
         let release = Ref::parse(&intent.release)?.release_ref();
         let doc: ReleaseDoc = match self.ws.state.try_get(&release)? {
             Some(v) => decode(&release, "release", v)?,
-            None => return Err(EngineError::ReleaseNotFound { r: release.to_string() }),
+            None => {
+                return Err(EngineError::ReleaseNotFound {
+                    r: release.to_string(),
+                });
+            }
         };
         let Some((_, WorkSpec::Deploy(spec))) = doc.package.find("deploy", &env) else {
-            return Err(EngineError::Invalid(format!("deployment config not found for environment {env} in {release}")));
+            return Err(EngineError::Invalid(format!(
+                "deployment config not found for environment {env} in {release}"
+            )));
         };
         let task = ref_of(&format!("{release}/deploy/{env}"))?;
         if let Some(v) = self.ws.state.try_get(&task)? {
@@ -333,9 +403,16 @@ impl Engine<'_> {
                 return Ok(());
             }
         }
-        for run in self.runs_of(&task, &[RunStatus::Pending, RunStatus::Paused, RunStatus::Running])? {
+        for run in self.runs_of(
+            &task,
+            &[RunStatus::Pending, RunStatus::Paused, RunStatus::Running],
+        )? {
             let d: RunDoc = decode(&run, "run", self.ws.state.get(&run)?)?;
-            if d.run_type != "down" && d.functions.first().is_some_and(|f| f.inputs == intent.input) {
+            if d.run_type != "down"
+                && d.functions
+                    .first()
+                    .is_some_and(|f| f.inputs == intent.input)
+            {
                 return Ok(());
             }
         }
@@ -344,7 +421,11 @@ impl Engine<'_> {
         let doc = RunDoc {
             run_type: "up".to_string(),
             release: release.to_string(),
-            functions: vec![RunFunction { function: spec.up.clone(), dependencies: Vec::new(), inputs: intent.input.clone() }],
+            functions: vec![RunFunction {
+                function: spec.up.clone(),
+                dependencies: Vec::new(),
+                inputs: intent.input.clone(),
+            }],
             output: None,
             watch_files: None,
         };
@@ -356,7 +437,14 @@ impl Engine<'_> {
     }
 
     /// Creates a `down` run for the current deployment at `link` (`<pkg>/@/deploy/<env>`).
+    ///
+    /// The deploy intent is removed first: the deployment is no longer wanted (its intent
+    /// was deleted, or its environment is being removed), and leaving it would make the
+    /// intent diff ask for the deployment again.
     fn schedule_down(&self, link: &Ref) -> EngineResult<()> {
+        let mut intent_tx = Transaction::new(format!("remove deploy intent\n\n{link}"));
+        intent_tx.delete_if_exists(link);
+        self.ws.intent.commit(&intent_tx)?;
         let deployment = self.ws.state.resolve_link(link)?;
         let mut tx = Transaction::new(format!("initializing deployment (down)\n\n{link}"));
         tx.delete_applied(link);
@@ -376,16 +464,26 @@ impl Engine<'_> {
         let doc: ReleaseDoc = decode(&release, "release", self.ws.state.get(&release)?)?;
         let env = deployment.subpath.clone();
         let Some((_, WorkSpec::Deploy(spec))) = doc.package.find("deploy", &env) else {
-            return Err(EngineError::Invalid(format!("deployment config not found for environment {env} in {release}")));
+            return Err(EngineError::Invalid(format!(
+                "deployment config not found for environment {env} in {release}"
+            )));
         };
-        let entry_inputs = current.functions.first().map(|f| f.inputs.clone()).unwrap_or_default();
+        let entry_inputs = current
+            .functions
+            .first()
+            .map(|f| f.inputs.clone())
+            .unwrap_or_default();
         let inputs = self.populate(&entry_inputs)?;
         let next = self.next_run_number(&deployment)?;
         let down = ref_of(&format!("{deployment}/{next}"))?;
         let down_doc = RunDoc {
             run_type: "down".to_string(),
             release: release.to_string(),
-            functions: vec![RunFunction { function: spec.down.clone(), dependencies: Vec::new(), inputs }],
+            functions: vec![RunFunction {
+                function: spec.down.clone(),
+                dependencies: Vec::new(),
+                inputs,
+            }],
             output: None,
             watch_files: None,
         };
@@ -397,8 +495,15 @@ impl Engine<'_> {
 
     fn runs_of(&self, task: &Ref, statuses: &[RunStatus]) -> EngineResult<Vec<Ref>> {
         let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
-        let glob = Glob::new(&format!("{}/*/status/{{{}}}", escape(&task.to_string()), names.join(",")))?;
-        let refs = self.ws.state.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
+        let glob = Glob::new(&format!(
+            "{}/*/status/{{{}}}",
+            escape(&task.to_string()),
+            names.join(",")
+        ))?;
+        let refs =
+            self.ws
+                .state
+                .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
         refs.iter().map(status_run).collect()
     }
 
@@ -458,4 +563,3 @@ fn same_job(input: &Ref, deployment: &Ref) -> bool {
         && input.subpath_type == deployment.subpath_type
         && input.subpath.split('/').next() == deployment.subpath.split('/').next()
 }
-

@@ -68,10 +68,16 @@ pub fn diff_intent(intent: &Store, state: &Store) -> StoreResult<Vec<DiffEntry>>
 ///
 /// Fails when `rev` does not resolve, and as [`diff_intent`].
 pub fn diff_intent_at(intent: &Store, rev: &str, state: &Store) -> StoreResult<Vec<DiffEntry>> {
-    diff_snapshots(&intent.backend().snapshot_at(rev)?, &state.backend().snapshot()?)
+    diff_snapshots(
+        &intent.backend().snapshot_at(rev)?,
+        &state.backend().snapshot()?,
+    )
 }
 
-fn diff_snapshots(intent_snap: &Snapshot<'_>, state_snap: &Snapshot<'_>) -> StoreResult<Vec<DiffEntry>> {
+fn diff_snapshots(
+    intent_snap: &Snapshot<'_>,
+    state_snap: &Snapshot<'_>,
+) -> StoreResult<Vec<DiffEntry>> {
     let left = intent_snap.area_tree(Area::Records)?;
     let right = state_snap.area_tree(Area::Applied)?;
     let mut out = Vec::new();

@@ -194,7 +194,12 @@ impl GitBackend {
             .map_err(git_err(&loc, format!("revision {rev} is not a commit")))?
             .id;
         let tree = self.store_tree(&repo, id)?;
-        let snap = Snapshot { backend: self, repo, tree, tip: Some(id) };
+        let snap = Snapshot {
+            backend: self,
+            repo,
+            tree,
+            tip: Some(id),
+        };
         snap.check_marker()?;
         Ok(snap)
     }
@@ -580,6 +585,12 @@ impl Snapshot<'_> {
         }
     }
 
+    pub(crate) fn raw_document(&self, area: Area, r: &Ref) -> StoreResult<Option<String>> {
+        Ok(self
+            .read_file(&layout::doc_path(area, r))?
+            .map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
     pub(crate) fn entry(&self, area: Area, r: &Ref) -> StoreResult<Option<Entry>> {
         let loc = self.loc();
         let doc = layout::doc_path(area, r);
@@ -860,6 +871,13 @@ impl<'s, 'a> Overlay<'s, 'a> {
                     self.edits.insert(link, None);
                 }
             }
+            Op::SetRaw { area, r, text } => {
+                let target = self.resolve(*area, r)?;
+                self.edits.insert(
+                    layout::doc_path(*area, &target),
+                    Some(text.clone().into_bytes()),
+                );
+            }
             Op::Delete { area, r, if_exists } => {
                 let target = self.resolve(*area, r)?;
                 let doc = layout::doc_path(*area, &target);
@@ -922,7 +940,9 @@ impl Snapshot<'_> {
     /// Lists every file below an area, depth first.
     pub(crate) fn files(&self, area: Area) -> StoreResult<Vec<RawFile>> {
         let mut out = Vec::new();
-        let Some(root) = self.area_tree(area)? else { return Ok(out) };
+        let Some(root) = self.area_tree(area)? else {
+            return Ok(out);
+        };
         let mut stack = vec![(root, Vec::<String>::new())];
         let loc = self.loc();
         while let Some((tree, rel)) = stack.pop() {
@@ -932,10 +952,17 @@ impl Snapshot<'_> {
                 if kind == EntryKind::Tree {
                     stack.push((id, p));
                 } else {
-                    let blob = self.repo.find_blob(id).map_err(git_err(&loc, "read blob"))?;
+                    let blob = self
+                        .repo
+                        .find_blob(id)
+                        .map_err(git_err(&loc, "read blob"))?;
                     let mut full = vec![area.dir().to_string()];
                     full.extend(p.iter().cloned());
-                    out.push(RawFile { path: self.backend.full_path(&full).join("/"), rel: p, bytes: blob.data.clone() });
+                    out.push(RawFile {
+                        path: self.backend.full_path(&full).join("/"),
+                        rel: p,
+                        bytes: blob.data.clone(),
+                    });
                 }
             }
         }

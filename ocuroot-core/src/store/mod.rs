@@ -147,6 +147,18 @@ pub enum Op {
         /// The document.
         value: Value,
     },
+    /// Writes a document's exact text (already valid YAML), without re-rendering it.
+    ///
+    /// Used for the applied-intent mirror, which must hold the very bytes of the intent
+    /// document (however a person formatted it) so that "in sync" stays "identical blob".
+    SetRaw {
+        /// Records or the applied mirror.
+        area: Area,
+        /// The ref (no fragment).
+        r: Ref,
+        /// The YAML text.
+        text: String,
+    },
     /// Writes a document that must not exist yet (checked again on every retry).
     Create {
         /// Records or the applied mirror.
@@ -189,7 +201,9 @@ impl fmt::Display for Op {
             }
         };
         match self {
-            Op::Set { area: a, r, .. } => write!(f, "update {r}{}", area(a)),
+            Op::Set { area: a, r, .. } | Op::SetRaw { area: a, r, .. } => {
+                write!(f, "update {r}{}", area(a))
+            }
             Op::Create { area: a, r, .. } => write!(f, "create {r}{}", area(a)),
             Op::Delete { area: a, r, .. } => write!(f, "delete {r}{}", area(a)),
             Op::Link { r, target } => write!(f, "link {r} to {target}"),
@@ -290,6 +304,15 @@ impl Transaction {
             area: Area::Applied,
             r: r.clone(),
             value,
+        })
+    }
+
+    /// Records a write of the exact intent text to the applied-intent mirror.
+    pub fn set_applied_raw(&mut self, r: &Ref, text: String) -> &mut Self {
+        self.push(Op::SetRaw {
+            area: Area::Applied,
+            r: r.clone(),
+            text,
         })
     }
 
@@ -618,6 +641,7 @@ impl Store {
         for op in tx.ops() {
             let r = match op {
                 Op::Set { r, .. }
+                | Op::SetRaw { r, .. }
                 | Op::Create { r, .. }
                 | Op::Delete { r, .. }
                 | Op::Unlink { r } => r,
@@ -650,7 +674,19 @@ impl Store {
     ///
     /// Fails when `rev` does not resolve to a commit, or the store format there is unsupported.
     pub fn view_at(&self, rev: &str) -> StoreResult<View<'_>> {
-        Ok(View { snap: self.git.snapshot_at(rev)? })
+        Ok(View {
+            snap: self.git.snapshot_at(rev)?,
+        })
+    }
+
+    /// Returns the exact text of the document file at `r` (no link resolution, not parsed).
+    ///
+    /// # Errors
+    ///
+    /// Git errors.
+    pub fn raw_document(&self, area: Area, r: &Ref) -> StoreResult<Option<String>> {
+        r.ensure_storable()?;
+        self.git.snapshot()?.raw_document(area, r)
     }
 
     /// Returns the path of `r`'s document file inside the branch (for messages).
@@ -664,7 +700,9 @@ impl Store {
     ///
     /// Git errors or an unsupported store format.
     pub fn view(&self) -> StoreResult<View<'_>> {
-        Ok(View { snap: self.git.snapshot()? })
+        Ok(View {
+            snap: self.git.snapshot()?,
+        })
     }
 
     pub(crate) fn backend(&self) -> &git::GitBackend {
@@ -728,7 +766,10 @@ impl View<'_> {
             .into_iter()
             .map(|f| {
                 let name = f.rel.last().cloned().unwrap_or_default();
-                let dir: Vec<&str> = f.rel[..f.rel.len().saturating_sub(1)].iter().map(String::as_str).collect();
+                let dir: Vec<&str> = f.rel[..f.rel.len().saturating_sub(1)]
+                    .iter()
+                    .map(String::as_str)
+                    .collect();
                 StoreFile {
                     path: f.path,
                     r: Ref::from_storage_segments(&dir).ok(),
