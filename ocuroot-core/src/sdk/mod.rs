@@ -6,7 +6,7 @@
 //!   Bazel-like dialect (def, lambda, comprehensions, load, keyword arguments; top-level
 //!   `if`/`for` and keyword-only parameters are also accepted);
 //! - [`globals_builder()`]: the universals plus `print`, `struct`, `json`, `ocuroot`, the
-//!   `host` namespace and its top-level aliases. Callers add their own builtins with
+//!   `host` namespace and its top-level aliases, `http` and `secret`. Callers add their own builtins with
 //!   `globals_builder().with(register_more).build()`;
 //! - [`SdkContext`]: the per-session context reached through `eval.extra`, with the host
 //!   facts, the one output path ([`PrintSink`]) and the builtin recorders;
@@ -19,6 +19,7 @@
 pub mod context;
 pub mod defs;
 pub mod host;
+pub mod http;
 pub mod json;
 pub mod loader;
 pub mod package;
@@ -70,6 +71,8 @@ pub fn globals_builder() -> GlobalsBuilder {
         .with(ocuroot_builtin)
         .with(json::register_json)
         .with(host::register_host)
+        .with(http::register_http)
+        .with(secrets::register_secret)
 }
 
 /// Returns the base SDK globals (see [`globals_builder`]).

@@ -205,9 +205,11 @@ pub fn evaluate_package(opts: &PackageEvalOptions) -> Result<PackageEval, Config
     };
     let sink: Arc<dyn PrintSink> =
         Arc::new(MaskingSink::new(opts.sink.clone(), opts.secrets.clone()));
+    let mut environments = opts.environments.clone();
+    environments.sort_by(|a, b| a.name.cmp(&b.name));
     let scope = PackageScope {
         base_ref: opts.base_ref.clone(),
-        environments: opts.environments.clone(),
+        environments,
     };
     let ctx = SdkContext::new(opts.host.clone(), package_dir, sink)
         .with_secrets(opts.secrets.clone())
@@ -279,22 +281,25 @@ fn validate(phases: &[Phase]) -> Vec<String> {
 }
 
 /// Maps the key of every top-level function of every evaluated file to its value.
+///
+/// Names come from the files' `def`s rather than the modules, because frozen modules only
+/// list public names and functions such as `_noop` are valid `next` targets.
 fn function_table(files: &FileRegistry) -> HashMap<String, OwnedFrozenValue> {
     let mut out = HashMap::new();
     for (file, module) in &files.modules {
-        let names: Vec<String> = module.names().map(|n| n.as_str().to_owned()).collect();
-        for name in names {
-            let Ok((value, _)) = module.get_any_visibility(&name) else {
+        let Some(defs) = files.defs.get(file) else {
+            continue;
+        };
+        for def in defs.iter().filter(|d| d.top_level) {
+            let Ok((value, _)) = module.get_any_visibility(&def.name) else {
                 continue;
             };
             let is_def = value.value().parameters_spec().is_some()
-                && value.value().function_name() == Some(name.as_str());
-            if !is_def {
-                continue;
-            }
-            if let Some(def) = files.top_level_def(file, &name) {
+                && value.value().function_name() == Some(def.name.as_str());
+            // A later `def` of the same name wins, as it does for the module's global.
+            if is_def && files.top_level_def(file, &def.name) == Some(def) {
                 let key = FnDef {
-                    name: name.clone(),
+                    name: def.name.clone(),
                     pos: format!("{file}:{}:{}", def.line, def.col),
                 }
                 .key();

@@ -1,5 +1,5 @@
 //! Package builtins (spec §4.4-§4.7, §4.10): `task`/`call`, `deploy`, `phase`, `ref`,
-//! `input`, `next`, `done`, `register_environment`, `secret`, and input checking.
+//! `input`, `next`, `done`, `register_environment`, and input checking.
 //!
 //! The builtins record what a package file declares in [`PackageRecorder`] (reached through
 //! [`SdkContext::package`]); [`crate::sdk::package`] turns the recording into a
@@ -76,9 +76,6 @@ pub enum PackageBuiltinError {
     /// `input()` without arguments.
     #[error("input must have either ref or default")]
     EmptyInput,
-    /// `secret()` of a non-string.
-    #[error("secret value must be a string")]
-    SecretNotString,
     /// A ref argument does not parse.
     #[error("invalid ref {0:?}")]
     BadRef(String),
@@ -655,18 +652,6 @@ fn package_members(builder: &mut GlobalsBuilder) {
             .environments
             .push(Environment { name, attributes });
         Ok(NoneType)
-    }
-
-    /// Registers `value` as a secret, masked in all output from now on, and returns it.
-    fn secret<'v>(
-        #[starlark(require = pos)] value: Value<'v>,
-        eval: &mut Evaluator<'v, '_, '_>,
-    ) -> starlark::Result<Value<'v>> {
-        let s = value
-            .unpack_str()
-            .ok_or_else(|| err(PackageBuiltinError::SecretNotString))?;
-        SdkContext::from_eval(eval)?.secrets().register(s);
-        Ok(value)
     }
 }
 

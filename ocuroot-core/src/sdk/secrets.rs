@@ -8,7 +8,12 @@
 
 use std::sync::{Arc, RwLock};
 
-use crate::sdk::context::PrintSink;
+use starlark::environment::GlobalsBuilder;
+use starlark::eval::Evaluator;
+use starlark::starlark_module;
+use starlark::values::Value;
+
+use crate::sdk::context::{PrintSink, SdkContext};
 
 /// The replacement text for a masked secret.
 pub const MASK: &str = "<secret>";
@@ -99,6 +104,31 @@ impl PrintSink for MaskingSink {
     fn print(&self, line: &str) {
         self.inner.print(&self.secrets.mask(line));
     }
+}
+
+/// `secret()` was given something other than a string.
+#[derive(Debug, thiserror::Error)]
+#[error("secret value must be a string")]
+pub struct SecretNotString;
+
+#[starlark_module]
+fn secret_builtin(builder: &mut GlobalsBuilder) {
+    /// Registers `value` as a secret, masked in all output from now on, and returns it.
+    fn secret<'v>(
+        #[starlark(require = pos)] value: Value<'v>,
+        eval: &mut Evaluator<'v, '_, '_>,
+    ) -> starlark::Result<Value<'v>> {
+        let s = value
+            .unpack_str()
+            .ok_or_else(|| starlark::Error::new_other(SecretNotString))?;
+        SdkContext::from_eval(eval)?.secrets().register(s);
+        Ok(value)
+    }
+}
+
+/// Registers `secret(value)`.
+pub fn register_secret(builder: &mut GlobalsBuilder) {
+    secret_builtin(builder);
 }
 
 #[cfg(test)]

@@ -841,3 +841,111 @@ fn expressions_evaluate_to_json() {
     );
     assert!(eval_expression_json("1 +").is_err());
 }
+
+#[test]
+fn private_and_aliased_functions() {
+    let fx = Fixture::new(&[
+        (
+            "lib.ocu.star",
+            "def approve(approval):\n    return next(_noop, inputs = {\"approval\": input(ref = ref(\"./custom/approval2\"))})\n\ndef _noop(approval):\n    debug_break()\n    return done(outputs = {\"approval\": approval})\n",
+        ),
+        (
+            "approvals.ocu.star",
+            "load(\"./lib.ocu.star\", gate = \"approve\")\ntask(gate, \"prod_approval\", inputs = {\"approval\": input(ref = ref(\"./custom/approval\"))})\n",
+        ),
+    ]);
+    let pkg = fx.package("approvals.ocu.star");
+    let WorkSpec::Task(task) = &pkg.package.phases[0].tasks[0] else {
+        panic!("expected a task");
+    };
+    assert_eq!(task.function, fn_def("approve", "lib.ocu.star:1:5"));
+    assert_eq!(
+        task.inputs["approval"].reference.as_deref(),
+        Some("minimal/repo/-/approvals.ocu.star/@r1/custom/approval")
+    );
+    let (outcome, _) = call(
+        &pkg,
+        &fx,
+        "approve",
+        "lib.ocu.star:1:5",
+        json!({"approval": 1}),
+    );
+    let CallOutcome::Next { function, inputs } = outcome else {
+        panic!("expected next, got {outcome:?}");
+    };
+    assert_eq!(function, fn_def("_noop", "lib.ocu.star:4:5"));
+    assert_eq!(
+        inputs["approval"].reference.as_deref(),
+        Some("minimal/repo/-/approvals.ocu.star/@r1/custom/approval2")
+    );
+    let (outcome, _) = call(
+        &pkg,
+        &fx,
+        "_noop",
+        "lib.ocu.star:4:5",
+        json!({"approval": 2}),
+    );
+    assert!(
+        matches!(&outcome, CallOutcome::Done { outputs, .. } if outputs["approval"] == json!(2)),
+        "{outcome:?}"
+    );
+}
+
+#[test]
+fn sdk_version_scenario() {
+    let tasks = r##"ocuroot("0.3.14")
+
+def build():
+    res = shell("echo hi", mute = True)
+    print(os(), arch(), res.stdout.strip())
+    return done(outputs = {"version_used": "0.3.14", "test_result": "success"})
+
+def deploy_test(version_used, test_result):
+    return done()
+"##;
+    for (file, line) in [
+        ("version_test.ocu.star", "ocuroot(\"0.3.14\")\n"),
+        ("no_version_test.ocu.star", ""),
+        ("semver_test.ocu.star", "ocuroot(\"0.3.x\")\n"),
+        ("semver_constraint_test.ocu.star", "ocuroot(\">=0.3\")\n"),
+    ] {
+        let source = format!(
+            "{line}load(\"./tasks.ocu.star\", \"build\", \"deploy_test\")\n\
+             task(build, name = \"build\")\n\
+             phase(\"deploy\", [task(deploy_test, name = \"deploy_test\", inputs = {{\n\
+             \"version_used\": ref(\"./task/build#output/version_used\"),\n\
+             \"test_result\": ref(\"./task/build#output/test_result\"),\n}})])\n"
+        );
+        let fx = Fixture::new(&[("tasks.ocu.star", tasks), (file, &source)]);
+        let pkg = fx.package(file);
+        let names: Vec<(&str, Vec<&str>)> = pkg
+            .package
+            .phases
+            .iter()
+            .map(|p| {
+                (
+                    p.name.as_str(),
+                    p.tasks.iter().map(WorkSpec::name).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            vec![("", vec!["build"]), ("deploy", vec!["deploy_test"])]
+        );
+        let (outcome, lines) = call(&pkg, &fx, "build", "tasks.ocu.star:3:5", json!({}));
+        assert!(matches!(outcome, CallOutcome::Done { .. }), "{outcome:?}");
+        assert!(
+            lines.last().is_some_and(|l| l.ends_with(" hi")),
+            "{lines:?}"
+        );
+        let (outcome, _) = call(
+            &pkg,
+            &fx,
+            "deploy_test",
+            "tasks.ocu.star:8:5",
+            json!({"version_used": "0.3.14", "test_result": "success"}),
+        );
+        assert!(matches!(outcome, CallOutcome::Done { .. }), "{outcome:?}");
+    }
+}
