@@ -34,7 +34,7 @@ use starlark::values::none::NoneType;
 
 pub use context::{
     CollectingSink, HostContext, InstalledContext, PackageScope, PrintSink, RepoRecorder,
-    SdkContext,
+    SdkContext, SourceLocation,
 };
 pub use loader::{LoadedModule, Session};
 pub use package::{
