@@ -489,7 +489,7 @@ task(nothing, "b")
         message.starts_with(&format!("pkg.ocu.star:{fail_line}:5: ")),
         "{message}"
     );
-    assert!(message.contains("boom 1"), "{message}");
+    assert!(message.ends_with(": fail: boom 1"), "{message}");
 
     assert_eq!(
         failed(call(&pkg, &fx, "bad_tag", &pos("bad_tag"), json!({})).0),
