@@ -41,6 +41,26 @@ use crate::sdk::secrets::Secrets;
 pub trait PrintSink: Send + Sync {
     /// Records one line of output.
     fn print(&self, line: &str);
+
+    /// Records one line of output printed by Starlark `print` at `at`.
+    ///
+    /// Sinks that store run logs override this to keep the `filename`/`line`/`col`
+    /// attributes; the default forwards to [`PrintSink::print`].
+    fn print_at(&self, line: &str, at: &SourceLocation) {
+        let _ = at;
+        self.print(line);
+    }
+}
+
+/// Where a line of output was printed: a position in a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceLocation {
+    /// The file, relative to the repo root.
+    pub filename: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub col: usize,
 }
 
 /// A [`PrintSink`] that collects lines in memory; useful for tests and for capturing output.
@@ -214,6 +234,13 @@ impl SdkContext {
     /// Sends one line of output to the sink; the only output path of the SDK.
     pub fn print(&self, line: &str) {
         self.sink.print(line);
+    }
+
+    /// Sends the text of a Starlark `print` at `at` to the sink, one line at a time.
+    pub fn print_at(&self, text: &str, at: &SourceLocation) {
+        for line in text.split('\n') {
+            self.sink.print_at(line, at);
+        }
     }
 }
 

@@ -1,20 +1,23 @@
-//! The Starlark SDK: dialect, base globals, host access, loading and version selection.
-//!
-//! This module owns the foundation every `*.ocu.star` evaluation uses:
+//! The Starlark SDK (version 0.3.0): dialect, globals, host access, loading, package
+//! evaluation and function calls.
 //!
 //! - [`dialect()`]: the accepted Starlark dialect, a superset of Go Starlark's "legacy"
 //!   Bazel-like dialect (def, lambda, comprehensions, load, keyword arguments; top-level
 //!   `if`/`for` and keyword-only parameters are also accepted);
 //! - [`globals_builder()`]: the universals plus `print`, `struct`, `json`, `ocuroot`, the
-//!   `host` namespace and its top-level aliases, `http` and `secret`. Callers add their own builtins with
-//!   `globals_builder().with(register_more).build()`;
+//!   `host` namespace and its top-level aliases, [`http`] and `secret`. Callers add their
+//!   own builtins with `globals_builder().with(register_more).build()`;
 //! - [`SdkContext`]: the per-session context reached through `eval.extra`, with the host
-//!   facts, the one output path ([`PrintSink`]) and the builtin recorders;
+//!   facts, the one output path ([`PrintSink`]), the [`Secrets`] and the builtin recorders;
 //! - [`Session`]: evaluation of a file and its `load()`s, with caching and cycle detection;
-//! - [`version`]: the `ocuroot("<constraint>")` scan.
+//!   it records each file's `def` positions for function identity ([`defs`]);
+//! - [`version`]: the `ocuroot("<constraint>")` scan;
+//! - [`package`]: [`evaluate_package`] and [`LoadedPackage::call`], over the package
+//!   builtins of [`package_builtins`] and the Starlark prelude (`prelude.star`);
+//! - [`secrets`]: [`Secrets`] and the masking [`MaskingSink`].
 //!
-//! Package builtins (task, deploy, phase, ...) and repo-level builtins live elsewhere and
-//! register themselves on top of [`globals_builder()`]; see [`crate::config`].
+//! Repo-level builtins live in [`crate::config`] and register themselves on top of
+//! [`globals_builder()`].
 
 pub mod context;
 pub mod defs;
@@ -34,7 +37,7 @@ use starlark::values::none::NoneType;
 
 pub use context::{
     CollectingSink, HostContext, InstalledContext, PackageScope, PrintSink, RepoRecorder,
-    SdkContext,
+    SdkContext, SourceLocation,
 };
 pub use loader::{LoadedModule, Session};
 pub use package::{

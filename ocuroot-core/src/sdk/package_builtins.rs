@@ -19,13 +19,14 @@ use starlark::starlark_module;
 use starlark::values::dict::DictRef;
 use starlark::values::list::ListRef;
 use starlark::values::none::{NoneOr, NoneType};
+use starlark::values::tuple::UnpackTuple;
 use starlark::values::{Heap, Value};
 
 use crate::model::{DeploySpec, Environment, FnDef, InputDesc, Inputs, Phase, TaskSpec, WorkSpec};
 use crate::refs::Ref;
 use crate::refs::names::is_valid_environment_name;
 use crate::sdk::SdkContext;
-use crate::sdk::context::PackageScope;
+use crate::sdk::context::{PackageScope, SourceLocation};
 use crate::sdk::json::to_starlark;
 
 /// Errors raised by the package builtins.
@@ -656,6 +657,42 @@ fn package_members(builder: &mut GlobalsBuilder) {
 }
 
 #[starlark_module]
+fn print_member(builder: &mut GlobalsBuilder) {
+    /// Prints the arguments, separated by `sep`, as one line of output (masked, and logged
+    /// with its position when a function runs).
+    fn print<'v>(
+        #[starlark(args)] args: UnpackTuple<Value<'v>>,
+        #[starlark(require = named, default = " ")] sep: &str,
+        eval: &mut Evaluator<'v, '_, '_>,
+    ) -> starlark::Result<NoneType> {
+        let text = args
+            .items
+            .iter()
+            .map(|v| v.to_str())
+            .collect::<Vec<_>>()
+            .join(sep);
+        let ctx = SdkContext::from_eval(eval)?;
+        match eval.call_stack_top_location() {
+            Some(span) => {
+                let pos = span.resolve_span();
+                let at = SourceLocation {
+                    filename: span.filename().to_owned(),
+                    line: pos.begin.line + 1,
+                    col: pos.begin.column + 1,
+                };
+                ctx.print_at(&text, &at);
+            }
+            None => {
+                for line in text.split('\n') {
+                    ctx.print(line);
+                }
+            }
+        }
+        Ok(NoneType)
+    }
+}
+
+#[starlark_module]
 fn internal_members(builder: &mut GlobalsBuilder) {
     /// Returns the environments in state as dicts (used by the prelude's `environments()`).
     fn _environments<'v>(eval: &mut Evaluator<'v, '_, '_>) -> starlark::Result<Value<'v>> {
@@ -669,6 +706,7 @@ fn internal_members(builder: &mut GlobalsBuilder) {
 /// Registers the package builtins visible to config code.
 pub fn register_package_builtins(builder: &mut GlobalsBuilder) {
     package_members(builder);
+    print_member(builder);
 }
 
 /// Registers the internal builtins the prelude uses.

@@ -13,7 +13,7 @@ use starlark::eval::Evaluator;
 use starlark::starlark_module;
 use starlark::values::Value;
 
-use crate::sdk::context::{PrintSink, SdkContext};
+use crate::sdk::context::{PrintSink, SdkContext, SourceLocation};
 
 /// The replacement text for a masked secret.
 pub const MASK: &str = "<secret>";
@@ -103,6 +103,10 @@ impl MaskingSink {
 impl PrintSink for MaskingSink {
     fn print(&self, line: &str) {
         self.inner.print(&self.secrets.mask(line));
+    }
+
+    fn print_at(&self, line: &str, at: &SourceLocation) {
+        self.inner.print_at(&self.secrets.mask(line), at);
     }
 }
 

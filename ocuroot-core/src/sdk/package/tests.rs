@@ -489,7 +489,7 @@ task(nothing, "b")
         message.starts_with(&format!("pkg.ocu.star:{fail_line}:5: ")),
         "{message}"
     );
-    assert!(message.contains("boom 1"), "{message}");
+    assert!(message.ends_with(": fail: boom 1"), "{message}");
 
     assert_eq!(
         failed(call(&pkg, &fx, "bad_tag", &pos("bad_tag"), json!({})).0),
@@ -948,4 +948,55 @@ def deploy_test(version_used, test_result):
         );
         assert!(matches!(outcome, CallOutcome::Done { .. }), "{outcome:?}");
     }
+}
+
+#[derive(Default)]
+struct LocatingSink(std::sync::Mutex<Vec<String>>);
+
+impl PrintSink for LocatingSink {
+    fn print(&self, line: &str) {
+        self.0.lock().expect("lock").push(line.to_owned());
+    }
+
+    fn print_at(&self, line: &str, at: &crate::sdk::SourceLocation) {
+        self.0
+            .lock()
+            .expect("lock")
+            .push(format!("{}:{}:{} {line}", at.filename, at.line, at.col));
+    }
+}
+
+#[test]
+fn prints_carry_their_position() {
+    let fx = Fixture::new(&[
+        (
+            "lib/tasks.ocu.star",
+            "def build():\n    secret(\"s3cr3t\")\n    print(\"a\", 1, \"s3cr3t\", sep = \"-\")\n    print(\"two\\nlines\")\n    shell(\"echo out\")\n",
+        ),
+        (
+            "pkg.ocu.star",
+            "load(\"./lib/tasks.ocu.star\", \"build\")\n\ntask(build, \"build\")\n",
+        ),
+    ]);
+    let pkg = fx.package("pkg.ocu.star");
+    let sink = Arc::new(LocatingSink::default());
+    let ctx = CallContext {
+        sink: sink.clone(),
+        ..fx.call_ctx(Arc::new(CollectingSink::default()))
+    };
+    let outcome = pkg.call(
+        &fn_def("build", "lib/tasks.ocu.star:1:5"),
+        &BTreeMap::new(),
+        &ctx,
+    );
+    assert!(matches!(outcome, CallOutcome::Done { .. }), "{outcome:?}");
+    assert_eq!(
+        sink.0.lock().expect("lock").clone(),
+        vec![
+            "lib/tasks.ocu.star:3:5 a-1-<secret>",
+            "lib/tasks.ocu.star:4:5 two",
+            "lib/tasks.ocu.star:4:5 lines",
+            "out",
+        ]
+    );
 }
