@@ -48,13 +48,13 @@ make_fixture "$work/b" "$M" '    shell("sleep 0.5")
 
 echo "## (a) 1 build + $N deployments returning done()"
 before=$(git -C "$work/a/.ocuroot/store.git" rev-list --count state)
-hyperfine --warmup 1 --runs 10 --export-markdown "$work/a.md" \
-  --prepare "git -C $work/a/.ocuroot/store.git update-ref refs/heads/state \$(git -C $work/a/.ocuroot/store.git rev-parse state) >/dev/null" \
+before_intent=$(git -C "$work/a/.ocuroot/store.git" rev-list --count intent)
+hyperfine --warmup 1 --runs 10 \
   "cd $work/a && $bin release new --force release.ocu.star > /dev/null 2>&1"
 after=$(git -C "$work/a/.ocuroot/store.git" rev-list --count state)
 runs=11
 echo "state commits per release: $(( (after - before) / runs ))"
-echo "intent commits per release: $(( $(git -C "$work/a/.ocuroot/store.git" rev-list --count intent) / runs ))"
+echo "intent commits per release: $(( ($(git -C "$work/a/.ocuroot/store.git" rev-list --count intent) - before_intent) / runs ))"
 
 echo "## (b) 1 phase of $M deployments running shell(\"sleep 0.5\")"
 hyperfine --warmup 0 --runs 3 "cd $work/b && $bin release new --force release.ocu.star > /dev/null 2>&1"

@@ -195,7 +195,7 @@ pub struct TargetArgs {
 /// Execution flags shared by commands that run work.
 #[derive(Debug, clap::Args)]
 pub struct ExecArgs {
-    /// How many runs of one phase execute at once (default: twice the number of CPUs, at least 4).
+    /// How many runs of one phase execute at once (default: 4 per CPU, at least 16).
     #[arg(long, value_name = "N")]
     pub parallel: Option<usize>,
 }

@@ -103,7 +103,9 @@ pub(super) fn engine_options(env: &ProcessEnv, exec: &ExecArgs) -> EngineOptions
         .map(|n| n.get())
         .unwrap_or(2);
     EngineOptions {
-        parallel: exec.parallel.unwrap_or((cpus * 2).max(4)).max(1),
+        // Runs mostly wait on other systems (deploy APIs, shell commands), so the default
+        // runs well beyond the CPU count.
+        parallel: exec.parallel.unwrap_or((cpus * 4).max(16)).max(1),
         progress: if std::io::stderr().is_terminal() && env.get("CI").is_none() {
             Arc::new(TtyProgress::new())
         } else {
