@@ -267,6 +267,16 @@ pub enum WorkCommand {
         #[command(flatten)]
         exec: ExecArgs,
     },
+    /// Ask each other commit with outstanding work to run ocuroot, through the repository's
+    /// `trigger(fn)` (for example a CI API call)
+    Trigger {
+        /// Print the work items as JSON (`null` when there is none) instead of triggering.
+        #[arg(short, long)]
+        dryrun: bool,
+        /// Trigger the latest recorded commit of every repository, for intent changes.
+        #[arg(short, long)]
+        intent: bool,
+    },
     /// Run pending operations (such as deploying to new environments) of the current commit
     Ops {
         /// Print the work items as JSON (`null` when there is none) instead of doing them.

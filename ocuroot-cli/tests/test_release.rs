@@ -633,14 +633,18 @@ fn starlark_errors_name_the_users_file() {
 
 fn setup_dependencies() -> TestEnv {
     let env = fixture("dependencies");
-    env.run(&["release", "new", "environments/package.ocu.star"]).success();
+    env.run(&["release", "new", "environments/package.ocu.star"])
+        .success();
     env
 }
 
 #[test]
 fn dependencies_release_with_root_path_from_a_subdirectory() {
     let env = setup_dependencies();
-    let out = env.run_in("frontend", &["release", "new", "//backend/package.ocu.star"]);
+    let out = env.run_in(
+        "frontend",
+        &["release", "new", "//backend/package.ocu.star"],
+    );
     assert_eq!(out.code(), 0, "{out}");
     assert!(exists(&env, "backend/package.ocu.star/@/deploy/staging"));
 }
@@ -650,58 +654,193 @@ fn dependencies_wait_for_upstream_then_continue() {
     let env = setup_dependencies();
     let out = env.run(&["release", "new", "./-/frontend/package.ocu.star"]);
     assert_eq!(out.code(), 0, "{out}");
-    assert!(out.stderr.contains("waiting for input: backend_credential"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("waiting for input: backend_credential"),
+        "{}",
+        out.stderr
+    );
     for e in ["staging", "production", "production2"] {
-        assert!(!exists(&env, &format!("frontend/package.ocu.star/@/deploy/{e}")));
+        assert!(!exists(
+            &env,
+            &format!("frontend/package.ocu.star/@/deploy/{e}")
+        ));
     }
-    assert_eq!(env.run_in("backend", &["release", "new", "package.ocu.star"]).code(), 0);
+    assert_eq!(
+        env.run_in("backend", &["release", "new", "package.ocu.star"])
+            .code(),
+        0
+    );
     for e in ["staging", "production", "production2"] {
-        assert!(exists(&env, &format!("backend/package.ocu.star/@/deploy/{e}")));
+        assert!(exists(
+            &env,
+            &format!("backend/package.ocu.star/@/deploy/{e}")
+        ));
     }
     assert_eq!(env.run(&["work", "continue"]).code(), 0);
     for e in ["staging", "production", "production2"] {
-        assert!(exists(&env, &format!("frontend/package.ocu.star/@/deploy/{e}")));
+        assert!(exists(
+            &env,
+            &format!("frontend/package.ocu.star/@/deploy/{e}")
+        ));
     }
-    assert_eq!(value(&env, "./-/backend/package.ocu.star/@/deploy/staging#output/credential"), "abcd");
-    assert_eq!(value(&env, "./-/frontend/package.ocu.star/@/deploy/staging#output/backend_credential"), "abcd");
+    assert_eq!(
+        value(
+            &env,
+            "./-/backend/package.ocu.star/@/deploy/staging#output/credential"
+        ),
+        "abcd"
+    );
+    assert_eq!(
+        value(
+            &env,
+            "./-/frontend/package.ocu.star/@/deploy/staging#output/backend_credential"
+        ),
+        "abcd"
+    );
 }
 
 #[test]
 fn dependencies_upstream_change_redeploys_dependants() {
     let env = setup_dependencies();
-    assert_eq!(env.run(&["release", "new", "backend/package.ocu.star"]).code(), 0);
-    assert_eq!(env.run(&["release", "new", "./-/frontend/package.ocu.star"]).code(), 0);
+    assert_eq!(
+        env.run(&["release", "new", "backend/package.ocu.star"])
+            .code(),
+        0
+    );
+    assert_eq!(
+        env.run(&["release", "new", "./-/frontend/package.ocu.star"])
+            .code(),
+        0
+    );
     let cred = "./-/backend/package.ocu.star/@/custom/credential/staging";
     assert_eq!(env.run(&["state", "set", cred, "efgh"]).code(), 0);
     assert_eq!(env.run(&["state", "apply", cred]).code(), 0);
     // The backend's staging input changed: it redeploys (in its same release).
     let dry = env.run(&["work", "continue", "--dryrun"]).success();
-    assert!(dry.stdout.contains("dependencies/-/backend/package.ocu.star/@r1/deploy/staging"), "{}", dry.stdout);
+    assert!(
+        dry.stdout
+            .contains("dependencies/-/backend/package.ocu.star/@r1/deploy/staging"),
+        "{}",
+        dry.stdout
+    );
     assert!(!dry.stdout.contains("frontend"), "{}", dry.stdout);
     assert_eq!(env.run(&["work", "continue"]).code(), 0);
-    assert_eq!(value(&env, "./-/backend/package.ocu.star/@/deploy/staging#output/credential"), "efgh");
+    assert_eq!(
+        value(
+            &env,
+            "./-/backend/package.ocu.star/@/deploy/staging#output/credential"
+        ),
+        "efgh"
+    );
     // Now the frontend reads a changed output: it redeploys, staging only.
     let dry = env.run(&["work", "continue", "--dryrun"]).success();
-    assert!(dry.stdout.contains("dependencies/-/frontend/package.ocu.star/@r1/deploy/staging"), "{}", dry.stdout);
+    assert!(
+        dry.stdout
+            .contains("dependencies/-/frontend/package.ocu.star/@r1/deploy/staging"),
+        "{}",
+        dry.stdout
+    );
     assert!(!dry.stdout.contains("production"), "{}", dry.stdout);
     assert_eq!(env.run(&["work", "continue"]).code(), 0);
-    assert_eq!(value(&env, "./-/frontend/package.ocu.star/@/deploy/staging#output/backend_credential"), "efgh");
-    assert!(exists(&env, "frontend/package.ocu.star/@r1/deploy/staging/2/status/complete"));
-    assert!(!exists(&env, "frontend/package.ocu.star/@r2"), "no new release, a redeploy");
-    assert_eq!(env.run(&["work", "continue", "--dryrun"]).success().stdout, "null\n");
+    assert_eq!(
+        value(
+            &env,
+            "./-/frontend/package.ocu.star/@/deploy/staging#output/backend_credential"
+        ),
+        "efgh"
+    );
+    assert!(exists(
+        &env,
+        "frontend/package.ocu.star/@r1/deploy/staging/2/status/complete"
+    ));
+    assert!(
+        !exists(&env, "frontend/package.ocu.star/@r2"),
+        "no new release, a redeploy"
+    );
+    assert_eq!(
+        env.run(&["work", "continue", "--dryrun"]).success().stdout,
+        "null\n"
+    );
 }
 
 #[test]
 fn dependencies_work_is_bound_to_its_commit() {
     let mut env = setup_dependencies();
     env.set_env("OCU_REPO_COMMIT_OVERRIDE", "commit2");
-    assert_eq!(env.run(&["release", "new", "./-/frontend/package.ocu.star"]).code(), 0);
+    assert_eq!(
+        env.run(&["release", "new", "./-/frontend/package.ocu.star"])
+            .code(),
+        0
+    );
     env.set_env("OCU_REPO_COMMIT_OVERRIDE", "commit1");
-    assert_eq!(env.run(&["release", "new", "backend/package.ocu.star"]).code(), 0);
+    assert_eq!(
+        env.run(&["release", "new", "backend/package.ocu.star"])
+            .code(),
+        0
+    );
     env.set_env("OCU_REPO_COMMIT_OVERRIDE", "commitid");
+    // The frontend at commit2 can run now: the trigger asks commit2's CI job to continue.
+    let dry = env.run(&["work", "trigger", "--dryrun"]).success();
+    assert!(
+        dry.stdout.contains("\"commit\": \"commit2\""),
+        "{}",
+        dry.stdout
+    );
+    let trigger = env.run(&["work", "trigger"]);
+    assert_eq!(trigger.code(), 0, "{trigger}");
+    let triggers = env.repo().join(".store/triggers");
+    assert!(triggers.join("commit2").exists(), "{trigger}");
+    std::fs::remove_file(triggers.join("commit2")).expect("rm trigger");
     assert_eq!(env.run(&["work", "continue"]).code(), 0);
-    assert!(!exists(&env, "frontend/package.ocu.star/@/deploy/staging"), "commitid has no frontend release");
+    assert!(
+        !exists(&env, "frontend/package.ocu.star/@/deploy/staging"),
+        "commitid has no frontend release"
+    );
     env.set_env("OCU_REPO_COMMIT_OVERRIDE", "commit2");
     assert_eq!(env.run(&["work", "continue"]).code(), 0);
-    assert_eq!(value(&env, "./-/frontend/package.ocu.star/@/deploy/staging#output/backend_credential"), "abcd");
+    assert_eq!(
+        value(
+            &env,
+            "./-/frontend/package.ocu.star/@/deploy/staging#output/backend_credential"
+        ),
+        "abcd"
+    );
+    // A credential change for the backend (released at commit1) triggers commit1, then commit2.
+    env.set_env("OCU_REPO_COMMIT_OVERRIDE", "commitid");
+    let cred = "./-/backend/package.ocu.star/@/custom/credential/staging";
+    assert_eq!(env.run(&["state", "set", cred, "efgh"]).code(), 0);
+    assert_eq!(env.run(&["state", "apply", cred]).code(), 0);
+    assert_eq!(env.run(&["work", "trigger"]).code(), 0);
+    assert!(triggers.join("commit1").exists());
+    env.set_env("OCU_REPO_COMMIT_OVERRIDE", "commit1");
+    assert_eq!(env.run(&["work", "continue"]).code(), 0);
+    assert_eq!(
+        value(
+            &env,
+            "./-/backend/package.ocu.star/@/deploy/staging#output/credential"
+        ),
+        "efgh"
+    );
+    assert_eq!(
+        value(
+            &env,
+            "./-/frontend/package.ocu.star/@/deploy/staging#output/backend_credential"
+        ),
+        "abcd"
+    );
+    env.set_env("OCU_REPO_COMMIT_OVERRIDE", "commitid");
+    assert_eq!(env.run(&["work", "trigger"]).code(), 0);
+    assert!(triggers.join("commit2").exists());
+    env.set_env("OCU_REPO_COMMIT_OVERRIDE", "commit2");
+    assert_eq!(env.run(&["work", "continue"]).code(), 0);
+    assert_eq!(
+        value(
+            &env,
+            "./-/frontend/package.ocu.star/@/deploy/staging#output/backend_credential"
+        ),
+        "efgh"
+    );
+    // The configuration each command ran with is recorded, per commit.
+    assert!(exists(&env, "dependencies/-/repo.ocu.star/@commit2"));
+    assert!(exists(&env, "dependencies/-/repo.ocu.star/@"));
 }

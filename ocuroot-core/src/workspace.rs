@@ -109,6 +109,8 @@ pub struct Workspace {
     pub intent: Store,
     /// The host facts given to Starlark code.
     pub host: HostContext,
+    /// The source repository's `origin` URL, if any.
+    pub origin_url: Option<String>,
 }
 
 impl std::fmt::Debug for Workspace {
@@ -155,6 +157,7 @@ impl Workspace {
             .map(|p| p.to_string_lossy().replace('\\', "/"))
             .unwrap_or_default();
         let git = SourceGit::read(&root);
+        let origin_url = git.origin_url.clone();
         let repo_name = config.repo_alias.clone().or_else(|| {
             options
                 .env
@@ -182,6 +185,7 @@ impl Workspace {
             state,
             intent,
             host,
+            origin_url,
         })
     }
 

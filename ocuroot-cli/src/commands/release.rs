@@ -29,6 +29,7 @@ pub fn run(cmd: ReleaseCommand, env: &ProcessEnv, out: &mut dyn Write) -> Comman
             let ws = open_workspace(env)?;
             let r = target_ref(&ws, &target)?;
             let engine = Engine::new(&ws, engine_options(env, &exec));
+            engine.save_repo_config().map_err(engine_error)?;
             match engine.release_new(&r, force) {
                 Err(EngineError::AlreadyReleased { refs, .. }) => {
                     for r in &refs {
@@ -48,12 +49,14 @@ pub fn run(cmd: ReleaseCommand, env: &ProcessEnv, out: &mut dyn Write) -> Comman
             let ws = open_workspace(env)?;
             let r = target_ref(&ws, &target)?;
             let engine = Engine::new(&ws, engine_options(env, &exec));
+            engine.save_repo_config().map_err(engine_error)?;
             finish(engine.release_continue(&r).map_err(engine_error)?, out)
         }
         ReleaseCommand::Retry { target, exec } => {
             let ws = open_workspace(env)?;
             let mut r = target_ref(&ws, &target)?;
             let engine = Engine::new(&ws, engine_options(env, &exec));
+            engine.save_repo_config().map_err(engine_error)?;
             if !r.has_release() {
                 let releases = engine
                     .releases_for_commit(&ws.commit)

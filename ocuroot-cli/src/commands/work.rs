@@ -30,8 +30,27 @@ pub fn run(cmd: WorkCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandRe
         commit: Some(ws.commit.clone()),
     };
     match cmd {
+        WorkCommand::Trigger { dryrun, intent } => {
+            let engine = Engine::new(
+                &ws,
+                engine_options(env, &crate::cli::ExecArgs { parallel: None }),
+            );
+            if intent {
+                engine.trigger_latest().map_err(engine_error)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let items = engine
+                .identify_work(&WorkFilter::default(), false)
+                .map_err(engine_error)?;
+            if dryrun {
+                return print_items(out, &items);
+            }
+            engine.trigger_items(&items, true).map_err(engine_error)?;
+            Ok(ExitCode::SUCCESS)
+        }
         WorkCommand::Continue { dryrun, exec } => {
             let engine = Engine::new(&ws, engine_options(env, &exec));
+            engine.save_repo_config().map_err(engine_error)?;
             let mut items = engine.ready_runs(&filter).map_err(engine_error)?;
             items.extend(
                 engine
@@ -46,6 +65,7 @@ pub fn run(cmd: WorkCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandRe
         }
         WorkCommand::Ops { dryrun, exec } => {
             let engine = Engine::new(&ws, engine_options(env, &exec));
+            engine.save_repo_config().map_err(engine_error)?;
             let items = engine.pending_ops(&filter).map_err(engine_error)?;
             if dryrun {
                 return print_items(out, &items);
@@ -59,6 +79,9 @@ pub fn run(cmd: WorkCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandRe
             exec,
         } => {
             let engine = Engine::new(&ws, engine_options(env, &exec));
+            if !dryrun {
+                engine.save_repo_config().map_err(engine_error)?;
+            }
             let mut failed = false;
             let mut previous: Option<Vec<WorkItem>> = None;
             for _ in 0..MAX_ROUNDS {
@@ -72,6 +95,11 @@ pub fn run(cmd: WorkCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandRe
                 failed |= engine.execute_work(&items).map_err(engine_error)?;
                 previous = Some(items);
             }
+            // Work left at other commits is handed to their CI jobs.
+            let rest = engine
+                .identify_work(&WorkFilter::default(), false)
+                .map_err(engine_error)?;
+            engine.trigger_items(&rest, false).map_err(engine_error)?;
             exit_for(failed)
         }
     }

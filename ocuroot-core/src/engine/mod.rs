@@ -19,6 +19,7 @@
 mod apply;
 mod release;
 mod run;
+mod trigger;
 mod work;
 
 use std::fmt;
@@ -36,6 +37,7 @@ use crate::workspace::Workspace;
 
 pub use apply::apply_environment;
 pub use release::{ReleaseOutcome, ReleaseStatus};
+pub use trigger::{RepoConfigDoc, Triggered, redact_url};
 pub use work::{WorkFilter, WorkItem, WorkType};
 
 /// The status of a run, stored as the single `status/<name>` marker below the run.

@@ -1,0 +1,185 @@
+//! Recording repository configurations and triggering work at other commits
+//! (spec §6.9, §6.10).
+//!
+//! Every command that writes records the `repo.ocu.star` it ran with under
+//! `<repo>/-/repo.ocu.star/@<commit>` (plain text, remote URLs with credentials removed) and
+//! points `<repo>/-/repo.ocu.star/@` at the newest. Work that belongs to another commit is
+//! handed to that commit's `trigger(fn)` function, which typically asks the CI system to run
+//! `ocuroot work any` there.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::release::escape;
+use super::work::WorkItem;
+use super::{Engine, EngineResult, ProgressEvent, decode, ref_of};
+use crate::config::{self, REPO_CONFIG_FILE};
+use crate::refs::Glob;
+use crate::store::{Area, MatchOptions, Transaction};
+
+/// A recorded repository configuration (`<repo>/-/repo.ocu.star/@<commit>`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RepoConfigDoc {
+    /// Remote URLs of the repository, credentials removed.
+    #[serde(rename = "Remotes", default)]
+    pub remotes: Vec<String>,
+    /// The text of `repo.ocu.star`.
+    pub source: String,
+}
+
+/// Removes `user:password@` from a URL so credentials never reach state or logs.
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((creds, host)) if !creds.contains('/') => format!("{scheme}://{host}"),
+            _ => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// The outcome of triggering one commit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Triggered {
+    /// The repository name.
+    pub repo: String,
+    /// The commit.
+    pub commit: String,
+    /// `triggered`, `no trigger`, or the error message.
+    pub result: String,
+}
+
+impl Engine<'_> {
+    /// Records this repository's configuration for the current commit, once.
+    ///
+    /// # Errors
+    ///
+    /// Store errors.
+    pub fn save_repo_config(&self) -> EngineResult<()> {
+        let Some(repo) = &self.ws.repo_name else {
+            return Ok(());
+        };
+        let at = ref_of(&format!("{repo}/-/{REPO_CONFIG_FILE}/@{}", self.ws.commit))?;
+        if self.ws.state.try_get(&at)?.is_some() {
+            return Ok(());
+        }
+        let mut remotes: Vec<String> = self.ws.config.remotes.clone().unwrap_or_default();
+        remotes.extend(self.ws.origin_url.clone());
+        let doc = RepoConfigDoc {
+            remotes: remotes.iter().map(|u| redact_url(u)).collect(),
+            source: self.ws.config.source.clone(),
+        };
+        let mut tx = Transaction::new(format!("Save repo config\n\n{at}"));
+        tx.set(&at, crate::model::to_json(&doc));
+        tx.link(&ref_of(&format!("{repo}/-/{REPO_CONFIG_FILE}/@"))?, &at);
+        self.ws.state.commit(&tx)?;
+        Ok(())
+    }
+
+    /// Calls the trigger function recorded for each distinct (repository, commit) of
+    /// `items` that carries a commit, except the current one. Failures are reported as
+    /// progress and in the result, not as errors.
+    ///
+    /// # Errors
+    ///
+    /// Store errors.
+    pub fn trigger_items(
+        &self,
+        items: &[WorkItem],
+        include_current: bool,
+    ) -> EngineResult<Vec<Triggered>> {
+        let mut pairs = BTreeSet::new();
+        for item in items.iter().filter(|i| !i.commit.is_empty()) {
+            let current =
+                Some(&item.r.repo) == self.ws.repo_name.as_ref() && item.commit == self.ws.commit;
+            if include_current || !current {
+                pairs.insert((item.r.repo.clone(), item.commit.clone()));
+            }
+        }
+        pairs
+            .into_iter()
+            .map(|(repo, commit)| self.trigger(&repo, &commit))
+            .collect()
+    }
+
+    /// Triggers the latest recorded commit of every repository in state (`work trigger --intent`).
+    ///
+    /// # Errors
+    ///
+    /// Store errors.
+    pub fn trigger_latest(&self) -> EngineResult<Vec<Triggered>> {
+        let glob = Glob::new(&format!("**/-/{}/@", escape(REPO_CONFIG_FILE)))?;
+        let mut out = Vec::new();
+        for link in self
+            .ws
+            .state
+            .match_refs(Area::Records, &[glob], MatchOptions::default())?
+        {
+            let target = self.ws.state.resolve_link(&link)?;
+            let Some(commit) = target.release.clone() else {
+                continue;
+            };
+            out.push(self.trigger(&link.repo, &commit)?);
+        }
+        Ok(out)
+    }
+
+    fn trigger(&self, repo: &str, commit: &str) -> EngineResult<Triggered> {
+        let at = ref_of(&format!("{repo}/-/{REPO_CONFIG_FILE}/@{commit}"))?;
+        let latest = ref_of(&format!("{repo}/-/{REPO_CONFIG_FILE}/@"))?;
+        let doc = match self.ws.state.try_get(&at)? {
+            Some(v) => Some(v),
+            None => self.ws.state.try_get(&latest)?,
+        };
+        let result = match doc {
+            None => "no recorded repo.ocu.star".to_string(),
+            Some(v) => {
+                let doc: RepoConfigDoc = decode(&at, "repo config", v)?;
+                let path = self.ws.root.join(REPO_CONFIG_FILE);
+                let sink = self.progress_sink(None);
+                match config::evaluate_repo_config(&path, &doc.source, &self.ws.host, sink.clone())
+                {
+                    Err(e) => format!("error: {e}"),
+                    Ok(cfg) => match cfg.trigger {
+                        None => "no trigger".to_string(),
+                        Some(t) => match t.call(commit, &self.ws.root, &self.ws.host, sink) {
+                            Ok(()) => "triggered".to_string(),
+                            Err(e) => format!("error: {e}"),
+                        },
+                    },
+                }
+            }
+        };
+        self.progress(ProgressEvent::Message(format!(
+            "trigger {repo} at {commit}: {result}"
+        )));
+        Ok(Triggered {
+            repo: repo.to_string(),
+            commit: commit.to_string(),
+            result,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn credentials_are_removed() {
+        assert_eq!(
+            redact_url("https://user:token@github.com/a/b.git"),
+            "https://github.com/a/b.git"
+        );
+        assert_eq!(
+            redact_url("https://github.com/a/b.git"),
+            "https://github.com/a/b.git"
+        );
+        assert_eq!(
+            redact_url("git@github.com:a/b.git"),
+            "git@github.com:a/b.git"
+        );
+        assert_eq!(redact_url("ssh://git@host/x"), "ssh://host/x");
+    }
+}
