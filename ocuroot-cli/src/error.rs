@@ -52,6 +52,13 @@ impl CommandError {
     /// Prints the error and returns the exit code.
     #[allow(clippy::print_stderr)]
     pub fn report(self) -> ExitCode {
+        // `ocuroot state match | head` closes stdout early: that is the reader's choice,
+        // not an error (as in ripgrep and jj).
+        if let Some(io) = self.error.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            return ExitCode::SUCCESS;
+        }
         let mut text = format!("error: {}\n", self.error);
         let mut source = self.error.source();
         let mut causes = Vec::new();
