@@ -628,7 +628,7 @@ fn starlark_errors_name_the_users_file() {
         assert!(out.stderr.contains(line), "{file}: {}", out.stderr);
     }
     // Nothing was written for those files.
-    assert_eq!(env.run(&["state", "match", "**/@*"]).success().stdout, "");
+    assert_eq!(env.run(&["state", "match", "**/@r*"]).success().stdout, "");
 }
 
 fn setup_dependencies() -> TestEnv {

@@ -114,9 +114,24 @@ fn set_refuses_stdin() {
 }
 
 #[test]
-fn set_format_starlark_is_not_supported_yet() {
+fn set_format_starlark() {
     let env = TestEnv::new();
-    insta::assert_snapshot!(env.run(&["state", "set", "-f", "starlark", "@/custom/x", "1 + 1"]));
+    let out = env.run(&[
+        "state",
+        "set",
+        "-f",
+        "starlark",
+        "@/custom/x",
+        "{\"n\": 1 + 1, \"l\": [\"a\"] * 2}",
+    ]);
+    assert_eq!(out.code(), 0, "{out}");
+    let log = env
+        .run(&["state", "log", "--intent", "-o", "json", "@/custom/x"])
+        .success();
+    assert!(log.stdout.contains("\"n\": 2"), "{}", log.stdout);
+    let bad = env.run(&["state", "set", "-f", "starlark", "@/custom/x", "1 +"]);
+    assert_eq!(bad.code(), 1, "{bad}");
+    assert!(bad.stderr.contains("<expression>:1:"), "{bad}");
 }
 
 #[test]

@@ -158,9 +158,9 @@ fn parse_value(text: &str, format: ValueFormat) -> Result<Value, CommandError> {
             .map_err(|e| CommandError::message(format!("the value is not valid JSON: {e}"))),
         ValueFormat::Yaml => ocuroot_core::yaml::from_str(text)
             .map_err(|e| CommandError::message(format!("the value is not valid YAML: {e}"))),
-        ValueFormat::Starlark => Err(CommandError::message(
-            "--format starlark is not supported yet",
-        )
-        .hint("use --format json or --format yaml")),
+        ValueFormat::Starlark => ocuroot_core::sdk::eval_expression_json(text).map_err(|e| {
+            CommandError::user(e)
+                .hint("the expression must evaluate to JSON values (dicts need string keys)")
+        }),
     }
 }

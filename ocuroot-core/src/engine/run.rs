@@ -14,7 +14,7 @@ use crate::model::{
     self, DeployIntent, Inputs, JsonMap, LogEntry, RunDoc, RunFunction, TaskSummary,
 };
 use crate::refs::{Ref, names};
-use crate::sdk::{CallContext, CallOutcome, LoadedPackage, PrintSink, Secrets};
+use crate::sdk::{CallContext, CallOutcome, LoadedPackage, PrintSink, Secrets, SourceLocation};
 use crate::store::Transaction;
 
 /// A run ready to execute, with its populated inputs.
@@ -44,14 +44,14 @@ struct RunSink {
     secrets: Secrets,
 }
 
-impl PrintSink for RunSink {
-    fn print(&self, line: &str) {
+impl RunSink {
+    fn record(&self, line: &str, attributes: BTreeMap<String, String>) {
         let line = self.secrets.mask(line);
         if let Ok(mut entries) = self.entries.lock() {
             entries.push(LogEntry {
                 timestamp: self.clock.now().to_rfc3339(),
                 message: line.clone(),
-                attributes: BTreeMap::new(),
+                attributes,
                 stream: 0,
             });
         }
@@ -59,6 +59,21 @@ impl PrintSink for RunSink {
             run: self.run.clone(),
             line,
         });
+    }
+}
+
+impl PrintSink for RunSink {
+    fn print(&self, line: &str) {
+        self.record(line, BTreeMap::new());
+    }
+
+    fn print_at(&self, line: &str, at: &SourceLocation) {
+        let attributes = BTreeMap::from([
+            ("filename".to_string(), at.filename.clone()),
+            ("line".to_string(), at.line.to_string()),
+            ("col".to_string(), at.col.to_string()),
+        ]);
+        self.record(line, attributes);
     }
 }
 
