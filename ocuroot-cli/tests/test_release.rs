@@ -80,6 +80,11 @@ fn minimal_basic_release_deploys_everywhere() {
         "{}",
         logs.stdout
     );
+    assert!(
+        logs.stdout.contains("\"filename\": \"tasks.ocu.star\""),
+        "log lines carry their source: {}",
+        logs.stdout
+    );
 }
 
 #[test]
