@@ -19,6 +19,10 @@ use crate::refs::{Ref, RefParseError};
 use crate::sdk::PrintSink;
 use crate::store::{Author, Store, StoreError, StoreKind, StoreOptions};
 
+/// The folder (relative to the repository root) for ocuroot's local files: the embedded
+/// default store and caches. It holds a `.gitignore` of `*`.
+pub const CACHE_DIR: &str = ".ocuroot";
+
 /// The folder of the embedded default store, relative to the repository root.
 pub const DEFAULT_STORE_DIR: &str = ".ocuroot/store.git";
 
@@ -101,16 +105,18 @@ pub struct Workspace {
     pub config: RepoConfig,
     /// The repository name, the first part of its refs.
     pub repo_name: Option<String>,
-    /// The current commit (`HEAD`, the override, or `null` without commits).
-    pub commit: String,
+    /// The current commit, computed on first use (see [`Workspace::commit`]).
+    commit: std::sync::OnceLock<String>,
+    /// The commit override, if given.
+    commit_override: Option<String>,
     /// The state store.
     pub state: Store,
     /// The intent store.
     pub intent: Store,
     /// The host facts given to Starlark code.
     pub host: HostContext,
-    /// The source repository's `origin` URL, if any.
-    pub origin_url: Option<String>,
+    /// The source repository's `origin` and `HEAD`, read on first use.
+    git: std::sync::OnceLock<SourceGit>,
 }
 
 impl std::fmt::Debug for Workspace {
@@ -145,35 +151,46 @@ impl Workspace {
             env: options.env.clone(),
             cwd: options.cwd.clone(),
         };
-        let config =
-            config::evaluate_repo_config(&config_path, &source, &host, options.sink.clone())
-                .map_err(|source| WorkspaceError::Config {
-                    path: config_path.clone(),
-                    source,
-                })?;
+        let cache_dir = root.join(CACHE_DIR);
+        ensure_ignored(&cache_dir.join("store.git"));
+        let config = config::evaluate_repo_config_cached(
+            &config_path,
+            &source,
+            &host,
+            options.sink.clone(),
+            Some(&cache_dir),
+        )
+        .map_err(|source| WorkspaceError::Config {
+            path: config_path.clone(),
+            source,
+        })?;
         let cwd_rel = options
             .cwd
             .strip_prefix(&root)
             .map(|p| p.to_string_lossy().replace('\\', "/"))
             .unwrap_or_default();
-        let git = SourceGit::read(&root);
-        let origin_url = git.origin_url.clone();
-        let repo_name = config.repo_alias.clone().or_else(|| {
-            options
+        // Reading the source repository costs a repository discovery: only do it when the
+        // name or the commit is actually needed.
+        let git = std::sync::OnceLock::new();
+        let repo_name = match config.repo_alias.clone() {
+            Some(alias) => Some(alias),
+            None => options
                 .env
                 .get("OCU_REPO_URL_OVERRIDE")
                 .filter(|s| !s.is_empty())
                 .cloned()
-                .or(git.origin_url.clone())
-                .map(|url| config::repo_name_from_url(&url))
-        });
-        let commit = options
+                .or_else(|| {
+                    git.get_or_init(|| SourceGit::read(&root))
+                        .origin_url
+                        .clone()
+                })
+                .map(|url| config::repo_name_from_url(&url)),
+        };
+        let commit_override = options
             .env
             .get("OCU_REPO_COMMIT_OVERRIDE")
             .filter(|s| !s.is_empty())
-            .cloned()
-            .or(git.head)
-            .unwrap_or_else(|| "null".to_string());
+            .cloned();
         let author = author_from_env(&options.env);
         let (state, intent) = open_stores(&root, &config, &author, options.clock.clone())?;
         Ok(Workspace {
@@ -181,12 +198,33 @@ impl Workspace {
             cwd_rel,
             config,
             repo_name,
-            commit,
+            commit: std::sync::OnceLock::new(),
+            commit_override,
             state,
             intent,
             host,
-            origin_url,
+            git,
         })
+    }
+
+    /// Returns the current commit: `OCU_REPO_COMMIT_OVERRIDE`, else `HEAD` of the source
+    /// repository, else `null` (no commits or no Git repository).
+    pub fn commit(&self) -> &str {
+        self.commit.get_or_init(|| {
+            self.commit_override
+                .clone()
+                .or_else(|| self.source_git().head.clone())
+                .unwrap_or_else(|| "null".to_string())
+        })
+    }
+
+    /// Returns the source repository's `origin` URL, if any.
+    pub fn origin_url(&self) -> Option<&str> {
+        self.source_git().origin_url.as_deref()
+    }
+
+    fn source_git(&self) -> &SourceGit {
+        self.git.get_or_init(|| SourceGit::read(&self.root))
     }
 
     /// Parses a ref typed on the command line, resolving a relative one against the

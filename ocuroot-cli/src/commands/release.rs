@@ -59,7 +59,7 @@ pub fn run(cmd: ReleaseCommand, env: &ProcessEnv, out: &mut dyn Write) -> Comman
             engine.save_repo_config().map_err(engine_error)?;
             if !r.has_release() {
                 let releases = engine
-                    .releases_for_commit(&ws.commit)
+                    .releases_for_commit(ws.commit())
                     .map_err(engine_error)?;
                 let pkg = r.clone();
                 let mine: Vec<&Ref> = releases
@@ -71,7 +71,7 @@ pub fn run(cmd: ReleaseCommand, env: &ProcessEnv, out: &mut dyn Write) -> Comman
                     None => {
                         return Err(CommandError::message(format!(
                             "no release of {pkg} at commit {}",
-                            ws.commit
+                            ws.commit()
                         )));
                     }
                 };

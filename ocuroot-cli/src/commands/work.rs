@@ -27,7 +27,7 @@ pub fn run(cmd: WorkCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandRe
         .hint("run `ocuroot intent check` and fix the files on the intent branch"));
     }
     let filter = WorkFilter {
-        commit: Some(ws.commit.clone()),
+        commit: Some(ws.commit().to_string()),
     };
     match cmd {
         WorkCommand::Trigger { dryrun, intent } => {

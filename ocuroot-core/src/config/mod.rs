@@ -16,6 +16,7 @@
 //! passes the URL to [`repo_name_from_url`]) and package evaluation.
 
 pub mod builtins;
+mod cache;
 mod error;
 mod settings;
 pub mod store;
@@ -27,6 +28,7 @@ use starlark::environment::{FrozenModule, Module};
 use starlark::eval::Evaluator;
 use starlark::values::{OwnedFrozenValue, Value};
 
+pub use cache::evaluate_repo_config_cached;
 pub use error::ConfigError;
 pub use store::{StoreSelection, StoreSpec};
 

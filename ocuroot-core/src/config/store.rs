@@ -10,7 +10,7 @@ use starlark::values::dict::{AllocDict, DictRef};
 use starlark::values::{Heap, UnpackValue, Value};
 
 /// A state or intent store backend, as chosen in `repo.ocu.star`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum StoreSpec {
     /// `store.fs(path)`: a local store at `path`, relative to the repo root.
     Fs {
@@ -31,7 +31,7 @@ pub enum StoreSpec {
 }
 
 /// The stores selected by `store.set(state, intent=None)` or the `*_store` globals.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoreSelection {
     /// The state store.
     pub state: StoreSpec,

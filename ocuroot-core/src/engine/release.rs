@@ -114,7 +114,7 @@ impl Engine<'_> {
             filename: file.clone(),
             ..Ref::default()
         };
-        let commit = self.ws.commit.clone();
+        let commit = self.ws.commit().to_string();
         if !force {
             let glob = Glob::new(&format!(
                 "{}/@*/commit/{}",
@@ -242,11 +242,11 @@ impl Engine<'_> {
             });
         };
         let doc: ReleaseDoc = decode(&resolved, "release", doc)?;
-        if doc.commit != self.ws.commit {
+        if doc.commit != self.ws.commit() {
             return Err(EngineError::CommitMismatch {
                 release: resolved.to_string(),
                 expected: doc.commit,
-                current: self.ws.commit.clone(),
+                current: self.ws.commit().to_string(),
             });
         }
         let file = self.package_file(&resolved)?;

@@ -60,12 +60,15 @@ impl Engine<'_> {
         let Some(repo) = &self.ws.repo_name else {
             return Ok(());
         };
-        let at = ref_of(&format!("{repo}/-/{REPO_CONFIG_FILE}/@{}", self.ws.commit))?;
+        let at = ref_of(&format!(
+            "{repo}/-/{REPO_CONFIG_FILE}/@{}",
+            self.ws.commit()
+        ))?;
         if self.ws.state.try_get(&at)?.is_some() {
             return Ok(());
         }
         let mut remotes: Vec<String> = self.ws.config.remotes.clone().unwrap_or_default();
-        remotes.extend(self.ws.origin_url.clone());
+        remotes.extend(self.ws.origin_url().map(str::to_string));
         let doc = RepoConfigDoc {
             remotes: remotes.iter().map(|u| redact_url(u)).collect(),
             source: self.ws.config.source.clone(),
@@ -92,7 +95,7 @@ impl Engine<'_> {
         let mut pairs = BTreeSet::new();
         for item in items.iter().filter(|i| !i.commit.is_empty()) {
             let current =
-                Some(&item.r.repo) == self.ws.repo_name.as_ref() && item.commit == self.ws.commit;
+                Some(&item.r.repo) == self.ws.repo_name.as_ref() && item.commit == self.ws.commit();
             if include_current || !current {
                 pairs.insert((item.r.repo.clone(), item.commit.clone()));
             }
