@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p ocuroot-core --example gen_store -- <out-dir> [--docs N] [--changes K]
+//! cargo run --release -p ocuroot-core --example gen_store -- <out-dir> --estate <packages>
 //! ```
 //!
 //! Makes `<out-dir>` a Git repository with a `repo.ocu.star` (`repo_alias("bench")`) and
@@ -43,6 +44,8 @@ struct Args {
     out: PathBuf,
     docs: usize,
     changes: usize,
+    /// With `--estate N`: N packages, each deployed to every one of 10 environments.
+    estate: Option<usize>,
 }
 
 fn parse_args() -> Result<Args, Box<dyn Error>> {
@@ -50,16 +53,24 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
     let mut out = None;
     let mut docs = 100_000;
     let mut changes = 10;
+    let mut estate = None;
     while let Some(a) = args.next() {
         match a.as_str() {
+            "--estate" => estate = Some(args.next().ok_or("--estate needs a value")?.parse()?),
             "--docs" => docs = args.next().ok_or("--docs needs a value")?.parse()?,
             "--changes" => changes = args.next().ok_or("--changes needs a value")?.parse()?,
             _ if out.is_none() => out = Some(PathBuf::from(a)),
             _ => return Err(format!("unexpected argument {a}").into()),
         }
     }
-    let out = out.ok_or("usage: gen_store <out-dir> [--docs N] [--changes K]")?;
-    Ok(Args { out, docs, changes })
+    let out =
+        out.ok_or("usage: gen_store <out-dir> [--docs N | --estate PACKAGES] [--changes K]")?;
+    Ok(Args {
+        out,
+        docs,
+        changes,
+        estate,
+    })
 }
 
 /// A `git fast-import` stream.
@@ -270,6 +281,117 @@ fn generate(args: &Args) -> Result<(usize, usize), Box<dyn Error>> {
     Ok((docs, links))
 }
 
+/// An estate for `ocuroot plan`: `packages` packages, each with one release deployed to all
+/// 10 environments (deploy intent, applied mirror, task summary, run and `@/deploy` link
+/// per pair), then one intent commit with 5 changes: two deploy intents updated, one
+/// deployment removed, one approval added and one environment added.
+fn generate_estate(out: &Path, packages: usize) -> Result<(usize, usize), Box<dyn Error>> {
+    let hub = out.join(".ocuroot/store.git");
+    std::fs::create_dir_all(&hub)?;
+    git(&hub, &["init", "-q", "--bare"])?;
+    std::fs::write(out.join(".ocuroot/.gitignore"), "*\n")?;
+    let mut child = Command::new("git")
+        .current_dir(&hub)
+        .args(["fast-import", "--quiet", "--force"])
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_SYSTEM", "/dev/null")
+        .stdin(Stdio::piped())
+        .spawn()?;
+    let stdin = child.stdin.take().ok_or("no stdin")?;
+    let mut imp = Import {
+        w: BufWriter::with_capacity(1 << 20, stdin),
+        docs: 0,
+        links: 0,
+    };
+    let time = "2026-01-01T00:00:00Z";
+    let envs: Vec<String> = (0..ENVS).map(|e| format!("env{e:02}")).collect();
+    let env_doc = |e: &str| json!({"name": e, "attributes": {"type": "prod"}});
+    let intent_of = |pkg: &str, e: &str, replicas: u32| {
+        json!({"release": format!("{pkg}/@r1"), "input": {
+            "environment": {"ref": format!("@/environment/{e}"), "value": env_doc(e)},
+            "replicas": {"value": replicas},
+        }})
+    };
+    let mut intent: Vec<(String, Value)> = envs
+        .iter()
+        .map(|e| (format!("@/environment/{e}"), env_doc(e)))
+        .collect();
+    imp.commit("state", "generated state")?;
+    imp.file("ocuroot-store.yaml", b"format: 1\nkind: state\n")?;
+    for e in &envs {
+        imp.doc(Area::Records, &format!("@/environment/{e}"), &env_doc(e))?;
+    }
+    for p in 0..packages {
+        let pkg = package(p);
+        let rel = format!("{pkg}/@r1");
+        let tasks: Vec<Value> = envs
+            .iter()
+            .map(|e| json!({"deploy": {"environment": e, "up": fn_def("up", 20), "down": fn_def("down", 30)}}))
+            .collect();
+        imp.doc(
+            Area::Records,
+            &rel,
+            &json!({"commit": sha(p), "package": {"phases": [{"name": "deploy", "tasks": tasks}]}}),
+        )?;
+        imp.doc(
+            Area::Records,
+            &format!("{rel}/commit/{}", sha(p)),
+            &json!({"time": time}),
+        )?;
+        for e in &envs {
+            let doc = intent_of(&pkg, e, 3);
+            let task = format!("{rel}/deploy/{e}");
+            let run = format!("{task}/1");
+            imp.doc(Area::Records, &run, &json!({"type": "up", "release": rel, "functions": [{"fn": fn_def("up", 20), "inputs": doc["input"]}], "output": {"url": format!("https://{e}.example.com")}}))?;
+            imp.doc(
+                Area::Records,
+                &format!("{run}/status/complete"),
+                &json!({"time": time}),
+            )?;
+            imp.doc(Area::Records, &task, &json!({"run_ref": run, "type": "up", "release": rel, "input": doc["input"], "output": {"url": format!("https://{e}.example.com")}}))?;
+            imp.link(&format!("{pkg}/@/deploy/{e}"), &task)?;
+            intent.push((format!("{pkg}/@/deploy/{e}"), doc));
+        }
+    }
+    for (r, v) in &intent {
+        imp.doc(Area::Applied, r, v)?;
+    }
+    imp.commit("intent", "generated intent")?;
+    imp.file("ocuroot-store.yaml", b"format: 1\nkind: intent\n")?;
+    for (r, v) in &intent {
+        imp.doc(Area::Records, r, v)?;
+    }
+    imp.commit("intent", "5 intent changes")?;
+    let a = package(packages / 3);
+    let b = package(packages / 2);
+    imp.doc(
+        Area::Records,
+        &format!("{a}/@/deploy/env01"),
+        &intent_of(&a, "env01", 5),
+    )?;
+    imp.doc(
+        Area::Records,
+        &format!("{b}/@/deploy/env02"),
+        &intent_of(&b, "env02", 5),
+    )?;
+    let gone = format!("{}/@/deploy/env03", package(packages - 1));
+    let gone_path = layout::doc_path(Area::Records, &gone.parse::<Ref>()?).join("/");
+    writeln!(imp.w, "D {gone_path}")?;
+    imp.doc(
+        Area::Records,
+        &format!("{}/@r1/custom/approval", package(0)),
+        &json!("approved"),
+    )?;
+    imp.doc(Area::Records, "@/environment/env99", &env_doc("env99"))?;
+    imp.w.flush()?;
+    let (docs, links) = (imp.docs, imp.links);
+    drop(imp);
+    if !child.wait()?.success() {
+        return Err("git fast-import failed".into());
+    }
+    Ok((docs, links))
+}
+
 fn git(dir: &Path, args: &[&str]) -> Result<(), Box<dyn Error>> {
     let status = Command::new("git")
         .current_dir(dir)
@@ -299,7 +421,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     git(&args.out, &["init", "-q", "-b", "main"])?;
     git(&args.out, &["add", "repo.ocu.star"])?;
     git(&args.out, &["commit", "-q", "-m", "bench repository"])?;
-    let (docs, links) = generate(&args)?;
+    let (docs, links) = match args.estate {
+        Some(packages) => generate_estate(&args.out, packages)?,
+        None => generate(&args)?,
+    };
     eprintln!(
         "wrote {docs} documents and {links} links to {} in {:.1}s",
         args.out.join(".ocuroot/store.git").display(),

@@ -115,17 +115,24 @@ fn walk(
         Some(id) => rs.tree_children(id)?,
         None => Vec::new(),
     };
-    // Merge the two sorted-by-name entry lists.
-    let mut names: Vec<&String> = l
-        .iter()
-        .map(|e| &e.0)
-        .chain(r.iter().map(|e| &e.0))
-        .collect();
-    names.sort();
+    // Index both sides by name: directories with thousands of entries stay linear.
+    let lm: std::collections::BTreeMap<&str, &(String, EntryKind, ObjectId)> =
+        l.iter().map(|e| (e.0.as_str(), e)).collect();
+    let rm: std::collections::BTreeMap<&str, &(String, EntryKind, ObjectId)> =
+        r.iter().map(|e| (e.0.as_str(), e)).collect();
+    let mut names: Vec<&str> = lm.keys().chain(rm.keys()).copied().collect();
+    names.sort_unstable();
     names.dedup();
     for name in names {
-        let le = l.iter().find(|e| &e.0 == name);
-        let re = r.iter().find(|e| &e.0 == name);
+        let le = lm.get(name).copied();
+        let re = rm.get(name).copied();
+        // Both sides hold the same subtree or blob: nothing below differs.
+        if let (Some(a), Some(b)) = (le, re)
+            && a.1 == b.1
+            && a.2 == b.2
+        {
+            continue;
+        }
         if name == DOC_FILE {
             let lid = le.filter(|e| e.1 != EntryKind::Tree).map(|e| e.2);
             let rid = re.filter(|e| e.1 != EntryKind::Tree).map(|e| e.2);
@@ -142,7 +149,7 @@ fn walk(
         if lt.is_none() && rt.is_none() {
             continue;
         }
-        path.push(name.clone());
+        path.push(name.to_string());
         walk(ls, lt, rs, rt, path, out)?;
         path.pop();
     }

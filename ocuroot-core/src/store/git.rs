@@ -60,6 +60,11 @@ impl GitBackend {
             .try_into()
             .map_err(git_err(&location, "invalid branch name"))?;
         let open_opts = gix::open::Options::isolated();
+        // Stores in one repository (the `state` and `intent` branches of the hub) share one
+        // handle, so pack indexes are loaded and validated once per process.
+        if let Some(repo) = shared_repo(&options.repo_path, None) {
+            return Ok(Self::from_repo(repo, options, ref_name));
+        }
         let open =
             || gix::ThreadSafeRepository::open_opts(options.repo_path.clone(), open_opts.clone());
         // Concurrent first use (several CI jobs in one checkout) races on creating the
@@ -90,13 +95,22 @@ impl GitBackend {
                 }
             }
         };
+        shared_repo(&options.repo_path, Some(&repo));
+        Ok(Self::from_repo(repo, options, ref_name))
+    }
+
+    fn from_repo(
+        repo: gix::ThreadSafeRepository,
+        options: StoreOptions,
+        ref_name: FullName,
+    ) -> GitBackend {
         let prefix = options
             .prefix
             .split('/')
             .filter(|s| !s.is_empty())
             .map(str::to_string)
             .collect();
-        Ok(GitBackend {
+        GitBackend {
             repo,
             repo_path: options.repo_path,
             branch: options.branch,
@@ -106,7 +120,7 @@ impl GitBackend {
             author: options.author,
             clock: options.clock,
             max_attempts: options.max_attempts.max(1),
-        })
+        }
     }
 
     pub(crate) fn location(&self) -> String {
@@ -470,6 +484,23 @@ impl GitBackend {
         }
         Ok(out)
     }
+}
+
+/// Returns the process-wide handle of the repository at `path`, registering `insert` first
+/// when given.
+fn shared_repo(
+    path: &Path,
+    insert: Option<&gix::ThreadSafeRepository>,
+) -> Option<gix::ThreadSafeRepository> {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex};
+    static REPOS: LazyLock<Mutex<HashMap<PathBuf, gix::ThreadSafeRepository>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+    let mut repos = REPOS.lock().ok()?;
+    if let Some(repo) = insert {
+        repos.insert(path.to_path_buf(), repo.clone());
+    }
+    repos.get(path).cloned()
 }
 
 fn is_lock_error(err: &gix::Error) -> bool {
