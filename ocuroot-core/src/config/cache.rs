@@ -10,9 +10,8 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
-use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, HostContext, RepoConfig, StoreSelection, evaluate_repo_config};
@@ -21,10 +20,13 @@ use crate::sdk::PrintSink;
 /// The cache file's name inside the cache directory.
 const CACHE_FILE: &str = "repo-config.cache.json";
 
-static IMPURE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(host|env|shell|read|write|read_dir|is_dir|pwd|os|arch|http|secret|load|print|debug_break|trigger)\b")
-        .expect("valid regex")
-});
+/// Identifiers whose presence makes a file impure (its evaluation can observe the host, or
+/// depends on other files or has effects). A plain token scan: compiling a regular
+/// expression would cost more than the cache saves.
+const IMPURE: &[&str] = &[
+    "host", "env", "shell", "read", "write", "read_dir", "is_dir", "pwd", "os", "arch", "http",
+    "secret", "load", "print", "debug_break", "trigger",
+];
 
 #[derive(Serialize, Deserialize)]
 struct Entry {
@@ -41,7 +43,9 @@ struct Entry {
 
 /// Returns true when evaluating `source` cannot depend on anything but its text.
 fn is_pure(source: &str) -> bool {
-    !IMPURE.is_match(source)
+    !source
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|word| IMPURE.contains(&word))
 }
 
 fn cfg_env(env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
