@@ -11,9 +11,7 @@ use serde::Serialize;
 use crate::intent::IntentKind;
 use crate::model::DeployIntent;
 use crate::refs::{Glob, Ref};
-use crate::store::{
-    Area, DiffKind, Entry, MatchOptions, Store, StoreResult, diff_intent, diff_intent_at,
-};
+use crate::store::{Area, DiffKind, Entry, MatchOptions, Store, StoreResult, diff_views};
 use crate::yaml;
 
 /// One changed intent document and what applying it would do.
@@ -42,11 +40,14 @@ fn ser_ref<S: serde::Serializer>(r: &Ref, s: S) -> Result<S::Ok, S::Error> {
 ///
 /// Store errors, including a revision that does not resolve.
 pub fn plan(intent: &Store, rev: Option<&str>, state: &Store) -> StoreResult<Vec<PlanItem>> {
-    let (diff, view) = match rev {
-        Some(rev) => (diff_intent_at(intent, rev, state)?, intent.view_at(rev)?),
-        None => (diff_intent(intent, state)?, intent.view()?),
+    // One view per side serves the diff and the document reads, so trees decoded for
+    // the diff are not decoded again.
+    let view = match rev {
+        Some(rev) => intent.view_at(rev)?,
+        None => intent.view()?,
     };
     let state_view = state.view()?;
+    let diff = diff_views(&view, &state_view)?;
     let mut out = Vec::new();
     for d in diff {
         let after = match view.entry(Area::Records, &d.r) {

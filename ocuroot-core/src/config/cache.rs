@@ -24,8 +24,22 @@ const CACHE_FILE: &str = "repo-config.cache.json";
 /// depends on other files or has effects). A plain token scan: compiling a regular
 /// expression would cost more than the cache saves.
 const IMPURE: &[&str] = &[
-    "host", "env", "shell", "read", "write", "read_dir", "is_dir", "pwd", "os", "arch", "http",
-    "secret", "load", "print", "debug_break", "trigger",
+    "host",
+    "env",
+    "shell",
+    "read",
+    "write",
+    "read_dir",
+    "is_dir",
+    "pwd",
+    "os",
+    "arch",
+    "http",
+    "secret",
+    "load",
+    "print",
+    "debug_break",
+    "trigger",
 ];
 
 #[derive(Serialize, Deserialize)]

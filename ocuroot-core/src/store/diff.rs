@@ -74,6 +74,19 @@ pub fn diff_intent_at(intent: &Store, rev: &str, state: &Store) -> StoreResult<V
     )
 }
 
+/// Like [`diff_intent`], between two views already taken (intent records against state's
+/// applied mirror), so callers that read documents afterwards reuse the views' caches.
+///
+/// # Errors
+///
+/// Git errors.
+pub fn diff_views(
+    intent: &super::View<'_>,
+    state: &super::View<'_>,
+) -> StoreResult<Vec<DiffEntry>> {
+    diff_snapshots(intent.snapshot(), state.snapshot())
+}
+
 fn diff_snapshots(
     intent_snap: &Snapshot<'_>,
     state_snap: &Snapshot<'_>,

@@ -30,7 +30,7 @@ use crate::clock::Clock;
 use crate::refs::{Glob, Ref, RefParseError};
 use crate::yaml::YamlError;
 
-pub use diff::{DiffEntry, DiffKind, diff_intent, diff_intent_at};
+pub use diff::{DiffEntry, DiffKind, diff_intent, diff_intent_at, diff_views};
 pub use layout::Area;
 
 /// The result type of store operations.
@@ -726,6 +726,12 @@ pub struct StoreFile {
 /// A consistent read-only view of a store at one commit.
 pub struct View<'a> {
     snap: git::Snapshot<'a>,
+}
+
+impl<'a> View<'a> {
+    pub(crate) fn snapshot(&self) -> &git::Snapshot<'a> {
+        &self.snap
+    }
 }
 
 impl View<'_> {
