@@ -845,6 +845,18 @@ fn dependencies_work_is_bound_to_its_commit() {
         ),
         "efgh"
     );
+    // Intent changes trigger the latest recorded commit of each repository.
+    let latest = env
+        .run(&["work", "trigger", "--intent", "--dryrun"])
+        .success();
+    assert!(
+        latest.stdout.contains("\"repo\": \"dependencies\""),
+        "{}",
+        latest.stdout
+    );
+    std::fs::remove_dir_all(&triggers).expect("rm triggers");
+    assert_eq!(env.run(&["work", "trigger", "--intent"]).code(), 0);
+    assert_eq!(std::fs::read_dir(&triggers).expect("triggers").count(), 1);
     // The configuration each command ran with is recorded, per commit.
     assert!(exists(&env, "dependencies/-/repo.ocu.star/@commit2"));
     assert!(exists(&env, "dependencies/-/repo.ocu.star/@"));

@@ -36,6 +36,25 @@ pub fn run(cmd: WorkCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandRe
                 engine_options(env, &crate::cli::ExecArgs { parallel: None }),
             );
             if intent {
+                if dryrun {
+                    let pairs: Vec<serde_json::Value> = engine
+                        .latest_commits()
+                        .map_err(engine_error)?
+                        .into_iter()
+                        .map(|(repo, commit)| serde_json::json!({"repo": repo, "commit": commit}))
+                        .collect();
+                    let text = serde_json::to_string_pretty(&pairs).map_err(CommandError::user)?;
+                    writeln!(
+                        out,
+                        "{}",
+                        if pairs.is_empty() {
+                            "null".to_string()
+                        } else {
+                            text
+                        }
+                    )?;
+                    return Ok(ExitCode::SUCCESS);
+                }
                 engine.trigger_latest().map_err(engine_error)?;
                 return Ok(ExitCode::SUCCESS);
             }

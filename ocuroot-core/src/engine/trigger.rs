@@ -106,12 +106,13 @@ impl Engine<'_> {
             .collect()
     }
 
-    /// Triggers the latest recorded commit of every repository in state (`work trigger --intent`).
+    /// Returns (repository, commit) for the latest recorded configuration of every
+    /// repository in state.
     ///
     /// # Errors
     ///
     /// Store errors.
-    pub fn trigger_latest(&self) -> EngineResult<Vec<Triggered>> {
+    pub fn latest_commits(&self) -> EngineResult<Vec<(String, String)>> {
         let glob = Glob::new(&format!("**/-/{}/@", escape(REPO_CONFIG_FILE)))?;
         let mut out = Vec::new();
         for link in self
@@ -120,12 +121,23 @@ impl Engine<'_> {
             .match_refs(Area::Records, &[glob], MatchOptions::default())?
         {
             let target = self.ws.state.resolve_link(&link)?;
-            let Some(commit) = target.release.clone() else {
-                continue;
-            };
-            out.push(self.trigger(&link.repo, &commit)?);
+            if let Some(commit) = target.release.clone().filter(|c| !c.is_empty()) {
+                out.push((link.repo.clone(), commit));
+            }
         }
         Ok(out)
+    }
+
+    /// Triggers the latest recorded commit of every repository in state (`work trigger --intent`).
+    ///
+    /// # Errors
+    ///
+    /// Store errors.
+    pub fn trigger_latest(&self) -> EngineResult<Vec<Triggered>> {
+        self.latest_commits()?
+            .iter()
+            .map(|(repo, commit)| self.trigger(repo, commit))
+            .collect()
     }
 
     fn trigger(&self, repo: &str, commit: &str) -> EngineResult<Triggered> {
