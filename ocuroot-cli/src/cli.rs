@@ -50,6 +50,43 @@ pub enum Command {
     /// Validate intent documents
     #[command(subcommand)]
     Intent(IntentCommand),
+    /// Evaluate Starlark with the SDK, one expression or interactively
+    ///
+    /// Starts from the package SDK globals, a `help()` builtin listing the available names, and
+    /// the globals of FILE (default when interactive: repo.ocu.star). Refs resolve against
+    /// `preview.git/-/<FILE>/@preview`, and `environments()` returns the environments in state
+    /// when run inside a repository.
+    ///
+    /// With -c, evaluates EXPR, prints its value and exits (1 on error). Otherwise reads
+    /// standard input line by line, printing each value that is not None; a block opened by a
+    /// line ending in `:` ends at a blank line. `exit()` or end of input quits.
+    Repl {
+        /// The file whose globals the session starts with.
+        #[arg(value_name = "FILE")]
+        file: Option<String>,
+        /// Evaluate this expression (or statements), print the result and exit.
+        #[arg(
+            short = 'c',
+            long = "command",
+            value_name = "EXPR",
+            allow_hyphen_values = true
+        )]
+        command: Option<String>,
+    },
+    /// Print the phases, tasks and deployments a package file declares, without releasing it
+    ///
+    /// Evaluates FILE as release `preview`, with the environments in state, and prints each
+    /// phase's tasks and deployments (function and inputs), then what targets each
+    /// environment. Nothing is written. Unlike the original tool, this does not serve a web
+    /// page; use `--output json` for the package definition as JSON.
+    Preview {
+        /// The package file (no release).
+        #[arg(value_name = "FILE")]
+        file: String,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: LogFormat,
+    },
     /// Print the version of ocuroot
     Version,
 }
@@ -78,7 +115,7 @@ pub enum ValueFormat {
     Starlark,
 }
 
-/// Output formats for `state log`.
+/// Output formats for `state log`, `plan` and `preview`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     /// One line per change.

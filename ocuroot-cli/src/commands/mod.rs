@@ -3,6 +3,7 @@
 
 mod plan;
 mod release;
+mod repl;
 mod state;
 mod work;
 
@@ -28,6 +29,8 @@ pub fn run(cli: Cli, env: &ProcessEnv, out: &mut dyn Write) -> CommandResult {
             color,
         } => plan::run_plan(env, intent.as_deref(), output, color, out),
         Command::Intent(cmd) => plan::run_intent(cmd, env, out),
+        Command::Repl { file, command } => repl::run_repl(env, file, command, out),
+        Command::Preview { file, output } => repl::run_preview(env, &file, output, out),
         Command::Version => {
             let version = env!("CARGO_PKG_VERSION");
             let (v, build) = version.split_once('-').unwrap_or((version, ""));

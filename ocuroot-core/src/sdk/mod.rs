@@ -14,7 +14,8 @@
 //! - [`version`]: the `ocuroot("<constraint>")` scan;
 //! - [`package`]: [`evaluate_package`] and [`LoadedPackage::call`], over the package
 //!   builtins of [`package_builtins`] and the Starlark prelude (`prelude.star`);
-//! - [`secrets`]: [`Secrets`] and the masking [`MaskingSink`].
+//! - [`secrets`]: [`Secrets`] and the masking [`MaskingSink`];
+//! - [`repl`]: the REPL session ([`repl::Repl`]) and the text of package previews.
 //!
 //! Repo-level builtins live in [`crate::config`] and register themselves on top of
 //! [`globals_builder()`].
@@ -27,6 +28,7 @@ pub mod json;
 pub mod loader;
 pub mod package;
 pub mod package_builtins;
+pub mod repl;
 pub mod secrets;
 pub mod version;
 
