@@ -184,11 +184,31 @@ impl Engine<'_> {
             &ref_of(&format!("{release}/commit/{commit}"))?,
             self.marker(),
         );
+        self.add_first_runs(&mut tx, release, &loaded.package, false)?;
+        self.ws.state.commit(&tx)?;
+        Ok(())
+    }
+
+    /// Records run 1 (status `pending`) of every task and deployment of `package`, each
+    /// depending on the completion of every task of the previous phase (spec §6.2). With
+    /// `skip_existing`, tasks that already have runs are left alone: that is how a release
+    /// gains deployments to environments added after it was made (`check_envs`).
+    pub(crate) fn add_first_runs(
+        &self,
+        tx: &mut Transaction,
+        release: &Ref,
+        package: &model::Package,
+        skip_existing: bool,
+    ) -> EngineResult<()> {
         let mut previous: Vec<String> = Vec::new();
-        for phase in &loaded.package.phases {
+        for phase in &package.phases {
             let mut this = Vec::new();
             for spec in &phase.tasks {
                 let task = ref_of(&format!("{release}/{}/{}", spec.kind(), spec.name()))?;
+                this.push(format!("{task}/*/status/complete"));
+                if skip_existing && self.next_run_number(&task)? > 1 {
+                    continue;
+                }
                 let run = ref_of(&format!("{task}/1"))?;
                 let doc = RunDoc {
                     run_type: if spec.kind() == "task" { "task" } else { "up" }.to_string(),
@@ -203,12 +223,11 @@ impl Engine<'_> {
                 };
                 check_input_names(&run, &doc.functions[0].inputs)?;
                 tx.set(&run, model::to_json(&doc));
+                // A new run has no other status marker to remove.
                 tx.set(&status_ref(&run, RunStatus::Pending)?, self.marker());
-                this.push(format!("{task}/*/status/complete"));
             }
             previous = this;
         }
-        self.ws.state.commit(&tx)?;
         Ok(())
     }
 

@@ -516,36 +516,7 @@ impl Engine<'_> {
     pub fn run_op(&self, op: &Ref) -> EngineResult<()> {
         let (release, loaded) = self.open_release(&op.release_ref())?;
         let mut tx = Transaction::new(format!("running task\n\n{op}"));
-        let mut previous: Vec<String> = Vec::new();
-        for phase in &loaded.package.phases {
-            let mut this = Vec::new();
-            for spec in &phase.tasks {
-                let task = ref_of(&format!("{release}/{}/{}", spec.kind(), spec.name()))?;
-                let existing = self.ws.state.match_refs(
-                    Area::Records,
-                    &[Glob::new(&format!("{}/*", escape(&task.to_string())))?],
-                    MatchOptions { no_links: true },
-                )?;
-                if existing.is_empty() {
-                    let run = ref_of(&format!("{task}/1"))?;
-                    let doc = RunDoc {
-                        run_type: if spec.kind() == "task" { "task" } else { "up" }.to_string(),
-                        release: release.to_string(),
-                        functions: vec![RunFunction {
-                            function: spec.entry().clone(),
-                            dependencies: previous.clone(),
-                            inputs: spec.inputs().clone(),
-                        }],
-                        output: None,
-                        watch_files: None,
-                    };
-                    tx.set(&run, model::to_json(&doc));
-                    self.set_status(&mut tx, &run, RunStatus::Pending)?;
-                }
-                this.push(format!("{task}/*/status/complete"));
-            }
-            previous = this;
-        }
+        self.add_first_runs(&mut tx, &release, &loaded.package, true)?;
         let mut doc: ReleaseDoc = decode(&release, "release", self.ws.state.get(&release)?)?;
         doc.package = loaded.package.clone();
         tx.set(&release, model::to_json(&doc));
