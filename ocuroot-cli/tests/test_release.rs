@@ -861,3 +861,41 @@ fn dependencies_work_is_bound_to_its_commit() {
     assert!(exists(&env, "dependencies/-/repo.ocu.star/@commit2"));
     assert!(exists(&env, "dependencies/-/repo.ocu.star/@"));
 }
+
+#[test]
+fn live_progress_on_a_terminal() {
+    // `script` gives the command a pseudo-terminal, so the live display is used.
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        panic!("the `script` command (util-linux) is required for this test");
+    }
+    let env = setup_minimal();
+    let bin = env!("CARGO_BIN_EXE_ocuroot");
+    let cmd = format!("OCU_REPO_COMMIT_OVERRIDE=commitid {bin} release new build_only.ocu.star");
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(env.repo())
+        .env_remove("CI")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_SYSTEM", "/dev/null")
+        .output()
+        .expect("run script");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    // Spinner frames are redrawn in place, and the finished line stays.
+    assert!(
+        text.contains("\u{1b}[2K"),
+        "expected terminal redraws: {text:?}"
+    );
+    assert!(
+        text.contains("build_only.ocu.star@r1 task/build#1 complete in"),
+        "{text:?}"
+    );
+    assert!(exists(
+        &env,
+        "build_only.ocu.star/@r1/task/build/1/status/complete"
+    ));
+}
