@@ -15,29 +15,32 @@ fn repl_env() -> TestEnv {
 #[test]
 fn repl_calls_a_function_of_the_file() {
     let env = repl_env();
-    insta::assert_snapshot!(env.run(&["repl", "test.ocu.star", "-c", "fn(\"hello\")"]), @r#"
-    "#);
+    insta::assert_snapshot!(env.run(&["repl", "test.ocu.star", "-c", "fn(\"hello\")"]));
 }
 
 #[test]
 fn repl_prints_a_global_of_the_file() {
     let env = repl_env();
-    insta::assert_snapshot!(env.run(&["repl", "test.ocu.star", "-c", "print(GLOBAL_VAR)"]), @"");
+    insta::assert_snapshot!(env.run(&["repl", "test.ocu.star", "-c", "print(GLOBAL_VAR)"]));
 }
 
 #[test]
 fn repl_without_file_evaluates_an_expression() {
     let env = repl_env();
-    insta::assert_snapshot!(env.run(&["repl", "-c", "1 + 1"]), @"");
-    insta::assert_snapshot!(env.run(&["repl", "-c", "{\"a\": [1, 2], \"r\": ref(\"./task/build\")}"]), @"");
+    insta::assert_snapshot!(env.run(&["repl", "-c", "1 + 1"]));
+    insta::assert_snapshot!(env.run(&[
+        "repl",
+        "-c",
+        "{\"a\": [1, 2], \"r\": ref(\"./task/build\")}"
+    ]));
 }
 
 #[test]
 fn repl_error_names_the_location() {
     let env = repl_env();
-    insta::assert_snapshot!(env.run(&["repl", "test.ocu.star", "-c", "fn(1, 2)"]), @"");
+    insta::assert_snapshot!(env.run(&["repl", "test.ocu.star", "-c", "fn(1, 2)"]));
     env.write_file("bad.ocu.star", "X = 1\nY = X + \"a\"\n");
-    insta::assert_snapshot!(env.run(&["repl", "bad.ocu.star", "-c", "X"]), @"");
+    insta::assert_snapshot!(env.run(&["repl", "bad.ocu.star", "-c", "X"]));
 }
 
 #[test]
@@ -55,14 +58,14 @@ fn repl_help_lists_globals() {
 fn repl_interactive_keeps_definitions() {
     let env = repl_env();
     let input = "x = 20\ndef double(n):\n    y = n * 2\n    return y + x\n\ndouble(11)\nfn(\"again\")\nnope\n[double(1), GLOBAL_VAR]\nexit()\n1 + 1\n";
-    insta::assert_snapshot!(env.run_with("", &["repl", "test.ocu.star"], &[], Some(input)), @"");
+    insta::assert_snapshot!(env.run_with("", &["repl", "test.ocu.star"], &[], Some(input)));
 }
 
 #[test]
 fn repl_interactive_defaults_to_repo_config() {
-    let env = repl_env();
-    let out = env.run_with("", &["repl"], &[], Some("help()[\"repo_alias\"]\n"));
-    insta::assert_snapshot!(out, @"");
+    let env = TestEnv::with_config("repo_alias(\"repl\")\nNAME = \"from repo\"\n");
+    let out = env.run_with("", &["repl"], &[], Some("NAME\n"));
+    insta::assert_snapshot!(out);
 }
 
 /// The `minimal` fixture with its environments registered.
@@ -99,6 +102,6 @@ fn preview_json_is_the_package() {
 #[test]
 fn preview_rejects_missing_files_and_releases() {
     let env = minimal();
-    insta::assert_snapshot!(env.run(&["preview", "nope.ocu.star"]), @"");
-    insta::assert_snapshot!(env.run(&["preview", "basic.ocu.star/@r1"]), @"");
+    insta::assert_snapshot!(env.run(&["preview", "nope.ocu.star"]));
+    insta::assert_snapshot!(env.run(&["preview", "basic.ocu.star/@r1"]));
 }

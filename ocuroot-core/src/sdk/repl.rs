@@ -565,7 +565,7 @@ mod tests {
         );
         assert_eq!(
             repl.eval("ref('./task/build')").expect("eval"),
-            Some("\"preview.git/-/pkg.ocu.star/@preview/task/build\"".to_owned())
+            Some("{\n  \"ref\": \"preview.git/-/pkg.ocu.star/@preview/task/build\"\n}".to_owned())
         );
         assert_eq!(
             repl.eval("[e.name for e in environments()]").expect("eval"),
