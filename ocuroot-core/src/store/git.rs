@@ -496,7 +496,7 @@ impl GitBackend {
                 }
                 PushOutcome::Rejected => {
                     retries += 1;
-                    let cap = 2u64.saturating_pow(attempt.min(6)) * 10;
+                    let cap = 2u64.saturating_pow(attempt.min(5)) * 10;
                     std::thread::sleep(Duration::from_millis(rng.random_range(1..=cap)));
                 }
             }

@@ -37,7 +37,7 @@ impl Default for RemoteSettings {
         RemoteSettings {
             offline: false,
             fetch_interval: Duration::from_secs(5),
-            max_attempts: 30,
+            max_attempts: 100,
         }
     }
 }
