@@ -3,9 +3,11 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ocuroot_core::clock::{Clock, FixedClock, SystemClock, Timestamp};
 use ocuroot_core::sdk::PrintSink;
+use ocuroot_core::store::RemoteSettings;
 
 /// The environment and working directory of this process.
 pub struct ProcessEnv {
@@ -31,6 +33,32 @@ impl ProcessEnv {
             .get(name)
             .map(String::as_str)
             .filter(|s| !s.is_empty())
+    }
+
+    /// Returns `$OCUROOT_HOME`, by default `~/.ocuroot` (spec §3.8).
+    pub fn ocuroot_home(&self) -> Option<PathBuf> {
+        self.get("OCUROOT_HOME")
+            .map(PathBuf::from)
+            .or_else(|| self.get("HOME").map(|h| PathBuf::from(h).join(".ocuroot")))
+            .map(|p| if p.is_relative() { self.cwd.join(p) } else { p })
+    }
+
+    /// Returns how remote stores fetch and push: `OCUROOT_OFFLINE` (read the local cache
+    /// only, refuse writes) and `OCUROOT_FETCH_INTERVAL` (seconds between fetches before
+    /// reads, default 5; 0 fetches before every read).
+    pub fn remote_settings(&self) -> RemoteSettings {
+        let mut settings = RemoteSettings::default();
+        if let Some(v) = self.get("OCUROOT_OFFLINE") {
+            settings.offline = !matches!(v.to_ascii_lowercase().as_str(), "0" | "false" | "no");
+        }
+        if let Some(secs) = self
+            .get("OCUROOT_FETCH_INTERVAL")
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+        {
+            settings.fetch_interval = Duration::from_secs_f64(secs);
+        }
+        settings
     }
 
     /// Returns the clock: fixed when `OCUROOT_NOW` holds a timestamp (for reproducible runs).

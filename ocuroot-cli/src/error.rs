@@ -104,6 +104,10 @@ impl From<StoreError> for CommandError {
             StoreError::Conflict { .. } => {
                 Some("other writers kept the branch busy; run the command again")
             }
+            StoreError::Remote { .. } => Some(
+                "check the remote's URL, the network and the credentials: `git fetch` and `git push` of that URL must work",
+            ),
+            StoreError::Offline { .. } => Some("unset OCUROOT_OFFLINE to write to remote stores"),
             _ => None,
         };
         let kind = match &e {

@@ -30,9 +30,9 @@ fn starlark_runtime_error() {
 }
 
 #[test]
-fn store_git_is_not_supported_yet() {
+fn store_git_missing_remote_is_named() {
     let env = TestEnv::with_config(
-        "repo_alias(\"demo\")\nstore.set(store.git(\"https://example.invalid/state.git\", branch=\"state\"))\n",
+        "repo_alias(\"demo\")\nstore.set(store.git(\"/nonexistent/state.git\", branch=\"state\"))\n",
     );
     insta::assert_snapshot!(env.run(&["state", "set", "@/custom/x", "1"]));
     assert!(!env.hub().exists());

@@ -17,7 +17,9 @@ use crate::clock::Clock;
 use crate::config::{self, ConfigError, HostContext, RepoConfig, StoreSelection, StoreSpec};
 use crate::refs::{Ref, RefParseError};
 use crate::sdk::PrintSink;
-use crate::store::{Author, Store, StoreError, StoreKind, StoreOptions};
+use crate::store::{
+    Author, RemoteOptions, RemoteSettings, Store, StoreError, StoreKind, StoreOptions,
+};
 
 /// The folder (relative to the repository root) for ocuroot's local files: the embedded
 /// default store and caches. It holds a `.gitignore` of `*`.
@@ -93,6 +95,11 @@ pub struct WorkspaceOptions {
     pub clock: Arc<dyn Clock>,
     /// Where prints from `repo.ocu.star` go.
     pub sink: Arc<dyn PrintSink>,
+    /// `$OCUROOT_HOME` (default `~/.ocuroot`): where remote stores keep their caches.
+    /// Required only when `repo.ocu.star` selects `store.git(...)`.
+    pub home: Option<PathBuf>,
+    /// Fetch and push behaviour of remote stores.
+    pub remote: RemoteSettings,
 }
 
 /// An opened source repository with its stores.
@@ -192,7 +199,16 @@ impl Workspace {
             .filter(|s| !s.is_empty())
             .cloned();
         let author = author_from_env(&options.env);
-        let (state, intent) = open_stores(&root, &config, &author, options.clock.clone())?;
+        let (state, intent) = open_stores(
+            &root,
+            &config,
+            &StoreContext {
+                author,
+                clock: options.clock.clone(),
+                home: options.home.clone(),
+                remote: options.remote.clone(),
+            },
+        )?;
         Ok(Workspace {
             root,
             cwd_rel,
@@ -268,56 +284,119 @@ pub fn author_from_env(env: &BTreeMap<String, String>) -> Author {
     author
 }
 
+/// What opening stores needs besides the configuration.
+#[derive(Clone)]
+pub struct StoreContext {
+    /// The commit author.
+    pub author: Author,
+    /// The clock for commit times.
+    pub clock: Arc<dyn Clock>,
+    /// `$OCUROOT_HOME`, for the caches of remote stores.
+    pub home: Option<PathBuf>,
+    /// Fetch and push behaviour of remote stores.
+    pub remote: RemoteSettings,
+}
+
 /// Opens the state and intent stores selected by `config` (spec §3.5, DESIGN "hub").
+///
+/// `store.fs(path)` is a local repository at `path` (branches `state` and `intent` when it
+/// holds both stores); `store.git(url, branch=…)` is the branch of a remote, cached under
+/// `$OCUROOT_HOME/stores/`, holding both stores in folders `state/` and `intent/` when no
+/// separate intent store is given.
 ///
 /// # Errors
 ///
-/// Store errors, or [`WorkspaceError::Unsupported`] for `store.git` until remote stores land.
+/// Store errors (an unreachable remote among them), or [`WorkspaceError::Unsupported`] for
+/// `store.git` without a home directory.
 pub fn open_stores(
     root: &Path,
     config: &RepoConfig,
-    author: &Author,
-    clock: Arc<dyn Clock>,
+    ctx: &StoreContext,
 ) -> Result<(Store, Store), WorkspaceError> {
-    let open = |path: PathBuf, branch: &str, kind: StoreKind| -> Result<Store, WorkspaceError> {
-        let mut opts = StoreOptions::new(path, branch, kind, clock.clone());
-        opts.author = author.clone();
+    let open_opts = |mut opts: StoreOptions| -> Result<Store, WorkspaceError> {
+        let kind = opts.kind;
+        opts.author = ctx.author.clone();
         Store::open(opts).map_err(|source| WorkspaceError::Store { kind, source })
     };
-    let fs_path = |spec: &StoreSpec| -> Result<PathBuf, WorkspaceError> {
+    let open = |spec: &StoreSpec,
+                fs_branch: &str,
+                prefix: &str,
+                kind: StoreKind|
+     -> Result<Store, WorkspaceError> {
         match spec {
-            StoreSpec::Fs { path } => Ok(root.join(path)),
-            StoreSpec::Git { remote_url, .. } => Err(WorkspaceError::Unsupported {
-                what: format!("store.git({remote_url:?}): remote Git stores"),
-                path: config.path.clone(),
-            }),
+            StoreSpec::Fs { path } => {
+                let mut opts =
+                    StoreOptions::new(root.join(path), fs_branch, kind, ctx.clock.clone());
+                opts.prefix = prefix.to_string();
+                open_opts(opts)
+            }
+            StoreSpec::Git {
+                remote_url,
+                branch,
+                create_branch,
+                support_files,
+            } => {
+                let home = ctx
+                    .home
+                    .clone()
+                    .ok_or_else(|| WorkspaceError::Unsupported {
+                        what: "store.git(...) without a home directory (set OCUROOT_HOME or HOME)"
+                            .to_string(),
+                        path: config.path.clone(),
+                    })?;
+                let branch = match branch {
+                    Some(b) => b.clone(),
+                    None if ctx.remote.offline => "main".to_string(),
+                    None => crate::store::remote_default_branch(remote_url)
+                        .map_err(|source| WorkspaceError::Store { kind, source })?
+                        .unwrap_or_else(|| "main".to_string()),
+                };
+                let remote = RemoteOptions {
+                    url: remote_url.clone(),
+                    create_branch: *create_branch,
+                    support_files: support_files.clone(),
+                    settings: ctx.remote.clone(),
+                };
+                let mut opts =
+                    StoreOptions::for_remote(&home, remote, &branch, kind, ctx.clock.clone());
+                opts.prefix = prefix.to_string();
+                open_opts(opts)
+            }
         }
     };
     match &config.stores {
         None => {
             let hub = root.join(DEFAULT_STORE_DIR);
             ensure_ignored(&hub);
+            let spec = StoreSpec::Fs {
+                path: DEFAULT_STORE_DIR.to_string(),
+            };
             Ok((
-                open(hub.clone(), "state", StoreKind::State)?,
-                open(hub, "intent", StoreKind::Intent)?,
+                open(&spec, "state", "", StoreKind::State)?,
+                open(&spec, "intent", "", StoreKind::Intent)?,
             ))
         }
         Some(StoreSelection {
             state,
             intent: None,
         }) => {
-            let hub = fs_path(state)?;
+            // One backend for both: a local repository uses two branches, a remote branch
+            // two folders (spec §3.5).
+            let (sp, ip) = match state {
+                StoreSpec::Fs { .. } => ("", ""),
+                StoreSpec::Git { .. } => ("state", "intent"),
+            };
             Ok((
-                open(hub.clone(), "state", StoreKind::State)?,
-                open(hub, "intent", StoreKind::Intent)?,
+                open(state, "state", sp, StoreKind::State)?,
+                open(state, "intent", ip, StoreKind::Intent)?,
             ))
         }
         Some(StoreSelection {
             state,
             intent: Some(intent),
         }) => Ok((
-            open(fs_path(state)?, "state", StoreKind::State)?,
-            open(fs_path(intent)?, "intent", StoreKind::Intent)?,
+            open(state, "state", "", StoreKind::State)?,
+            open(intent, "intent", "", StoreKind::Intent)?,
         )),
     }
 }

@@ -11,7 +11,7 @@ use ocuroot_core::store::{
 use serde_json::json;
 use test_case::test_case;
 
-use crate::common::{git, hand_commit, open, r};
+use crate::common::{GitDaemon, bare_remote, git, hand_commit, open, open_remote, r};
 
 /// The ways a state/intent pair can be laid out in Git.
 #[derive(Clone, Copy, Debug)]
@@ -22,21 +22,31 @@ enum Backend {
     SeparateRepos,
     /// One branch holding folders `state/` and `intent/`.
     SharedBranch,
+    /// A `file://` remote (branches `state` and `intent`), cached under a home folder.
+    RemoteFile,
+    /// A `git://` remote served by a real `git daemon`, one branch `main` with folders.
+    RemoteDaemon,
 }
 
 struct Fixture {
-    _dir: tempfile::TempDir,
+    _daemon: Option<GitDaemon>,
+    dir: tempfile::TempDir,
     state: Store,
     intent: Store,
+    /// The repository holding the state branch (for a remote store: the remote itself).
     state_repo: PathBuf,
     state_branch: String,
     state_prefix: String,
+    /// The remote URL of a remote-backed fixture.
+    url: Option<String>,
 }
 
 impl Fixture {
     fn new(backend: Backend) -> Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let hub = dir.path().join("store.git");
+        let mut daemon = None;
+        let mut url = None;
         let (state_repo, state_branch, state_prefix, intent_repo, intent_branch, intent_prefix) =
             match backend {
                 Backend::SharedRepo => (hub.clone(), "state", "", hub, "intent", ""),
@@ -49,21 +59,68 @@ impl Fixture {
                     "",
                 ),
                 Backend::SharedBranch => (hub.clone(), "main", "state", hub, "main", "intent"),
+                Backend::RemoteFile => {
+                    bare_remote(&hub);
+                    url = Some(format!("file://{}", hub.display()));
+                    (hub.clone(), "state", "", hub, "intent", "")
+                }
+                Backend::RemoteDaemon => {
+                    let served = dir.path().join("served");
+                    let remote = served.join("store.git");
+                    bare_remote(&remote);
+                    let d = GitDaemon::start(&served);
+                    url = Some(d.url("store.git"));
+                    daemon = Some(d);
+                    (remote.clone(), "main", "state", remote, "main", "intent")
+                }
             };
-        let state = open(&state_repo, state_branch, state_prefix, StoreKind::State);
-        let intent = open(
-            &intent_repo,
-            intent_branch,
-            intent_prefix,
-            StoreKind::Intent,
-        );
+        let (state, intent) = match &url {
+            None => (
+                open(&state_repo, state_branch, state_prefix, StoreKind::State),
+                open(
+                    &intent_repo,
+                    intent_branch,
+                    intent_prefix,
+                    StoreKind::Intent,
+                ),
+            ),
+            Some(url) => {
+                let home = dir.path().join("home");
+                (
+                    open_remote(&home, url, state_branch, state_prefix, StoreKind::State),
+                    open_remote(&home, url, intent_branch, intent_prefix, StoreKind::Intent),
+                )
+            }
+        };
         Fixture {
-            _dir: dir,
+            _daemon: daemon,
+            dir,
             state,
             intent,
             state_repo,
             state_branch: state_branch.to_string(),
             state_prefix: state_prefix.to_string(),
+            url,
+        }
+    }
+
+    /// Opens another handle on the state store, as another process (another CI job, with
+    /// its own cache for remote stores) would.
+    fn open_state(&self, writer: usize) -> Store {
+        match &self.url {
+            None => open(
+                &self.state_repo,
+                &self.state_branch,
+                &self.state_prefix,
+                StoreKind::State,
+            ),
+            Some(url) => open_remote(
+                &self.dir.path().join(format!("home-{writer}")),
+                url,
+                &self.state_branch,
+                &self.state_prefix,
+                StoreKind::State,
+            ),
         }
     }
 
@@ -83,15 +140,19 @@ impl Fixture {
     }
 }
 
-const ALL: [Backend; 3] = [
+const ALL: [Backend; 5] = [
     Backend::SharedRepo,
     Backend::SeparateRepos,
     Backend::SharedBranch,
+    Backend::RemoteFile,
+    Backend::RemoteDaemon,
 ];
 
 #[test_case(Backend::SharedRepo; "shared repo")]
 #[test_case(Backend::SeparateRepos; "separate repos")]
 #[test_case(Backend::SharedBranch; "shared branch")]
+#[test_case(Backend::RemoteFile; "remote file url")]
+#[test_case(Backend::RemoteDaemon; "remote git daemon")]
 fn get_set_delete(backend: Backend) {
     let f = Fixture::new(backend);
     let env = r("@/environment/staging");
@@ -147,6 +208,8 @@ fn get_set_delete(backend: Backend) {
 #[test_case(Backend::SharedRepo; "shared repo")]
 #[test_case(Backend::SeparateRepos; "separate repos")]
 #[test_case(Backend::SharedBranch; "shared branch")]
+#[test_case(Backend::RemoteFile; "remote file url")]
+#[test_case(Backend::RemoteDaemon; "remote git daemon")]
 fn documents_are_canonical_yaml_files(backend: Backend) {
     let f = Fixture::new(backend);
     f.set(
@@ -172,6 +235,8 @@ fn documents_are_canonical_yaml_files(backend: Backend) {
 #[test_case(Backend::SharedRepo; "shared repo")]
 #[test_case(Backend::SeparateRepos; "separate repos")]
 #[test_case(Backend::SharedBranch; "shared branch")]
+#[test_case(Backend::RemoteFile; "remote file url")]
+#[test_case(Backend::RemoteDaemon; "remote git daemon")]
 fn links_resolve_deepest_prefix_single_level(backend: Backend) {
     let f = Fixture::new(backend);
     let pkg = "minimal/repo/-/basic.ocu.star";
@@ -247,6 +312,8 @@ fn links_resolve_deepest_prefix_single_level(backend: Backend) {
 #[test_case(Backend::SharedRepo; "shared repo")]
 #[test_case(Backend::SeparateRepos; "separate repos")]
 #[test_case(Backend::SharedBranch; "shared branch")]
+#[test_case(Backend::RemoteFile; "remote file url")]
+#[test_case(Backend::RemoteDaemon; "remote git daemon")]
 fn match_globs(backend: Backend) {
     let f = Fixture::new(backend);
     let mut tx = Transaction::new("many");
@@ -309,6 +376,8 @@ fn match_globs(backend: Backend) {
 #[test_case(Backend::SharedRepo; "shared repo")]
 #[test_case(Backend::SeparateRepos; "separate repos")]
 #[test_case(Backend::SharedBranch; "shared branch")]
+#[test_case(Backend::RemoteFile; "remote file url")]
+#[test_case(Backend::RemoteDaemon; "remote git daemon")]
 fn transactions_are_one_commit_with_message_and_author(backend: Backend) {
     let f = Fixture::new(backend);
     let mut tx = Transaction::new("initializing release");
@@ -340,6 +409,8 @@ fn transactions_are_one_commit_with_message_and_author(backend: Backend) {
 #[test_case(Backend::SharedRepo; "shared repo")]
 #[test_case(Backend::SeparateRepos; "separate repos")]
 #[test_case(Backend::SharedBranch; "shared branch")]
+#[test_case(Backend::RemoteFile; "remote file url")]
+#[test_case(Backend::RemoteDaemon; "remote git daemon")]
 fn create_only_and_failed_transactions_write_nothing(backend: Backend) {
     let f = Fixture::new(backend);
     f.set("repo/-/a.ocu.star/@r1", json!({"commit": "c1"}));
@@ -377,6 +448,8 @@ fn create_only_and_failed_transactions_write_nothing(backend: Backend) {
 #[test_case(Backend::SharedRepo; "shared repo")]
 #[test_case(Backend::SeparateRepos; "separate repos")]
 #[test_case(Backend::SharedBranch; "shared branch")]
+#[test_case(Backend::RemoteFile; "remote file url")]
+#[test_case(Backend::RemoteDaemon; "remote git daemon")]
 fn concurrent_writers_lose_nothing(backend: Backend) {
     let f = Arc::new(Fixture::new(backend));
     const THREADS: usize = 4;
@@ -386,12 +459,7 @@ fn concurrent_writers_lose_nothing(backend: Backend) {
             let f = Arc::clone(&f);
             scope.spawn(move || {
                 // Each thread opens its own handle, as separate processes would.
-                let store = open(
-                    &f.state_repo,
-                    &f.state_branch,
-                    &f.state_prefix,
-                    StoreKind::State,
-                );
+                let store = f.open_state(t);
                 for i in 0..WRITES {
                     let mut tx = Transaction::new(format!("writer {t} write {i}"));
                     tx.set(&r(&format!("@/custom/w{t}/{i}")), json!(i));
@@ -421,6 +489,8 @@ fn concurrent_writers_lose_nothing(backend: Backend) {
 #[test_case(Backend::SharedRepo; "shared repo")]
 #[test_case(Backend::SeparateRepos; "separate repos")]
 #[test_case(Backend::SharedBranch; "shared branch")]
+#[test_case(Backend::RemoteFile; "remote file url")]
+#[test_case(Backend::RemoteDaemon; "remote git daemon")]
 fn create_only_race_has_exactly_one_winner(backend: Backend) {
     let f = Arc::new(Fixture::new(backend));
     f.set("@/custom/seed", json!(0));
@@ -429,12 +499,7 @@ fn create_only_race_has_exactly_one_winner(backend: Backend) {
             .map(|t| {
                 let f = Arc::clone(&f);
                 scope.spawn(move || {
-                    let store = open(
-                        &f.state_repo,
-                        &f.state_branch,
-                        &f.state_prefix,
-                        StoreKind::State,
-                    );
+                    let store = f.open_state(t);
                     let mut tx = Transaction::new(format!("claim by {t}"));
                     tx.create(&r("repo/-/a.ocu.star/@r2"), json!({"by": t}));
                     match store.commit(&tx) {
@@ -453,6 +518,8 @@ fn create_only_race_has_exactly_one_winner(backend: Backend) {
 #[test_case(Backend::SharedRepo; "shared repo")]
 #[test_case(Backend::SeparateRepos; "separate repos")]
 #[test_case(Backend::SharedBranch; "shared branch")]
+#[test_case(Backend::RemoteFile; "remote file url")]
+#[test_case(Backend::RemoteDaemon; "remote git daemon")]
 fn corrupt_document_is_reported_with_its_path(backend: Backend) {
     let f = Fixture::new(backend);
     f.set("@/custom/good", json!("ok"));
@@ -473,6 +540,8 @@ fn corrupt_document_is_reported_with_its_path(backend: Backend) {
 #[test_case(Backend::SharedRepo; "shared repo")]
 #[test_case(Backend::SeparateRepos; "separate repos")]
 #[test_case(Backend::SharedBranch; "shared branch")]
+#[test_case(Backend::RemoteFile; "remote file url")]
+#[test_case(Backend::RemoteDaemon; "remote git daemon")]
 fn unknown_format_version_is_refused(backend: Backend) {
     let f = Fixture::new(backend);
     f.set("@/custom/x", json!(1));
@@ -502,6 +571,8 @@ fn unknown_format_version_is_refused(backend: Backend) {
 #[test_case(Backend::SharedRepo; "shared repo")]
 #[test_case(Backend::SeparateRepos; "separate repos")]
 #[test_case(Backend::SharedBranch; "shared branch")]
+#[test_case(Backend::RemoteFile; "remote file url")]
+#[test_case(Backend::RemoteDaemon; "remote git daemon")]
 fn history_of_a_ref(backend: Backend) {
     let f = Fixture::new(backend);
     f.set("@/custom/x", json!(1));
@@ -531,6 +602,8 @@ fn history_of_a_ref(backend: Backend) {
 #[test_case(Backend::SharedRepo; "shared repo")]
 #[test_case(Backend::SeparateRepos; "separate repos")]
 #[test_case(Backend::SharedBranch; "shared branch")]
+#[test_case(Backend::RemoteFile; "remote file url")]
+#[test_case(Backend::RemoteDaemon; "remote git daemon")]
 fn intent_diff_against_applied_mirror(backend: Backend) {
     let f = Fixture::new(backend);
     let mut tx = Transaction::new("intent");
@@ -567,5 +640,5 @@ fn intent_diff_against_applied_mirror(backend: Backend) {
 #[test]
 fn all_backends_listed() {
     // Keeps the test_case lists above in step with the Backend enum.
-    assert_eq!(ALL.len(), 3);
+    assert_eq!(ALL.len(), 5);
 }

@@ -55,5 +55,7 @@ pub fn open_workspace(env: &ProcessEnv) -> Result<Workspace, crate::error::Comma
         env: env.vars.clone(),
         clock: env.clock(),
         sink: Arc::new(StderrSink),
+        home: env.ocuroot_home(),
+        remote: env.remote_settings(),
     })?)
 }

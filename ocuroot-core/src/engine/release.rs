@@ -528,7 +528,16 @@ impl Engine<'_> {
         release: &Ref,
         loaded: &LoadedPackage,
     ) -> EngineResult<(Vec<Candidate>, Waiting)> {
-        let runs = self.runs_with_status(release, &[RunStatus::Pending, RunStatus::Paused])?;
+        // `running` runs are candidates too: a run is only `running` between the commit that
+        // starts a wave and the commit that records its results, both made by the process
+        // executing it, so a `running` run seen here was left by a process that was killed
+        // or lost its store mid-run. Resuming it re-executes its current function: runs are
+        // executed at least once, never lost (a task must tolerate being run again, as after
+        // a CI job retry).
+        let runs = self.runs_with_status(
+            release,
+            &[RunStatus::Pending, RunStatus::Paused, RunStatus::Running],
+        )?;
         let mut ready = Vec::new();
         let mut blocked = Vec::new();
         for run in runs {

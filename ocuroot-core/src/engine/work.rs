@@ -93,14 +93,16 @@ impl Engine<'_> {
         })
     }
 
-    /// Runs that are pending or paused with dependencies satisfied and inputs available.
+    /// Runs that are pending or paused with dependencies satisfied and inputs available, and
+    /// runs left `running` by a process that stopped mid-run (resumed at least once, see
+    /// `Engine::candidates`).
     ///
     /// # Errors
     ///
     /// Store errors.
     pub fn ready_runs(&self, filter: &WorkFilter) -> EngineResult<Vec<WorkItem>> {
         let glob = Glob::new(&format!(
-            "{}/@*/{{deploy,task}}/*/*/status/{{pending,paused}}",
+            "{}/@*/{{deploy,task}}/*/*/status/{{pending,paused,running}}",
             self.repo_prefix(filter)
         ))?;
         let mut out = Vec::new();

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::layout::{self, Area, DOC_FILE, FORMAT_VERSION, LINK_FILE, MARKER_FILE};
 use super::matcher::SegmentMatcher;
+use super::remote::{self, PushOutcome, RemoteFailure, RemoteOptions, RemoteSettings};
 use super::{
     CommitOutcome, Entry, HistoryChange, HistoryEntry, MatchOptions, Op, StoreError, StoreKind,
     StoreOptions, StoreResult, Transaction,
@@ -34,6 +35,15 @@ pub(crate) struct GitBackend {
     author: super::Author,
     clock: Arc<dyn Clock>,
     max_attempts: u32,
+    /// The remote this store's repository caches, if any.
+    remote: Option<RemoteState>,
+}
+
+/// The remote of a remote-backed store (its repository is then a cache).
+pub(crate) struct RemoteState {
+    url: String,
+    support_files: std::collections::BTreeMap<String, String>,
+    settings: RemoteSettings,
 }
 
 fn git_err<E>(location: &str, action: impl Into<String>) -> impl FnOnce(E) -> StoreError
@@ -51,18 +61,26 @@ where
 
 impl GitBackend {
     pub(crate) fn open(options: StoreOptions) -> StoreResult<GitBackend> {
-        let location = format!(
-            "{} (branch {})",
-            options.repo_path.display(),
-            options.branch
-        );
+        let location = match &options.remote {
+            Some(r) => format!("{} (branch {})", remote::redact(&r.url), options.branch),
+            None => format!(
+                "{} (branch {})",
+                options.repo_path.display(),
+                options.branch
+            ),
+        };
+        if let Some(r) = &options.remote {
+            prepare_cache(&options, r, &location)?;
+        }
         let ref_name: FullName = format!("refs/heads/{}", options.branch)
             .try_into()
             .map_err(git_err(&location, "invalid branch name"))?;
         let open_opts = gix::open::Options::isolated();
-        // Stores in one repository (the `state` and `intent` branches of the hub) share one
-        // handle, so pack indexes are loaded and validated once per process.
-        if let Some(repo) = shared_repo(&options.repo_path, None) {
+        // Stores in one local repository (the `state` and `intent` branches of the hub)
+        // share one handle, so pack indexes are loaded and validated once per process. Remote
+        // caches are not shared: `prepare_cache` may rebuild them under the same path.
+        let local = options.remote.is_none();
+        if local && let Some(repo) = shared_repo(&options.repo_path, None) {
             return Ok(Self::from_repo(repo, options, ref_name));
         }
         let open =
@@ -95,7 +113,9 @@ impl GitBackend {
                 }
             }
         };
-        shared_repo(&options.repo_path, Some(&repo));
+        if local {
+            shared_repo(&options.repo_path, Some(&repo));
+        }
         Ok(Self::from_repo(repo, options, ref_name))
     }
 
@@ -120,16 +140,24 @@ impl GitBackend {
             author: options.author,
             clock: options.clock,
             max_attempts: options.max_attempts.max(1),
+            remote: options.remote.map(|r| RemoteState {
+                url: r.url,
+                support_files: r.support_files,
+                settings: r.settings,
+            }),
         }
     }
 
     pub(crate) fn location(&self) -> String {
+        let place = match &self.remote {
+            Some(r) => remote::redact(&r.url),
+            None => self.repo_path.display().to_string(),
+        };
         if self.prefix.is_empty() {
-            format!("{} (branch {})", self.repo_path.display(), self.branch)
+            format!("{place} (branch {})", self.branch)
         } else {
             format!(
-                "{} (branch {}, folder {})",
-                self.repo_path.display(),
+                "{place} (branch {}, folder {})",
                 self.branch,
                 self.prefix.join("/")
             )
@@ -167,6 +195,7 @@ impl GitBackend {
     }
 
     pub(crate) fn tip_hex(&self) -> StoreResult<Option<String>> {
+        self.maybe_fetch()?;
         let repo = self.local();
         Ok(self.tip(&repo)?.map(|id| id.to_string()))
     }
@@ -197,6 +226,7 @@ impl GitBackend {
 
     /// A read view at the commit `rev` names (a branch, tag or commit id of the store's repository).
     pub(crate) fn snapshot_at(&self, rev: &str) -> StoreResult<Snapshot<'_>> {
+        self.maybe_fetch()?;
         let loc = self.location();
         let repo = self.local();
         let id = repo
@@ -219,6 +249,12 @@ impl GitBackend {
     }
 
     pub(crate) fn snapshot(&self) -> StoreResult<Snapshot<'_>> {
+        self.maybe_fetch()?;
+        self.snapshot_local()
+    }
+
+    /// A read view at the cache's tip, without fetching.
+    fn snapshot_local(&self) -> StoreResult<Snapshot<'_>> {
         let repo = self.local();
         let tip = self.tip(&repo)?;
         let tree = match tip {
@@ -247,120 +283,163 @@ impl GitBackend {
         }
     }
 
+    /// Builds the commit of `tx` on top of `snap`; `None` when the operations change nothing.
+    fn build_commit(&self, snap: &Snapshot<'_>, tx: &Transaction) -> StoreResult<Option<ObjectId>> {
+        let loc = self.location();
+        let repo = &snap.repo;
+        let mut overlay = Overlay::new(snap);
+        for op in tx.ops() {
+            overlay.apply(op)?;
+        }
+        if overlay.edits.is_empty() {
+            return Ok(None);
+        }
+        let marker_missing = snap.read_file(&[MARKER_FILE.to_string()])?.is_none();
+        // Build the new root tree.
+        let base_root = match snap.tip {
+            Some(tip) => repo
+                .find_commit(tip)
+                .map_err(git_err(&loc, "read commit"))?
+                .tree_id()
+                .map_err(git_err(&loc, "read commit tree"))?
+                .detach(),
+            None => ObjectId::empty_tree(repo.object_hash()),
+        };
+        let mut editor = repo
+            .edit_tree(base_root)
+            .map_err(git_err(&loc, "edit tree"))?;
+        if marker_missing {
+            let marker = format!("format: {FORMAT_VERSION}\nkind: {}\n", self.kind.as_str());
+            let id = repo
+                .write_blob(marker.as_bytes())
+                .map_err(git_err(&loc, "write blob"))?;
+            let path = self.full_path(&[MARKER_FILE.to_string()]);
+            editor
+                .upsert(path.join("/").as_str(), EntryKind::Blob, id.detach())
+                .map_err(git_err(&loc, "edit tree"))?;
+        }
+        if let Some(remote) = &self.remote
+            && !remote.support_files.is_empty()
+        {
+            // Support files sit at the branch root and are written only when missing, so a
+            // person may change them later by hand.
+            let root = repo
+                .find_tree(base_root)
+                .map_err(git_err(&loc, "read tree"))?;
+            for (path, content) in &remote.support_files {
+                let present = root
+                    .lookup_entry(path.split('/').filter(|s| !s.is_empty()))
+                    .map_err(git_err(&loc, "read tree"))?
+                    .is_some();
+                if !present {
+                    let id = repo
+                        .write_blob(content.as_bytes())
+                        .map_err(git_err(&loc, "write blob"))?;
+                    editor
+                        .upsert(path.as_str(), EntryKind::Blob, id.detach())
+                        .map_err(git_err(&loc, "edit tree"))?;
+                }
+            }
+        }
+        let mut edits: Vec<_> = overlay.edits.into_iter().collect();
+        edits.sort_by(|a, b| a.0.cmp(&b.0));
+        for (path, edit) in edits {
+            let full = self.full_path(&path);
+            match edit {
+                Some(bytes) => {
+                    let id = repo
+                        .write_blob(&bytes)
+                        .map_err(git_err(&loc, "write blob"))?;
+                    editor
+                        .upsert(full.join("/").as_str(), EntryKind::Blob, id.detach())
+                        .map_err(git_err(&loc, "edit tree"))?;
+                }
+                None => {
+                    editor
+                        .remove(full.join("/").as_str())
+                        .map_err(git_err(&loc, "edit tree"))?;
+                }
+            }
+        }
+        let new_root = editor
+            .write()
+            .map_err(git_err(&loc, "write tree"))?
+            .detach();
+        if new_root == base_root {
+            return Ok(None);
+        }
+        let sig = self.signature();
+        let commit = gix::objs::Commit {
+            message: tx.commit_message().into(),
+            tree: new_root,
+            author: sig.clone(),
+            committer: sig,
+            encoding: None,
+            parents: snap.tip.into_iter().collect(),
+            extra_headers: Vec::new(),
+        };
+        Ok(Some(
+            repo.write_object(&commit)
+                .map_err(git_err(&loc, "write commit"))?
+                .detach(),
+        ))
+    }
+
+    /// Moves the branch of `repo` from `expected` to `new` by compare-and-swap.
+    fn update_ref(
+        &self,
+        repo: &gix::Repository,
+        expected: Option<ObjectId>,
+        new: ObjectId,
+        message: &str,
+    ) -> Result<(), gix::Error> {
+        let sig = self.signature();
+        let expected = match expected {
+            Some(tip) => PreviousValue::MustExistAndMatch(Target::Object(tip)),
+            None => PreviousValue::MustNotExist,
+        };
+        let edit = RefEdit {
+            change: Change::Update {
+                log: LogChange {
+                    mode: RefLog::AndReference,
+                    force_create_reflog: false,
+                    message: message.lines().next().unwrap_or("ocuroot").into(),
+                },
+                expected,
+                new: Target::Object(new),
+            },
+            name: self.ref_name.clone(),
+            deref: false,
+        };
+        let mut time_buf = gix::date::parse::TimeBuf::default();
+        repo.refs
+            .transaction()
+            .prepare(
+                Some(edit),
+                gix::lock::acquire::Fail::AfterDurationWithBackoff(Duration::from_millis(500)),
+                gix::lock::acquire::Fail::AfterDurationWithBackoff(Duration::from_millis(500)),
+            )
+            .and_then(|t| t.commit(Some(sig.to_ref(&mut time_buf))))
+            .map(|_| ())
+    }
+
     pub(crate) fn commit(&self, tx: &Transaction) -> StoreResult<CommitOutcome> {
+        if let Some(remote) = &self.remote {
+            return self.commit_remote(remote, tx);
+        }
         let loc = self.location();
         let mut retries = 0;
         let mut rng = rand::rng();
         for attempt in 0..self.max_attempts {
             let snap = self.snapshot()?;
-            let repo = &snap.repo;
-            let mut overlay = Overlay::new(&snap);
-            for op in tx.ops() {
-                overlay.apply(op)?;
-            }
-            if overlay.edits.is_empty() {
+            let Some(commit_id) = self.build_commit(&snap, tx)? else {
                 return Ok(CommitOutcome {
                     commit: None,
                     retries,
                 });
-            }
-            let marker_missing = snap.read_file(&[MARKER_FILE.to_string()])?.is_none();
-            // Build the new root tree.
-            let base_root = match snap.tip {
-                Some(tip) => repo
-                    .find_commit(tip)
-                    .map_err(git_err(&loc, "read commit"))?
-                    .tree_id()
-                    .map_err(git_err(&loc, "read commit tree"))?
-                    .detach(),
-                None => ObjectId::empty_tree(repo.object_hash()),
             };
-            let mut editor = repo
-                .edit_tree(base_root)
-                .map_err(git_err(&loc, "edit tree"))?;
-            if marker_missing {
-                let marker = format!("format: {FORMAT_VERSION}\nkind: {}\n", self.kind.as_str());
-                let id = repo
-                    .write_blob(marker.as_bytes())
-                    .map_err(git_err(&loc, "write blob"))?;
-                let path = self.full_path(&[MARKER_FILE.to_string()]);
-                editor
-                    .upsert(path.join("/").as_str(), EntryKind::Blob, id.detach())
-                    .map_err(git_err(&loc, "edit tree"))?;
-            }
-            let mut edits: Vec<_> = overlay.edits.into_iter().collect();
-            edits.sort_by(|a, b| a.0.cmp(&b.0));
-            for (path, edit) in edits {
-                let full = self.full_path(&path);
-                match edit {
-                    Some(bytes) => {
-                        let id = repo
-                            .write_blob(&bytes)
-                            .map_err(git_err(&loc, "write blob"))?;
-                        editor
-                            .upsert(full.join("/").as_str(), EntryKind::Blob, id.detach())
-                            .map_err(git_err(&loc, "edit tree"))?;
-                    }
-                    None => {
-                        editor
-                            .remove(full.join("/").as_str())
-                            .map_err(git_err(&loc, "edit tree"))?;
-                    }
-                }
-            }
-            let new_root = editor
-                .write()
-                .map_err(git_err(&loc, "write tree"))?
-                .detach();
-            if new_root == base_root {
-                return Ok(CommitOutcome {
-                    commit: None,
-                    retries,
-                });
-            }
-            let sig = self.signature();
-            let commit = gix::objs::Commit {
-                message: tx.commit_message().into(),
-                tree: new_root,
-                author: sig.clone(),
-                committer: sig.clone(),
-                encoding: None,
-                parents: snap.tip.into_iter().collect(),
-                extra_headers: Vec::new(),
-            };
-            let commit_id = repo
-                .write_object(&commit)
-                .map_err(git_err(&loc, "write commit"))?
-                .detach();
-            let expected = match snap.tip {
-                Some(tip) => PreviousValue::MustExistAndMatch(Target::Object(tip)),
-                None => PreviousValue::MustNotExist,
-            };
-            let edit = RefEdit {
-                change: Change::Update {
-                    log: LogChange {
-                        mode: RefLog::AndReference,
-                        force_create_reflog: false,
-                        message: tx.message().lines().next().unwrap_or("ocuroot").into(),
-                    },
-                    expected,
-                    new: Target::Object(commit_id),
-                },
-                name: self.ref_name.clone(),
-                deref: false,
-            };
-            let mut time_buf = gix::date::parse::TimeBuf::default();
-            let result = repo
-                .refs
-                .transaction()
-                .prepare(
-                    Some(edit),
-                    gix::lock::acquire::Fail::AfterDurationWithBackoff(Duration::from_millis(500)),
-                    gix::lock::acquire::Fail::AfterDurationWithBackoff(Duration::from_millis(500)),
-                )
-                .and_then(|t| t.commit(Some(sig.to_ref(&mut time_buf))));
-            match result {
-                Ok(_) => {
+            match self.update_ref(&snap.repo, snap.tip, commit_id, tx.message()) {
+                Ok(()) => {
                     return Ok(CommitOutcome {
                         commit: Some(commit_id.to_string()),
                         retries,
@@ -369,7 +448,7 @@ impl GitBackend {
                 Err(err) => {
                     // Either the branch moved (compare-and-swap lost) or its lock was held past
                     // the timeout. Both are races: re-read the tip and re-apply the operations.
-                    let now_tip = self.tip(repo)?;
+                    let now_tip = self.tip(&snap.repo)?;
                     let lost_race = now_tip != snap.tip || is_lock_error(&err);
                     if !lost_race || attempt + 1 == self.max_attempts {
                         if lost_race {
@@ -389,6 +468,100 @@ impl GitBackend {
         })
     }
 
+    /// Commits on top of the remote's tip and pushes with a lease on that tip; a rejected
+    /// push (another writer pushed first) fetches, re-applies the operations on the new tip
+    /// (create-only operations re-check) and tries again with jittered back-off. The cache's
+    /// branch moves only to a commit the remote accepted.
+    fn commit_remote(&self, remote: &RemoteState, tx: &Transaction) -> StoreResult<CommitOutcome> {
+        let loc = self.location();
+        if remote.settings.offline {
+            return Err(StoreError::Offline { location: loc });
+        }
+        let attempts = remote.settings.max_attempts.max(1);
+        let mut retries = 0;
+        let mut rng = rand::rng();
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                self.fetch_now(remote)?;
+            } else {
+                self.maybe_fetch()?;
+            }
+            let snap = self.snapshot_local()?;
+            let Some(commit_id) = self.build_commit(&snap, tx)? else {
+                return Ok(CommitOutcome {
+                    commit: None,
+                    retries,
+                });
+            };
+            let outcome = remote::push(
+                &self.repo_path,
+                &remote.url,
+                &self.branch,
+                commit_id,
+                snap.tip,
+            )
+            .map_err(|f| self.remote_error(remote, "push to", f))?;
+            match outcome {
+                PushOutcome::Accepted => {
+                    // Another process sharing this cache may have fetched a newer tip
+                    // meanwhile; then the cache is already ahead and stays as it is.
+                    let _ = self.update_ref(&snap.repo, snap.tip, commit_id, tx.message());
+                    remote::mark_fetched(&self.repo_path, &self.branch);
+                    return Ok(CommitOutcome {
+                        commit: Some(commit_id.to_string()),
+                        retries,
+                    });
+                }
+                PushOutcome::Rejected => {
+                    retries += 1;
+                    let cap = 2u64.saturating_pow(attempt.min(5)) * 10;
+                    std::thread::sleep(Duration::from_millis(rng.random_range(1..=cap)));
+                }
+            }
+        }
+        Err(StoreError::Conflict {
+            location: loc,
+            attempts,
+        })
+    }
+
+    fn remote_error(
+        &self,
+        remote: &RemoteState,
+        action: &str,
+        failure: RemoteFailure,
+    ) -> StoreError {
+        let (RemoteFailure::Remote(detail) | RemoteFailure::Local(detail)) = failure;
+        StoreError::Remote {
+            remote: remote::redact(&remote.url),
+            action: action.to_string(),
+            detail,
+        }
+    }
+
+    /// Fetches the branch now (not debounced).
+    fn fetch_now(&self, remote: &RemoteState) -> StoreResult<Option<ObjectId>> {
+        let tip = remote::fetch(&self.repo_path, &remote.url, &self.branch)
+            .map_err(|f| self.remote_error(remote, "fetch from", f))?;
+        remote::mark_fetched(&self.repo_path, &self.branch);
+        Ok(tip)
+    }
+
+    /// Fetches before a read unless offline or fetched within the debounce interval.
+    fn maybe_fetch(&self) -> StoreResult<()> {
+        if let Some(remote) = &self.remote
+            && !remote.settings.offline
+            && !remote::fetched_recently(
+                &self.repo_path,
+                &self.branch,
+                remote.settings.fetch_interval,
+            )
+        {
+            self.fetch_now(remote)?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn full_path(&self, rel: &[String]) -> Vec<String> {
         let mut out = self.prefix.clone();
         out.extend(rel.iter().cloned());
@@ -401,6 +574,7 @@ impl GitBackend {
         r: &Ref,
         limit: usize,
     ) -> StoreResult<Vec<HistoryEntry>> {
+        self.maybe_fetch()?;
         let loc = self.location();
         let repo = self.local();
         let Some(tip) = self.tip(&repo)? else {
@@ -501,6 +675,105 @@ fn shared_repo(
         repos.insert(path.to_path_buf(), repo.clone());
     }
     repos.get(path).cloned()
+}
+
+/// Makes the cache of a remote-backed store usable before it is opened: a missing or broken
+/// cache is (re)built from the remote, and the branch is fetched (unless offline).
+fn prepare_cache(options: &StoreOptions, r: &RemoteOptions, location: &str) -> StoreResult<()> {
+    let cache = &options.repo_path;
+    let redacted = remote::redact(&r.url);
+    let failure = |action: &str, f: RemoteFailure| {
+        let (RemoteFailure::Remote(detail) | RemoteFailure::Local(detail)) = f;
+        StoreError::Remote {
+            remote: redacted.clone(),
+            action: action.to_string(),
+            detail,
+        }
+    };
+    let healthy = |cache: &Path| {
+        cache.join("HEAD").is_file()
+            && gix::open_opts(cache, gix::open::Options::isolated()).is_ok()
+    };
+    if cache.exists() && !healthy(cache) {
+        // The cache holds only what the remote has: rebuilding it loses nothing.
+        rebuild(cache, location)?;
+    }
+    init_cache(cache, location)?;
+    if r.settings.offline {
+        return Ok(());
+    }
+    let mut tip = match remote::fetch(cache, &r.url, &options.branch) {
+        Ok(tip) => tip,
+        Err(RemoteFailure::Local(_)) => {
+            rebuild(cache, location)?;
+            remote::fetch(cache, &r.url, &options.branch).map_err(|f| failure("fetch from", f))?
+        }
+        Err(f) => return Err(failure("fetch from", f)),
+    };
+    if let Some(id) = tip
+        && !readable(cache, id)
+    {
+        rebuild(cache, location)?;
+        tip =
+            remote::fetch(cache, &r.url, &options.branch).map_err(|f| failure("fetch from", f))?;
+    }
+    remote::mark_fetched(cache, &options.branch);
+    if tip.is_none() && !r.create_branch {
+        return Err(StoreError::Remote {
+            remote: redacted,
+            action: "use".to_string(),
+            detail: format!(
+                "the remote has no branch {:?} and create_branch=False",
+                options.branch
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// True when the commit `id` and its root tree can be read from the cache.
+fn readable(cache: &Path, id: ObjectId) -> bool {
+    std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(cache)
+        .args(["cat-file", "-e", &format!("{id}^{{tree}}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Creates the bare cache repository if it does not exist (tolerating a concurrent creator).
+fn init_cache(cache: &Path, location: &str) -> StoreResult<()> {
+    if cache.join("HEAD").is_file() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(cache).map_err(git_err(location, "create cache directory"))?;
+    if let Err(e) = gix::init_bare(cache) {
+        // Another process may have created it at the same moment.
+        for _ in 0..50 {
+            if gix::open_opts(cache, gix::open::Options::isolated()).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        return Err(git_err(location, "create cache repository")(e));
+    }
+    Ok(())
+}
+
+/// Replaces a broken cache with an empty one (moved aside first, so that a process still
+/// reading the old one is not disturbed mid-read).
+fn rebuild(cache: &Path, location: &str) -> StoreResult<()> {
+    let aside = cache.with_extension(format!(
+        "broken-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    if std::fs::rename(cache, &aside).is_ok() {
+        let _ = std::fs::remove_dir_all(&aside);
+    }
+    init_cache(cache, location)
 }
 
 fn is_lock_error(err: &gix::Error) -> bool {

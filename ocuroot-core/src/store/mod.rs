@@ -19,6 +19,7 @@ mod diff;
 mod git;
 pub mod layout;
 mod matcher;
+pub mod remote;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,7 @@ use crate::yaml::YamlError;
 
 pub use diff::{DiffEntry, DiffKind, diff_intent, diff_intent_at, diff_views};
 pub use layout::Area;
+pub use remote::{RemoteOptions, RemoteSettings};
 
 /// The result type of store operations.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -97,6 +99,8 @@ pub struct StoreOptions {
     pub clock: Arc<dyn Clock>,
     /// How many times a commit is retried after losing a compare-and-swap race.
     pub max_attempts: u32,
+    /// For a remote-backed store: the remote, whose cache `repo_path` is.
+    pub remote: Option<RemoteOptions>,
 }
 
 impl StoreOptions {
@@ -115,8 +119,39 @@ impl StoreOptions {
             author: Author::default(),
             clock,
             max_attempts: 64,
+            remote: None,
         }
     }
+
+    /// Returns options for a store in `branch` of a Git remote, cached in a bare repository
+    /// under `home/stores/` (see [`remote::cache_path`]).
+    pub fn for_remote(
+        home: &Path,
+        remote: RemoteOptions,
+        branch: &str,
+        kind: StoreKind,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let mut opts = Self::new(remote::cache_path(home, &remote.url), branch, kind, clock);
+        opts.remote = Some(remote);
+        opts
+    }
+}
+
+/// Returns the branch a remote's `HEAD` names, for `store.git(url)` without a branch.
+///
+/// # Errors
+///
+/// [`StoreError::Remote`] when the remote cannot be asked.
+pub fn remote_default_branch(url: &str) -> StoreResult<Option<String>> {
+    remote::default_branch(url).map_err(|f| {
+        let (remote::RemoteFailure::Remote(detail) | remote::RemoteFailure::Local(detail)) = f;
+        StoreError::Remote {
+            remote: remote::redact(url),
+            action: "ask the default branch of".to_string(),
+            detail,
+        }
+    })
 }
 
 /// What sits at a ref: a document or a link.
@@ -488,6 +523,22 @@ pub enum StoreError {
         /// The gix error.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The store's Git remote could not be fetched from or pushed to.
+    #[error("cannot {action} {remote}: {detail}")]
+    Remote {
+        /// The remote URL, credentials redacted.
+        remote: String,
+        /// What was being done (`fetch from`, `push to`).
+        action: String,
+        /// What `git` said, credentials redacted.
+        detail: String,
+    },
+    /// A write to a remote-backed store while offline.
+    #[error("cannot write to {location}: offline (OCUROOT_OFFLINE is set)")]
+    Offline {
+        /// The store location.
+        location: String,
     },
     /// A document could not be rendered.
     #[error("cannot render the document for {r}")]

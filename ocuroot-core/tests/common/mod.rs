@@ -133,3 +133,97 @@ pub fn hand_commit(repo: &Path, branch: &str, files: &[(&str, Option<&str>)]) {
         None,
     );
 }
+
+/// Opens a store in `branch` of the remote `url`, cached under `home`, fetching before
+/// every read (no debounce) so that tests see other writers at once.
+pub fn open_remote(home: &Path, url: &str, branch: &str, prefix: &str, kind: StoreKind) -> Store {
+    Store::open(remote_options(home, url, branch, prefix, kind)).expect("open remote store")
+}
+
+/// The options [`open_remote`] uses.
+pub fn remote_options(
+    home: &Path,
+    url: &str,
+    branch: &str,
+    prefix: &str,
+    kind: StoreKind,
+) -> ocuroot_core::store::StoreOptions {
+    let settings = ocuroot_core::store::RemoteSettings {
+        fetch_interval: std::time::Duration::ZERO,
+        ..Default::default()
+    };
+    let remote = ocuroot_core::store::RemoteOptions {
+        url: url.to_string(),
+        create_branch: true,
+        support_files: Default::default(),
+        settings,
+    };
+    let mut opts = StoreOptions::for_remote(home, remote, branch, kind, clock());
+    opts.prefix = prefix.to_string();
+    opts
+}
+
+/// Makes an empty bare repository at `path` (a remote for store tests).
+pub fn bare_remote(path: &Path) {
+    std::fs::create_dir_all(path).expect("mkdir remote");
+    git(path, &["init", "-q", "--bare", "-b", "main"]);
+}
+
+/// A `git daemon` serving the bare repositories below a folder over `git://`, with pushes
+/// enabled; killed when dropped.
+pub struct GitDaemon {
+    child: std::process::Child,
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+}
+
+impl GitDaemon {
+    /// Starts a daemon serving `base` and waits until it accepts connections.
+    pub fn start(base: &Path) -> GitDaemon {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let child = Command::new("git")
+            .arg("daemon")
+            .arg("--reuseaddr")
+            .arg("--enable=receive-pack")
+            .arg("--export-all")
+            .arg("--informative-errors")
+            .arg(format!("--base-path={}", base.display()))
+            .arg("--listen=127.0.0.1")
+            .arg(format!("--port={port}"))
+            .arg(base)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_SYSTEM", "/dev/null")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start git daemon (part of the git package)");
+        let mut daemon = GitDaemon { child, port };
+        for _ in 0..250 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return daemon;
+            }
+            if let Ok(Some(status)) = daemon.child.try_wait() {
+                panic!("git daemon exited at start: {status}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("git daemon did not listen on port {port}");
+    }
+
+    /// The `git://` URL of the repository `name` below the served folder.
+    pub fn url(&self, name: &str) -> String {
+        format!("git://127.0.0.1:{}/{name}", self.port)
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

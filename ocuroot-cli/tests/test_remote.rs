@@ -1,0 +1,410 @@
+//! Remote Git stores (`store.git`): spec §7.8 `gitstate` and §7.9 `gitstate_shared`, many
+//! jobs writing one remote at once, a release killed at random points, and faults.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::common::{GitDaemon, TestEnv, bare_remote, git, try_git};
+
+/// `init_repos` + `init_working_dir` of the original harness: a bare remote whose `main`
+/// holds one empty commit pushed from a working clone.
+fn init_remote(dir: &Path, name: &str) -> PathBuf {
+    let bare = dir.join(format!("{name}.git"));
+    bare_remote(&bare);
+    let work = dir.join(format!("{name}-work"));
+    std::fs::create_dir_all(&work).expect("mkdir");
+    git(&work, &["init", "-q", "-b", "main"]);
+    git(
+        &work,
+        &["commit", "-q", "--allow-empty", "-m", "Initial commit"],
+    );
+    git(
+        &work,
+        &["push", "-q", bare.to_str().expect("utf-8"), "main"],
+    );
+    bare
+}
+
+fn fixture(name: &str, vars: &[(&str, &str)]) -> TestEnv {
+    let mut env = TestEnv::from_fixture(name);
+    env.set_env("OCU_REPO_COMMIT_OVERRIDE", "commitid");
+    for (k, v) in vars {
+        env.set_env(k, v);
+    }
+    env
+}
+
+fn exists(env: &TestEnv, r: &str) -> bool {
+    env.run(&["state", "get", r]).code() == 0
+}
+
+/// `check_file_in_remote REMOTE BRANCH PATH CONTENT`
+fn file_in_remote(remote: &Path, branch: &str, path: &str) -> String {
+    git(remote, &["show", &format!("{branch}:{path}")])
+}
+
+fn last_author(remote: &Path, branch: &str) -> String {
+    git(remote, &["log", "-1", "--format=Author: %an <%ae>", branch])
+        .trim()
+        .to_string()
+}
+
+fn fsck(repo: &Path) {
+    git(repo, &["fsck", "--strict", "--no-dangling"]);
+}
+
+fn caches(env: &TestEnv) -> Vec<PathBuf> {
+    std::fs::read_dir(env.root().join("home/.ocuroot/stores"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn gitstate_separate_state_and_intent_remotes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let state = init_remote(tmp.path(), "state");
+    let intent = init_remote(tmp.path(), "intent");
+    let env = fixture(
+        "gitstate",
+        &[
+            ("STATE_REMOTE", state.to_str().expect("utf-8")),
+            ("INTENT_REMOTE", intent.to_str().expect("utf-8")),
+        ],
+    );
+    env.run(&["release", "new", "environments/package.ocu.star"])
+        .success();
+    let out = env.run(&["release", "new", "basic.ocu.star"]);
+    assert_eq!(out.code(), 0, "{out}");
+    for e in ["staging", "production", "production2"] {
+        assert!(exists(&env, &format!("basic.ocu.star/@/deploy/{e}")), "{e}");
+    }
+    // Intent changed by a plain git commit in a clone of the intent remote.
+    let clone = tmp.path().join("intent-clone");
+    git(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            "-b",
+            "intent",
+            intent.to_str().expect("utf-8"),
+            "intent-clone",
+        ],
+    );
+    git(
+        &clone,
+        &[
+            "rm",
+            "-q",
+            "refs/gitstate/repo/-/basic.ocu.star/@/deploy/production/#.yaml",
+        ],
+    );
+    git(&clone, &["commit", "-q", "-m", "remove production"]);
+    git(&clone, &["push", "-q", "origin", "intent"]);
+    let out = env.run(&["work", "any"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(exists(&env, "basic.ocu.star/@/deploy/staging"));
+    assert!(exists(&env, "basic.ocu.star/@/deploy/production2"));
+    assert!(!exists(&env, "basic.ocu.star/@/deploy/production"));
+    assert_eq!(env.run(&["state", "diff"]).success().stdout, "");
+    assert_eq!(file_in_remote(&state, "state", "support.txt"), "state");
+    assert_eq!(file_in_remote(&intent, "intent", "support.txt"), "intent");
+    assert_eq!(
+        last_author(&state, "state"),
+        "Author: Ocuroot <contact@ocuroot.com>"
+    );
+    // The remotes' `main` is left alone.
+    assert_eq!(
+        git(&state, &["log", "-1", "--format=%s", "main"]).trim(),
+        "Initial commit"
+    );
+    fsck(&state);
+    fsck(&intent);
+    for cache in caches(&env) {
+        fsck(&cache);
+    }
+}
+
+#[test]
+fn gitstate_shared_one_branch_holds_both_stores() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let state = init_remote(tmp.path(), "state");
+    let env = fixture(
+        "gitstate_shared",
+        &[("STATE_REMOTE", state.to_str().expect("utf-8"))],
+    );
+    env.run(&["release", "new", "environments/package.ocu.star"])
+        .success();
+    let out = env.run(&["release", "new", "basic.ocu.star"]);
+    assert_eq!(out.code(), 0, "{out}");
+    let files = git(&state, &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(files.contains("state/ocuroot-store.yaml\n"), "{files}");
+    assert!(files.contains("intent/ocuroot-store.yaml\n"), "{files}");
+    assert!(
+        files.contains(
+            "intent/refs/gitstate_shared/repo/-/basic.ocu.star/@/deploy/production/#.yaml"
+        ),
+        "{files}"
+    );
+    // The spec's flow: delete intent, list the diff, apply it, continue.
+    let prod = "gitstate_shared/repo/-/basic.ocu.star/@/deploy/production";
+    env.run(&["state", "delete", prod]).success();
+    let diff = env.run(&["state", "diff"]).success();
+    assert_eq!(diff.stdout, format!("{prod}\n"));
+    env.run(&["state", "apply", prod]).success();
+    let out = env.run(&["work", "continue"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(exists(&env, "basic.ocu.star/@/deploy/staging"));
+    assert!(exists(&env, "basic.ocu.star/@/deploy/production2"));
+    assert!(!exists(&env, "basic.ocu.star/@/deploy/production"));
+    assert_eq!(file_in_remote(&state, "main", "support.txt"), "state");
+    assert_eq!(
+        last_author(&state, "main"),
+        "Author: Ocuroot <contact@ocuroot.com>"
+    );
+    fsck(&state);
+}
+
+/// Rounds of the eight-process test: 10 by default (20 rounds took 80-93 s on the 2-core
+/// CI machine); `OCUROOT_TEST_ROUNDS=20` runs the issue's full count.
+fn rounds() -> usize {
+    std::env::var("OCUROOT_TEST_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10)
+}
+
+#[test]
+#[allow(clippy::print_stderr)]
+fn eight_processes_release_and_set_intent_against_one_remote() {
+    const JOBS: usize = 8;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let served = tmp.path().join("served");
+    std::fs::create_dir_all(&served).expect("mkdir");
+    let daemon = GitDaemon::start(&served);
+    let started = Instant::now();
+    for round in 0..rounds() {
+        let name = format!("round{round}.git");
+        bare_remote(&served.join(&name));
+        let url = daemon.url(&name);
+        let env = fixture("remote_many", &[("STORE_REMOTE", url.as_str())]);
+        std::thread::scope(|s| {
+            for job in 0..JOBS {
+                let env = &env;
+                s.spawn(move || {
+                    // Even rounds share one cache (parallel jobs on one runner), odd rounds
+                    // have one cache per job (one runner per job).
+                    let home = if round % 2 == 0 {
+                        env.root().join("home/.ocuroot")
+                    } else {
+                        env.root().join(format!("home/job{job}"))
+                    };
+                    let intent_ref = format!("@/custom/job{job}");
+                    let package = format!("pkg{job}.ocu.star");
+                    for args in [
+                        vec!["state", "set", intent_ref.as_str(), "x"],
+                        vec!["release", "new", package.as_str()],
+                    ] {
+                        let out = env
+                            .command("", &args)
+                            .env("OCUROOT_HOME", &home)
+                            .stdin(Stdio::null())
+                            .output()
+                            .expect("run ocuroot");
+                        assert!(
+                            out.status.success(),
+                            "round {round} job {job} {args:?}: {}",
+                            String::from_utf8_lossy(&out.stderr)
+                        );
+                    }
+                });
+            }
+        });
+        let remote = served.join(&name);
+        let intent: BTreeSet<String> = git(&remote, &["ls-tree", "-r", "--name-only", "intent"])
+            .lines()
+            .map(str::to_string)
+            .collect();
+        let state: BTreeSet<String> = git(&remote, &["ls-tree", "-r", "--name-only", "state"])
+            .lines()
+            .map(str::to_string)
+            .collect();
+        for job in 0..JOBS {
+            let path = format!("refs/@/custom/job{job}/#.yaml");
+            assert!(intent.contains(&path), "round {round}: {path} missing");
+            let run = format!(
+                "refs/many/repo/-/pkg{job}.ocu.star/@r1/task/build/1/status/complete/#.yaml"
+            );
+            assert!(state.contains(&run), "round {round}: {run} missing");
+        }
+        fsck(&remote);
+    }
+    eprintln!(
+        "{} rounds of {JOBS} jobs took {:?}",
+        rounds(),
+        started.elapsed()
+    );
+}
+
+#[test]
+fn release_killed_at_random_points_resumes_with_work_continue() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // Served by a daemon, as a real remote: killing the job must not kill the server side
+    // of a push (with `file://` the receiving `git` would be in the killed process group).
+    let served = tmp.path().join("served");
+    let remote = served.join("store.git");
+    bare_remote(&remote);
+    let daemon = GitDaemon::start(&served);
+    let url = daemon.url("store.git");
+    let env = fixture("remote_phases", &[("STORE_REMOTE", url.as_str())]);
+    env.run(&["release", "new", "environments.ocu.star"])
+        .success();
+    const POINTS: u64 = 12;
+    for point in 0..POINTS {
+        let commit = format!("commit{point}");
+        let vars = [("OCU_REPO_COMMIT_OVERRIDE", commit.as_str())];
+        let mut cmd = env.command("", &["release", "new", "release.ocu.star"]);
+        cmd.env("OCU_REPO_COMMIT_OVERRIDE", &commit)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // Its own process group, killed as a whole, as a CI runner kills a cancelled job:
+        // a `git push` it started dies with it instead of landing later.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let mut child = cmd.spawn().expect("spawn");
+        // Spread the kill points over the whole release (about 0.5 s).
+        std::thread::sleep(Duration::from_millis(point * 331 % 600));
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", child.id())])
+            .status();
+        let _ = child.wait();
+        // A push whose data had reached the server when the job died may still be applied
+        // by the server a moment later (as on any real remote): let it settle, so that the
+        // `work continue` below sees it.
+        std::thread::sleep(Duration::from_millis(300));
+        let out = env.run_with("", &["work", "continue"], &vars, None);
+        assert_eq!(out.code(), 0, "point {point}: {out}");
+        // Killed before the release existed: nothing to continue, release it now.
+        let releases = env.run_with(
+            "",
+            &[
+                "state",
+                "match",
+                "--no-links",
+                "phases/repo/-/release.ocu.star/@*/commit/*",
+            ],
+            &vars,
+            None,
+        );
+        if !releases.stdout.contains(&format!("/commit/{commit}")) {
+            let out = env.run_with("", &["release", "new", "release.ocu.star"], &vars, None);
+            assert_eq!(out.code(), 0, "point {point}: {out}");
+        }
+    }
+    // Every release ran every run exactly once to completion: one run per task, each with a
+    // single `complete` status marker.
+    let files = git(&remote, &["ls-tree", "-r", "--name-only", "main"]);
+    let mut statuses: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let prefix = "state/refs/phases/repo/-/release.ocu.star/";
+    for f in files.lines() {
+        let Some(rest) = f.strip_prefix(prefix) else {
+            continue;
+        };
+        if let Some((run, status)) = rest.split_once("/status/") {
+            statuses
+                .entry(run.to_string())
+                .or_default()
+                .push(status.trim_end_matches("/#.yaml").to_string());
+        }
+    }
+    let releases: BTreeSet<&str> = statuses
+        .keys()
+        .filter_map(|k| k.split('/').next())
+        .collect();
+    assert_eq!(releases.len(), POINTS as usize, "{statuses:#?}");
+    for (run, s) in &statuses {
+        assert_eq!(s, &["complete"], "{run}: {s:?}");
+        assert!(run.ends_with("/1"), "a second run was made: {run}");
+    }
+    assert_eq!(statuses.len(), POINTS as usize * 4, "{statuses:#?}");
+    fsck(&remote);
+    for cache in caches(&env) {
+        fsck(&cache);
+    }
+}
+
+#[test]
+fn unreachable_remote_fails_with_its_name_and_writes_nothing_later() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let remote = tmp.path().join("store.git");
+    bare_remote(&remote);
+    let url = format!("file://{}", remote.display());
+    let config =
+        "repo_alias(\"demo\")\nstore.set(store.git(env()[\"STORE_REMOTE\"], branch = \"main\"))\n";
+    let mut env = TestEnv::with_config(config);
+    env.set_env("STORE_REMOTE", &url);
+    env.run(&["state", "set", "@/custom/a", "1"]).success();
+    let moved = tmp.path().join("moved.git");
+    std::fs::rename(&remote, &moved).expect("move remote away");
+    let out = env.run(&["state", "set", "@/custom/b", "2"]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(out.stderr.contains(&url), "{out}");
+    std::fs::rename(&moved, &remote).expect("move remote back");
+    env.run(&["state", "set", "@/custom/c", "3"]).success();
+    let files = git(&remote, &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(files.contains("intent/refs/@/custom/a/#.yaml"), "{files}");
+    assert!(files.contains("intent/refs/@/custom/c/#.yaml"), "{files}");
+    assert!(!files.contains("@/custom/b"), "{files}");
+
+    // A closed port: exit 1, the message names the remote, credentials never shown.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    env.set_env(
+        "STORE_REMOTE",
+        &format!("http://user:s3cret@127.0.0.1:{port}/x.git"),
+    );
+    let out = env.run(&["state", "get", "@/custom/a"]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(
+        out.stderr
+            .contains(&format!("http://***@127.0.0.1:{port}/x.git")),
+        "{out}"
+    );
+    assert!(!out.stderr.contains("s3cret"), "{out}");
+    env.set_env("STORE_REMOTE", &format!("git://127.0.0.1:{port}/x.git"));
+    let out = env.run(&["state", "get", "@/custom/a"]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(
+        out.stderr
+            .contains(&format!("git://127.0.0.1:{port}/x.git")),
+        "{out}"
+    );
+}
+
+#[test]
+fn deleted_or_corrupted_cache_is_rebuilt() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let remote = tmp.path().join("store.git");
+    bare_remote(&remote);
+    let url = format!("file://{}", remote.display());
+    let config =
+        "repo_alias(\"demo\")\nstore.set(store.git(env()[\"STORE_REMOTE\"], branch = \"main\"))\n";
+    let mut env = TestEnv::with_config(config);
+    env.set_env("STORE_REMOTE", &url);
+    env.run(&["state", "set", "@/custom/a", "1"]).success();
+    let stores = env.root().join("home/.ocuroot/stores");
+    std::fs::remove_dir_all(&stores).expect("delete caches");
+    // `state diff` reads the intent written above through the rebuilt cache.
+    assert_eq!(env.run(&["state", "diff"]).success().stdout, "@/custom/a\n");
+    let cache = caches(&env).pop().expect("a cache again");
+    std::fs::write(cache.join("HEAD"), "garbage").expect("garble HEAD");
+    assert_eq!(env.run(&["state", "diff"]).success().stdout, "@/custom/a\n");
+    env.run(&["state", "set", "@/custom/b", "2"]).success();
+    assert!(try_git(&remote, &["show", "main:intent/refs/@/custom/b/#.yaml"]).is_some());
+    fsck(&remote);
+}

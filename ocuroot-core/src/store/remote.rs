@@ -1,0 +1,368 @@
+//! Fetching from and pushing to a store's Git remote, with the `git` binary.
+//!
+//! `gix` cannot push (gitoxide issue 306), so this module is the one place where ocuroot runs
+//! the `git` binary. Fetch goes through it too, so that every transport (`file://`, plain
+//! paths, `git://`, `http(s)://`, `ssh://`) and every way of passing credentials (credential
+//! helpers, SSH agent, `~/.netrc`, tokens in the URL) works exactly as it does for `git`.
+//!
+//! The cache is a bare repository under `$OCUROOT_HOME/stores/`. Its branch
+//! `refs/heads/<b>` only ever holds a commit the remote had or accepted: a fetch
+//! force-updates it to the remote's tip, and a commit moves it only after the push was
+//! accepted. A killed or failed run therefore leaves nothing in the cache that a later run
+//! could push by mistake.
+//!
+//! URLs may carry credentials (`https://user:token@host/…`); every message and location
+//! string goes through [`redact`].
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use gix::ObjectId;
+
+/// How a remote-backed store talks to its remote.
+#[derive(Clone, Debug)]
+pub struct RemoteSettings {
+    /// Read the cache only: never fetch, and refuse to write (`OCUROOT_OFFLINE`).
+    pub offline: bool,
+    /// Reads fetch at most once per this interval per branch and process (0 = every read).
+    pub fetch_interval: Duration,
+    /// How many pushes a commit tries before giving up with a conflict error.
+    pub max_attempts: u32,
+}
+
+impl Default for RemoteSettings {
+    fn default() -> Self {
+        RemoteSettings {
+            offline: false,
+            fetch_interval: Duration::from_secs(5),
+            max_attempts: 100,
+        }
+    }
+}
+
+/// A store's remote: where it is and where its local cache lives.
+#[derive(Clone, Debug)]
+pub struct RemoteOptions {
+    /// The remote URL or path, exactly as configured (may hold credentials).
+    pub url: String,
+    /// Whether a missing branch is created by the first commit.
+    pub create_branch: bool,
+    /// Files (path relative to the branch root → content) kept in the branch.
+    pub support_files: std::collections::BTreeMap<String, String>,
+    /// Fetch and push behaviour.
+    pub settings: RemoteSettings,
+}
+
+/// What the remote said to a push.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// The branch now points at the new commit.
+    Accepted,
+    /// The branch was not at the expected commit (another writer pushed first).
+    Rejected,
+}
+
+/// A failed fetch or push.
+#[derive(Debug)]
+pub enum RemoteFailure {
+    /// The remote could not be reached or refused us (network, auth, missing repository).
+    Remote(String),
+    /// Something is wrong with the local cache (corrupt objects, missing files).
+    Local(String),
+}
+
+/// Returns `url` with any `user:password@` (or `token@`) part replaced by `***@`.
+pub fn redact(url: &str) -> String {
+    static USERINFO: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r"://[^/@\s']+@").expect("valid regex"));
+    USERINFO.replace_all(url, "://***@").into_owned()
+}
+
+/// Returns the cache repository path for `url` under `home` (`$OCUROOT_HOME`).
+///
+/// The folder name is readable (host and path, credentials left out) and ends with a hash
+/// of the redacted URL, so two remotes never share a cache.
+pub fn cache_path(home: &Path, url: &str) -> PathBuf {
+    let redacted = redact(url);
+    let without_scheme = redacted
+        .split_once("://")
+        .map_or(redacted.as_str(), |(_, rest)| rest);
+    let without_scheme = without_scheme.trim_start_matches("***@");
+    let mut name: String = without_scheme
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    name = name.trim_matches(|c| c == '_' || c == '.').to_string();
+    if name.len() > 80 {
+        name = name[name.len() - 80..].to_string();
+    }
+    // FNV-1a: stable across builds and platforms.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in redacted.as_bytes() {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    home.join("stores")
+        .join(format!("{name}-{:08x}.git", hash as u32))
+}
+
+fn git(cache: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.arg("--git-dir")
+        .arg(cache)
+        .env("LC_ALL", "C")
+        .env("LANG", "C")
+        // Never wait for a password on a terminal: CI has none, and a hang is worse than
+        // an error naming the remote.
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Messages of `git` that mean the remote, not the cache, is the problem.
+fn is_remote_problem(stderr: &str) -> bool {
+    const MARKERS: [&str; 14] = [
+        "Could not read from remote repository",
+        "unable to connect",
+        "Connection refused",
+        "does not appear to be a git repository",
+        "Could not resolve host",
+        "unable to access",
+        "Authentication failed",
+        "Permission denied",
+        "repository not found",
+        "Repository not found",
+        "not found",
+        "remote end hung up",
+        "early EOF",
+        "timed out",
+    ];
+    MARKERS.iter().any(|m| stderr.contains(m))
+}
+
+fn is_lock_problem(stderr: &str) -> bool {
+    stderr.contains(".lock") || stderr.contains("cannot lock ref")
+}
+
+/// Fetches `branch` of `url` into `refs/heads/<branch>` of the cache (forced).
+///
+/// Returns the fetched tip, or `None` when the remote has no such branch (the cache's
+/// branch is then removed too).
+pub(crate) fn fetch(
+    cache: &Path,
+    url: &str,
+    branch: &str,
+) -> Result<Option<ObjectId>, RemoteFailure> {
+    let refspec = format!("+refs/heads/{branch}:refs/heads/{branch}");
+    let mut last = String::new();
+    for attempt in 0..8u32 {
+        let out = git(cache)
+            .args([
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "--update-head-ok",
+                "--",
+                url,
+                &refspec,
+            ])
+            .output()
+            .map_err(|e| RemoteFailure::Local(format!("cannot run git: {e}")))?;
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        if out.status.success() {
+            return local_tip(cache, branch);
+        }
+        if stderr.contains("couldn't find remote ref") {
+            let _ = git(cache)
+                .args(["update-ref", "-d", &format!("refs/heads/{branch}")])
+                .output();
+            return Ok(None);
+        }
+        last = stderr;
+        if is_lock_problem(&last) {
+            // Another process sharing this cache is updating the same ref.
+            std::thread::sleep(Duration::from_millis(
+                20 * u64::from(attempt + 1) + u64::from(rand::random::<u8>() % 20),
+            ));
+            continue;
+        }
+        break;
+    }
+    let detail = redact(&last);
+    if is_remote_problem(&last) {
+        Err(RemoteFailure::Remote(detail))
+    } else {
+        Err(RemoteFailure::Local(detail))
+    }
+}
+
+/// Returns the cache's `refs/heads/<branch>`.
+pub(crate) fn local_tip(cache: &Path, branch: &str) -> Result<Option<ObjectId>, RemoteFailure> {
+    let out = git(cache)
+        .args([
+            "rev-parse",
+            "--verify",
+            "-q",
+            &format!("refs/heads/{branch}^{{commit}}"),
+        ])
+        .output()
+        .map_err(|e| RemoteFailure::Local(format!("cannot run git: {e}")))?;
+    if !out.status.success() {
+        return Ok(None);
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    ObjectId::from_hex(text.trim().as_bytes())
+        .map(Some)
+        .map_err(|e| RemoteFailure::Local(format!("bad object id from git: {e}")))
+}
+
+/// Asks the remote which branch its `HEAD` names (for `store.git(url)` without a branch).
+pub(crate) fn default_branch(url: &str) -> Result<Option<String>, RemoteFailure> {
+    let out = Command::new("git")
+        .env("LC_ALL", "C")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(Stdio::null())
+        .args(["ls-remote", "--symref", "--", url, "HEAD"])
+        .output()
+        .map_err(|e| RemoteFailure::Local(format!("cannot run git: {e}")))?;
+    if !out.status.success() {
+        return Err(RemoteFailure::Remote(redact(
+            String::from_utf8_lossy(&out.stderr).trim(),
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
+        l.strip_prefix("ref: refs/heads/")
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_string)
+    }))
+}
+
+/// Pushes `new` to `refs/heads/<branch>` of `url` if the remote branch is at `expected`
+/// (`None`: the branch must not exist yet).
+///
+/// Runs `git push --porcelain --force-with-lease=refs/heads/<b>:<expected> <url>
+/// <new>:refs/heads/<b>` and reads the porcelain status line of the ref.
+pub(crate) fn push(
+    cache: &Path,
+    url: &str,
+    branch: &str,
+    new: ObjectId,
+    expected: Option<ObjectId>,
+) -> Result<PushOutcome, RemoteFailure> {
+    let full = format!("refs/heads/{branch}");
+    let lease = format!(
+        "--force-with-lease={full}:{}",
+        expected.map(|e| e.to_string()).unwrap_or_default()
+    );
+    let out = git(cache)
+        .args(["push", "--porcelain", &lease, "--", url])
+        .arg(format!("{new}:{full}"))
+        .output()
+        .map_err(|e| RemoteFailure::Local(format!("cannot run git: {e}")))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Porcelain lines: `<flag>\t<from>:<to>\t<summary>`; flag `!` = rejected.
+    let line = stdout
+        .lines()
+        .find(|l| l.split('\t').nth(1).is_some_and(|r| r.ends_with(&full)));
+    match line {
+        Some(l) if l.starts_with('!') => {
+            let summary = l.split('\t').nth(2).unwrap_or_default();
+            if summary.contains("stale info")
+                || summary.contains("fetch first")
+                || summary.contains("non-fast-forward")
+                || summary.contains("already exists")
+                || summary.contains("failed to update")
+                || summary.contains("incorrect old value")
+                || summary.contains("lock")
+            {
+                Ok(PushOutcome::Rejected)
+            } else {
+                Err(RemoteFailure::Remote(redact(&format!(
+                    "push rejected: {summary} {}",
+                    stderr.trim()
+                ))))
+            }
+        }
+        Some(_) if out.status.success() => Ok(PushOutcome::Accepted),
+        Some(l) => Err(RemoteFailure::Remote(redact(&format!(
+            "push failed: {l} {}",
+            stderr.trim()
+        )))),
+        None => {
+            let text = redact(stderr.trim());
+            if is_remote_problem(&text) || !text.contains("error: ") {
+                Err(RemoteFailure::Remote(text))
+            } else {
+                Err(RemoteFailure::Local(text))
+            }
+        }
+    }
+}
+
+/// When each (cache, branch) of this process was last fetched (the debounce).
+static LAST_FETCH: LazyLock<Mutex<std::collections::HashMap<(PathBuf, String), Instant>>> =
+    LazyLock::new(|| Mutex::new(std::collections::HashMap::new()));
+
+/// True when `branch` of `cache` was fetched less than `interval` ago in this process.
+pub(crate) fn fetched_recently(cache: &Path, branch: &str, interval: Duration) -> bool {
+    if interval.is_zero() {
+        return false;
+    }
+    LAST_FETCH
+        .lock()
+        .ok()
+        .and_then(|m| m.get(&(cache.to_path_buf(), branch.to_string())).copied())
+        .is_some_and(|t| t.elapsed() < interval)
+}
+
+/// Records a fetch of `branch` into `cache` now.
+pub(crate) fn mark_fetched(cache: &Path, branch: &str) {
+    if let Ok(mut m) = LAST_FETCH.lock() {
+        m.insert((cache.to_path_buf(), branch.to_string()), Instant::now());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_credentials() {
+        assert_eq!(
+            redact("https://user:s3cret@example.com/org/repo.git"),
+            "https://***@example.com/org/repo.git"
+        );
+        assert_eq!(
+            redact("fatal: unable to access 'https://tok@example.com/x/': 403"),
+            "fatal: unable to access 'https://***@example.com/x/': 403"
+        );
+        assert_eq!(redact("/plain/path.git"), "/plain/path.git");
+        assert_eq!(redact("git://127.0.0.1:9/x"), "git://127.0.0.1:9/x");
+    }
+
+    #[test]
+    fn cache_paths_hide_credentials_and_differ() {
+        let home = Path::new("/h");
+        let a = cache_path(home, "https://user:pw@example.com/org/repo.git");
+        assert!(!a.to_string_lossy().contains("pw"), "{}", a.display());
+        assert!(a.starts_with("/h/stores"));
+        let b = cache_path(home, "https://example.com/org/other.git");
+        assert_ne!(a, b);
+        assert_eq!(
+            a,
+            cache_path(home, "https://u2:pw2@example.com/org/repo.git")
+        );
+    }
+}

@@ -1,0 +1,245 @@
+//! Behaviour specific to remote-backed stores: caches, faults, support files, offline.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ocuroot_core::store::{Store, StoreError, StoreKind, Transaction, remote};
+use serde_json::json;
+
+use crate::common::{bare_remote, git, open_remote, r, remote_options};
+
+struct Remote {
+    dir: tempfile::TempDir,
+    bare: PathBuf,
+    url: String,
+}
+
+impl Remote {
+    fn new() -> Remote {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bare = dir.path().join("remote.git");
+        bare_remote(&bare);
+        let url = format!("file://{}", bare.display());
+        Remote { dir, bare, url }
+    }
+
+    fn home(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn open(&self, home: &str) -> Store {
+        open_remote(&self.home(home), &self.url, "state", "", StoreKind::State)
+    }
+
+    fn cache(&self, home: &str) -> PathBuf {
+        remote::cache_path(&self.home(home), &self.url)
+    }
+}
+
+fn set(store: &Store, reference: &str, value: serde_json::Value) {
+    let mut tx = Transaction::new("test set");
+    tx.set(&r(reference), value);
+    store.commit(&tx).expect("commit");
+}
+
+fn closed_port() -> u16 {
+    // Bound and released: nothing listens there any more.
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+#[test]
+fn unreachable_remote_is_named_without_credentials() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = closed_port();
+    for url in [
+        format!("git://127.0.0.1:{port}/x.git"),
+        format!("http://user:s3cret@127.0.0.1:{port}/x.git"),
+    ] {
+        let err = Store::open(remote_options(
+            dir.path(),
+            &url,
+            "state",
+            "",
+            StoreKind::State,
+        ))
+        .expect_err("unreachable");
+        let text = err.to_string();
+        assert!(matches!(err, StoreError::Remote { .. }), "{err:?}");
+        assert!(text.contains(&format!("127.0.0.1:{port}/x.git")), "{text}");
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(!format!("{err:?}").contains("s3cret"));
+    }
+    // No cache folder name holds the password either.
+    let listing = walk(dir.path());
+    assert!(!listing.contains("s3cret"), "{listing}");
+}
+
+fn walk(dir: &Path) -> String {
+    let mut out = String::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            out.push_str(&e.path().display().to_string());
+            out.push('\n');
+            if e.path().is_dir() {
+                out.push_str(&walk(&e.path()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn failed_push_leaves_the_cache_at_the_remote_state() {
+    let rm = Remote::new();
+    let store = rm.open("home");
+    set(&store, "@/custom/a", json!(1));
+    let accepted = git(&rm.bare, &["rev-parse", "state"]);
+    // The remote disappears after the store was opened.
+    let moved = rm.dir.path().join("moved.git");
+    std::fs::rename(&rm.bare, &moved).expect("move remote away");
+    let mut tx = Transaction::new("lost");
+    tx.set(&r("@/custom/b"), json!(2));
+    let err = store.commit(&tx).expect_err("push fails");
+    assert!(matches!(err, StoreError::Remote { .. }), "{err:?}");
+    assert!(err.to_string().contains(&rm.url), "{err}");
+    // The cache's branch did not move to the commit the remote never accepted.
+    assert_eq!(git(&rm.cache("home"), &["rev-parse", "state"]), accepted);
+    std::fs::rename(&moved, &rm.bare).expect("move remote back");
+    let again = rm.open("home");
+    assert_eq!(again.get(&r("@/custom/a")).expect("a"), json!(1));
+    assert!(again.try_get(&r("@/custom/b")).expect("b").is_none());
+    set(&again, "@/custom/c", json!(3));
+    git(&rm.bare, &["fsck", "--strict", "--no-dangling"]);
+}
+
+#[test]
+fn deleted_cache_is_rebuilt_from_the_remote() {
+    let rm = Remote::new();
+    set(&rm.open("home"), "@/custom/a", json!(1));
+    std::fs::remove_dir_all(rm.cache("home")).expect("delete cache");
+    let store = rm.open("home");
+    assert_eq!(store.get(&r("@/custom/a")).expect("a"), json!(1));
+    set(&store, "@/custom/b", json!(2));
+    assert_eq!(git(&rm.bare, &["rev-list", "--count", "state"]).trim(), "2");
+}
+
+#[test]
+fn corrupted_cache_is_rebuilt_from_the_remote() {
+    let rm = Remote::new();
+    set(&rm.open("home"), "@/custom/a", json!(1));
+    set(&rm.open("home"), "@/custom/b", json!(2));
+    let cache = rm.cache("home");
+    // Garbage in every loose object file.
+    let objects = cache.join("objects");
+    let mut garbled = 0;
+    for dir in std::fs::read_dir(&objects).expect("objects").flatten() {
+        let name = dir.file_name().to_string_lossy().to_string();
+        if name.len() != 2 {
+            continue;
+        }
+        for f in std::fs::read_dir(dir.path()).expect("fan-out").flatten() {
+            let path = f.path();
+            let mut perms = std::fs::metadata(&path).expect("meta").permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            perms.set_readonly(false);
+            std::fs::set_permissions(&path, perms).expect("chmod");
+            std::fs::write(&path, b"garbage").expect("garble");
+            garbled += 1;
+        }
+    }
+    assert!(garbled > 0, "the cache had loose objects");
+    let store = rm.open("home");
+    assert_eq!(store.get(&r("@/custom/b")).expect("b"), json!(2));
+    set(&store, "@/custom/c", json!(3));
+    // A cache without HEAD (not a repository any more) is rebuilt too.
+    std::fs::remove_file(cache.join("HEAD")).expect("delete HEAD");
+    let store = rm.open("home");
+    assert_eq!(store.get(&r("@/custom/c")).expect("c"), json!(3));
+    git(&rm.bare, &["fsck", "--strict", "--no-dangling"]);
+}
+
+#[test]
+fn missing_branch_without_create_branch_is_an_error() {
+    let rm = Remote::new();
+    let mut opts = remote_options(&rm.home("home"), &rm.url, "state", "", StoreKind::State);
+    if let Some(remote) = opts.remote.as_mut() {
+        remote.create_branch = false;
+    }
+    let err = Store::open(opts).expect_err("no branch");
+    let text = err.to_string();
+    assert!(text.contains("\"state\""), "{text}");
+    assert!(text.contains("create_branch=False"), "{text}");
+}
+
+#[test]
+fn support_files_are_written_once_at_the_branch_root() {
+    let rm = Remote::new();
+    let mut opts = remote_options(&rm.home("home"), &rm.url, "main", "state", StoreKind::State);
+    if let Some(remote) = opts.remote.as_mut() {
+        remote
+            .support_files
+            .insert("support.txt".into(), "state\n".into());
+        remote
+            .support_files
+            .insert(".ci/config.yml".into(), "x: 1\n".into());
+    }
+    let store = Store::open(opts.clone()).expect("open");
+    set(&store, "@/custom/a", json!(1));
+    assert_eq!(git(&rm.bare, &["show", "main:support.txt"]), "state\n");
+    assert_eq!(git(&rm.bare, &["show", "main:.ci/config.yml"]), "x: 1\n");
+    // A person's change to a support file is kept.
+    crate::common::hand_commit(&rm.bare, "main", &[("support.txt", Some("edited\n"))]);
+    set(&store, "@/custom/b", json!(2));
+    assert_eq!(git(&rm.bare, &["show", "main:support.txt"]), "edited\n");
+    let log = git(&rm.bare, &["log", "-1", "--format=%an <%ae>", "main"]);
+    assert_eq!(log.trim(), "Ocuroot <contact@ocuroot.com>");
+}
+
+#[test]
+fn offline_reads_the_cache_and_refuses_writes() {
+    let rm = Remote::new();
+    set(&rm.open("home"), "@/custom/a", json!(1));
+    let mut opts = remote_options(&rm.home("home"), &rm.url, "state", "", StoreKind::State);
+    if let Some(remote) = opts.remote.as_mut() {
+        remote.settings.offline = true;
+    }
+    // Offline works without the remote.
+    std::fs::rename(&rm.bare, rm.dir.path().join("gone.git")).expect("move");
+    let store = Store::open(opts).expect("open offline");
+    assert_eq!(store.get(&r("@/custom/a")).expect("a"), json!(1));
+    let mut tx = Transaction::new("w");
+    tx.set(&r("@/custom/b"), json!(2));
+    assert!(matches!(store.commit(&tx), Err(StoreError::Offline { .. })));
+}
+
+#[test]
+fn a_stale_cache_loses_the_push_and_retries_on_the_new_tip() {
+    let rm = Remote::new();
+    let a = rm.open("home-a");
+    let mut opts = remote_options(&rm.home("home-b"), &rm.url, "state", "", StoreKind::State);
+    if let Some(remote) = opts.remote.as_mut() {
+        // B never fetches before reads: its first push is built on a stale tip.
+        remote.settings.fetch_interval = Duration::from_secs(3600);
+    }
+    let b = Store::open(opts).expect("open b");
+    set(&a, "@/custom/a", json!(1));
+    let mut tx = Transaction::new("b writes");
+    tx.set(&r("@/custom/b"), json!(2));
+    tx.create(&r("@/custom/only-once"), json!("b"));
+    let outcome = b.commit(&tx).expect("b commit");
+    assert!(outcome.retries >= 1, "{outcome:?}");
+    assert_eq!(b.get(&r("@/custom/a")).expect("a"), json!(1));
+    // A create-only write re-checks on the new tip: A now loses.
+    let mut tx = Transaction::new("a claims");
+    tx.create(&r("@/custom/only-once"), json!("a"));
+    assert!(matches!(
+        a.commit(&tx),
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    assert_eq!(git(&rm.bare, &["rev-list", "--count", "state"]).trim(), "2");
+    git(&rm.bare, &["fsck", "--strict", "--no-dangling"]);
+}
