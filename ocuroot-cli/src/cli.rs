@@ -14,6 +14,10 @@ use clap::{Parser, Subcommand, ValueEnum};
     max_term_width = 100
 )]
 pub struct Cli {
+    /// Read remote stores from the local cache only, without fetching (writes are refused).
+    /// Same as OCUROOT_OFFLINE=1.
+    #[arg(long, global = true)]
+    pub offline: bool,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,

@@ -107,7 +107,9 @@ impl From<StoreError> for CommandError {
             StoreError::Remote { .. } => Some(
                 "check the remote's URL, the network and the credentials: `git fetch` and `git push` of that URL must work",
             ),
-            StoreError::Offline { .. } => Some("unset OCUROOT_OFFLINE to write to remote stores"),
+            StoreError::Offline { .. } => {
+                Some("drop --offline / unset OCUROOT_OFFLINE to write to remote stores")
+            }
             _ => None,
         };
         let kind = match &e {

@@ -16,7 +16,11 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    let env = env::ProcessEnv::capture();
+    let mut env = env::ProcessEnv::capture();
+    if args.offline {
+        env.vars
+            .insert("OCUROOT_OFFLINE".to_string(), "1".to_string());
+    }
     let mut stdout = std::io::stdout().lock();
     let result = commands::run(args, &env, &mut stdout);
     let _ = stdout.flush();

@@ -408,3 +408,30 @@ fn deleted_or_corrupted_cache_is_rebuilt() {
     assert!(try_git(&remote, &["show", "main:intent/refs/@/custom/b/#.yaml"]).is_some());
     fsck(&remote);
 }
+
+#[test]
+fn offline_reads_the_cache_and_refuses_writes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let state = init_remote(tmp.path(), "state");
+    let intent = init_remote(tmp.path(), "intent");
+    let env = fixture(
+        "gitstate",
+        &[
+            ("STATE_REMOTE", state.to_str().expect("utf-8")),
+            ("INTENT_REMOTE", intent.to_str().expect("utf-8")),
+        ],
+    );
+    env.run(&["release", "new", "environments/package.ocu.star"])
+        .success();
+    // The server goes away: online reads fail naming it, offline reads use the cache.
+    let gone = tmp.path().join("state-gone.git");
+    std::fs::rename(&state, &gone).expect("move remote away");
+    let online = env.run(&["state", "get", "@/environment/staging"]);
+    assert_eq!(online.code(), 1, "{online}");
+    let offline = env.run(&["--offline", "state", "get", "@/environment/staging"]);
+    assert_eq!(offline.code(), 0, "{offline}");
+    assert!(offline.stdout.contains("\"staging\""), "{offline}");
+    let write = env.run(&["state", "set", "@/custom/x", "1", "--offline"]);
+    assert_eq!(write.code(), 1, "{write}");
+    assert!(write.stderr.contains("--offline"), "{write}");
+}
