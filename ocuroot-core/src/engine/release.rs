@@ -62,6 +62,23 @@ impl Engine<'_> {
         Ok(file)
     }
 
+    /// Returns the package file of `pkg` and its package ref in this repository
+    /// (`<repo>/-/<file>`, no release).
+    fn package_ref(&self, pkg: &Ref) -> EngineResult<(String, Ref)> {
+        let file = self.package_file(pkg)?;
+        let repo = self
+            .ws
+            .repo_name
+            .clone()
+            .unwrap_or_else(|| pkg.repo.clone());
+        let r = Ref {
+            repo,
+            filename: file.clone(),
+            ..Ref::default()
+        };
+        Ok((file, r))
+    }
+
     fn environments(&self) -> EngineResult<Vec<Environment>> {
         let refs = self.ws.state.match_refs(
             Area::Records,
@@ -103,17 +120,7 @@ impl Engine<'_> {
         if pkg.has_release() {
             return Err(EngineError::ReleaseSpecified { r: pkg.to_string() });
         }
-        let file = self.package_file(pkg)?;
-        let repo = self
-            .ws
-            .repo_name
-            .clone()
-            .unwrap_or_else(|| pkg.repo.clone());
-        let pkg = Ref {
-            repo,
-            filename: file.clone(),
-            ..Ref::default()
-        };
+        let (file, pkg) = self.package_ref(pkg)?;
         let commit = self.ws.commit().to_string();
         if !force {
             let glob = Glob::new(&format!(
@@ -462,18 +469,8 @@ impl Engine<'_> {
     ///
     /// Evaluation and validation errors.
     pub fn lint(&self, pkg: &Ref) -> EngineResult<Vec<String>> {
-        let file = self.package_file(pkg)?;
-        let repo = self
-            .ws
-            .repo_name
-            .clone()
-            .unwrap_or_else(|| pkg.repo.clone());
-        let base = Ref {
-            repo,
-            filename: file.clone(),
-            release: Some("lint".to_string()),
-            ..Ref::default()
-        };
+        let (file, pkg) = self.package_ref(pkg)?;
+        let base = pkg.with_release(Some("lint"));
         let mut lines = Vec::new();
         match self.evaluate(&file, &base)? {
             PackageEval::Package(loaded) => {
