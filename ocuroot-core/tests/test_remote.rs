@@ -243,3 +243,35 @@ fn a_stale_cache_loses_the_push_and_retries_on_the_new_tip() {
     assert_eq!(git(&rm.bare, &["rev-list", "--count", "state"]).trim(), "2");
     git(&rm.bare, &["fsck", "--strict", "--no-dangling"]);
 }
+
+#[test]
+fn a_damaged_object_deep_in_the_cache_is_repaired_on_read() {
+    let rm = Remote::new();
+    let store = rm.open("home");
+    set(&store, "@/custom/a", json!("deep"));
+    set(&store, "@/custom/b", json!(2));
+    // Damage only the blob of @/custom/a: opening the store (which checks the tip's tree)
+    // does not notice; the read does, rebuilds the cache from the remote and succeeds.
+    let blob = git(&rm.bare, &["rev-parse", "state:refs/@/custom/a/#.yaml"]);
+    let blob = blob.trim();
+    let path = rm
+        .cache("home")
+        .join("objects")
+        .join(&blob[..2])
+        .join(&blob[2..]);
+    assert!(path.exists(), "the blob is a loose object in the cache");
+    let mut perms = std::fs::metadata(&path).expect("meta").permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&path, perms).expect("chmod");
+    std::fs::write(&path, b"garbage").expect("garble");
+    let reopened = rm.open("home");
+    assert_eq!(
+        reopened.get(&r("@/custom/a")).expect("repaired"),
+        json!("deep")
+    );
+    // The store that was open during the damage recovers too, and writes still land.
+    set(&store, "@/custom/c", json!(3));
+    assert_eq!(store.get(&r("@/custom/c")).expect("c"), json!(3));
+    git(&rm.bare, &["fsck", "--strict", "--no-dangling"]);
+}

@@ -26,7 +26,8 @@ use crate::yaml;
 
 /// A store's repository handle and location.
 pub(crate) struct GitBackend {
-    repo: gix::ThreadSafeRepository,
+    /// The repository handle; replaced when a damaged remote cache is rebuilt.
+    repo: std::sync::RwLock<gix::ThreadSafeRepository>,
     repo_path: PathBuf,
     branch: String,
     ref_name: FullName,
@@ -131,7 +132,7 @@ impl GitBackend {
             .map(str::to_string)
             .collect();
         GitBackend {
-            repo,
+            repo: std::sync::RwLock::new(repo),
             repo_path: options.repo_path,
             branch: options.branch,
             ref_name,
@@ -173,7 +174,11 @@ impl GitBackend {
     }
 
     pub(crate) fn local(&self) -> gix::Repository {
-        let mut repo = self.repo.to_thread_local();
+        let handle = match self.repo.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        let mut repo = handle.to_thread_local();
         repo.object_cache_size_if_unset(4 * 1024 * 1024);
         repo
     }
@@ -537,6 +542,33 @@ impl GitBackend {
             action: action.to_string(),
             detail,
         }
+    }
+
+    /// True for a store kept in a remote repository through a local cache.
+    pub(crate) fn is_remote(&self) -> bool {
+        self.remote.is_some()
+    }
+
+    /// Rebuilds a damaged remote cache from the remote and reopens it. The cache holds
+    /// nothing the remote lacks (the cache branch only moves to pushed commits), so this
+    /// loses nothing.
+    pub(crate) fn repair(&self) -> StoreResult<()> {
+        let Some(remote) = &self.remote else {
+            return Ok(());
+        };
+        let loc = self.location();
+        rebuild(&self.repo_path, &loc)?;
+        self.fetch_now(remote)?;
+        let repo = gix::ThreadSafeRepository::open_opts(
+            self.repo_path.clone(),
+            gix::open::Options::isolated(),
+        )
+        .map_err(git_err(&loc, "reopen rebuilt cache"))?;
+        match self.repo.write() {
+            Ok(mut guard) => *guard = repo,
+            Err(poisoned) => *poisoned.into_inner() = repo,
+        }
+        Ok(())
     }
 
     /// Fetches the branch now (not debounced).

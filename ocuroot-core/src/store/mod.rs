@@ -625,8 +625,7 @@ impl Store {
     /// Fails on Git errors, corrupt files or an unsupported store format.
     pub fn entry(&self, area: Area, r: &Ref) -> StoreResult<Option<Entry>> {
         r.ensure_storable()?;
-        let snap = self.git.snapshot()?;
-        snap.entry(area, r)
+        self.read(|snap| snap.entry(area, r))
     }
 
     /// Resolves links in `r` (deepest linked prefix, single level, spec §3.3).
@@ -636,8 +635,7 @@ impl Store {
     /// Fails on Git errors or corrupt link files.
     pub fn resolve_link(&self, r: &Ref) -> StoreResult<Ref> {
         r.ensure_storable()?;
-        let snap = self.git.snapshot()?;
-        snap.resolve_link(r)
+        self.read(|snap| snap.resolve_link(r))
     }
 
     /// Returns the document at `r` after link resolution, with the fragment applied.
@@ -648,8 +646,7 @@ impl Store {
     /// other errors for Git failures or corrupt files.
     pub fn get(&self, r: &Ref) -> StoreResult<Value> {
         r.ensure_storable()?;
-        let snap = self.git.snapshot()?;
-        snap.get(r)
+        self.read(|snap| snap.get(r))
     }
 
     /// Returns the document at `r`, or `None` when not found.
@@ -676,8 +673,22 @@ impl Store {
         globs: &[Glob],
         options: MatchOptions,
     ) -> StoreResult<Vec<Ref>> {
-        let snap = self.git.snapshot()?;
-        snap.match_refs(area, globs, options)
+        self.read(|snap| snap.match_refs(area, globs, options))
+    }
+
+    /// Runs a read on a fresh snapshot. For a remote store, a Git error (a damaged local
+    /// cache: missing or corrupt objects) rebuilds the cache from the remote once and
+    /// retries, so a broken cache never needs manual cleanup.
+    fn read<T>(&self, f: impl Fn(&git::Snapshot<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let first = self.git.snapshot().and_then(|snap| f(&snap));
+        match first {
+            Err(StoreError::Git { .. }) if self.git.is_remote() => {
+                self.git.repair()?;
+                let snap = self.git.snapshot()?;
+                f(&snap)
+            }
+            other => other,
+        }
     }
 
     /// Applies `tx` as one commit, retrying on lost compare-and-swap races.
@@ -706,7 +717,14 @@ impl Store {
                 return Err(StoreError::FragmentWrite { r: r.to_string() });
             }
         }
-        self.git.commit(tx)
+        match self.git.commit(tx) {
+            // A damaged remote cache: rebuild it from the remote and apply the ops again.
+            Err(StoreError::Git { .. }) if self.git.is_remote() => {
+                self.git.repair()?;
+                self.git.commit(tx)
+            }
+            other => other,
+        }
     }
 
     /// Returns the changes to the document or link at exactly `r`, newest first.
@@ -737,7 +755,7 @@ impl Store {
     /// Git errors.
     pub fn raw_document(&self, area: Area, r: &Ref) -> StoreResult<Option<String>> {
         r.ensure_storable()?;
-        self.git.snapshot()?.raw_document(area, r)
+        self.read(|snap| snap.raw_document(area, r))
     }
 
     /// Returns the path of `r`'s document file inside the branch (for messages).
