@@ -24,7 +24,7 @@
 use std::error::Error;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::Instant;
 
 use ocuroot_core::refs::Ref;
@@ -170,23 +170,7 @@ fn generate(args: &Args) -> Result<(usize, usize), Box<dyn Error>> {
         .saturating_sub(6)
         .div_ceil(DOCS_PER_RELEASE)
         .max(1);
-    let hub = args.out.join(".ocuroot/store.git");
-    std::fs::create_dir_all(&hub)?;
-    git(&hub, &["init", "-q", "--bare"])?;
-    std::fs::write(args.out.join(".ocuroot/.gitignore"), "*\n")?;
-    let mut child = Command::new("git")
-        .current_dir(&hub)
-        .args(["fast-import", "--quiet", "--force"])
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_SYSTEM", "/dev/null")
-        .stdin(Stdio::piped())
-        .spawn()?;
-    let stdin = child.stdin.take().ok_or("no stdin")?;
-    let mut imp = Import {
-        w: BufWriter::with_capacity(1 << 20, stdin),
-        docs: 0,
-        links: 0,
-    };
+    let (child, mut imp) = start_import(&args.out)?;
     let time = "2026-01-01T00:00:00Z";
     let intent = intent_docs(packages, releases, 0);
 
@@ -272,13 +256,7 @@ fn generate(args: &Args) -> Result<(usize, usize), Box<dyn Error>> {
             }
         }
     }
-    imp.w.flush()?;
-    let (docs, links) = (imp.docs, imp.links);
-    drop(imp);
-    if !child.wait()?.success() {
-        return Err("git fast-import failed".into());
-    }
-    Ok((docs, links))
+    finish_import(child, imp)
 }
 
 /// An estate for `ocuroot plan`: `packages` packages, each with one release deployed to all
@@ -286,23 +264,7 @@ fn generate(args: &Args) -> Result<(usize, usize), Box<dyn Error>> {
 /// per pair), then one intent commit with 5 changes: two deploy intents updated, one
 /// deployment removed, one approval added and one environment added.
 fn generate_estate(out: &Path, packages: usize) -> Result<(usize, usize), Box<dyn Error>> {
-    let hub = out.join(".ocuroot/store.git");
-    std::fs::create_dir_all(&hub)?;
-    git(&hub, &["init", "-q", "--bare"])?;
-    std::fs::write(out.join(".ocuroot/.gitignore"), "*\n")?;
-    let mut child = Command::new("git")
-        .current_dir(&hub)
-        .args(["fast-import", "--quiet", "--force"])
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_SYSTEM", "/dev/null")
-        .stdin(Stdio::piped())
-        .spawn()?;
-    let stdin = child.stdin.take().ok_or("no stdin")?;
-    let mut imp = Import {
-        w: BufWriter::with_capacity(1 << 20, stdin),
-        docs: 0,
-        links: 0,
-    };
+    let (child, mut imp) = start_import(out)?;
     let time = "2026-01-01T00:00:00Z";
     let envs: Vec<String> = (0..ENVS).map(|e| format!("env{e:02}")).collect();
     let env_doc = |e: &str| json!({"name": e, "attributes": {"type": "prod"}});
@@ -383,6 +345,36 @@ fn generate_estate(out: &Path, packages: usize) -> Result<(usize, usize), Box<dy
         &json!("approved"),
     )?;
     imp.doc(Area::Records, "@/environment/env99", &env_doc("env99"))?;
+    finish_import(child, imp)
+}
+
+/// The fast-import stream writer.
+type Stream = Import<BufWriter<ChildStdin>>;
+
+/// Creates the hub `<out>/.ocuroot/store.git` and starts `git fast-import` into it.
+fn start_import(out: &Path) -> Result<(Child, Stream), Box<dyn Error>> {
+    let hub = out.join(".ocuroot/store.git");
+    std::fs::create_dir_all(&hub)?;
+    git(&hub, &["init", "-q", "--bare"])?;
+    std::fs::write(out.join(".ocuroot/.gitignore"), "*\n")?;
+    let mut child = Command::new("git")
+        .current_dir(&hub)
+        .args(["fast-import", "--quiet", "--force"])
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_SYSTEM", "/dev/null")
+        .stdin(Stdio::piped())
+        .spawn()?;
+    let stdin = child.stdin.take().ok_or("no stdin")?;
+    let imp = Import {
+        w: BufWriter::with_capacity(1 << 20, stdin),
+        docs: 0,
+        links: 0,
+    };
+    Ok((child, imp))
+}
+
+/// Ends the import stream and waits for `git fast-import`; returns (documents, links).
+fn finish_import(mut child: Child, mut imp: Stream) -> Result<(usize, usize), Box<dyn Error>> {
     imp.w.flush()?;
     let (docs, links) = (imp.docs, imp.links);
     drop(imp);

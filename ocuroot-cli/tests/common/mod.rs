@@ -9,6 +9,10 @@
 //! for `insta` snapshots.
 #![allow(dead_code)]
 
+#[path = "../../../ocuroot-core/tests/common/git.rs"]
+mod git_helpers;
+pub use git_helpers::{GitDaemon, bare_remote, git, hand_commit, try_git};
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
@@ -264,110 +268,6 @@ pub fn open_store(repo: &Path, branch: &str, kind: StoreKind) -> Store {
     Store::open(opts).expect("open store")
 }
 
-fn git_command(dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.current_dir(dir)
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_SYSTEM", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Hand")
-        .env("GIT_AUTHOR_EMAIL", "hand@example.com")
-        .env("GIT_COMMITTER_NAME", "Hand")
-        .env("GIT_COMMITTER_EMAIL", "hand@example.com")
-        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
-        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z");
-    cmd
-}
-
-/// Runs `git` in `dir` and returns stdout, panicking on failure.
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = git_command(dir, args).output().expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-/// Runs `git` in `dir` and returns stdout, or `None` on failure.
-pub fn try_git(dir: &Path, args: &[&str]) -> Option<String> {
-    let out = git_command(dir, args).output().expect("run git");
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).to_string())
-}
-
-/// Commits `files` (path, content; `None` deletes) on top of `branch` of the repository
-/// `repo` with plain git plumbing, as a person editing the store by hand would. The branch
-/// is created if missing. Returns the new commit.
-pub fn hand_commit(repo: &Path, branch: &str, files: &[(&str, Option<&str>)]) -> String {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let index = tmp.path().join("index");
-    let run = |args: &[&str], input: Option<&str>| -> String {
-        let mut cmd = git_command(repo, args);
-        cmd.env("GIT_INDEX_FILE", &index)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn git");
-        if let Some(input) = input {
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(input.as_bytes())
-                .expect("write");
-        }
-        drop(child.stdin.take());
-        let out = child.wait_with_output().expect("wait git");
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
-    let full = format!("refs/heads/{branch}");
-    let parent = try_git(repo, &["rev-parse", "--verify", "-q", &full])
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty());
-    if let Some(parent) = &parent {
-        run(&["read-tree", parent], None);
-    }
-    for (path, content) in files {
-        match content {
-            Some(c) => {
-                let blob = run(&["hash-object", "-w", "--stdin"], Some(c));
-                run(
-                    &[
-                        "update-index",
-                        "--add",
-                        "--cacheinfo",
-                        &format!("100644,{blob},{path}"),
-                    ],
-                    None,
-                );
-            }
-            None => {
-                run(&["update-index", "--force-remove", path], None);
-            }
-        }
-    }
-    let tree = run(&["write-tree"], None);
-    let mut args = vec!["commit-tree", tree.as_str(), "-m", "hand edit"];
-    if let Some(p) = &parent {
-        args.extend(["-p", p.as_str()]);
-    }
-    let commit = run(&args, None);
-    match &parent {
-        Some(p) => run(&["update-ref", &full, &commit, p], None),
-        None => run(&["update-ref", &full, &commit], None),
-    };
-    commit
-}
-
 /// What an `ocuroot` run printed and how it exited.
 #[derive(Debug)]
 pub struct CommandOutput {
@@ -449,70 +349,5 @@ pub fn copy_dir(src: &Path, dst: &Path) {
         } else {
             std::fs::copy(&from, &to).expect("copy file");
         }
-    }
-}
-
-/// Makes an empty bare repository at `path` (default branch `main`), for remote stores.
-pub fn bare_remote(path: &Path) {
-    std::fs::create_dir_all(path).expect("mkdir remote");
-    git(path, &["init", "-q", "--bare", "-b", "main"]);
-}
-
-/// A `git daemon` serving the bare repositories below a folder over `git://`, with pushes
-/// enabled; killed when dropped.
-pub struct GitDaemon {
-    child: std::process::Child,
-    /// The port it listens on (127.0.0.1).
-    pub port: u16,
-}
-
-impl GitDaemon {
-    /// Starts a daemon serving `base` and waits until it accepts connections.
-    pub fn start(base: &Path) -> GitDaemon {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
-        let child = Command::new("git")
-            .arg("daemon")
-            .arg("--reuseaddr")
-            .arg("--enable=receive-pack")
-            .arg("--export-all")
-            .arg("--informative-errors")
-            .arg(format!("--base-path={}", base.display()))
-            .arg("--listen=127.0.0.1")
-            .arg(format!("--port={port}"))
-            .arg(base)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_SYSTEM", "/dev/null")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start git daemon (part of the git package)");
-        let mut daemon = GitDaemon { child, port };
-        for _ in 0..250 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return daemon;
-            }
-            if let Ok(Some(status)) = daemon.child.try_wait() {
-                panic!("git daemon exited at start: {status}");
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        panic!("git daemon did not listen on port {port}");
-    }
-
-    /// The `git://` URL of the repository `name` below the served folder.
-    pub fn url(&self, name: &str) -> String {
-        format!("git://127.0.0.1:{}/{name}", self.port)
-    }
-}
-
-impl Drop for GitDaemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
