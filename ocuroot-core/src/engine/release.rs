@@ -317,7 +317,12 @@ impl Engine<'_> {
             };
             tx.set(&new_run, model::to_json(&new_doc));
             tx.set(&status_ref(&new_run, RunStatus::Pending)?, self.marker());
-            self.set_status(&mut tx, &run, RunStatus::FailedRetried)?;
+            self.set_status(
+                &mut tx,
+                &run,
+                &[RunStatus::Failed],
+                RunStatus::FailedRetried,
+            )?;
         }
         self.ws.state.commit(&tx)?;
         self.run_to_pause(&release, &loaded)
@@ -380,17 +385,18 @@ impl Engine<'_> {
         Ok(out)
     }
 
-    /// Records a status change: removes every other status marker and writes the new one.
+    /// Records a status change: removes the markers the run can have now (`from`; a new
+    /// run has none) and writes the new one, keeping exactly one `status/<s>` marker.
+    /// Callers name `from` precisely so a wave of runs costs few tree lookups per run.
     pub(crate) fn set_status(
         &self,
         tx: &mut Transaction,
         run: &Ref,
+        from: &[RunStatus],
         status: RunStatus,
     ) -> EngineResult<()> {
-        for other in RunStatus::ALL {
-            if other != status {
-                tx.delete_if_exists(&status_ref(run, other)?);
-            }
+        for other in from.iter().filter(|s| **s != status) {
+            tx.delete_if_exists(&status_ref(run, *other)?);
         }
         tx.set(&status_ref(run, status)?, self.marker());
         Ok(())

@@ -166,7 +166,13 @@ impl Engine<'_> {
                 last.inputs = c.inputs.clone();
             }
             state_tx.set(&c.run, self.secrets.mask_json(&model::to_json(&doc)));
-            self.set_status(&mut state_tx, &c.run, RunStatus::Running)?;
+            // Candidates come from the pending, paused and running runs of the release.
+            self.set_status(
+                &mut state_tx,
+                &c.run,
+                &[RunStatus::Pending, RunStatus::Paused, RunStatus::Running],
+                RunStatus::Running,
+            )?;
             if c.run.subpath_type == "deploy" && doc.functions.len() == 1 {
                 let env = c.run.subpath.split('/').next().unwrap_or_default();
                 let intent_ref = ref_of(&format!(
@@ -333,7 +339,8 @@ impl Engine<'_> {
                 tx.set(&logs_ref, Value::Array(logs));
             }
             tx.set(&r.run, self.secrets.mask_json(&model::to_json(&r.doc)));
-            self.set_status(&mut tx, &r.run, r.status)?;
+            // This process marked the run `running` when the wave started.
+            self.set_status(&mut tx, &r.run, &[RunStatus::Running], r.status)?;
             if r.status != RunStatus::Complete {
                 continue;
             }

@@ -292,7 +292,7 @@ impl Engine<'_> {
                 };
                 let mut tx = Transaction::new(format!("redeploy on input change\n\n{run}"));
                 tx.set(&run, model::to_json(&doc));
-                self.set_status(&mut tx, &run, RunStatus::Pending)?;
+                self.set_status(&mut tx, &run, &[], RunStatus::Pending)?;
                 self.ws.state.commit(&tx)?;
             }
             releases.insert(item.r.release_ref());
@@ -433,7 +433,7 @@ impl Engine<'_> {
         };
         let mut tx = Transaction::new(format!("initializing deployment\n\n{run}"));
         tx.set(&run, model::to_json(&doc));
-        self.set_status(&mut tx, &run, RunStatus::Pending)?;
+        self.set_status(&mut tx, &run, &[], RunStatus::Pending)?;
         self.ws.state.commit(&tx)?;
         Ok(())
     }
@@ -490,7 +490,7 @@ impl Engine<'_> {
             watch_files: None,
         };
         tx.set(&down, model::to_json(&down_doc));
-        self.set_status(&mut tx, &down, RunStatus::Pending)?;
+        self.set_status(&mut tx, &down, &[], RunStatus::Pending)?;
         self.ws.state.commit(&tx)?;
         Ok(())
     }
