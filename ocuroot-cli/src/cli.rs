@@ -191,7 +191,8 @@ pub enum StateCommand {
         /// The intent ref.
         #[arg(value_name = "REF")]
         reference: String,
-        /// Afterwards, carry out work this caused elsewhere.
+        /// Afterwards, carry out the work this change caused, in every repository and commit
+        /// it affects (see `ocuroot work cascade`).
         #[arg(long)]
         cascade: bool,
     },
@@ -255,7 +256,8 @@ pub enum ReleaseCommand {
         /// Create a release even if one exists for this commit.
         #[arg(short, long)]
         force: bool,
-        /// Afterwards, carry out work this release caused elsewhere.
+        /// Afterwards, carry out the work this release caused (dependants' redeploys, in
+        /// other commits and repositories too; see `ocuroot work cascade`).
         #[arg(long)]
         cascade: bool,
         #[command(flatten)]
@@ -317,6 +319,20 @@ pub enum WorkCommand {
         /// Trigger the latest recorded commit of every repository, for intent changes.
         #[arg(short, long)]
         intent: bool,
+    },
+    /// Do all outstanding work of every repository and commit, until none is left
+    ///
+    /// Applies intent, then runs each batch of commit-bound work in a clean checkout of its
+    /// repository at its commit: this checkout when it matches, a `git worktree` of this
+    /// repository for another commit, or a clone (from the remotes recorded in state) for
+    /// another repository. Worktrees and clones live under $OCUROOT_HOME and are removed
+    /// afterwards. Repeats until no work is left. Run it on pushes to the intent branch.
+    Cascade {
+        /// Print the work items as JSON (`null` when there is none) instead of doing them.
+        #[arg(short, long)]
+        dryrun: bool,
+        #[command(flatten)]
+        exec: ExecArgs,
     },
     /// Run pending operations (such as deploying to new environments) of the current commit
     Ops {

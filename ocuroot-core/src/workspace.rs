@@ -116,14 +116,16 @@ pub struct Workspace {
     commit: std::sync::OnceLock<String>,
     /// The commit override, if given.
     commit_override: Option<String>,
-    /// The state store.
-    pub state: Store,
+    /// The state store (shared with the workers of a cascade, see [`Workspace::worker`]).
+    pub state: Arc<Store>,
     /// The intent store.
-    pub intent: Store,
+    pub intent: Arc<Store>,
     /// The host facts given to Starlark code.
     pub host: HostContext,
     /// The source repository's `origin` and `HEAD`, read on first use.
     git: std::sync::OnceLock<SourceGit>,
+    /// The options this workspace was opened with, for [`Workspace::worker`].
+    options: WorkspaceOptions,
 }
 
 impl std::fmt::Debug for Workspace {
@@ -216,11 +218,77 @@ impl Workspace {
             repo_name,
             commit: std::sync::OnceLock::new(),
             commit_override,
-            state,
-            intent,
+            state: Arc::new(state),
+            intent: Arc::new(intent),
             host,
             git,
+            options,
         })
+    }
+
+    /// Opens a worker on another checkout (a worktree of this repository at another commit,
+    /// or a clone of another repository) that shares this workspace's stores (spec §6.7).
+    ///
+    /// `root` holds the checkout's `repo.ocu.star`; the worker's repository name is
+    /// `repo_name` and its commit is `commit`, whatever the checkout's configuration says:
+    /// the work it executes was recorded under those.
+    ///
+    /// # Errors
+    ///
+    /// [`WorkspaceError::RootNotFound`] when `root` has no `repo.ocu.star`; configuration
+    /// errors.
+    pub fn worker(
+        &self,
+        root: &Path,
+        repo_name: &str,
+        commit: &str,
+    ) -> Result<Workspace, WorkspaceError> {
+        let config_path = root.join(config::REPO_CONFIG_FILE);
+        if !config_path.is_file() {
+            return Err(WorkspaceError::RootNotFound {
+                cwd: root.to_path_buf(),
+            });
+        }
+        let source =
+            std::fs::read_to_string(&config_path).map_err(|source| WorkspaceError::ReadConfig {
+                path: config_path.clone(),
+                source,
+            })?;
+        let mut options = self.options.clone();
+        options.cwd = root.to_path_buf();
+        let host = HostContext {
+            env: options.env.clone(),
+            cwd: root.to_path_buf(),
+        };
+        let config = config::evaluate_repo_config_cached(
+            &config_path,
+            &source,
+            &host,
+            options.sink.clone(),
+            None,
+        )
+        .map_err(|source| WorkspaceError::Config {
+            path: config_path.clone(),
+            source,
+        })?;
+        Ok(Workspace {
+            root: root.to_path_buf(),
+            cwd_rel: String::new(),
+            config,
+            repo_name: Some(repo_name.to_string()),
+            commit: std::sync::OnceLock::new(),
+            commit_override: Some(commit.to_string()),
+            state: self.state.clone(),
+            intent: self.intent.clone(),
+            host,
+            git: std::sync::OnceLock::new(),
+            options,
+        })
+    }
+
+    /// Returns the options this workspace was opened with.
+    pub fn options(&self) -> &WorkspaceOptions {
+        &self.options
     }
 
     /// Returns the current commit: `OCU_REPO_COMMIT_OVERRIDE`, else `HEAD` of the source

@@ -4,7 +4,9 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use ocuroot_core::engine::{Engine, EngineError, EngineOptions, ReleaseOutcome, ReleaseStatus};
+use ocuroot_core::engine::{
+    CascadeScope, Engine, EngineError, EngineOptions, ReleaseOutcome, ReleaseStatus,
+};
 use ocuroot_core::refs::Ref;
 use ocuroot_core::workspace::Workspace;
 
@@ -22,10 +24,6 @@ pub fn run(cmd: ReleaseCommand, env: &ProcessEnv, out: &mut dyn Write) -> Comman
             cascade,
             exec,
         } => {
-            if cascade {
-                return Err(CommandError::message("--cascade is not supported yet")
-                    .hint("run the release without --cascade, then `ocuroot work cascade` once it exists"));
-            }
             let ws = open_workspace(env)?;
             let r = target_ref(&ws, &target)?;
             let engine = Engine::new(&ws, engine_options(env, &exec));
@@ -42,7 +40,22 @@ pub fn run(cmd: ReleaseCommand, env: &ProcessEnv, out: &mut dyn Write) -> Comman
                     ))
                     .hint("you can force a new release with the --force flag"))
                 }
-                other => finish(other.map_err(engine_error)?, out),
+                other => {
+                    let outcome = other.map_err(engine_error)?;
+                    let cascaded = if cascade {
+                        engine
+                            .cascade(CascadeScope::ThisProcess)
+                            .map_err(engine_error)?
+                            .failed
+                    } else {
+                        false
+                    };
+                    let code = finish(outcome, out)?;
+                    if cascaded {
+                        return super::work::exit_for(true);
+                    }
+                    Ok(code)
+                }
             }
         }
         ReleaseCommand::Continue { target, exec } => {

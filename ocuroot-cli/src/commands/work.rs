@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use ocuroot_core::engine::{Engine, WorkFilter, WorkItem};
+use ocuroot_core::engine::{CascadeScope, Engine, WorkFilter, WorkItem};
 
 use super::open_workspace;
 use super::release::{engine_error, engine_options};
@@ -28,6 +28,7 @@ pub fn run(cmd: WorkCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandRe
     }
     let filter = WorkFilter {
         commit: Some(ws.commit().to_string()),
+        changes: None,
     };
     match cmd {
         WorkCommand::Trigger { dryrun, intent } => {
@@ -82,6 +83,18 @@ pub fn run(cmd: WorkCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandRe
             let failed = engine.execute_work(&items).map_err(engine_error)?;
             exit_for(failed)
         }
+        WorkCommand::Cascade { dryrun, exec } => {
+            let engine = Engine::new(&ws, engine_options(env, &exec));
+            if dryrun {
+                let items = engine
+                    .identify_work(&WorkFilter::default(), true)
+                    .map_err(engine_error)?;
+                return print_items(out, &items);
+            }
+            engine.save_repo_config().map_err(engine_error)?;
+            let report = engine.cascade(CascadeScope::All).map_err(engine_error)?;
+            exit_for(report.failed)
+        }
         WorkCommand::Ops { dryrun, exec } => {
             let engine = Engine::new(&ws, engine_options(env, &exec));
             engine.save_repo_config().map_err(engine_error)?;
@@ -126,10 +139,6 @@ pub fn run(cmd: WorkCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandRe
 
 /// `ocuroot state apply <ref>`.
 pub fn apply(env: &ProcessEnv, reference: &str, cascade: bool) -> CommandResult {
-    if cascade {
-        return Err(CommandError::message("--cascade is not supported yet")
-            .hint("apply without --cascade, then run `ocuroot work any`"));
-    }
     let ws = open_workspace(env)?;
     let r = ws.resolve_cli_ref(reference)?;
     let engine = Engine::new(
@@ -137,6 +146,13 @@ pub fn apply(env: &ProcessEnv, reference: &str, cascade: bool) -> CommandResult 
         engine_options(env, &crate::cli::ExecArgs { parallel: None }),
     );
     engine.apply_intent(&r).map_err(engine_error)?;
+    if cascade {
+        engine.save_repo_config().map_err(engine_error)?;
+        let report = engine
+            .cascade(CascadeScope::ThisProcess)
+            .map_err(engine_error)?;
+        return exit_for(report.failed);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -153,7 +169,7 @@ fn print_items(out: &mut dyn Write, items: &[WorkItem]) -> CommandResult {
     Ok(ExitCode::SUCCESS)
 }
 
-fn exit_for(failed: bool) -> CommandResult {
+pub(crate) fn exit_for(failed: bool) -> CommandResult {
     if failed {
         Err(CommandError::message("some runs failed")
             .hint("see the run logs above; `ocuroot release retry` runs them again"))

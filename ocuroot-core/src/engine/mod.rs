@@ -17,6 +17,7 @@
 //! the engine itself never prints.
 
 mod apply;
+mod cascade;
 mod release;
 mod run;
 mod trigger;
@@ -36,9 +37,10 @@ use crate::store::StoreError;
 use crate::workspace::Workspace;
 
 pub use apply::apply_environment;
+pub use cascade::{CascadeReport, CascadeScope};
 pub use release::{ReleaseOutcome, ReleaseStatus};
 pub use trigger::{RepoConfigDoc, Triggered, redact_url};
-pub use work::{WorkFilter, WorkItem, WorkType};
+pub use work::{Changes, WorkFilter, WorkItem, WorkType};
 
 /// The status of a run, stored as the single `status/<name>` marker below the run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -252,6 +254,22 @@ pub enum EngineError {
         /// The decoding error.
         #[source]
         source: serde_json::Error,
+    },
+    /// A checkout of a repository at a commit (worktree or clone) could not be made.
+    #[error("cannot check out {repo} at commit {commit}: {message}")]
+    Checkout {
+        /// The repository name.
+        repo: String,
+        /// The commit.
+        commit: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A cascade found the same work again right after executing it.
+    #[error("cascade made no progress; this work is still outstanding after running it:\n  {}", items.join("\n  "))]
+    NoProgress {
+        /// The refs of the outstanding work.
+        items: Vec<String>,
     },
     /// The file declares environments and packages at once, or something else invalid.
     #[error("{0}")]

@@ -2,6 +2,7 @@
 //! pending operations (spec §6.1, §6.4-6.7).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -54,6 +55,46 @@ fn ser_ref<S: serde::Serializer>(r: &Ref, s: S) -> Result<S::Ok, S::Error> {
 pub struct WorkFilter {
     /// Only work of releases made at this commit (and in this repository).
     pub commit: Option<String>,
+    /// Only work that follows from these changes (a cascade, spec §6.8).
+    pub changes: Option<Arc<Changes>>,
+}
+
+/// The refs a process changed, which a cascade follows (spec §6.8).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Refs written to the state store.
+    pub state: BTreeSet<Ref>,
+    /// Refs written to the intent store.
+    pub intent: BTreeSet<Ref>,
+    /// The state refs as text, for prefix queries.
+    state_text: BTreeSet<String>,
+}
+
+impl Changes {
+    /// Collects changes to state and intent.
+    pub fn new(state: BTreeSet<Ref>, intent: BTreeSet<Ref>) -> Changes {
+        let state_text = state.iter().map(ToString::to_string).collect();
+        Changes {
+            state,
+            intent,
+            state_text,
+        }
+    }
+
+    /// Returns whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.state.is_empty() && self.intent.is_empty()
+    }
+
+    /// The changed state refs whose text starts with `prefix`.
+    fn state_with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a String> + 'a {
+        self.state_text
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(move |t| t.starts_with(prefix))
+    }
 }
 
 impl Engine<'_> {
@@ -122,6 +163,11 @@ impl Engine<'_> {
             let Some(last) = doc.functions.last() else {
                 continue;
             };
+            if let Some(changes) = &filter.changes
+                && !self.run_touched(changes, &run, last)?
+            {
+                continue;
+            }
             if !self.dependencies_satisfied(&last.dependencies)? {
                 continue;
             }
@@ -161,7 +207,11 @@ impl Engine<'_> {
             if filter.commit.as_ref().is_some_and(|c| c != &commit) {
                 continue;
             }
-            if self.deployment_inputs_changed(&deployment)?.is_some() {
+            let changes = filter.changes.as_ref().map(|c| &c.state);
+            if self
+                .deployment_inputs_changed(&deployment, changes)?
+                .is_some()
+            {
                 out.push(WorkItem {
                     r: deployment,
                     work_type: WorkType::Run,
@@ -172,8 +222,13 @@ impl Engine<'_> {
         Ok(out)
     }
 
-    /// Returns the re-populated entry function when a deployment's inputs changed.
-    fn deployment_inputs_changed(&self, deployment: &Ref) -> EngineResult<Option<RunFunction>> {
+    /// Returns the re-populated entry function when a deployment's inputs changed. With
+    /// `changes`, only inputs read from changed refs count.
+    fn deployment_inputs_changed(
+        &self,
+        deployment: &Ref,
+        changes: Option<&BTreeSet<Ref>>,
+    ) -> EngineResult<Option<RunFunction>> {
         let Some(summary) = self.ws.state.try_get(deployment)? else {
             return Ok(None);
         };
@@ -190,16 +245,27 @@ impl Engine<'_> {
             return Ok(None);
         }
         let fresh = self.populate(&entry.inputs)?;
-        let changed = fresh.iter().any(|(name, new)| {
-            let old = entry.inputs.get(name);
-            if let Some(r) = &new.reference
-                && let Ok(r) = Ref::parse(r)
-                && same_job(&r, deployment)
-            {
-                return false;
+        let mut changed = false;
+        for (name, new) in &fresh {
+            let source = new.reference.as_deref().and_then(|r| Ref::parse(r).ok());
+            if let Some(r) = &source {
+                if same_job(r, deployment) {
+                    continue;
+                }
+                if let Some(changes) = changes
+                    && !self.touched(changes, r)?
+                {
+                    continue;
+                }
+            } else if changes.is_some() {
+                // A literal input cannot have been changed by anyone.
+                continue;
             }
-            old.and_then(|o| o.value.as_ref()) != new.value.as_ref()
-        });
+            if entry.inputs.get(name).and_then(|o| o.value.as_ref()) != new.value.as_ref() {
+                changed = true;
+                break;
+            }
+        }
         Ok(changed.then(|| RunFunction {
             inputs: fresh,
             dependencies: Vec::new(),
@@ -220,6 +286,13 @@ impl Engine<'_> {
                 .state
                 .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?
         {
+            if filter
+                .changes
+                .as_ref()
+                .is_some_and(|c| !c.state.contains(&op))
+            {
+                continue;
+            }
             let Some(commit) = self.release_commit(&op)? else {
                 continue;
             };
@@ -247,7 +320,17 @@ impl Engine<'_> {
     ) -> EngineResult<Vec<WorkItem>> {
         let mut items = Vec::new();
         if include_intent {
-            items.extend(self.intent_work()?);
+            let intent = self.intent_work()?;
+            match &filter.changes {
+                None => items.extend(intent),
+                Some(changes) => {
+                    for item in intent {
+                        if self.intent_touched(&changes.intent, &item.r)? {
+                            items.push(item);
+                        }
+                    }
+                }
+            }
         }
         items.extend(self.ready_runs(filter)?);
         items.extend(self.reconcilable_deployments(filter)?);
@@ -255,7 +338,61 @@ impl Engine<'_> {
         Ok(items)
     }
 
-    /// Executes work items in this checkout (spec §6.7): intent first, then ops, then runs.
+    /// Returns whether `r` (fragment ignored) or the ref its links resolve to in state is
+    /// among `changes`.
+    pub(crate) fn touched(&self, changes: &BTreeSet<Ref>, r: &Ref) -> EngineResult<bool> {
+        let bare = Ref {
+            fragment: String::new(),
+            ..r.clone()
+        };
+        if changes.contains(&bare) {
+            return Ok(true);
+        }
+        let resolved = self.ws.state.resolve_link(&bare)?;
+        Ok(resolved != bare && changes.contains(&resolved))
+    }
+
+    /// As [`Engine::touched`] for an intent ref, resolved through intent links as well.
+    fn intent_touched(&self, changes: &BTreeSet<Ref>, r: &Ref) -> EngineResult<bool> {
+        if self.touched(changes, r)? {
+            return Ok(true);
+        }
+        let resolved = self.ws.intent.resolve_link(r)?;
+        Ok(changes.contains(&resolved))
+    }
+
+    /// Whether a waiting run can have become ready through `changes` (spec §6.4): the run
+    /// itself changed, a dependency it waits for changed, or a ref it reads changed.
+    fn run_touched(&self, changes: &Changes, run: &Ref, last: &RunFunction) -> EngineResult<bool> {
+        let prefix = format!("{run}/");
+        if changes.state.contains(run) || changes.state_with_prefix(&prefix).next().is_some() {
+            return Ok(true);
+        }
+        // Dependencies are globs (`<task>/*/status/complete`): unlike the original, whose
+        // check compared them as refs and never matched, match them against the changes
+        // under their literal prefix.
+        for dep in &last.dependencies {
+            let glob = Glob::new(dep)?;
+            let mut literal = glob.literal_prefix_segments().join("/");
+            if !literal.is_empty() {
+                literal.push('/');
+            }
+            if changes.state_with_prefix(&literal).any(|c| glob.matches(c)) {
+                return Ok(true);
+            }
+        }
+        for input in last.inputs.values() {
+            if let Some(r) = input.reference.as_deref().and_then(|r| Ref::parse(r).ok())
+                && self.touched(&changes.state, &r)?
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Executes work items in this checkout (spec §6.7): intent first, then ops, then new
+    /// releases, then runs.
     ///
     /// Commit-bound items of other commits must have been filtered out by the caller.
     ///
@@ -275,11 +412,21 @@ impl Engine<'_> {
         for item in items.iter().filter(|i| i.work_type == WorkType::Op) {
             self.run_op(&item.r)?;
         }
+        let mut failed = false;
+        for item in items.iter().filter(|i| i.work_type == WorkType::Release) {
+            // `push` work: a new release of a changed package file, whatever releases this
+            // commit already has (spec §6.7).
+            if let super::ReleaseOutcome::Release { status, .. } =
+                self.release_new(&item.r, true)?
+            {
+                failed |= status == super::ReleaseStatus::Failed;
+            }
+        }
         let mut releases = BTreeSet::new();
         for item in items.iter().filter(|i| i.work_type == WorkType::Run) {
             if item.r.subpath_type == "deploy"
                 && !item.r.subpath.contains('/')
-                && let Some(entry) = self.deployment_inputs_changed(&item.r)?
+                && let Some(entry) = self.deployment_inputs_changed(&item.r, None)?
             {
                 let next = self.next_run_number(&item.r)?;
                 let run = ref_of(&format!("{}/{next}", item.r))?;
@@ -297,7 +444,6 @@ impl Engine<'_> {
             }
             releases.insert(item.r.release_ref());
         }
-        let mut failed = false;
         for release in releases {
             let (release, loaded) = match self.open_release(&release) {
                 Ok(x) => x,

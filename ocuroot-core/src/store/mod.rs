@@ -562,6 +562,8 @@ impl StoreError {
 pub struct Store {
     git: git::GitBackend,
     kind: StoreKind,
+    /// Every records-area ref this process's transactions wrote (see [`Store::changes`]).
+    changes: std::sync::Mutex<std::collections::BTreeSet<Ref>>,
 }
 
 impl fmt::Debug for Store {
@@ -586,6 +588,7 @@ impl Store {
         Ok(Store {
             git: git::GitBackend::open(options)?,
             kind,
+            changes: std::sync::Mutex::new(std::collections::BTreeSet::new()),
         })
     }
 
@@ -717,14 +720,60 @@ impl Store {
                 return Err(StoreError::FragmentWrite { r: r.to_string() });
             }
         }
-        match self.git.commit(tx) {
+        let outcome = match self.git.commit(tx) {
             // A damaged remote cache: rebuild it from the remote and apply the ops again.
             Err(StoreError::Git { .. }) if self.git.is_remote() => {
                 self.git.repair()?;
                 self.git.commit(tx)
             }
             other => other,
+        }?;
+        let mut changes = self
+            .changes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for op in tx.ops() {
+            match op {
+                Op::Set {
+                    area: Area::Records,
+                    r,
+                    ..
+                }
+                | Op::SetRaw {
+                    area: Area::Records,
+                    r,
+                    ..
+                }
+                | Op::Create {
+                    area: Area::Records,
+                    r,
+                    ..
+                }
+                | Op::Delete {
+                    area: Area::Records,
+                    r,
+                    ..
+                }
+                | Op::Link { r, .. }
+                | Op::Unlink { r } => {
+                    changes.insert(r.clone());
+                }
+                _ => {}
+            }
         }
+        Ok(outcome)
+    }
+
+    /// Returns every ref (records area, as written: links not resolved) that transactions
+    /// committed through this handle set, created, deleted, linked or unlinked.
+    ///
+    /// A cascade (spec §6.8) follows exactly these changes: work that the current process
+    /// caused, not work that other jobs or earlier commands left behind.
+    pub fn changes(&self) -> std::collections::BTreeSet<Ref> {
+        self.changes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Returns the changes to the document or link at exactly `r`, newest first.

@@ -1,0 +1,202 @@
+//! Cascade (spec §6.8, §7.2): one command carries a change to every dependant, in other
+//! commits of this repository (git worktrees) and in other repositories (clones).
+
+use std::path::{Path, PathBuf};
+
+use crate::common::{TestEnv, bare_remote};
+
+/// A fixture repository of `testdata/cascade/<name>`, sharing the store `remote`, with real
+/// commits (no commit override) and its own bare `origin`.
+fn repo(tmp: &Path, name: &str, remote: &Path) -> (TestEnv, PathBuf) {
+    let mut env = TestEnv::from_fixture(&format!("cascade/{name}"));
+    env.set_env("REPO_REMOTE", remote.to_str().expect("utf-8"));
+    let origin = tmp.join(format!("{name}-origin.git"));
+    bare_remote(&origin);
+    env.git(&["remote", "add", "origin", origin.to_str().expect("utf-8")]);
+    env.git(&["push", "-q", "origin", "main"]);
+    (env, origin)
+}
+
+fn store_remote(tmp: &Path) -> PathBuf {
+    let remote = tmp.join("store.git");
+    bare_remote(&remote);
+    remote
+}
+
+fn message(env: &TestEnv, r: &str) -> String {
+    let out = env.run(&["state", "get", r]).success();
+    serde_json::from_str::<String>(&out.stdout).expect("a JSON string")
+}
+
+fn exists(env: &TestEnv, r: &str) -> bool {
+    env.run(&["state", "get", r]).code() == 0
+}
+
+/// Commits the second version of `a.txt` and pushes it.
+fn commit2(env: &TestEnv) {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/cascade/commit2/a.txt"),
+    )
+    .expect("read commit2/a.txt");
+    env.write_file("a.txt", &text);
+    env.git(&["commit", "-q", "-am", "commit 2"]);
+    env.git(&["push", "-q", "origin", "main"]);
+}
+
+const A: &str = "cascade/-/a.ocu.star/@/deploy/production#output/message";
+const B: &str = "cascade/-/b.ocu.star/@/deploy/production#output/message";
+const B2: &str = "repo2/-/b.ocu.star/@/deploy/production#output/message";
+const ONE: &str = "Message at commit 1";
+const TWO: &str = "Message at commit 2";
+
+/// Both packages released and deployed at commit 1.
+fn released(tmp: &Path) -> TestEnv {
+    let remote = store_remote(tmp);
+    let (env, _) = repo(tmp, "repo1", &remote);
+    env.run(&["release", "new", "environments.ocu.star"])
+        .success();
+    env.run(&["release", "new", "a.ocu.star"]).success();
+    env.run(&["release", "new", "b.ocu.star"]).success();
+    assert_eq!(message(&env, A), ONE);
+    assert_eq!(message(&env, B), ONE);
+    env
+}
+
+fn worktrees_and_clones_removed(env: &TestEnv) {
+    for dir in ["worktrees", "clones"] {
+        let path = env.root().join("home/.ocuroot").join(dir);
+        let left: Vec<_> = std::fs::read_dir(&path)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{dir} left behind: {left:?}");
+    }
+    let listed = env.git(&["worktree", "list", "--porcelain"]);
+    assert_eq!(listed.matches("worktree ").count(), 1, "{listed}");
+}
+
+#[test]
+fn work_cascade_redeploys_a_dependant_at_its_own_commit_in_a_worktree() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let env = released(tmp.path());
+    let commit1 = env.git(&["rev-parse", "HEAD"]).trim().to_string();
+    commit2(&env);
+    env.run(&["release", "new", "a.ocu.star"]).success();
+    assert_eq!(message(&env, A), TWO);
+    assert_eq!(message(&env, B), ONE);
+
+    let dry = env.run(&["work", "cascade", "--dryrun"]).success();
+    let items: serde_json::Value = serde_json::from_str(&dry.stdout).expect("json");
+    assert_eq!(
+        items,
+        serde_json::json!([{
+            "ref": "cascade/-/b.ocu.star/@r1/deploy/production",
+            "work_type": "run",
+            "commit": commit1,
+        }]),
+        "{dry}"
+    );
+
+    let out = env.run(&["work", "cascade"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(message(&env, B), TWO);
+    // b was redeployed within its release r1 (made at commit 1), not re-released.
+    assert!(!exists(&env, "cascade/-/b.ocu.star/@r2"));
+    assert!(exists(&env, "cascade/-/b.ocu.star/@r1/deploy/production/2"));
+    worktrees_and_clones_removed(&env);
+    assert_eq!(
+        env.run(&["work", "cascade", "--dryrun"]).success().stdout,
+        "null\n"
+    );
+}
+
+#[test]
+fn release_cascade_follows_only_its_own_changes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let env = released(tmp.path());
+    commit2(&env);
+    env.run(&["state", "set", "@/custom/test", "foo"]).success();
+    assert!(!exists(&env, "@/custom/test"));
+    let out = env.run(&["release", "new", "a.ocu.star", "--cascade"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(message(&env, A), TWO);
+    assert_eq!(message(&env, B), TWO);
+    // Intent set by an earlier command is not this release's consequence.
+    assert!(!exists(&env, "@/custom/test"));
+    env.run(&["work", "cascade"]).success();
+    assert_eq!(message(&env, "@/custom/test"), "foo");
+    worktrees_and_clones_removed(&env);
+}
+
+/// repo1 deploys `a`; repo2 (another repository sharing the store) deploys its `b` from it.
+fn two_repos(tmp: &Path) -> (TestEnv, TestEnv) {
+    let remote = store_remote(tmp);
+    let (env1, _) = repo(tmp, "repo1", &remote);
+    env1.run(&["release", "new", "environments.ocu.star"])
+        .success();
+    env1.run(&["release", "new", "a.ocu.star"]).success();
+    let (env2, _) = repo(tmp, "repo2", &remote);
+    env2.run(&["release", "new", "b.ocu.star"]).success();
+    assert_eq!(message(&env2, B2), ONE);
+    (env1, env2)
+}
+
+#[test]
+fn work_cascade_redeploys_a_dependant_in_another_repository_from_a_clone() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (env1, env2) = two_repos(tmp.path());
+    commit2(&env1);
+    env1.run(&["state", "set", "@/custom/test", "foo"])
+        .success();
+    env1.run(&["release", "new", "a.ocu.star"]).success();
+    assert_eq!(message(&env1, A), TWO);
+    assert_eq!(message(&env1, B2), ONE);
+    assert!(!exists(&env1, "@/custom/test"));
+    let out = env1.run(&["work", "cascade"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(message(&env1, B2), TWO);
+    assert_eq!(message(&env1, "@/custom/test"), "foo");
+    assert!(out.stderr.contains("of repo2 at"), "{out}");
+    worktrees_and_clones_removed(&env1);
+    // repo2's own view agrees.
+    assert_eq!(message(&env2, B2), TWO);
+}
+
+#[test]
+fn release_cascade_reaches_another_repository() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (env1, _env2) = two_repos(tmp.path());
+    commit2(&env1);
+    env1.run(&["state", "set", "@/custom/test", "foo"])
+        .success();
+    let out = env1.run(&["release", "new", "a.ocu.star", "--cascade"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(message(&env1, B2), TWO);
+    assert!(!exists(&env1, "@/custom/test"));
+    env1.run(&["work", "cascade"]).success();
+    assert_eq!(message(&env1, "@/custom/test"), "foo");
+    worktrees_and_clones_removed(&env1);
+}
+
+#[test]
+fn cascade_to_a_repository_whose_remote_is_gone_names_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (env1, env2) = two_repos(tmp.path());
+    let origin2 = tmp.path().join("repo2-origin.git");
+    std::fs::remove_dir_all(&origin2).expect("remove repo2's origin");
+    drop(env2);
+    commit2(&env1);
+    let out = env1.run(&["release", "new", "a.ocu.star", "--cascade"]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(
+        out.stderr.contains("cannot check out repo2 at commit"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("all remotes exhausted"), "{out}");
+    assert!(
+        out.stderr.contains(origin2.to_str().expect("utf-8")),
+        "{out}"
+    );
+    // Nothing of repo2 changed, and the failed clone was cleaned up.
+    assert_eq!(message(&env1, B2), ONE);
+    worktrees_and_clones_removed(&env1);
+}
