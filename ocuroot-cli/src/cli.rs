@@ -91,6 +91,21 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t)]
         output: LogFormat,
     },
+    /// Release the package files changed since the last push, then cascade
+    ///
+    /// Refuses to run with uncommitted changes. The first push releases every `*.ocu.star`
+    /// file except repo.ocu.star; later pushes release the files changed since the commit
+    /// the previous push handled, plus packages whose runs asked to watch a changed path
+    /// (`done(watch=[...])`), minus files matching `release_ignore`. Then it carries out the
+    /// work those releases caused (see `ocuroot work cascade`) and records the commit.
+    /// Run it in CI on every push to the source branch.
+    Push {
+        /// Print the package files that would be released, one per line, and stop.
+        #[arg(short = 'n', long)]
+        dryrun: bool,
+        #[command(flatten)]
+        exec: ExecArgs,
+    },
     /// Print the version of ocuroot
     Version,
 }

@@ -10,6 +10,7 @@ mod test_cli;
 mod test_concurrency;
 mod test_config;
 mod test_intent;
+mod test_push;
 mod test_release;
 mod test_remote;
 mod test_repl;

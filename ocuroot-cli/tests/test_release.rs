@@ -379,6 +379,49 @@ fn environments_delete_takes_deployments_down() {
 }
 
 #[test]
+fn environments_delete_with_apply_cascade() {
+    let env = setup_environments();
+    env.run(&["state", "delete", "@/environment/production2"])
+        .success();
+    let out = env.run(&["state", "apply", "@/environment/production2", "--cascade"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(!exists(&env, "@/environment/production2"));
+    for p in ["package1", "package2"] {
+        assert!(!exists(&env, &format!("{p}.ocu.star/@/deploy/production2")));
+        assert!(
+            !env.repo()
+                .join(format!(".deploys/production2/{p}.txt"))
+                .exists()
+        );
+        assert!(
+            env.repo()
+                .join(format!(".deploys/production/{p}.txt"))
+                .exists()
+        );
+    }
+    let out = env.run(&["work", "any", "--dryrun"]).success();
+    assert_eq!(out.stdout, "null\n", "nothing left: {out}");
+}
+
+#[test]
+fn environments_create_with_apply_cascade() {
+    let env = setup_environments();
+    env.run(&[
+        "state",
+        "set",
+        "-f=json",
+        "@/environment/production3",
+        PRODUCTION3,
+    ])
+    .success();
+    let out = env.run(&["state", "apply", "@/environment/production3", "--cascade"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(exists(&env, "package1.ocu.star/@/deploy/production3"));
+    assert!(exists(&env, "package2.ocu.star/@/deploy/production3"));
+    assert!(!exists(&env, "package1.ocu.star/@r1/op/check_envs"));
+}
+
+#[test]
 fn environments_delete_with_work_any_is_idempotent() {
     let env = setup_environments();
     assert_eq!(

@@ -31,6 +31,7 @@ pub fn run(cli: Cli, env: &ProcessEnv, out: &mut dyn Write) -> CommandResult {
         Command::Intent(cmd) => plan::run_intent(cmd, env, out),
         Command::Repl { file, command } => repl::run_repl(env, file, command, out),
         Command::Preview { file, output } => repl::run_preview(env, &file, output, out),
+        Command::Push { dryrun, exec } => work::push(env, dryrun, &exec, out),
         Command::Version => {
             let version = env!("CARGO_PKG_VERSION");
             let (v, build) = version.split_once('-').unwrap_or((version, ""));

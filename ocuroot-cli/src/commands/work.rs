@@ -156,6 +156,30 @@ pub fn apply(env: &ProcessEnv, reference: &str, cascade: bool) -> CommandResult 
     Ok(ExitCode::SUCCESS)
 }
 
+/// `ocuroot push`.
+pub fn push(
+    env: &ProcessEnv,
+    dryrun: bool,
+    exec: &crate::cli::ExecArgs,
+    out: &mut dyn Write,
+) -> CommandResult {
+    let ws = open_workspace(env)?;
+    let engine = Engine::new(&ws, engine_options(env, exec));
+    if dryrun {
+        let plan = engine.push_plan().map_err(engine_error)?;
+        for file in &plan.files {
+            writeln!(out, "{file}")?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    engine.save_repo_config().map_err(engine_error)?;
+    let report = engine.push().map_err(engine_error)?;
+    for file in &report.files {
+        writeln!(out, "{file}")?;
+    }
+    exit_for(report.failed)
+}
+
 fn print_items(out: &mut dyn Write, items: &[WorkItem]) -> CommandResult {
     if items.is_empty() {
         writeln!(out, "null")?;

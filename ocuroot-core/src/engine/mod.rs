@@ -18,6 +18,7 @@
 
 mod apply;
 mod cascade;
+mod push;
 mod release;
 mod run;
 mod trigger;
@@ -38,6 +39,7 @@ use crate::workspace::Workspace;
 
 pub use apply::apply_environment;
 pub use cascade::{CascadeReport, CascadeScope};
+pub use push::{PushIndex, PushPackage, PushPlan, PushReport};
 pub use release::{ReleaseOutcome, ReleaseStatus};
 pub use trigger::{RepoConfigDoc, Triggered, redact_url};
 pub use work::{Changes, WorkFilter, WorkItem, WorkType};
@@ -262,6 +264,18 @@ pub enum EngineError {
         repo: String,
         /// The commit.
         commit: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// `push` refuses to run with uncommitted changes.
+    #[error("you have uncommitted changes, please commit or stash them before running push\n\nChanged files:\n  {}", files.join("\n  "))]
+    Uncommitted {
+        /// The changed paths.
+        files: Vec<String>,
+    },
+    /// The source repository's history could not be read.
+    #[error("{message}")]
+    Git {
         /// What went wrong.
         message: String,
     },
