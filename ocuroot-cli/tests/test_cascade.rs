@@ -200,3 +200,44 @@ fn cascade_to_a_repository_whose_remote_is_gone_names_it() {
     assert_eq!(message(&env1, B2), ONE);
     worktrees_and_clones_removed(&env1);
 }
+
+#[test]
+fn work_cascade_from_a_checkout_of_the_intent_branch() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (env1, _env2) = two_repos(tmp.path());
+    commit2(&env1);
+    env1.run(&["state", "set", "@/custom/test", "foo"])
+        .success();
+    env1.run(&["release", "new", "a.ocu.star"]).success();
+    // The store remote checked out at its intent branch, as a CI job on an intent push
+    // would have it.
+    let remote = tmp.path().join("store.git");
+    let clone = env1.root().join("store-clone");
+    crate::common::git(
+        env1.root(),
+        &[
+            "clone",
+            "-q",
+            "-b",
+            "intent",
+            remote.to_str().expect("utf-8"),
+            clone.to_str().expect("utf-8"),
+        ],
+    );
+    let dry = env1.run_in("../store-clone", &["work", "cascade", "--dryrun"]);
+    assert_eq!(dry.code(), 0, "{dry}");
+    assert!(dry.stdout.contains("@/custom/test"), "{dry}");
+    assert!(
+        dry.stdout
+            .contains("repo2/-/b.ocu.star/@r1/deploy/production"),
+        "{dry}"
+    );
+    let out = env1.run_in("../store-clone", &["work", "cascade"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(message(&env1, "@/custom/test"), "foo");
+    assert_eq!(message(&env1, B2), TWO);
+    worktrees_and_clones_removed(&env1);
+    // Relative refs mean nothing in a store checkout.
+    let out = env1.run_in("../store-clone", &["state", "get", "./-/a.ocu.star/@"]);
+    assert_eq!(out.code(), 1, "{out}");
+}

@@ -108,3 +108,28 @@ fn push_releases_a_package_whose_watched_file_changed() {
     assert!(exists(&env, "push/-/b.ocu.star/@r2/deploy/production"));
     assert!(!exists(&env, "push/-/a.ocu.star/@r2"));
 }
+
+#[test]
+fn push_from_a_checkout_of_the_intent_branch_applies_intent() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (env, remote) = source(tmp.path());
+    // As in spec §7.10, the store remote is also the source repository's origin.
+    env.git(&["remote", "add", "origin", remote.to_str().expect("utf-8")]);
+    env.git(&["push", "-q", "origin", "main"]);
+    env.run(&["push"]).success();
+    for (name, round) in [("@/custom/test", 1), ("@/custom/test2", 2)] {
+        env.run(&["state", "set", name, "1"]).success();
+        env.git(&["fetch", "-q", "origin"]);
+        env.git(&["checkout", "-q", "intent"]);
+        assert!(!env.repo().join("repo.ocu.star").exists());
+        let dry = env.run(&["push", "--dryrun"]).success();
+        assert_eq!(dry.stdout, format!("{name}\n"), "round {round}: {dry}");
+        let out = env.run(&["push"]);
+        assert_eq!(out.code(), 0, "round {round}: {out}");
+        env.git(&["checkout", "-q", "main"]);
+        assert_eq!(message(&env, name), "1");
+    }
+    assert_eq!(message(&env, "@/custom/test"), "1");
+    let index = env.run(&["state", "get", "@/push/intent_commit"]).success();
+    assert!(index.stdout.contains("\"commit\""), "{index}");
+}

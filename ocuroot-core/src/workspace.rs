@@ -17,6 +17,7 @@ use crate::clock::Clock;
 use crate::config::{self, ConfigError, HostContext, RepoConfig, StoreSelection, StoreSpec};
 use crate::refs::{Ref, RefParseError};
 use crate::sdk::PrintSink;
+use crate::store::layout::MARKER_FILE;
 use crate::store::{
     Author, RemoteOptions, RemoteSettings, Store, StoreError, StoreKind, StoreOptions,
 };
@@ -73,6 +74,20 @@ pub enum WorkspaceError {
         #[source]
         source: StoreError,
     },
+    /// A checked-out store records no repository configuration to read its stores from.
+    #[error("no repos registered in the store checked out at {dir}")]
+    NoReposRegistered {
+        /// The store folder.
+        dir: PathBuf,
+    },
+    /// A checked-out store's marker does not say `kind: state` or `kind: intent`.
+    #[error("unknown repo type in {path}: {message}")]
+    UnknownStoreKind {
+        /// The marker file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A relative ref needs a repository name and none could be determined.
     #[error("cannot resolve relative ref {r:?}: the repository has no name")]
     NoRepoName {
@@ -126,6 +141,9 @@ pub struct Workspace {
     git: std::sync::OnceLock<SourceGit>,
     /// The options this workspace was opened with, for [`Workspace::worker`].
     options: WorkspaceOptions,
+    /// Set when the working directory is a checkout of a store branch (spec §5.1 step 3),
+    /// not a source repository: which store it is.
+    pub store_checkout: Option<StoreKind>,
 }
 
 impl std::fmt::Debug for Workspace {
@@ -146,10 +164,18 @@ impl Workspace {
     /// [`WorkspaceError::RootNotFound`] without a `repo.ocu.star`; configuration and store
     /// errors otherwise.
     pub fn open(options: WorkspaceOptions) -> Result<Workspace, WorkspaceError> {
-        let root =
-            config::find_repo_root(&options.cwd).ok_or_else(|| WorkspaceError::RootNotFound {
-                cwd: options.cwd.clone(),
-            })?;
+        let repo_root = config::find_repo_root(&options.cwd);
+        // The deeper of the source root and a store checkout wins (spec §5.1).
+        if let Some((dir, kind)) = find_store_checkout(&options.cwd)?
+            && repo_root
+                .as_ref()
+                .is_none_or(|r| dir.starts_with(r) && &dir != r)
+        {
+            return Self::open_store_checkout(options, dir, kind);
+        }
+        let root = repo_root.ok_or_else(|| WorkspaceError::RootNotFound {
+            cwd: options.cwd.clone(),
+        })?;
         let config_path = root.join(config::REPO_CONFIG_FILE);
         let source =
             std::fs::read_to_string(&config_path).map_err(|source| WorkspaceError::ReadConfig {
@@ -223,6 +249,80 @@ impl Workspace {
             host,
             git,
             options,
+            store_checkout: None,
+        })
+    }
+
+    /// Opens a workspace in a checkout of a store branch: the stores are those of the first
+    /// repository whose configuration the checkout records (its stored `repo.ocu.star`,
+    /// evaluated again); there is no repository name and the commit is `""`, so all
+    /// commit-bound work runs in clones (spec §5.1 step 3).
+    fn open_store_checkout(
+        options: WorkspaceOptions,
+        dir: PathBuf,
+        kind: StoreKind,
+    ) -> Result<Workspace, WorkspaceError> {
+        let mut configs = registered_configs(&dir);
+        if configs.is_empty()
+            && let Some(state) = dir.parent().map(|p| p.join("state"))
+            && state != dir
+            && state.join(MARKER_FILE).is_file()
+        {
+            // One branch holding both stores: the configurations are in `state/`.
+            configs = registered_configs(&state);
+        }
+        if configs.is_empty() && kind == StoreKind::Intent {
+            // State and intent as two branches of one remote: read the state branch.
+            configs = registered_configs_on_state_branch(&dir);
+        }
+        let Some((repo, source)) = configs.into_iter().next() else {
+            return Err(WorkspaceError::NoReposRegistered { dir });
+        };
+        let host = HostContext {
+            env: options.env.clone(),
+            cwd: options.cwd.clone(),
+        };
+        let config_path = dir.join(format!("refs/{repo}/-/{}", config::REPO_CONFIG_FILE));
+        let config =
+            config::evaluate_repo_config(&config_path, &source, &host, options.sink.clone())
+                .map_err(|source| WorkspaceError::Config {
+                    path: config_path.clone(),
+                    source,
+                })?;
+        if config.stores.is_none() {
+            return Err(WorkspaceError::Unsupported {
+                what: format!(
+                    "working in a store checkout whose recorded configuration ({repo}) uses the \
+                     default local store"
+                ),
+                path: config_path,
+            });
+        }
+        let (state, intent) = open_stores(
+            &options.cwd,
+            &config,
+            &StoreContext {
+                author: author_from_env(&options.env),
+                clock: options.clock.clone(),
+                home: options.home.clone(),
+                remote: options.remote.clone(),
+            },
+        )?;
+        let commit = std::sync::OnceLock::new();
+        let _ = commit.set(String::new());
+        Ok(Workspace {
+            root: dir,
+            cwd_rel: String::new(),
+            config,
+            repo_name: None,
+            commit,
+            commit_override: None,
+            state: Arc::new(state),
+            intent: Arc::new(intent),
+            host,
+            git: std::sync::OnceLock::new(),
+            options,
+            store_checkout: Some(kind),
         })
     }
 
@@ -283,6 +383,7 @@ impl Workspace {
             host,
             git: std::sync::OnceLock::new(),
             options,
+            store_checkout: None,
         })
     }
 
@@ -466,6 +567,166 @@ pub fn open_stores(
             open(state, "state", "", StoreKind::State)?,
             open(intent, "intent", "", StoreKind::Intent)?,
         )),
+    }
+}
+
+/// Finds the nearest folder at or above `cwd` holding a store marker
+/// (`ocuroot-store.yaml`), as a checkout of a store branch has.
+fn find_store_checkout(cwd: &Path) -> Result<Option<(PathBuf, StoreKind)>, WorkspaceError> {
+    let Some(dir) = cwd.ancestors().find(|d| d.join(MARKER_FILE).is_file()) else {
+        return Ok(None);
+    };
+    let path = dir.join(MARKER_FILE);
+    #[derive(serde::Deserialize)]
+    struct Marker {
+        kind: Option<String>,
+    }
+    let bad = |message: String| WorkspaceError::UnknownStoreKind {
+        path: path.clone(),
+        message,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
+    let marker: Marker = crate::yaml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let kind = match marker.kind.as_deref() {
+        Some("state") => StoreKind::State,
+        Some("intent") => StoreKind::Intent,
+        other => {
+            return Err(bad(format!(
+                "kind is {other:?}, expected \"state\" or \"intent\""
+            )));
+        }
+    };
+    Ok(Some((dir.to_path_buf(), kind)))
+}
+
+/// The repository configurations a store folder records (`<repo>/-/repo.ocu.star/@`, the
+/// document its link points at), sorted by repository name. Unreadable entries are skipped.
+fn registered_configs(dir: &Path) -> Vec<(String, String)> {
+    let refs = dir.join("refs");
+    let mut out = Vec::new();
+    let walk = walkdir::WalkDir::new(&refs)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            // Globals (`@/…`) hold no repositories; below `-` only packages follow.
+            let name = e.file_name().to_string_lossy();
+            let below_dash = e
+                .path()
+                .parent()
+                .and_then(Path::file_name)
+                .is_some_and(|p| p == "-");
+            !(below_dash || e.depth() == 1 && name == "@")
+        });
+    for entry in walk.flatten() {
+        if !entry.file_type().is_dir() || entry.file_name() != "-" {
+            continue;
+        }
+        let link = entry
+            .path()
+            .join(config::REPO_CONFIG_FILE)
+            .join("@")
+            .join(crate::store::layout::LINK_FILE);
+        let Ok(target) = std::fs::read_to_string(&link) else {
+            continue;
+        };
+        let Ok(target) = Ref::parse(target.trim()) else {
+            continue;
+        };
+        let mut doc = refs.clone();
+        doc.extend(target.storage_segments());
+        doc.push(crate::store::layout::DOC_FILE);
+        let Ok(text) = std::fs::read_to_string(&doc) else {
+            continue;
+        };
+        let Ok(config) = crate::yaml::from_str::<crate::engine::RepoConfigDoc>(&text) else {
+            continue;
+        };
+        out.push((target.repo.clone(), config.source));
+    }
+    out
+}
+
+/// As [`registered_configs`], read from the `state` branch of the checkout's `origin`
+/// (fetched when the checkout does not have it yet). Empty when there is none.
+fn registered_configs_on_state_branch(dir: &Path) -> Vec<(String, String)> {
+    const STATE: &str = "refs/remotes/origin/state";
+    let read = || -> Option<Vec<(String, String)>> {
+        let repo = gix::discover(dir).ok()?;
+        let mut reference = repo.find_reference(STATE).ok()?;
+        let tree = reference.peel_to_commit().ok()?.tree().ok()?;
+        let refs = tree
+            .lookup_entry_by_path("refs")
+            .ok()??
+            .object()
+            .ok()?
+            .into_tree();
+        let mut targets = Vec::new();
+        collect_config_links(&refs, true, &mut targets);
+        let mut out = Vec::new();
+        for target in targets {
+            let mut path = target.storage_segments();
+            path.push(crate::store::layout::DOC_FILE.to_string());
+            let Some(entry) = refs.lookup_entry_by_path(path.join("/")).ok().flatten() else {
+                continue;
+            };
+            let Some(blob) = entry.object().ok() else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&blob.data).into_owned();
+            if let Ok(doc) = crate::yaml::from_str::<crate::engine::RepoConfigDoc>(&text) {
+                out.push((target.repo.clone(), doc.source));
+            }
+        }
+        Some(out)
+    };
+    if let Some(found) = read() {
+        return found;
+    }
+    // The checkout lacks the state branch: fetch it (`gix` has no simple fetch of one
+    // refspec into an existing checkout, so this uses the `git` binary).
+    let fetched = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["fetch", "-q", "origin", &format!("+state:{STATE}")])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .status()
+        .is_ok_and(|s| s.success());
+    if fetched {
+        read().unwrap_or_default()
+    } else {
+        Vec::new()
+    }
+}
+
+/// Collects the targets of `<repo>/-/repo.ocu.star/@` links below a `refs/` tree.
+fn collect_config_links(tree: &gix::Tree<'_>, top: bool, out: &mut Vec<Ref>) {
+    for entry in tree.iter().flatten() {
+        if !entry.mode().is_tree() {
+            continue;
+        }
+        let name = entry.filename().to_string();
+        if top && name == "@" {
+            continue;
+        }
+        let Ok(object) = entry.object() else {
+            continue;
+        };
+        let child = object.into_tree();
+        if name == "-" {
+            let link = format!(
+                "{}/@/{}",
+                config::REPO_CONFIG_FILE,
+                crate::store::layout::LINK_FILE
+            );
+            if let Ok(Some(entry)) = child.lookup_entry_by_path(link)
+                && let Ok(blob) = entry.object()
+                && let Ok(target) = Ref::parse(String::from_utf8_lossy(&blob.data).trim())
+            {
+                out.push(target);
+            }
+            continue;
+        }
+        collect_config_links(&child, false, out);
     }
 }
 

@@ -165,6 +165,13 @@ pub fn push(
 ) -> CommandResult {
     let ws = open_workspace(env)?;
     let engine = Engine::new(&ws, engine_options(env, exec));
+    if ws.store_checkout.is_some() {
+        let (refs, failed) = engine.push_intent(dryrun).map_err(engine_error)?;
+        for r in &refs {
+            writeln!(out, "{r}")?;
+        }
+        return exit_for(failed);
+    }
     if dryrun {
         let plan = engine.push_plan().map_err(engine_error)?;
         for file in &plan.files {

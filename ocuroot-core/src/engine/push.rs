@@ -195,6 +195,48 @@ impl Engine<'_> {
         })
     }
 
+    /// `push` in a checkout of the intent branch (spec §6.11): applies every intent change
+    /// (the full intent diff: a tree diff, so its cost follows the changes), cascades, and
+    /// records the checked-out commit at `@/push/intent_commit`. Returns the intent refs
+    /// applied. With `dryrun`, only lists them.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::Invalid`] outside an intent checkout; store and cascade errors.
+    pub fn push_intent(&self, dryrun: bool) -> EngineResult<(Vec<Ref>, bool)> {
+        match self.ws.store_checkout {
+            Some(crate::store::StoreKind::Intent) => {}
+            Some(crate::store::StoreKind::State) => {
+                return Err(EngineError::Invalid(
+                    "push from a checkout of the state branch is not supported: run it in a \
+                     source repository or a checkout of the intent branch"
+                        .to_string(),
+                ));
+            }
+            None => {
+                return Err(EngineError::Invalid(
+                    "push_intent needs a checkout of the intent branch".to_string(),
+                ));
+            }
+        }
+        let items = self.intent_work()?;
+        let refs: Vec<Ref> = items.iter().map(|i| i.r.clone()).collect();
+        if dryrun {
+            return Ok((refs, false));
+        }
+        let mut failed = self.execute_in_checkouts(&items)?;
+        failed |= self.cascade(CascadeScope::ThisProcess)?.failed;
+        let head = SourceRepo::open(&self.ws.root)
+            .ok()
+            .and_then(|g| g.repo.head_id().ok().map(|id| id.to_string()))
+            .unwrap_or_default();
+        let at = ref_of("@/push/intent_commit")?;
+        let mut tx = Transaction::new(format!("push index\n\n{at}"));
+        tx.set(&at, serde_json::json!({ "commit": head }));
+        self.ws.state.commit(&tx)?;
+        Ok((refs, failed))
+    }
+
     /// The union of `watch_files` of every run of the releases of `file` at `commit`.
     fn watch_files(&self, file: &str, commit: &str) -> EngineResult<Vec<String>> {
         let repo = self.ws.repo_name.clone().unwrap_or_default();
