@@ -91,6 +91,21 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t)]
         output: LogFormat,
     },
+    /// List the current deployments made from commits between START and END
+    ///
+    /// Walks the Git history from END back to START (both included, at most 1000 commits;
+    /// commits merged in between count) and prints, one per line and sorted, each
+    /// deployment of this repository (`<repo>/-/<pkg>/@/deploy/<env>`) whose release was made
+    /// at one of those commits. Use it to answer "where is this change deployed?". START must
+    /// be an ancestor of END.
+    FindDeploys {
+        /// The oldest commit of the range: a hash (full or short), branch, tag or `HEAD~N`.
+        #[arg(value_name = "START")]
+        start: String,
+        /// The newest commit of the range.
+        #[arg(value_name = "END")]
+        end: String,
+    },
     /// Print the version of ocuroot
     Version,
 }

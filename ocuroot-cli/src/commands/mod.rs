@@ -1,6 +1,7 @@
 //! Command implementations: each turns parsed arguments into calls on `ocuroot-core` and
 //! renders the results.
 
+mod find_deploys;
 mod plan;
 mod release;
 mod repl;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli, env: &ProcessEnv, out: &mut dyn Write) -> CommandResult {
         Command::Intent(cmd) => plan::run_intent(cmd, env, out),
         Command::Repl { file, command } => repl::run_repl(env, file, command, out),
         Command::Preview { file, output } => repl::run_preview(env, &file, output, out),
+        Command::FindDeploys { start, end } => find_deploys::run(env, &start, &end, out),
         Command::Version => {
             let version = env!("CARGO_PKG_VERSION");
             let (v, build) = version.split_once('-').unwrap_or((version, ""));
