@@ -106,8 +106,93 @@ pub enum Command {
         #[command(flatten)]
         exec: ExecArgs,
     },
+    /// List the current deployments made from commits between START and END
+    ///
+    /// Walks the Git history from END back to START (both included, at most 1000 commits;
+    /// commits merged in between count) and prints, one per line and sorted, each
+    /// deployment of this repository (`<repo>/-/<pkg>/@/deploy/<env>`) whose release was made
+    /// at one of those commits. Use it to answer "where is this change deployed?". START must
+    /// be an ancestor of END.
+    FindDeploys {
+        /// The oldest commit of the range: a hash (full or short), branch, tag or `HEAD~N`.
+        #[arg(value_name = "START")]
+        start: String,
+        /// The newest commit of the range.
+        #[arg(value_name = "END")]
+        end: String,
+    },
+    /// Write starter files: repo.ocu.star, an example release, CI configuration
+    #[command(subcommand)]
+    Init(InitCommand),
     /// Print the version of ocuroot
     Version,
+}
+
+/// `ocuroot init …`
+#[derive(Debug, Subcommand)]
+pub enum InitCommand {
+    /// Write repo.ocu.star at the repository root
+    ///
+    /// The repository alias comes from --alias, else from the `origin` remote's URL, else
+    /// from the folder name. State and intent go to the local default store; the file shows
+    /// (commented out) how to share them in a Git remote and how to set a trigger. Refuses to
+    /// replace an existing repo.ocu.star unless --force.
+    Repo {
+        /// The repository's name in refs, e.g. `github.com/acme/app`.
+        #[arg(long)]
+        alias: Option<String>,
+        /// Replace an existing repo.ocu.star.
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Write an example package NAME.ocu.star and, if missing, environments.ocu.star
+    ///
+    /// The package (in the current directory) builds, then deploys to staging, then to
+    /// production; environments.ocu.star (at the repository root) registers those two
+    /// environments. Release them with `ocuroot release new environments.ocu.star`, then
+    /// `ocuroot release new NAME.ocu.star`. Refuses to replace an existing package file unless
+    /// --force; an existing environments.ocu.star is always kept.
+    Release {
+        /// The package name.
+        #[arg(value_name = "NAME", default_value = "release")]
+        name: String,
+        /// Replace an existing package file.
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Write CI configuration that runs ocuroot on pushes and intent reviews
+    ///
+    /// Pushes to the source branch run `ocuroot push`, pushes to the intent branch
+    /// `ocuroot work cascade`, and pull/merge requests to the intent branch `ocuroot intent
+    /// check` and `ocuroot plan`. Comments at the top of the file say what to fill in.
+    /// See docs/ci.md.
+    Ci {
+        /// The CI platform.
+        #[arg(value_enum, value_name = "PLATFORM")]
+        platform: CiPlatformArg,
+        /// The branch whose pushes release.
+        #[arg(long, default_value = "main", value_name = "BRANCH")]
+        source_branch: String,
+        /// The intent store's branch.
+        #[arg(long, default_value = "intent", value_name = "BRANCH")]
+        intent_branch: String,
+        /// Write to this file instead (relative to the current directory), e.g.
+        /// `.gitlab/ocuroot.yml` to include from an existing `.gitlab-ci.yml`.
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<std::path::PathBuf>,
+        /// Replace an existing file.
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+/// CI platforms of `init ci`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CiPlatformArg {
+    /// GitHub Actions: .github/workflows/ocuroot.yml.
+    GithubActions,
+    /// GitLab CI: .gitlab-ci.yml.
+    Gitlab,
 }
 
 /// Output formats for documents.

@@ -9,6 +9,8 @@ mod test_cascade;
 mod test_cli;
 mod test_concurrency;
 mod test_config;
+mod test_find_deploys;
+mod test_init;
 mod test_intent;
 mod test_push;
 mod test_release;

@@ -9,6 +9,8 @@
 //! - [`store`]: the Git-backed document store with transactions.
 //! - [`config`]: `repo.ocu.star` evaluation and settings.
 //! - [`sdk`]: the Starlark SDK foundation (dialect, globals, host access, loading).
+//! - [`find_deploys`]: which current deployments were made from a range of commits.
+//! - [`init`]: starter files (`repo.ocu.star`, an example release, CI configuration).
 //!
 //! The library never prints and never reads the process environment or clock: callers pass
 //! settings, an environment map and a [`clock::Clock`] in.
@@ -18,6 +20,8 @@
 pub mod clock;
 pub mod config;
 pub mod engine;
+pub mod find_deploys;
+pub mod init;
 pub mod intent;
 pub mod model;
 pub mod plan;

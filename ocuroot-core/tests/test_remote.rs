@@ -275,3 +275,49 @@ fn a_damaged_object_deep_in_the_cache_is_repaired_on_read() {
     assert_eq!(store.get(&r("@/custom/c")).expect("c"), json!(3));
     git(&rm.bare, &["fsck", "--strict", "--no-dangling"]);
 }
+
+#[test]
+fn revisions_missing_from_the_cache_are_fetched() {
+    // A pull request against the intent branch: its branch exists only on the remote.
+    let remote = Remote::new();
+    let intent = open_remote(
+        &remote.home("a"),
+        &remote.url,
+        "intent",
+        "",
+        StoreKind::Intent,
+    );
+    set(&intent, "@/custom/a", json!("merged"));
+    let review = open_remote(
+        &remote.home("a"),
+        &remote.url,
+        "review",
+        "",
+        StoreKind::Intent,
+    );
+    set(&review, "@/custom/a", json!("proposed"));
+
+    let fresh = open_remote(
+        &remote.home("b"),
+        &remote.url,
+        "intent",
+        "",
+        StoreKind::Intent,
+    );
+    for rev in ["review", "refs/heads/review"] {
+        let view = fresh.view_at(rev).expect("fetched");
+        assert_eq!(
+            view.get(&r("@/custom/a")).expect("doc"),
+            json!("proposed"),
+            "{rev}"
+        );
+    }
+    assert_eq!(fresh.get(&r("@/custom/a")).expect("doc"), json!("merged"));
+    let Err(err) = fresh.view_at("no-such-branch") else {
+        panic!("a missing branch resolved");
+    };
+    assert!(err.to_string().contains("no-such-branch"), "{err}");
+    // Scratch refs do not stay behind in the cache.
+    let refs = git(&remote.cache("b"), &["for-each-ref", "--format=%(refname)"]);
+    assert!(!refs.contains("refs/ocuroot/"), "{refs}");
+}

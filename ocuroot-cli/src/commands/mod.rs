@@ -1,6 +1,8 @@
 //! Command implementations: each turns parsed arguments into calls on `ocuroot-core` and
 //! renders the results.
 
+mod find_deploys;
+mod init;
 mod plan;
 mod release;
 mod repl;
@@ -32,6 +34,8 @@ pub fn run(cli: Cli, env: &ProcessEnv, out: &mut dyn Write) -> CommandResult {
         Command::Repl { file, command } => repl::run_repl(env, file, command, out),
         Command::Preview { file, output } => repl::run_preview(env, &file, output, out),
         Command::Push { dryrun, exec } => work::push(env, dryrun, &exec, out),
+        Command::FindDeploys { start, end } => find_deploys::run(env, &start, &end, out),
+        Command::Init(cmd) => init::run(cmd, env),
         Command::Version => {
             let version = env!("CARGO_PKG_VERSION");
             let (v, build) = version.split_once('-').unwrap_or((version, ""));

@@ -229,15 +229,29 @@ impl GitBackend {
         Ok(entry.filter(|e| e.mode().is_tree()).map(|e| e.object_id()))
     }
 
-    /// A read view at the commit `rev` names (a branch, tag or commit id of the store's repository).
+    /// A read view at the commit `rev` names (a branch, tag or commit id of the store's
+    /// repository). For a remote store, a revision the cache does not know is fetched from
+    /// the remote first, so `plan --intent <pull request branch>` works in a fresh CI job.
     pub(crate) fn snapshot_at(&self, rev: &str) -> StoreResult<Snapshot<'_>> {
         self.maybe_fetch()?;
         let loc = self.location();
         let repo = self.local();
+        let id = match repo.rev_parse_single(rev) {
+            Ok(id) => id.detach(),
+            Err(e) => match &self.remote {
+                Some(remote) if !remote.settings.offline => {
+                    match remote::fetch_rev(&self.repo_path, &remote.url, rev)
+                        .map_err(|f| self.remote_error(remote, "fetch a revision from", f))?
+                    {
+                        Some(id) => id,
+                        None => return Err(git_err(&loc, format!("resolve revision {rev}"))(e)),
+                    }
+                }
+                _ => return Err(git_err(&loc, format!("resolve revision {rev}"))(e)),
+            },
+        };
         let id = repo
-            .rev_parse_single(rev)
-            .map_err(git_err(&loc, format!("resolve revision {rev}")))?
-            .object()
+            .find_object(id)
             .map_err(git_err(&loc, format!("read revision {rev}")))?
             .peel_to_commit()
             .map_err(git_err(&loc, format!("revision {rev} is not a commit")))?

@@ -207,6 +207,66 @@ pub(crate) fn fetch(
     }
 }
 
+/// Fetches `rev` of `url` into the cache and returns the commit it names: a branch or tag
+/// name, a full ref such as `refs/pull/12/head`, or a commit id the remote serves.
+///
+/// The fetched commit is kept under a scratch ref only while it is resolved: its objects
+/// stay in the cache for the read that follows. Returns `None` when the remote has no such
+/// ref.
+pub(crate) fn fetch_rev(
+    cache: &Path,
+    url: &str,
+    rev: &str,
+) -> Result<Option<ObjectId>, RemoteFailure> {
+    if rev.is_empty() || rev.starts_with('-') || rev.contains(':') {
+        return Ok(None);
+    }
+    let scratch = format!(
+        "refs/ocuroot/fetched/{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    );
+    let out = git(cache)
+        .args([
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--",
+            url,
+            &format!("+{rev}:{scratch}"),
+        ])
+        .output()
+        .map_err(|e| RemoteFailure::Local(format!("cannot run git: {e}")))?;
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    if !out.status.success() {
+        if stderr.contains("couldn't find remote ref") || stderr.contains("not our ref") {
+            return Ok(None);
+        }
+        let detail = redact(&stderr);
+        return Err(if is_remote_problem(&stderr) {
+            RemoteFailure::Remote(detail)
+        } else {
+            RemoteFailure::Local(detail)
+        });
+    }
+    let id = git(cache)
+        .args([
+            "rev-parse",
+            "--verify",
+            "-q",
+            &format!("{scratch}^{{commit}}"),
+        ])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| {
+            ObjectId::from_hex(String::from_utf8_lossy(&o.stdout).trim().as_bytes()).ok()
+        });
+    let _ = git(cache).args(["update-ref", "-d", &scratch]).output();
+    Ok(id)
+}
+
 /// Returns the cache's `refs/heads/<branch>`.
 pub(crate) fn local_tip(cache: &Path, branch: &str) -> Result<Option<ObjectId>, RemoteFailure> {
     let out = git(cache)
