@@ -8,7 +8,12 @@ use crate::common::{TestEnv, bare_remote};
 /// A fixture repository of `testdata/cascade/<name>`, sharing the store `remote`, with real
 /// commits (no commit override) and its own bare `origin`.
 fn repo(tmp: &Path, name: &str, remote: &Path) -> (TestEnv, PathBuf) {
-    let mut env = TestEnv::from_fixture(&format!("cascade/{name}"));
+    repo_of(tmp, "cascade", name, remote)
+}
+
+/// As [`repo`], from `testdata/<fixture>/<name>`.
+fn repo_of(tmp: &Path, fixture: &str, name: &str, remote: &Path) -> (TestEnv, PathBuf) {
+    let mut env = TestEnv::from_fixture(&format!("{fixture}/{name}"));
     env.set_env("REPO_REMOTE", remote.to_str().expect("utf-8"));
     let origin = tmp.join(format!("{name}-origin.git"));
     bare_remote(&origin);
@@ -240,4 +245,65 @@ fn work_cascade_from_a_checkout_of_the_intent_branch() {
     // Relative refs mean nothing in a store checkout.
     let out = env1.run_in("../store-clone", &["state", "get", "./-/a.ocu.star/@"]);
     assert_eq!(out.code(), 1, "{out}");
+}
+
+/// The runs of a deployment: `[1]` before any redeploy.
+fn runs(env: &TestEnv, deployment: &str) -> Vec<u32> {
+    let out = env
+        .run(&["state", "match", &format!("{deployment}/*/status/*")])
+        .success();
+    let mut runs: Vec<u32> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix(&format!("{deployment}/")))
+        .filter_map(|l| l.split('/').next()?.parse().ok())
+        .collect();
+    runs.sort_unstable();
+    runs.dedup();
+    runs
+}
+
+#[test]
+fn diamond_across_two_repositories_redeploys_each_dependant_once_in_order() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let remote = store_remote(tmp.path());
+    let (env1, _) = repo_of(tmp.path(), "diamond", "repo1", &remote);
+    let (env2, _) = repo_of(tmp.path(), "diamond", "repo2", &remote);
+    for f in ["environments.ocu.star", "top.ocu.star", "left.ocu.star"] {
+        env1.run(&["release", "new", f]).success();
+    }
+    for f in ["right.ocu.star", "bottom.ocu.star"] {
+        env2.run(&["release", "new", f]).success();
+    }
+    const BOTTOM: &str = "diamond-repo2/-/bottom.ocu.star/@/deploy/production#output/message";
+    assert_eq!(message(&env1, BOTTOM), "left(top v1) + right(top v1)");
+
+    env1.write_file("top.txt", "top v2");
+    env1.git(&["commit", "-q", "-am", "top v2"]);
+    env1.git(&["push", "-q", "origin", "main"]);
+    let out = env1.run(&["release", "new", "top.ocu.star", "--cascade"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(message(&env1, BOTTOM), "left(top v2) + right(top v2)");
+    // Each dependant redeployed exactly once, within its first release; bottom only after
+    // both of its inputs had changed (else it would have run twice).
+    for d in [
+        "diamond-repo1/-/left.ocu.star/@r1/deploy/production",
+        "diamond-repo2/-/right.ocu.star/@r1/deploy/production",
+        "diamond-repo2/-/bottom.ocu.star/@r1/deploy/production",
+    ] {
+        assert_eq!(runs(&env1, d), vec![1, 2], "{d}: {out}");
+    }
+    assert_eq!(
+        runs(&env1, "diamond-repo1/-/top.ocu.star/@r2/deploy/production"),
+        vec![1]
+    );
+    assert!(
+        out.stderr.contains("cascade round 2"),
+        "bottom waits for a second round: {out}"
+    );
+    assert_eq!(
+        env1.run(&["work", "cascade", "--dryrun"]).success().stdout,
+        "null\n"
+    );
+    worktrees_and_clones_removed(&env1);
 }
