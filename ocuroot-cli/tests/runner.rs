@@ -6,6 +6,7 @@
 mod common;
 mod test_bad_input;
 mod test_cascade;
+mod test_ci;
 mod test_cli;
 mod test_concurrency;
 mod test_config;
