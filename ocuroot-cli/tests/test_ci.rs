@@ -76,8 +76,8 @@ struct Setup {
     server: CiServer,
     source: PathBuf,
     store: PathBuf,
-    /// How many jobs have run, and their exit codes.
-    ran: Vec<(String, i32)>,
+    /// The jobs that ran: commit, exit code, and what the failing command printed.
+    ran: Vec<(String, i32, String)>,
 }
 
 impl Setup {
@@ -129,6 +129,7 @@ impl Setup {
         );
         git(&checkout, &["checkout", "-q", "--detach", commit]);
         let mut code = 0;
+        let mut failure = String::new();
         for args in script {
             let out = self
                 .command(&checkout, &machine, args)
@@ -136,7 +137,7 @@ impl Setup {
                 .expect("run ocuroot");
             if !out.status.success() {
                 code = out.status.code().unwrap_or(-1);
-                eprintln!(
+                failure = format!(
                     "job {n} `ocuroot {}` failed:\n{}",
                     args.join(" "),
                     String::from_utf8_lossy(&out.stderr)
@@ -144,7 +145,7 @@ impl Setup {
                 break;
             }
         }
-        self.ran.push((commit.to_string(), code));
+        self.ran.push((commit.to_string(), code, failure));
     }
 
     fn command(&self, checkout: &Path, machine: &Path, args: &[&str]) -> Command {
@@ -178,7 +179,7 @@ impl Setup {
 
     fn all_succeeded(&self) {
         assert!(
-            self.ran.iter().all(|(_, code)| *code == 0),
+            self.ran.iter().all(|(_, code, _)| *code == 0),
             "{:?}",
             self.ran
         );
@@ -220,7 +221,7 @@ fn ci_release_runs_in_one_job() {
 /// backend's (so it waits for the backend), then the backend; `work trigger`.
 fn release_deps(ci: &mut Setup, commit: &str, backend: u32, frontend: u32) {
     let mut script: Vec<&[&str]> = vec![&["release", "new", "environments.ocu.star"]];
-    if backend % frontend == 0 {
+    if backend.is_multiple_of(frontend) {
         script.push(&["release", "new", "frontend.ocu.star"]);
     }
     script.push(&["release", "new", "backend.ocu.star"]);
@@ -259,7 +260,7 @@ fn ci_release_with_dependencies_across_commits_redeploys_the_frontend() {
     let mut frontend = 1;
     for i in 1..=3u32 {
         let mut files = vec![("message-backend.txt", format!("{i}\n"))];
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             frontend = i / 2;
             files.push(("message-frontend.txt", format!("{frontend}\n")));
         }
