@@ -307,3 +307,22 @@ fn diamond_across_two_repositories_redeploys_each_dependant_once_in_order() {
     );
     worktrees_and_clones_removed(&env1);
 }
+
+/// The estate benchmark's scenario at a small size: packages in five repositories with
+/// dependency chains across them, releases but no deployments, environments as intent, then
+/// one `work cascade` must deploy everything (the script checks every deployment).
+#[test]
+fn estate_from_no_deployments_to_all_in_one_cascade() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/estate_bench.sh");
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .args(["20", "5", "3"])
+        .env("OCUROOT_BIN", env!("CARGO_BIN_EXE_ocuroot"))
+        .output()
+        .expect("run bench/estate_bench.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("deployments: 60 of 60"), "{stdout}");
+    assert!(stdout.contains("\"0-0/1-0/2-0/3-0/4-0\""), "{stdout}");
+}

@@ -107,7 +107,8 @@ impl Setup {
         for (path, text) in files {
             self.env.write_file(path, text);
         }
-        self.env.git(&["commit", "-q", "--allow-empty", "-am", "change"]);
+        self.env
+            .git(&["commit", "-q", "--allow-empty", "-am", "change"]);
         self.env.git(&["push", "-q", "origin", "main"]);
         self.env.git(&["rev-parse", "HEAD"]).trim().to_string()
     }
