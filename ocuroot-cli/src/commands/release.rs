@@ -175,6 +175,21 @@ pub(super) fn engine_error(e: EngineError) -> CommandError {
             "nothing to retry; `ocuroot state match '<release>/**/status/*'` shows run states"
                 .to_string(),
         ),
+        EngineError::Uncommitted { .. } => Some(
+            "push releases what is committed: commit (or stash) the changes, then push again"
+                .to_string(),
+        ),
+        EngineError::Checkout { .. } => Some(
+            "work of another commit runs in a git worktree, of another repository in a clone \
+             from the remotes recorded in state: check that the commit exists there and that \
+             your Git credentials can fetch it"
+                .to_string(),
+        ),
+        EngineError::NoProgress { .. } => Some(
+            "`ocuroot work cascade --dryrun` lists the work; `ocuroot state get <ref>` shows \
+             why a run cannot finish"
+                .to_string(),
+        ),
         _ => None,
     };
     let mut err = match e {
