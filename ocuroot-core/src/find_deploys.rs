@@ -248,7 +248,7 @@ fn deployments_by_commit(
     ws: &Workspace,
     repo: &str,
 ) -> FindDeploysResult<BTreeMap<String, Vec<Ref>>> {
-    let glob = Glob::new(&format!("{}/-/**/@/deploy/*", escape(repo)))?;
+    let glob = Glob::new(&format!("{}/-/**/@/deploy/*", crate::refs::glob::escape(repo)))?;
     let mut out: BTreeMap<String, Vec<Ref>> = BTreeMap::new();
     let mut release_commits: BTreeMap<String, Option<String>> = BTreeMap::new();
     for link in ws
@@ -289,17 +289,6 @@ fn deployments_by_commit(
     Ok(out)
 }
 
-/// Escapes glob metacharacters in a literal repository name.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
 
 #[cfg(test)]
 mod tests {

@@ -630,17 +630,7 @@ fn check_input_names(run: &Ref, inputs: &model::Inputs) -> EngineResult<()> {
 /// Runs blocked on inputs, with the missing input names.
 type Waiting = Vec<(Ref, Vec<String>)>;
 
-/// Escapes glob metacharacters in a literal ref.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
+pub(crate) use crate::refs::glob::escape;
 
 /// `<run>/status/<status>`.
 pub(crate) fn status_ref(run: &Ref, status: RunStatus) -> EngineResult<Ref> {

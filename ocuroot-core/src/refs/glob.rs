@@ -79,6 +79,18 @@ impl GlobError {
     }
 }
 
+/// Escapes glob metacharacters so that `text` matches only itself inside a pattern.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A compiled glob pattern over canonical ref strings.
 #[derive(Clone, Debug)]
 pub struct Glob {
