@@ -248,7 +248,10 @@ fn deployments_by_commit(
     ws: &Workspace,
     repo: &str,
 ) -> FindDeploysResult<BTreeMap<String, Vec<Ref>>> {
-    let glob = Glob::new(&format!("{}/-/**/@/deploy/*", crate::refs::glob::escape(repo)))?;
+    let glob = Glob::new(&format!(
+        "{}/-/**/@/deploy/*",
+        crate::refs::glob::escape(repo)
+    ))?;
     let mut out: BTreeMap<String, Vec<Ref>> = BTreeMap::new();
     let mut release_commits: BTreeMap<String, Option<String>> = BTreeMap::new();
     for link in ws
@@ -288,7 +291,6 @@ fn deployments_by_commit(
     }
     Ok(out)
 }
-
 
 #[cfg(test)]
 mod tests {

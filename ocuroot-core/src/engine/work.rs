@@ -409,9 +409,12 @@ impl Engine<'_> {
         }) {
             self.apply_intent(&item.r)?;
         }
-        for item in items.iter().filter(|i| i.work_type == WorkType::Op) {
-            self.run_op(&item.r)?;
-        }
+        let ops: Vec<Ref> = items
+            .iter()
+            .filter(|i| i.work_type == WorkType::Op)
+            .map(|i| i.r.clone())
+            .collect();
+        self.run_ops(&ops)?;
         let mut failed = false;
         for item in items.iter().filter(|i| i.work_type == WorkType::Release) {
             // `push` work: a new release of a changed package file, whatever releases this
@@ -662,17 +665,46 @@ impl Engine<'_> {
     ///
     /// Store and evaluation errors, or a commit mismatch.
     pub fn run_op(&self, op: &Ref) -> EngineResult<()> {
-        let (release, loaded) = self.open_release(&op.release_ref())?;
-        let mut tx = Transaction::new(format!("running task\n\n{op}"));
-        self.add_first_runs(&mut tx, &release, &loaded.package, true)?;
-        let mut doc: ReleaseDoc = decode(&release, "release", self.ws.state.get(&release)?)?;
-        doc.package = loaded.package.clone();
-        tx.set(&release, model::to_json(&doc));
-        tx.delete_if_exists(op);
-        self.ws.state.commit(&tx)?;
+        self.run_ops(std::slice::from_ref(op))
+    }
+
+    /// Runs operation markers as [`Engine::run_op`] does, [`OPS_PER_COMMIT`] to a commit.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::run_op`]; markers of earlier commits stay done.
+    pub fn run_ops(&self, ops: &[Ref]) -> EngineResult<()> {
+        for chunk in ops.chunks(OPS_PER_COMMIT) {
+            let mut tx = Transaction::new(match chunk {
+                [one] => format!("running task\n\n{one}"),
+                _ => format!(
+                    "running {} operations\n\n{}",
+                    chunk.len(),
+                    chunk
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ),
+            });
+            for op in chunk {
+                let (release, loaded) = self.open_release(&op.release_ref())?;
+                self.add_first_runs(&mut tx, &release, &loaded.package, true)?;
+                let mut doc: ReleaseDoc =
+                    decode(&release, "release", self.ws.state.get(&release)?)?;
+                doc.package = loaded.package.clone();
+                tx.set(&release, model::to_json(&doc));
+                tx.delete_if_exists(op);
+            }
+            self.ws.state.commit(&tx)?;
+        }
         Ok(())
     }
 }
+
+/// How many operation markers one commit handles: few commits (and pushes) for an estate,
+/// transactions small enough to re-apply quickly after a lost race.
+pub const OPS_PER_COMMIT: usize = 100;
 
 /// True when `input` reads the same job as `deployment` (same repo, package, type and
 /// first subpath segment, any release), e.g. `previous_count` reading its own last output.
