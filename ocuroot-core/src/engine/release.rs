@@ -146,9 +146,7 @@ impl Engine<'_> {
             let loaded = match self.evaluate(&file, &release)? {
                 PackageEval::Nothing => return Ok(ReleaseOutcome::Nothing),
                 PackageEval::Environments(envs) => {
-                    for env in &envs {
-                        super::apply::register_environment(self, env)?;
-                    }
+                    super::apply::register_environments(self, &envs)?;
                     return Ok(ReleaseOutcome::Environments(envs));
                 }
                 PackageEval::Package(loaded) => loaded,
