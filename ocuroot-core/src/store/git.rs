@@ -608,8 +608,8 @@ impl GitBackend {
         }
         let same_branch = self.branch == other.branch;
         let attempts = remote.settings.max_attempts.max(1);
-        let mut retries = 0;
         let mut rng = rand::rng();
+        // Every attempt but the last lost a race: the attempt number is the retry count.
         let outcome = |id: Option<ObjectId>, retries| CommitOutcome {
             commit: id.map(|id| id.to_string()),
             retries,
@@ -631,7 +631,7 @@ impl GitBackend {
                 let other_snap = other.snapshot_on(snap.repo.clone(), first.or(snap.tip))?;
                 let second = other.build_commit(&other_snap, other_tx)?;
                 let Some(new) = second.or(first) else {
-                    return Ok(Some([outcome(None, retries), outcome(None, retries)]));
+                    return Ok(Some([outcome(None, attempt), outcome(None, attempt)]));
                 };
                 let update = remote::BranchUpdate {
                     branch: &self.branch,
@@ -667,7 +667,7 @@ impl GitBackend {
                     });
                 }
                 if updates.is_empty() {
-                    return Ok(Some([outcome(None, retries), outcome(None, retries)]));
+                    return Ok(Some([outcome(None, attempt), outcome(None, attempt)]));
                 }
                 match remote::push_branches(&self.repo_path, &remote.url, &updates)
                     .map_err(|f| self.remote_error(remote, "push to", f))?
@@ -694,9 +694,8 @@ impl GitBackend {
             if let Some((first, second)) = pushed {
                 remote::mark_fetched(&self.repo_path, &self.branch);
                 remote::mark_fetched(&other.repo_path, &other.branch);
-                return Ok(Some([outcome(first, retries), outcome(second, retries)]));
+                return Ok(Some([outcome(first, attempt), outcome(second, attempt)]));
             }
-            retries += 1;
             let cap = 2u64.saturating_pow(attempt.min(5)) * 10;
             std::thread::sleep(Duration::from_millis(rng.random_range(1..=cap)));
         }

@@ -980,3 +980,28 @@ impl View<'_> {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appended_transactions_name_both_in_the_summary_and_keep_every_op() {
+        let a: Ref = "@/custom/a".parse().expect("ref");
+        let b: Ref = "@/custom/b".parse().expect("ref");
+        let mut first = Transaction::new("execution finished\n\nrun 1 complete");
+        first.set(&a, Value::Null);
+        let mut second = Transaction::new("execution started\n\nrelease r1");
+        second.delete(&b);
+        first.append(second);
+        assert_eq!(
+            first.message(),
+            "execution finished; execution started\n\nrun 1 complete\n\nrelease r1"
+        );
+        assert_eq!(first.ops().len(), 2);
+        assert!(matches!(&first.ops()[1], Op::Delete { r, .. } if *r == b));
+        let mut bare = Transaction::new("");
+        bare.append(Transaction::new("only"));
+        assert_eq!(bare.message(), "only");
+    }
+}
