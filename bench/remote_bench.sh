@@ -3,15 +3,17 @@
 #   (a) W concurrent writers (own cache each) against a local `git daemon`:
 #       writes per second, retries (rejected pushes) per write, p99 latency per write;
 #   (b) pushes per release: a release of one build task and D deployments against a
-#       `file://` remote, counted as the commits it adds to the remote (one push each,
-#       no contention).
+#       `file://` remote, counted by a `post-receive` hook (one call per `git push`, however
+#       many branches it updates), with the commits it adds to each branch.
 # Usage: bench/remote_bench.sh [W=8] [WRITES=25] [D=20]
-# Needs: git (with git daemon), cargo. PROFILE=debug uses a debug build (default release).
+# Needs: git (with git daemon), cargo. PROFILE=debug uses a debug build (default release);
+# PARTS=b runs (b) only (default: ab).
 set -euo pipefail
 W=${1:-8}
 WRITES=${2:-25}
 D=${3:-20}
 PROFILE=${PROFILE:-release}
+PARTS=${PARTS:-ab}
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$here/.."
 target="${CARGO_TARGET_DIR:-$root/target}"
@@ -22,6 +24,7 @@ cleanup() { [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null; rm -rf "$wor
 trap cleanup EXIT
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_SYSTEM=/dev/null
 
+if [[ $PARTS == *a* ]]; then
 echo "== (a) $W concurrent writers x $WRITES writes, git daemon on 127.0.0.1"
 mkdir -p "$work/served"
 git init -q --bare -b main "$work/served/store.git"
@@ -33,12 +36,20 @@ for _ in $(seq 50); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break;
 (cd "$root" && cargo run -q "${flag[@]}" -p ocuroot-core --example remote_bench -- \
   "git://127.0.0.1:$port/store.git" "$W" "$WRITES")
 git -C "$work/served/store.git" fsck --strict --no-dangling >/dev/null && echo "remote fsck: clean"
+fi
 
+[[ $PARTS == *b* ]] || exit 0
 echo "== (b) pushes per release: 1 build task + $D deployments"
 (cd "$root" && cargo build -q "${flag[@]}" -p ocuroot-cli)
 bin="$target/$PROFILE/ocuroot"
 remote="$work/release.git"
 git init -q --bare -b main "$remote"
+# One line "push" per `git push` the remote receives, then one line per branch it updated.
+cat > "$remote/hooks/post-receive" <<'HOOK'
+#!/bin/sh
+{ echo push; cat; } >> pushes.log
+HOOK
+chmod +x "$remote/hooks/post-receive"
 repo="$work/repo"
 mkdir -p "$repo" && cd "$repo" && git init -q
 cat > repo.ocu.star <<STAR
@@ -67,10 +78,15 @@ export OCUROOT_HOME="$work/home"
 "$bin" release new environments.ocu.star >/dev/null
 count() { git -C "$remote" rev-list --count "$1" 2>/dev/null || echo 0; }
 s0=$(count state); i0=$(count intent)
+: > "$remote/pushes.log"
 start=$(date +%s.%N)
-"$bin" release new release.ocu.star >/dev/null
+"$bin" release new release.ocu.star >/dev/null 2>&1
 end=$(date +%s.%N)
 s1=$(count state); i1=$(count intent)
-echo "state pushes: $((s1 - s0)), intent pushes: $((i1 - i0)), total: $((s1 - s0 + i1 - i0))"
+echo "pushes: $(grep -c '^push$' "$remote/pushes.log")"
+awk '/^push$/ { n++; next } { sub("refs/heads/", "", $3); b[n] = b[n] " " $3 }
+  END { for (i = 1; i <= n; i++) print "  push " i ":" b[i] }' "$remote/pushes.log"
+echo "commits: state $((s1 - s0)), intent $((i1 - i0))"
 echo "release time: $(python3 -c "print(f'{$end - $start:.2f}')") s"
-git -C "$remote" log --format='  %s' state -n $((s1 - s0)) | grep -v '^  $' | head -40
+git -C "$remote" log --format='  state: %s' state -n $((s1 - s0)) | grep -v '^  state: $' | head -40
+git -C "$remote" log --format='  intent: %s' intent -n $((i1 - i0)) | grep -v '^  intent: $' | head -40

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::common::{GitDaemon, TestEnv, bare_remote, git, try_git};
+use crate::common::{GitDaemon, TestEnv, bare_remote, git, pushes, record_pushes, try_git};
 
 /// `init_repos` + `init_working_dir` of the original harness: a bare remote whose `main`
 /// holds one empty commit pushed from a working clone.
@@ -332,6 +332,94 @@ fn release_killed_at_random_points_resumes_with_work_continue() {
     fsck(&remote);
     for cache in caches(&env) {
         fsck(&cache);
+    }
+}
+
+/// Issue 5, "pushes per release": hosted Git services ask for no more than a few pushes per
+/// minute per repository, so a release of one build task and 20 deployments (two phases)
+/// may push once per phase boundary plus once at the end: 3 pushes, deploy intent included,
+/// counted by the remote itself (a `post-receive` hook runs once per `git push`).
+/// See: docs/benchmarks.md, "Remote stores" (b).
+#[test]
+fn issue_5_release_of_one_build_and_20_deployments_pushes_at_most_3_times() {
+    const TARGET: usize = 3;
+    for layout in ["branches", "shared", "remotes"] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let remote = init_remote(tmp.path(), "store");
+        let intent_remote = init_remote(tmp.path(), "intent");
+        let env = fixture(
+            "remote_pushes",
+            &[
+                ("STORE_LAYOUT", layout),
+                ("STORE_REMOTE", remote.to_str().expect("utf-8")),
+                ("INTENT_REMOTE", intent_remote.to_str().expect("utf-8")),
+            ],
+        );
+        env.run(&["release", "new", "environments.ocu.star"])
+            .success();
+        record_pushes(&remote);
+        record_pushes(&intent_remote);
+        let out = env.run(&["release", "new", "release.ocu.star"]);
+        assert_eq!(out.code(), 0, "{layout}: {out}");
+        let state_pushes = pushes(&remote);
+        let intent_pushes = pushes(&intent_remote);
+        // Everything landed: 20 deployments complete, each with its deploy intent.
+        let (state_files, intent_files) = match layout {
+            "shared" => {
+                let files = git(&remote, &["ls-tree", "-r", "--name-only", "main"]);
+                (files.clone(), files)
+            }
+            _ => (
+                git(&remote, &["ls-tree", "-r", "--name-only", "state"]),
+                git(
+                    if layout == "remotes" {
+                        &intent_remote
+                    } else {
+                        &remote
+                    },
+                    &["ls-tree", "-r", "--name-only", "intent"],
+                ),
+            ),
+        };
+        let pkg = "refs/pushes/repo/-/release.ocu.star";
+        for i in 1..=20 {
+            let done = format!("{pkg}/@r1/deploy/env{i}/1/status/complete/#.yaml");
+            assert!(state_files.contains(&done), "{layout}: {done} missing");
+            let intent = format!("{pkg}/@/deploy/env{i}/#.yaml");
+            assert!(intent_files.contains(&intent), "{layout}: {intent} missing");
+        }
+        assert_eq!(env.run(&["state", "diff"]).success().stdout, "", "{layout}");
+        match layout {
+            // One remote: every push counts against the same repository.
+            "branches" | "shared" => {
+                assert!(
+                    (1..=TARGET).contains(&state_pushes.len()),
+                    "{layout}: {} pushes, at most {TARGET} wanted: {state_pushes:?}",
+                    state_pushes.len()
+                );
+                // The deploy intent travels with the state push that starts the deployments.
+                let branches = if layout == "branches" {
+                    vec!["intent".to_string(), "state".to_string()]
+                } else {
+                    vec!["main".to_string()]
+                };
+                assert!(
+                    state_pushes.contains(&branches),
+                    "{layout}: no push updated {branches:?}: {state_pushes:?}"
+                );
+            }
+            // Two remotes cannot share a push: the state remote still gets at most 3, the
+            // intent remote one.
+            _ => {
+                assert!(
+                    (1..=TARGET).contains(&state_pushes.len()),
+                    "{layout}: {state_pushes:?}"
+                );
+                assert_eq!(intent_pushes.len(), 1, "{layout}: {intent_pushes:?}");
+            }
+        }
+        fsck(&remote);
+        fsck(&intent_remote);
     }
 }
 

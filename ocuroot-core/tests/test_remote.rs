@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ocuroot_core::store::{Store, StoreError, StoreKind, Transaction, remote};
+use ocuroot_core::store::{Area, MatchOptions, Store, StoreError, StoreKind, Transaction, remote};
 use serde_json::json;
 
-use crate::common::{bare_remote, git, open_remote, r, remote_options};
+use crate::common::{bare_remote, git, open_remote, pushes, r, record_pushes, remote_options};
 
 struct Remote {
     dir: tempfile::TempDir,
@@ -320,4 +320,172 @@ fn revisions_missing_from_the_cache_are_fetched() {
     // Scratch refs do not stay behind in the cache.
     let refs = git(&remote.cache("b"), &["for-each-ref", "--format=%(refname)"]);
     assert!(!refs.contains("refs/ocuroot/"), "{refs}");
+}
+
+impl Remote {
+    /// Opens `branch` (folder `prefix`) under `home`, fetching only when the store opens:
+    /// a write then builds on what the cache saw at that moment.
+    fn open_stale(&self, home: &str, branch: &str, prefix: &str, kind: StoreKind) -> Store {
+        let mut opts = remote_options(&self.home(home), &self.url, branch, prefix, kind);
+        if let Some(remote) = opts.remote.as_mut() {
+            remote.settings.fetch_interval = Duration::from_secs(3600);
+        }
+        Store::open(opts).expect("open store")
+    }
+}
+
+fn tx_set(message: &str, reference: &str, value: serde_json::Value) -> Transaction {
+    let mut tx = Transaction::new(message);
+    tx.set(&r(reference), value);
+    tx
+}
+
+#[test]
+fn commit_with_two_branches_of_one_remote_is_one_atomic_push() {
+    let rm = Remote::new();
+    record_pushes(&rm.bare);
+    let intent = rm.open_stale("home", "intent", "", StoreKind::Intent);
+    let state = rm.open_stale("home", "state", "", StoreKind::State);
+    let [i, s] = intent
+        .commit_with(
+            &tx_set("intent", "@/custom/a", json!(1)),
+            &state,
+            &tx_set("state", "@/custom/a", json!(2)),
+        )
+        .expect("commit both");
+    assert!(i.commit.is_some() && s.commit.is_some(), "{i:?} {s:?}");
+    assert_eq!(pushes(&rm.bare), [["intent", "state"]]);
+    assert_eq!(
+        git(&rm.bare, &["rev-parse", "intent"]).trim(),
+        i.commit.expect("intent commit")
+    );
+    assert_eq!(
+        git(&rm.bare, &["rev-parse", "state"]).trim(),
+        s.commit.expect("state commit")
+    );
+    // An empty transaction on one side pushes the other alone.
+    let [i, s] = intent
+        .commit_with(
+            &Transaction::new("nothing"),
+            &state,
+            &tx_set("state", "@/custom/b", json!(3)),
+        )
+        .expect("commit state only");
+    assert!(i.commit.is_none() && s.commit.is_some(), "{i:?} {s:?}");
+    assert_eq!(pushes(&rm.bare), [["state"]]);
+    git(&rm.bare, &["fsck", "--strict", "--no-dangling"]);
+}
+
+#[test]
+fn commit_with_a_lost_race_on_one_branch_moves_neither_and_retries_both() {
+    let rm = Remote::new();
+    let intent = rm.open_stale("home", "intent", "", StoreKind::Intent);
+    let state = rm.open_stale("home", "state", "", StoreKind::State);
+    // Another job moves `intent` after our cache fetched it; `state` is unchanged.
+    set(
+        &rm.open_stale("other", "intent", "", StoreKind::Intent),
+        "@/custom/other",
+        json!(0),
+    );
+    record_pushes(&rm.bare);
+    let [i, s] = intent
+        .commit_with(
+            &tx_set("intent", "@/custom/a", json!(1)),
+            &state,
+            &tx_set("state", "@/custom/a", json!(2)),
+        )
+        .expect("commit both");
+    assert_eq!((i.retries, s.retries), (1, 1));
+    // The first attempt's stale lease on `intent` failed the whole push: `state` did not
+    // land alone, and the retry pushed both branches at once on the new tips.
+    assert_eq!(pushes(&rm.bare), [["intent", "state"]]);
+    assert_eq!(git(&rm.bare, &["rev-list", "--count", "state"]).trim(), "1");
+    assert_eq!(
+        git(&rm.bare, &["rev-list", "--count", "intent"]).trim(),
+        "2"
+    );
+    assert_eq!(intent.get(&r("@/custom/other")).expect("kept"), json!(0));
+    assert_eq!(intent.get(&r("@/custom/a")).expect("ours"), json!(1));
+    assert_eq!(state.get(&r("@/custom/a")).expect("ours"), json!(2));
+    git(&rm.bare, &["fsck", "--strict", "--no-dangling"]);
+}
+
+#[test]
+fn commit_with_two_folders_of_one_branch_chains_two_commits_in_one_push() {
+    let rm = Remote::new();
+    record_pushes(&rm.bare);
+    let intent = rm.open_stale("home", "main", "intent", StoreKind::Intent);
+    let state = rm.open_stale("home", "main", "state", StoreKind::State);
+    let [i, s] = intent
+        .commit_with(
+            &tx_set("intent write", "@/custom/a", json!(1)),
+            &state,
+            &tx_set("state write", "@/custom/a", json!(2)),
+        )
+        .expect("commit both");
+    assert_eq!(pushes(&rm.bare), [["main"]]);
+    let s = s.commit.expect("state commit");
+    assert_eq!(git(&rm.bare, &["rev-parse", "main"]).trim(), s);
+    // The state commit sits on the intent commit.
+    assert_eq!(
+        git(&rm.bare, &["rev-parse", &format!("{s}^")]).trim(),
+        i.commit.expect("intent commit")
+    );
+    assert_eq!(
+        git(&rm.bare, &["log", "--format=%s", "main"]),
+        "state write\nintent write\n"
+    );
+    assert_eq!(intent.get(&r("@/custom/a")).expect("intent"), json!(1));
+    assert_eq!(state.get(&r("@/custom/a")).expect("state"), json!(2));
+    git(&rm.bare, &["fsck", "--strict", "--no-dangling"]);
+}
+
+#[test]
+fn commit_with_two_remotes_commits_one_after_the_other() {
+    let (a, b) = (Remote::new(), Remote::new());
+    record_pushes(&a.bare);
+    record_pushes(&b.bare);
+    let intent = a.open_stale("home", "intent", "", StoreKind::Intent);
+    let state = b.open_stale("home", "state", "", StoreKind::State);
+    let [i, s] = intent
+        .commit_with(
+            &tx_set("intent", "@/custom/a", json!(1)),
+            &state,
+            &tx_set("state", "@/custom/a", json!(2)),
+        )
+        .expect("commit both");
+    assert!(i.commit.is_some() && s.commit.is_some(), "{i:?} {s:?}");
+    assert_eq!(pushes(&a.bare), [["intent"]]);
+    assert_eq!(pushes(&b.bare), [["state"]]);
+}
+
+#[test]
+fn preview_shows_a_transaction_without_committing_it() {
+    let rm = Remote::new();
+    record_pushes(&rm.bare);
+    let store = rm.open("home");
+    set(&store, "@/custom/a", json!(1));
+    let tip = store.tip().expect("tip");
+    let mut tx = tx_set("preview", "@/custom/b", json!(2));
+    tx.delete(&r("@/custom/a"));
+    let view = store.preview(&tx).expect("preview");
+    assert_eq!(view.try_get(&r("@/custom/b")).expect("b"), Some(json!(2)));
+    assert_eq!(view.try_get(&r("@/custom/a")).expect("a"), None);
+    let globs = [ocuroot_core::refs::Glob::new("@/custom/*").expect("glob")];
+    let matched = view
+        .match_refs(Area::Records, &globs, MatchOptions::default())
+        .expect("match");
+    assert_eq!(matched, [r("@/custom/b")]);
+    assert_eq!(view.commit(), tip);
+    // Nothing moved, nothing was pushed beyond the first write.
+    assert_eq!(store.tip().expect("tip"), tip);
+    assert_eq!(store.get(&r("@/custom/a")).expect("a"), json!(1));
+    assert_eq!(pushes(&rm.bare).len(), 1);
+    // A create-only write of an existing document fails in a preview as in a commit.
+    let mut tx = Transaction::new("create");
+    tx.create(&r("@/custom/a"), json!(3));
+    assert!(matches!(
+        store.preview(&tx),
+        Err(StoreError::AlreadyExists { .. })
+    ));
 }

@@ -128,6 +128,7 @@ pub(super) fn engine_options(env: &ProcessEnv, exec: &ExecArgs) -> EngineOptions
             Arc::new(StderrProgress::new())
         },
         clock: env.clock(),
+        results_window: EngineOptions::DEFAULT_RESULTS_WINDOW,
     }
 }
 

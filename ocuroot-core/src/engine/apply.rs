@@ -8,16 +8,30 @@ use crate::model::{self, Environment};
 use crate::refs::{Glob, Ref, names};
 use crate::store::{Area, MatchOptions, Transaction};
 
-/// Registers an environment declared by an environments file: writes its intent and applies
-/// it to state.
-pub(crate) fn register_environment(engine: &Engine<'_>, env: &Environment) -> EngineResult<()> {
-    let r = ref_of(&format!("@/environment/{}", env.name))?;
-    let mut tx = Transaction::new(format!("register environment {}", env.name));
-    let value = model::to_json(env);
-    tx.set(&r, value.clone());
-    engine.ws.intent.commit(&tx)?;
-    let raw = crate::yaml::to_canonical(&value).map_err(|e| EngineError::Invalid(e.to_string()))?;
-    apply_environment(engine, &env.name, Some((env, raw)))
+/// Registers the environments declared by an environments file: writes their intent and
+/// applies it to state, with one commit on each branch (one push when state and intent live
+/// in one remote), whatever the number of environments.
+///
+/// Every environment is validated before anything is written.
+pub(crate) fn register_environments(engine: &Engine<'_>, envs: &[Environment]) -> EngineResult<()> {
+    let names: Vec<&str> = envs.iter().map(|e| e.name.as_str()).collect();
+    let mut intent_tx = Transaction::new(format!("register environments\n\n{}", names.join("\n")));
+    let mut state_tx =
+        Transaction::new(format!("apply environment intent\n\n{}", names.join("\n")));
+    let releases = package_releases(engine)?;
+    for env in envs {
+        let r = ref_of(&format!("@/environment/{}", env.name))?;
+        let value = model::to_json(env);
+        let raw =
+            crate::yaml::to_canonical(&value).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        intent_tx.set(&r, value);
+        apply_ops(engine, &mut state_tx, &env.name, env, raw, &releases)?;
+    }
+    engine
+        .ws
+        .intent
+        .commit_with(&intent_tx, &engine.ws.state, &state_tx)?;
+    Ok(())
 }
 
 /// Applies environment intent for `name`: with a document, writes it to state and schedules
@@ -34,15 +48,33 @@ pub fn apply_environment(
     name: &str,
     env: Option<(&Environment, String)>,
 ) -> EngineResult<()> {
+    let mut tx = Transaction::new(format!("apply environment intent\n\n{name}"));
+    match env {
+        Some((env, raw)) => {
+            let releases = package_releases(engine)?;
+            apply_ops(engine, &mut tx, name, env, raw, &releases)?;
+        }
+        None => {
+            let r = ref_of(&format!("@/environment/{name}"))?;
+            tx.delete_if_exists(&r);
+            tx.delete_applied(&r);
+        }
+    }
+    engine.ws.state.commit(&tx)?;
+    Ok(())
+}
+
+/// Records in `tx` the application of the environment document `env` (intent text `raw`)
+/// for `name`; `releases` are the packages' releases to schedule `check_envs` for.
+fn apply_ops(
+    engine: &Engine<'_>,
+    tx: &mut Transaction,
+    name: &str,
+    env: &Environment,
+    raw: String,
+    releases: &[Ref],
+) -> EngineResult<()> {
     let r = ref_of(&format!("@/environment/{name}"))?;
-    let ws = engine.ws;
-    let Some((env, raw)) = env else {
-        let mut tx = Transaction::new(format!("apply environment intent\n\nremove {name}"));
-        tx.delete_if_exists(&r);
-        tx.delete_applied(&r);
-        ws.state.commit(&tx)?;
-        return Ok(());
-    };
     if !names::is_valid_environment_name(&env.name) {
         return Err(EngineError::Invalid(format!(
             "environment validation failed: environment names may only contain letters, numbers, periods and underscores: {}",
@@ -56,23 +88,19 @@ pub fn apply_environment(
         )));
     }
     let value = model::to_json(env);
-    if ws.state.try_get(&r)?.as_ref() == Some(&value) {
+    if engine.ws.state.try_get(&r)?.as_ref() == Some(&value) {
         // Already applied: make sure the mirror agrees and stop.
-        let mut tx = Transaction::new(format!("apply environment intent\n\n{name}"));
         tx.set_applied_raw(&r, raw);
-        ws.state.commit(&tx)?;
         return Ok(());
     }
-    let mut tx = Transaction::new(format!("apply environment intent\n\n{name}"));
     tx.set(&r, value);
     tx.set_applied_raw(&r, raw);
-    for release in package_releases(engine)? {
+    for release in releases {
         tx.set(
             &ref_of(&format!("{release}/op/check_envs"))?,
             engine.marker(),
         );
     }
-    ws.state.commit(&tx)?;
     Ok(())
 }
 

@@ -7,11 +7,18 @@
 //! records the results, until no run can make progress: the release is complete, failed,
 //! or waiting for inputs (an approval, an upstream deployment).
 //!
-//! Writes are grouped: one commit marks a wave of runs `running` (and writes their deploy
-//! intent), and finished runs are committed in batches as they complete, so a phase of 100
-//! deployments makes a handful of commits rather than hundreds, while a crash loses at most
-//! the results not yet committed (those runs are still `running` and are picked up again by
-//! a later `release continue`).
+//! Writes are grouped so that a release pushes once per phase boundary plus once at the end
+//! (hosted Git services allow only a few pushes per minute per repository). The commit that
+//! starts a wave (its runs `running`, their deploy intent and its applied mirror) is folded
+//! into the commit before it: the release's initialisation for the first wave, the previous
+//! wave's last results for the others (the next wave is found on a preview of the store with
+//! those results applied, [`Store::preview`](crate::store::Store::preview)). Deploy intent
+//! shares that push when state and intent live in one remote
+//! ([`Store::commit_with`](crate::store::Store::commit_with)). Results of a wave whose runs
+//! finish far apart are committed at most once per [`EngineOptions::results_window`].
+//!
+//! A crash loses at most the results not yet committed: those runs are still `running` and
+//! are executed again by a later `release continue` or `work continue` (at least once).
 //!
 //! Progress (run started/finished, log lines) is reported through the [`Progress`] trait;
 //! the engine itself never prints.
@@ -32,9 +39,9 @@ use serde_json::Value;
 
 use crate::clock::Clock;
 use crate::config::ConfigError;
-use crate::refs::{GlobError, Ref, RefParseError};
+use crate::refs::{Glob, GlobError, Ref, RefParseError};
 use crate::sdk::Secrets;
-use crate::store::StoreError;
+use crate::store::{Area, MatchOptions, Store, StoreError, StoreResult, View};
 use crate::workspace::Workspace;
 
 pub use apply::apply_environment;
@@ -162,6 +169,17 @@ pub struct EngineOptions {
     pub progress: Arc<dyn Progress>,
     /// The clock for markers and log timestamps.
     pub clock: Arc<dyn Clock>,
+    /// How long a finished run of a wave may wait for others before the results gathered so
+    /// far are committed. The last results of a wave are always held for the commit that
+    /// starts the next wave (or ends the release), so this only bounds the extra pushes of a
+    /// wave whose runs finish far apart: at most one per window.
+    pub results_window: Duration,
+}
+
+impl EngineOptions {
+    /// The default [`EngineOptions::results_window`]: at most six extra pushes per minute
+    /// while a long wave runs.
+    pub const DEFAULT_RESULTS_WINDOW: Duration = Duration::from_secs(10);
 }
 
 /// Errors of release operations.
@@ -325,6 +343,50 @@ impl<'w> Engine<'w> {
 
     fn progress(&self, event: ProgressEvent) {
         self.opts.progress.event(event);
+    }
+}
+
+/// Where the engine reads state: the store's tip, or a [`View`] (a preview of writes not
+/// committed yet).
+pub(crate) trait StateReader {
+    /// Returns the document at `r` (links resolved, fragment applied), if any.
+    fn try_get(&self, r: &Ref) -> StoreResult<Option<Value>>;
+    /// Returns the refs matching any of `globs`.
+    fn match_refs(
+        &self,
+        area: Area,
+        globs: &[Glob],
+        options: MatchOptions,
+    ) -> StoreResult<Vec<Ref>>;
+}
+
+impl StateReader for Store {
+    fn try_get(&self, r: &Ref) -> StoreResult<Option<Value>> {
+        Store::try_get(self, r)
+    }
+
+    fn match_refs(
+        &self,
+        area: Area,
+        globs: &[Glob],
+        options: MatchOptions,
+    ) -> StoreResult<Vec<Ref>> {
+        Store::match_refs(self, area, globs, options)
+    }
+}
+
+impl StateReader for View<'_> {
+    fn try_get(&self, r: &Ref) -> StoreResult<Option<Value>> {
+        View::try_get(self, r)
+    }
+
+    fn match_refs(
+        &self,
+        area: Area,
+        globs: &[Glob],
+        options: MatchOptions,
+    ) -> StoreResult<Vec<Ref>> {
+        View::match_refs(self, area, globs, options)
     }
 }
 

@@ -4,7 +4,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::run::Candidate;
-use super::{Engine, EngineError, EngineResult, ProgressEvent, RunStatus, decode, ref_of};
+use super::{
+    Engine, EngineError, EngineResult, ProgressEvent, RunStatus, StateReader, decode, ref_of,
+};
 use crate::model::{self, Environment, ReleaseDoc, RunDoc, RunFunction};
 use crate::refs::{Glob, Ref, names};
 use crate::sdk::{LoadedPackage, PackageEval, PackageEvalOptions, evaluate_package};
@@ -144,15 +146,19 @@ impl Engine<'_> {
             let loaded = match self.evaluate(&file, &release)? {
                 PackageEval::Nothing => return Ok(ReleaseOutcome::Nothing),
                 PackageEval::Environments(envs) => {
-                    for env in &envs {
-                        super::apply::register_environment(self, env)?;
-                    }
+                    super::apply::register_environments(self, &envs)?;
                     return Ok(ReleaseOutcome::Environments(envs));
                 }
                 PackageEval::Package(loaded) => loaded,
             };
-            match self.init_release(&release, &commit, &loaded) {
-                Ok(()) => return self.run_to_pause(&release, &loaded),
+            // The first wave starts in the commit that creates the release.
+            let init = self.init_release(&release, &commit, &loaded)?;
+            let ran = self
+                .advance(&release, &loaded, Some(init))
+                .and_then(|(step, carry)| self.run_waves(&release, &loaded, step, carry))
+                .and_then(|done| self.commit_leftover(done));
+            match ran {
+                Ok(outcome) => return Ok(outcome),
                 // Another job took this id between our read and our commit: take the next.
                 Err(EngineError::Store(StoreError::AlreadyExists { .. })) => continue,
                 Err(e) => return Err(e),
@@ -173,12 +179,14 @@ impl Engine<'_> {
         Ok(max.unwrap_or(0) + 1)
     }
 
+    /// Returns the transaction that creates `release` (not committed yet): the release
+    /// document (create-only), the commit marker and run 1 of every task.
     fn init_release(
         &self,
         release: &Ref,
         commit: &str,
         loaded: &LoadedPackage,
-    ) -> EngineResult<()> {
+    ) -> EngineResult<Transaction> {
         let mut tx = Transaction::new(format!("initializing release\n\n{release}"));
         tx.create(
             release,
@@ -192,8 +200,7 @@ impl Engine<'_> {
             self.marker(),
         );
         self.add_first_runs(&mut tx, release, &loaded.package, false)?;
-        self.ws.state.commit(&tx)?;
-        Ok(())
+        Ok(tx)
     }
 
     /// Records run 1 (status `pending`) of every task and deployment of `package`, each
@@ -324,8 +331,10 @@ impl Engine<'_> {
                 RunStatus::FailedRetried,
             )?;
         }
-        self.ws.state.commit(&tx)?;
-        self.run_to_pause(&release, &loaded)
+        // The new runs start in the same commit.
+        let (step, carry) = self.advance(&release, &loaded, Some(tx))?;
+        let done = self.run_waves(&release, &loaded, step, carry)?;
+        self.commit_leftover(done)
     }
 
     /// Returns the release refs recorded for `commit` in this repository, sorted.
@@ -369,20 +378,7 @@ impl Engine<'_> {
         release: &Ref,
         statuses: &[RunStatus],
     ) -> EngineResult<Vec<Ref>> {
-        let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
-        let glob = Glob::new(&format!(
-            "{}/{{task,deploy}}/*/*/status/{{{}}}",
-            escape(&release.to_string()),
-            names.join(",")
-        ))?;
-        let refs =
-            self.ws
-                .state
-                .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
-        let mut out: Vec<Ref> = refs.iter().filter_map(|r| status_run(r).ok()).collect();
-        out.sort();
-        out.dedup();
-        Ok(out)
+        runs_with_status_in(&*self.ws.state, release, statuses)
     }
 
     /// Records a status change: removes the markers the run can have now (`from`; a new
@@ -408,31 +404,7 @@ impl Engine<'_> {
     ///
     /// Store errors.
     pub fn release_status(&self, release: &Ref) -> EngineResult<ReleaseStatus> {
-        let glob = Glob::new(&format!(
-            "{}/{{task,deploy}}/*/*/status/*",
-            escape(&release.to_string())
-        ))?;
-        let refs =
-            self.ws
-                .state
-                .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
-        let statuses: BTreeSet<RunStatus> = refs
-            .iter()
-            .filter_map(|r| r.subpath.rsplit('/').next().and_then(RunStatus::parse))
-            .collect();
-        Ok(
-            if statuses.is_empty() || statuses.iter().all(|s| *s == RunStatus::Pending) {
-                ReleaseStatus::Pending
-            } else if statuses.contains(&RunStatus::Failed) {
-                ReleaseStatus::Failed
-            } else if statuses.contains(&RunStatus::Running) {
-                ReleaseStatus::Running
-            } else if statuses.contains(&RunStatus::Cancelled) {
-                ReleaseStatus::Cancelled
-            } else {
-                ReleaseStatus::Complete
-            },
-        )
+        release_status_in(&*self.ws.state, release)
     }
 
     /// Runs `release` until no run can make progress (spec §6.3).
@@ -445,28 +417,97 @@ impl Engine<'_> {
         release: &Ref,
         loaded: &LoadedPackage,
     ) -> EngineResult<ReleaseOutcome> {
-        let mut waiting;
-        loop {
-            // Runs that pause or fail leave the pending set, and runs that wait for inputs
-            // are not ready, so each wave makes progress and the loop ends.
-            let (ready, blocked) = self.candidates(release, loaded)?;
-            waiting = blocked;
-            if ready.is_empty() {
-                break;
-            }
-            self.execute_wave(release, loaded, ready)?;
+        let done = self.run_to_pause_carrying(release, loaded, None)?;
+        self.commit_leftover(done)
+    }
+
+    /// As [`Engine::run_to_pause`], starting the first wave in one commit with `carry`
+    /// (writes not committed yet), and returning the last wave's results uncommitted when no
+    /// wave followed them: the caller commits them, alone or together with the first wave
+    /// of the next release it runs, so a batch of releases costs one commit per release
+    /// boundary instead of two.
+    pub(crate) fn run_to_pause_carrying(
+        &self,
+        release: &Ref,
+        loaded: &LoadedPackage,
+        carry: Option<Transaction>,
+    ) -> EngineResult<(ReleaseOutcome, Option<Transaction>)> {
+        let (step, carry) = self.advance(release, loaded, carry)?;
+        self.run_waves(release, loaded, step, carry)
+    }
+
+    /// Commits what a run to pause left uncommitted and returns its outcome.
+    fn commit_leftover(
+        &self,
+        (outcome, leftover): (ReleaseOutcome, Option<Transaction>),
+    ) -> EngineResult<ReleaseOutcome> {
+        if let Some(tx) = leftover {
+            self.ws.state.commit(&tx)?;
         }
+        Ok(outcome)
+    }
+
+    /// Finds the next wave and commits `carry` (writes not committed yet: a release's
+    /// initialisation, a wave's last results) together with the start of that wave, so a
+    /// phase boundary costs one push. The wave is found on a preview of the store with
+    /// `carry` applied, exactly as it would be found after committing `carry` alone.
+    ///
+    /// When no run is ready, `carry` is handed back uncommitted with [`Step::Paused`].
+    fn advance(
+        &self,
+        release: &Ref,
+        loaded: &LoadedPackage,
+        carry: Option<Transaction>,
+    ) -> EngineResult<(Step, Option<Transaction>)> {
+        let (ready, blocked) = match &carry {
+            Some(tx) => self.candidates(&self.ws.state.preview(tx)?, release, loaded)?,
+            None => self.candidates(&self.ws.state.view()?, release, loaded)?,
+        };
+        if ready.is_empty() {
+            return Ok((Step::Paused(blocked), carry));
+        }
+        self.start_wave(release, carry, &ready)?;
+        Ok((Step::Wave(ready), None))
+    }
+
+    /// Executes waves from `step` until no run can make progress, then reports the runs
+    /// waiting for inputs.
+    fn run_waves(
+        &self,
+        release: &Ref,
+        loaded: &LoadedPackage,
+        mut step: Step,
+        mut leftover: Option<Transaction>,
+    ) -> EngineResult<(ReleaseOutcome, Option<Transaction>)> {
+        // Runs that pause or fail leave the pending set, and runs that wait for inputs are
+        // not ready, so each wave makes progress and the loop ends.
+        let waiting = loop {
+            match step {
+                Step::Wave(ready) => {
+                    let carry = self.execute_wave(release, loaded, ready)?;
+                    (step, leftover) = self.advance(release, loaded, carry)?;
+                }
+                Step::Paused(waiting) => break waiting,
+            }
+        };
         for (run, missing) in &waiting {
             self.progress(ProgressEvent::Waiting {
                 run: run.clone(),
                 missing: missing.clone(),
             });
         }
-        Ok(ReleaseOutcome::Release {
-            release: release.clone(),
-            status: self.release_status(release)?,
-            waiting,
-        })
+        let status = match &leftover {
+            Some(tx) => release_status_in(&self.ws.state.preview(tx)?, release)?,
+            None => release_status_in(&*self.ws.state, release)?,
+        };
+        Ok((
+            ReleaseOutcome::Release {
+                release: release.clone(),
+                status,
+                waiting,
+            },
+            leftover,
+        ))
     }
 
     /// Evaluates a package file and describes its phases (`ocuroot release lint`).
@@ -525,9 +566,11 @@ impl Engine<'_> {
             .find_map(|r| r.subpath.rsplit('/').next().and_then(RunStatus::parse)))
     }
 
-    /// Returns the runs that can execute now, and the ones blocked on inputs.
+    /// Returns the runs that can execute now, and the ones blocked on inputs, as `reader`
+    /// sees the store.
     fn candidates(
         &self,
+        reader: &dyn StateReader,
         release: &Ref,
         loaded: &LoadedPackage,
     ) -> EngineResult<(Vec<Candidate>, Waiting)> {
@@ -537,21 +580,25 @@ impl Engine<'_> {
         // or lost its store mid-run. Resuming it re-executes its current function: runs are
         // executed at least once, never lost (a task must tolerate being run again, as after
         // a CI job retry).
-        let runs = self.runs_with_status(
+        let runs = runs_with_status_in(
+            reader,
             release,
             &[RunStatus::Pending, RunStatus::Paused, RunStatus::Running],
         )?;
         let mut ready = Vec::new();
         let mut blocked = Vec::new();
         for run in runs {
-            let doc: RunDoc = decode(&run, "run", self.ws.state.get(&run)?)?;
+            let Some(doc) = reader.try_get(&run)? else {
+                return Err(StoreError::NotFound { r: run.to_string() }.into());
+            };
+            let doc: RunDoc = decode(&run, "run", doc)?;
             let Some(last) = doc.functions.last().cloned() else {
                 continue;
             };
-            if !self.dependencies_satisfied(&last.dependencies)? {
+            if !dependencies_satisfied_in(reader, &last.dependencies)? {
                 continue;
             }
-            let inputs = self.populate(&last.inputs)?;
+            let inputs = populate_in(reader, &last.inputs)?;
             let missing: Vec<String> = inputs
                 .iter()
                 .filter(|(_, d)| d.is_missing())
@@ -577,34 +624,12 @@ impl Engine<'_> {
 
     /// True when every dependency glob matches at least one state ref.
     pub(crate) fn dependencies_satisfied(&self, deps: &[String]) -> EngineResult<bool> {
-        for dep in deps {
-            let glob = Glob::new(dep)?;
-            if self
-                .ws
-                .state
-                .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?
-                .is_empty()
-            {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+        dependencies_satisfied_in(&*self.ws.state, deps)
     }
 
     /// Reads each ref input from state (spec §4.6): found sets the value, not found keeps it.
     pub(crate) fn populate(&self, inputs: &model::Inputs) -> EngineResult<model::Inputs> {
-        let mut out = BTreeMap::new();
-        for (name, desc) in inputs {
-            let mut d = desc.clone();
-            if let Some(r) = &desc.reference {
-                let r = Ref::parse(r)?;
-                if let Some(v) = self.ws.state.try_get(&r)? {
-                    d.value = Some(v);
-                }
-            }
-            out.insert(name.clone(), d);
-        }
-        Ok(out)
+        populate_in(&*self.ws.state, inputs)
     }
 
     pub(crate) fn package_dir(&self, release: &Ref) -> std::path::PathBuf {
@@ -614,6 +639,51 @@ impl Engine<'_> {
             .unwrap_or_default();
         self.ws.root.join(dir)
     }
+}
+
+/// Returns the run refs of `release` whose status is one of `statuses`, read from `reader`.
+/// The status of `release` as `reader` sees it (see [`Engine::release_status`]).
+fn release_status_in(reader: &dyn StateReader, release: &Ref) -> EngineResult<ReleaseStatus> {
+    let glob = Glob::new(&format!(
+        "{}/{{task,deploy}}/*/*/status/*",
+        escape(&release.to_string())
+    ))?;
+    let refs = reader.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
+    let statuses: BTreeSet<RunStatus> = refs
+        .iter()
+        .filter_map(|r| r.subpath.rsplit('/').next().and_then(RunStatus::parse))
+        .collect();
+    Ok(
+        if statuses.is_empty() || statuses.iter().all(|s| *s == RunStatus::Pending) {
+            ReleaseStatus::Pending
+        } else if statuses.contains(&RunStatus::Failed) {
+            ReleaseStatus::Failed
+        } else if statuses.contains(&RunStatus::Running) {
+            ReleaseStatus::Running
+        } else if statuses.contains(&RunStatus::Cancelled) {
+            ReleaseStatus::Cancelled
+        } else {
+            ReleaseStatus::Complete
+        },
+    )
+}
+
+fn runs_with_status_in(
+    reader: &dyn StateReader,
+    release: &Ref,
+    statuses: &[RunStatus],
+) -> EngineResult<Vec<Ref>> {
+    let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+    let glob = Glob::new(&format!(
+        "{}/{{task,deploy}}/*/*/status/{{{}}}",
+        escape(&release.to_string()),
+        names.join(",")
+    ))?;
+    let refs = reader.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
+    let mut out: Vec<Ref> = refs.iter().filter_map(|r| status_run(r).ok()).collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 fn check_input_names(run: &Ref, inputs: &model::Inputs) -> EngineResult<()> {
@@ -627,8 +697,47 @@ fn check_input_names(run: &Ref, inputs: &model::Inputs) -> EngineResult<()> {
     Ok(())
 }
 
+/// True when every dependency glob matches at least one ref `reader` sees.
+fn dependencies_satisfied_in(reader: &dyn StateReader, deps: &[String]) -> EngineResult<bool> {
+    for dep in deps {
+        let glob = Glob::new(dep)?;
+        if reader
+            .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?
+            .is_empty()
+        {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Reads each ref input through `reader` (spec §4.6): found sets the value, not found keeps
+/// it.
+fn populate_in(reader: &dyn StateReader, inputs: &model::Inputs) -> EngineResult<model::Inputs> {
+    let mut out = BTreeMap::new();
+    for (name, desc) in inputs {
+        let mut d = desc.clone();
+        if let Some(r) = &desc.reference {
+            let r = Ref::parse(r)?;
+            if let Some(v) = reader.try_get(&r)? {
+                d.value = Some(v);
+            }
+        }
+        out.insert(name.clone(), d);
+    }
+    Ok(out)
+}
+
 /// Runs blocked on inputs, with the missing input names.
 type Waiting = Vec<(Ref, Vec<String>)>;
+
+/// Where a release stands after a commit: a wave started, or nothing can progress.
+enum Step {
+    /// These runs were just marked `running` and are to be executed.
+    Wave(Vec<Candidate>),
+    /// No run is ready; these wait for inputs.
+    Paused(Waiting),
+}
 
 pub(crate) use crate::refs::glob::escape;
 

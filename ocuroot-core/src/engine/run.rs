@@ -1,7 +1,7 @@
 //! Executing a wave of runs concurrently and recording their results in batches.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -99,18 +99,27 @@ impl Engine<'_> {
         })
     }
 
+    /// Executes a wave of runs (already marked `running` by [`Engine::start_wave`]) on
+    /// worker threads and gathers their results.
+    ///
+    /// Returns the transaction recording the results not committed yet, for the caller to
+    /// fold into the commit that starts the next wave (or ends the release). Results are
+    /// committed before the wave ends only when one has waited for
+    /// [`EngineOptions::results_window`](super::EngineOptions::results_window), or when a
+    /// run could not be executed (then everything gathered is committed and the error
+    /// returned).
     pub(crate) fn execute_wave(
         &self,
         release: &Ref,
         loaded: &LoadedPackage,
         candidates: Vec<Candidate>,
-    ) -> EngineResult<()> {
-        self.mark_running(release, &candidates)?;
+    ) -> EngineResult<Option<Transaction>> {
         let total = candidates.len();
         let queue = Mutex::new(candidates.into_iter().collect::<VecDeque<_>>());
         let workers = self.opts.parallel.clamp(1, total.max(1));
+        let window = self.opts.results_window;
         let (tx, rx) = mpsc::channel::<EngineResult<RunResult>>();
-        std::thread::scope(|scope| -> EngineResult<()> {
+        std::thread::scope(|scope| -> EngineResult<Option<Transaction>> {
             for _ in 0..workers {
                 let tx = tx.clone();
                 let queue = &queue;
@@ -128,47 +137,79 @@ impl Engine<'_> {
             drop(tx);
             let mut received = 0;
             let mut first_error = None;
+            let mut gathered: Vec<RunResult> = Vec::new();
+            // When the oldest result not committed yet arrived.
+            let mut oldest: Option<Instant> = None;
             while received < total {
-                let Ok(first) = rx.recv() else { break };
-                let mut batch = vec![first];
-                while let Ok(more) = rx.try_recv() {
-                    batch.push(more);
-                }
-                received += batch.len();
-                let mut results = Vec::new();
-                for r in batch {
-                    match r {
-                        Ok(r) => results.push(r),
-                        Err(e) => {
-                            first_error.get_or_insert(e);
+                let next = match oldest {
+                    None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                    Some(t) => rx.recv_timeout(window.saturating_sub(t.elapsed())),
+                };
+                match next {
+                    Ok(result) => {
+                        received += 1;
+                        match result {
+                            Ok(r) => {
+                                gathered.push(r);
+                                oldest.get_or_insert_with(Instant::now);
+                            }
+                            Err(e) => {
+                                first_error.get_or_insert(e);
+                            }
                         }
                     }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
                 }
-                if let Err(e) = self.record_results(release, results) {
-                    first_error.get_or_insert(e);
+                let due = oldest.is_some_and(|t| t.elapsed() >= window);
+                if due && received < total {
+                    oldest = None;
+                    let results = std::mem::take(&mut gathered);
+                    let committed = self.results_tx(release, results).and_then(|tx| {
+                        if let Some(tx) = tx {
+                            self.ws.state.commit(&tx)?;
+                        }
+                        Ok(())
+                    });
+                    if let Err(e) = committed {
+                        first_error.get_or_insert(e);
+                    }
                 }
             }
+            let results = self.results_tx(release, gathered)?;
             match first_error {
-                Some(e) => Err(e),
-                None => Ok(()),
+                Some(e) => {
+                    if let Some(tx) = results {
+                        self.ws.state.commit(&tx)?;
+                    }
+                    Err(e)
+                }
+                None => Ok(results),
             }
         })
     }
 
-    /// One commit marks every run of the wave `running` with its populated inputs, and
-    /// one intent commit records the deploy intent of deployments that start.
-    fn mark_running(&self, release: &Ref, candidates: &[Candidate]) -> EngineResult<()> {
-        let mut state_tx = Transaction::new(format!("execution started\n\n{release}"));
+    /// Commits the start of a wave: every run of it `running` with its populated inputs,
+    /// the deploy intent of deployments that start, and its applied mirror. `carry` (writes
+    /// not committed yet) goes into the same state commit, and the intent shares its push
+    /// when state and intent live in one remote.
+    pub(crate) fn start_wave(
+        &self,
+        release: &Ref,
+        carry: Option<Transaction>,
+        candidates: &[Candidate],
+    ) -> EngineResult<()> {
+        let mut started = Transaction::new(format!("execution started\n\n{release}"));
         let mut intent_tx = Transaction::new(format!("deployments started\n\n{release}"));
         for c in candidates {
             let mut doc = c.doc.clone();
             if let Some(last) = doc.functions.last_mut() {
                 last.inputs = c.inputs.clone();
             }
-            state_tx.set(&c.run, self.secrets.mask_json(&model::to_json(&doc)));
+            started.set(&c.run, self.secrets.mask_json(&model::to_json(&doc)));
             // Candidates come from the pending, paused and running runs of the release.
             self.set_status(
-                &mut state_tx,
+                &mut started,
                 &c.run,
                 &[RunStatus::Pending, RunStatus::Paused, RunStatus::Running],
                 RunStatus::Running,
@@ -181,7 +222,7 @@ impl Engine<'_> {
                 ))?;
                 if doc.run_type == "down" {
                     intent_tx.delete_if_exists(&intent_ref);
-                    state_tx.delete_applied(&intent_ref);
+                    started.delete_applied(&intent_ref);
                 } else {
                     let intent = DeployIntent {
                         release: release.to_string(),
@@ -189,14 +230,22 @@ impl Engine<'_> {
                     };
                     let value = self.secrets.mask_json(&model::to_json(&intent));
                     intent_tx.set(&intent_ref, value.clone());
-                    state_tx.set_applied(&intent_ref, value);
+                    started.set_applied(&intent_ref, value);
                 }
             }
         }
-        if !intent_tx.is_empty() {
-            self.ws.intent.commit(&intent_tx)?;
-        }
-        self.ws.state.commit(&state_tx)?;
+        let state_tx = match carry {
+            Some(mut carry) => {
+                carry.append(started);
+                carry
+            }
+            None => started,
+        };
+        // Intent first: when the two cannot share a push, the applied mirror must never
+        // be ahead of the intent it mirrors (that would read as intent deleted).
+        self.ws
+            .intent
+            .commit_with(&intent_tx, &self.ws.state, &state_tx)?;
         Ok(())
     }
 
@@ -314,10 +363,14 @@ impl Engine<'_> {
         })
     }
 
-    /// Commits the results of finished runs in one transaction.
-    fn record_results(&self, release: &Ref, results: Vec<RunResult>) -> EngineResult<()> {
+    /// Returns the transaction recording the results of finished runs (`None` for none).
+    fn results_tx(
+        &self,
+        release: &Ref,
+        results: Vec<RunResult>,
+    ) -> EngineResult<Option<Transaction>> {
         if results.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let mut tx = Transaction::new(format!(
             "execution finished\n\n{}",
@@ -369,8 +422,7 @@ impl Engine<'_> {
                 tx.link(&latest, &task);
             }
         }
-        self.ws.state.commit(&tx)?;
-        Ok(())
+        Ok(Some(tx))
     }
 
     /// Reads a run document.

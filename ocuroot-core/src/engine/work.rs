@@ -447,19 +447,44 @@ impl Engine<'_> {
             }
             releases.insert(item.r.release_ref());
         }
+        // Each release's last results are committed together with the next release's first
+        // wave: one commit per release instead of two.
+        let mut carry: Option<Transaction> = None;
         for release in releases {
             let (release, loaded) = match self.open_release(&release) {
                 Ok(x) => x,
                 Err(EngineError::ReleaseNotFound { .. }) => continue,
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.commit_carry(carry)?;
+                    return Err(e);
+                }
             };
-            if let super::ReleaseOutcome::Release { status, .. } =
-                self.run_to_pause(&release, &loaded)?
-            {
-                failed |= status == super::ReleaseStatus::Failed;
+            let held = carry.clone();
+            match self.run_to_pause_carrying(&release, &loaded, carry) {
+                Ok((outcome, leftover)) => {
+                    if let super::ReleaseOutcome::Release { status, .. } = outcome {
+                        failed |= status == super::ReleaseStatus::Failed;
+                    }
+                    carry = leftover;
+                }
+                Err(e) => {
+                    // Keep the previous release's results if the error came before they were
+                    // committed (re-applying already committed writes changes nothing). Best
+                    // effort: a run whose result is lost stays `running` and runs again.
+                    let _ = self.commit_carry(held);
+                    return Err(e);
+                }
             }
         }
+        self.commit_carry(carry)?;
         Ok(failed)
+    }
+
+    fn commit_carry(&self, carry: Option<Transaction>) -> EngineResult<()> {
+        if let Some(tx) = carry {
+            self.ws.state.commit(&tx)?;
+        }
+        Ok(())
     }
 
     /// Applies the intent at `r` to state (`ocuroot state apply`, spec §6.6).

@@ -219,6 +219,12 @@ impl GitBackend {
             .tree_id()
             .map_err(git_err(&loc, "read commit tree"))?
             .detach();
+        self.folder_tree(repo, root)
+    }
+
+    /// Returns the tree id of the store folder below the branch root tree `root`.
+    fn folder_tree(&self, repo: &gix::Repository, root: ObjectId) -> StoreResult<Option<ObjectId>> {
+        let loc = self.location();
         if self.prefix.is_empty() {
             return Ok(Some(root));
         }
@@ -276,6 +282,16 @@ impl GitBackend {
     fn snapshot_local(&self) -> StoreResult<Snapshot<'_>> {
         let repo = self.local();
         let tip = self.tip(&repo)?;
+        self.snapshot_on(repo, tip)
+    }
+
+    /// A read view of this store's folder in the commit `tip` (`None`: an empty branch),
+    /// read through `repo`.
+    fn snapshot_on(
+        &self,
+        repo: gix::Repository,
+        tip: Option<ObjectId>,
+    ) -> StoreResult<Snapshot<'_>> {
         let tree = match tip {
             Some(tip) => self.store_tree(&repo, tip)?,
             None => None,
@@ -288,6 +304,18 @@ impl GitBackend {
         };
         snap.check_marker()?;
         Ok(snap)
+    }
+
+    /// A read view of the tip as `tx` would leave it, without committing: the new trees
+    /// are written to the object database (unreferenced until a commit uses them), the
+    /// branch does not move. The view's commit is the tip it was built on.
+    pub(crate) fn preview(&self, tx: &Transaction) -> StoreResult<Snapshot<'_>> {
+        let snap = self.snapshot()?;
+        let Some((root, _)) = self.build_root(&snap, tx)? else {
+            return Ok(snap);
+        };
+        let tree = self.folder_tree(&snap.repo, root)?;
+        Ok(Snapshot { tree, ..snap })
     }
 
     fn signature(&self) -> gix::actor::Signature {
@@ -304,6 +332,35 @@ impl GitBackend {
 
     /// Builds the commit of `tx` on top of `snap`; `None` when the operations change nothing.
     fn build_commit(&self, snap: &Snapshot<'_>, tx: &Transaction) -> StoreResult<Option<ObjectId>> {
+        let loc = self.location();
+        let Some((new_root, _)) = self.build_root(snap, tx)? else {
+            return Ok(None);
+        };
+        let sig = self.signature();
+        let commit = gix::objs::Commit {
+            message: tx.commit_message().into(),
+            tree: new_root,
+            author: sig.clone(),
+            committer: sig,
+            encoding: None,
+            parents: snap.tip.into_iter().collect(),
+            extra_headers: Vec::new(),
+        };
+        Ok(Some(
+            snap.repo
+                .write_object(&commit)
+                .map_err(git_err(&loc, "write commit"))?
+                .detach(),
+        ))
+    }
+
+    /// Applies `tx` to the branch root tree of `snap` and writes the new root tree.
+    /// Returns the new and the old root, or `None` when the operations change nothing.
+    fn build_root(
+        &self,
+        snap: &Snapshot<'_>,
+        tx: &Transaction,
+    ) -> StoreResult<Option<(ObjectId, ObjectId)>> {
         let loc = self.location();
         let repo = &snap.repo;
         let mut overlay = Overlay::new(snap);
@@ -387,21 +444,7 @@ impl GitBackend {
         if new_root == base_root {
             return Ok(None);
         }
-        let sig = self.signature();
-        let commit = gix::objs::Commit {
-            message: tx.commit_message().into(),
-            tree: new_root,
-            author: sig.clone(),
-            committer: sig,
-            encoding: None,
-            parents: snap.tip.into_iter().collect(),
-            extra_headers: Vec::new(),
-        };
-        Ok(Some(
-            repo.write_object(&commit)
-                .map_err(git_err(&loc, "write commit"))?
-                .detach(),
-        ))
+        Ok(Some((new_root, base_root)))
     }
 
     /// Moves the branch of `repo` from `expected` to `new` by compare-and-swap.
@@ -536,10 +579,142 @@ impl GitBackend {
                     let cap = 2u64.saturating_pow(attempt.min(5)) * 10;
                     std::thread::sleep(Duration::from_millis(rng.random_range(1..=cap)));
                 }
+                // A push of one branch is never atomic.
+                PushOutcome::AtomicUnsupported => {
+                    return Err(self.remote_error(
+                        remote,
+                        "push to",
+                        RemoteFailure::Remote("the remote refused the push".to_string()),
+                    ));
+                }
             }
         }
         Err(StoreError::Conflict {
             location: loc,
+            attempts,
+        })
+    }
+
+    /// Commits `tx` to `self` and `other_tx` to `other` with a single `git push`, when both
+    /// stores live in one remote (same URL, hence one cache): folders of one branch get two
+    /// chained commits (`self`'s first) and one branch update; two branches are updated by
+    /// one atomic push, so neither lands without the other. A lost race re-fetches, re-applies
+    /// both transactions and pushes again, as [`GitBackend::commit`] does.
+    ///
+    /// Returns `None` when the stores cannot share a push (not both remote, two remotes,
+    /// offline, or a remote without atomic pushes), having pushed nothing: the caller then
+    /// commits them one after the other.
+    pub(crate) fn commit_joint(
+        &self,
+        tx: &Transaction,
+        other: &GitBackend,
+        other_tx: &Transaction,
+    ) -> StoreResult<Option<[CommitOutcome; 2]>> {
+        let (Some(remote), Some(other_remote)) = (&self.remote, &other.remote) else {
+            return Ok(None);
+        };
+        if remote.url != other_remote.url
+            || self.repo_path != other.repo_path
+            || remote.settings.offline
+            || other_remote.settings.offline
+        {
+            return Ok(None);
+        }
+        let same_branch = self.branch == other.branch;
+        let attempts = remote.settings.max_attempts.max(1);
+        let mut rng = rand::rng();
+        // Every attempt but the last lost a race: the attempt number is the retry count.
+        let outcome = |id: Option<ObjectId>, retries| CommitOutcome {
+            commit: id.map(|id| id.to_string()),
+            retries,
+        };
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                self.fetch_now(remote)?;
+                if !same_branch {
+                    other.fetch_now(other_remote)?;
+                }
+            } else {
+                self.maybe_fetch()?;
+                other.maybe_fetch()?;
+            }
+            let snap = self.snapshot_local()?;
+            let first = self.build_commit(&snap, tx)?;
+            let pushed = if same_branch {
+                // The other store's commit goes on top of ours, in the same repository.
+                let other_snap = other.snapshot_on(snap.repo.clone(), first.or(snap.tip))?;
+                let second = other.build_commit(&other_snap, other_tx)?;
+                let Some(new) = second.or(first) else {
+                    return Ok(Some([outcome(None, attempt), outcome(None, attempt)]));
+                };
+                let update = remote::BranchUpdate {
+                    branch: &self.branch,
+                    new,
+                    expected: snap.tip,
+                };
+                match remote::push_branches(&self.repo_path, &remote.url, &[update])
+                    .map_err(|f| self.remote_error(remote, "push to", f))?
+                {
+                    PushOutcome::Accepted => {
+                        let _ = self.update_ref(&snap.repo, snap.tip, new, other_tx.message());
+                        Some((first, second))
+                    }
+                    PushOutcome::Rejected => None,
+                    PushOutcome::AtomicUnsupported => return Ok(None),
+                }
+            } else {
+                let other_snap = other.snapshot_local()?;
+                let second = other.build_commit(&other_snap, other_tx)?;
+                let mut updates = Vec::new();
+                if let Some(new) = first {
+                    updates.push(remote::BranchUpdate {
+                        branch: &self.branch,
+                        new,
+                        expected: snap.tip,
+                    });
+                }
+                if let Some(new) = second {
+                    updates.push(remote::BranchUpdate {
+                        branch: &other.branch,
+                        new,
+                        expected: other_snap.tip,
+                    });
+                }
+                if updates.is_empty() {
+                    return Ok(Some([outcome(None, attempt), outcome(None, attempt)]));
+                }
+                match remote::push_branches(&self.repo_path, &remote.url, &updates)
+                    .map_err(|f| self.remote_error(remote, "push to", f))?
+                {
+                    PushOutcome::Accepted => {
+                        // As in `commit_remote`: a cache already ahead stays as it is.
+                        if let Some(new) = first {
+                            let _ = self.update_ref(&snap.repo, snap.tip, new, tx.message());
+                        }
+                        if let Some(new) = second {
+                            let _ = other.update_ref(
+                                &other_snap.repo,
+                                other_snap.tip,
+                                new,
+                                other_tx.message(),
+                            );
+                        }
+                        Some((first, second))
+                    }
+                    PushOutcome::Rejected => None,
+                    PushOutcome::AtomicUnsupported => return Ok(None),
+                }
+            };
+            if let Some((first, second)) = pushed {
+                remote::mark_fetched(&self.repo_path, &self.branch);
+                remote::mark_fetched(&other.repo_path, &other.branch);
+                return Ok(Some([outcome(first, attempt), outcome(second, attempt)]));
+            }
+            let cap = 2u64.saturating_pow(attempt.min(5)) * 10;
+            std::thread::sleep(Duration::from_millis(rng.random_range(1..=cap)));
+        }
+        Err(StoreError::Conflict {
+            location: self.location(),
             attempts,
         })
     }

@@ -360,6 +360,30 @@ impl Transaction {
         })
     }
 
+    /// Appends the operations of `other` after this transaction's, so both land in one
+    /// commit. The commit message's first line names both (`a; b`), and `other`'s further
+    /// lines follow this transaction's.
+    pub fn append(&mut self, other: Transaction) -> &mut Self {
+        let (head, body) = split_message(&self.message);
+        let (other_head, other_body) = split_message(&other.message);
+        let head = match (head.is_empty(), other_head.is_empty()) {
+            (_, true) => head.to_string(),
+            (true, false) => other_head.to_string(),
+            (false, false) => format!("{head}; {other_head}"),
+        };
+        let body: Vec<&str> = [body, other_body]
+            .into_iter()
+            .filter(|b| !b.is_empty())
+            .collect();
+        self.message = if body.is_empty() {
+            head
+        } else {
+            format!("{head}\n\n{}", body.join("\n\n"))
+        };
+        self.ops.extend(other.ops);
+        self
+    }
+
     /// Renders the commit message: the message, a blank line, one line per operation.
     pub fn commit_message(&self) -> String {
         const MAX_LINES: usize = 100;
@@ -375,6 +399,15 @@ impl Transaction {
             }
         }
         msg
+    }
+}
+
+/// Splits a message into its first line and the rest (trimmed).
+fn split_message(message: &str) -> (&str, &str) {
+    let message = message.trim();
+    match message.split_once('\n') {
+        Some((head, body)) => (head.trim(), body.trim()),
+        None => (message, ""),
     }
 }
 
@@ -703,23 +736,7 @@ impl Store {
     /// [`StoreError::Conflict`] when the retries run out, Git errors. On error nothing is
     /// written to the branch.
     pub fn commit(&self, tx: &Transaction) -> StoreResult<CommitOutcome> {
-        for op in tx.ops() {
-            let r = match op {
-                Op::Set { r, .. }
-                | Op::SetRaw { r, .. }
-                | Op::Create { r, .. }
-                | Op::Delete { r, .. }
-                | Op::Unlink { r } => r,
-                Op::Link { r, target } => {
-                    target.ensure_storable()?;
-                    r
-                }
-            };
-            r.ensure_storable()?;
-            if !r.fragment.is_empty() {
-                return Err(StoreError::FragmentWrite { r: r.to_string() });
-            }
-        }
+        check_ops(tx)?;
         let outcome = match self.git.commit(tx) {
             // A damaged remote cache: rebuild it from the remote and apply the ops again.
             Err(StoreError::Git { .. }) if self.git.is_remote() => {
@@ -728,6 +745,12 @@ impl Store {
             }
             other => other,
         }?;
+        self.record_changes(tx);
+        Ok(outcome)
+    }
+
+    /// Adds the records-area refs `tx` wrote to [`Store::changes`].
+    fn record_changes(&self, tx: &Transaction) {
         let mut changes = self
             .changes
             .lock()
@@ -761,7 +784,6 @@ impl Store {
                 _ => {}
             }
         }
-        Ok(outcome)
     }
 
     /// Returns every ref (records area, as written: links not resolved) that transactions
@@ -774,6 +796,68 @@ impl Store {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// Commits `tx` to this store and `other_tx` to `other` with as few pushes as possible.
+    ///
+    /// When both stores live in one remote (two branches of it, or two folders of one
+    /// branch), one `git push` carries both commits: two branches are updated atomically, so
+    /// neither lands without the other; one branch gets this store's commit and `other`'s on
+    /// top of it. Otherwise (local stores, two remotes, a remote without atomic pushes) this
+    /// store is committed first, then `other`, each as [`Store::commit`] does. An empty
+    /// transaction is skipped.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::commit`]. When the stores share a push, an error means neither commit
+    /// landed; otherwise an error from `other` leaves this store's commit in place.
+    pub fn commit_with(
+        &self,
+        tx: &Transaction,
+        other: &Store,
+        other_tx: &Transaction,
+    ) -> StoreResult<[CommitOutcome; 2]> {
+        let none = || CommitOutcome {
+            commit: None,
+            retries: 0,
+        };
+        if other_tx.is_empty() {
+            return Ok([self.commit(tx)?, none()]);
+        }
+        if tx.is_empty() {
+            return Ok([none(), other.commit(other_tx)?]);
+        }
+        check_ops(tx)?;
+        check_ops(other_tx)?;
+        match self.git.commit_joint(tx, &other.git, other_tx) {
+            Ok(Some(outcomes)) => {
+                self.record_changes(tx);
+                other.record_changes(other_tx);
+                return Ok(outcomes);
+            }
+            // Not one remote, or no atomic pushes: nothing was pushed yet.
+            Ok(None) => {}
+            // A damaged cache: nothing was pushed; the one-by-one commits below repair it.
+            Err(StoreError::Git { .. }) if self.git.is_remote() => {}
+            Err(e) => return Err(e),
+        }
+        let first = self.commit(tx)?;
+        Ok([first, other.commit(other_tx)?])
+    }
+
+    /// Returns a read-only view of the store as it would be after committing `tx` on the
+    /// current tip, without committing anything (the branch does not move and nothing is
+    /// pushed). [`View::commit`] of a preview is the tip it was built on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::commit`] for the operations (for example [`StoreError::AlreadyExists`]
+    /// for a create-only write of an existing document), Git errors.
+    pub fn preview(&self, tx: &Transaction) -> StoreResult<View<'_>> {
+        check_ops(tx)?;
+        Ok(View {
+            snap: self.git.preview(tx)?,
+        })
     }
 
     /// Returns the changes to the document or link at exactly `r`, newest first.
@@ -828,6 +912,28 @@ impl Store {
     }
 }
 
+/// Checks that every operation of `tx` addresses a storable ref without a fragment.
+fn check_ops(tx: &Transaction) -> StoreResult<()> {
+    for op in tx.ops() {
+        let r = match op {
+            Op::Set { r, .. }
+            | Op::SetRaw { r, .. }
+            | Op::Create { r, .. }
+            | Op::Delete { r, .. }
+            | Op::Unlink { r } => r,
+            Op::Link { r, target } => {
+                target.ensure_storable()?;
+                r
+            }
+        };
+        r.ensure_storable()?;
+        if !r.fragment.is_empty() {
+            return Err(StoreError::FragmentWrite { r: r.to_string() });
+        }
+    }
+    Ok(())
+}
+
 /// A file of a store as it is in Git, for validation (see [`View::files`]).
 #[derive(Clone, Debug)]
 pub struct StoreFile {
@@ -868,6 +974,33 @@ impl View<'_> {
         self.snap.get(r)
     }
 
+    /// Returns the document at `r`, or `None` when not found.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::try_get`].
+    pub fn try_get(&self, r: &Ref) -> StoreResult<Option<Value>> {
+        match self.get(r) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Returns the refs matching any of `globs`, sorted and unique.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::match_refs`].
+    pub fn match_refs(
+        &self,
+        area: Area,
+        globs: &[Glob],
+        options: MatchOptions,
+    ) -> StoreResult<Vec<Ref>> {
+        self.snap.match_refs(area, globs, options)
+    }
+
     /// Returns what is stored exactly at `r` in `area`.
     ///
     /// # Errors
@@ -902,5 +1035,30 @@ impl View<'_> {
                 }
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appended_transactions_name_both_in_the_summary_and_keep_every_op() {
+        let a: Ref = "@/custom/a".parse().expect("ref");
+        let b: Ref = "@/custom/b".parse().expect("ref");
+        let mut first = Transaction::new("execution finished\n\nrun 1 complete");
+        first.set(&a, Value::Null);
+        let mut second = Transaction::new("execution started\n\nrelease r1");
+        second.delete(&b);
+        first.append(second);
+        assert_eq!(
+            first.message(),
+            "execution finished; execution started\n\nrun 1 complete\n\nrelease r1"
+        );
+        assert_eq!(first.ops().len(), 2);
+        assert!(matches!(&first.ops()[1], Op::Delete { r, .. } if *r == b));
+        let mut bare = Transaction::new("");
+        bare.append(Transaction::new("only"));
+        assert_eq!(bare.message(), "only");
     }
 }

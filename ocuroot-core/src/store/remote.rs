@@ -60,8 +60,11 @@ pub struct RemoteOptions {
 pub enum PushOutcome {
     /// The branch now points at the new commit.
     Accepted,
-    /// The branch was not at the expected commit (another writer pushed first).
+    /// The branch was not at the expected commit (another writer pushed first); in an
+    /// atomic push of several branches, none of them moved.
     Rejected,
+    /// The remote cannot update several branches atomically (`--atomic`); nothing moved.
+    AtomicUnsupported,
 }
 
 /// A failed fetch or push.
@@ -308,6 +311,15 @@ pub(crate) fn default_branch(url: &str) -> Result<Option<String>, RemoteFailure>
     }))
 }
 
+/// One branch update of a push: move `refs/heads/<branch>` to `new` if the remote branch is
+/// at `expected` (`None`: the branch must not exist yet).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BranchUpdate<'a> {
+    pub branch: &'a str,
+    pub new: ObjectId,
+    pub expected: Option<ObjectId>,
+}
+
 /// Pushes `new` to `refs/heads/<branch>` of `url` if the remote branch is at `expected`
 /// (`None`: the branch must not exist yet).
 ///
@@ -320,54 +332,104 @@ pub(crate) fn push(
     new: ObjectId,
     expected: Option<ObjectId>,
 ) -> Result<PushOutcome, RemoteFailure> {
-    let full = format!("refs/heads/{branch}");
-    let lease = format!(
-        "--force-with-lease={full}:{}",
-        expected.map(|e| e.to_string()).unwrap_or_default()
-    );
-    let out = git(cache)
-        .args(["push", "--porcelain", &lease, "--", url])
-        .arg(format!("{new}:{full}"))
+    push_branches(
+        cache,
+        url,
+        &[BranchUpdate {
+            branch,
+            new,
+            expected,
+        }],
+    )
+}
+
+/// Updates several branches of `url` in one `git push`, each with its own lease.
+///
+/// With more than one branch the push is `--atomic`: the remote moves all of them or none,
+/// so a reader never sees one branch ahead of the other, and a lost race on any branch is
+/// [`PushOutcome::Rejected`] for all. A remote without atomic pushes answers
+/// [`PushOutcome::AtomicUnsupported`] and nothing moved.
+pub(crate) fn push_branches(
+    cache: &Path,
+    url: &str,
+    updates: &[BranchUpdate<'_>],
+) -> Result<PushOutcome, RemoteFailure> {
+    let mut cmd = git(cache);
+    cmd.args(["push", "--porcelain"]);
+    if updates.len() > 1 {
+        cmd.arg("--atomic");
+    }
+    for u in updates {
+        cmd.arg(format!(
+            "--force-with-lease=refs/heads/{}:{}",
+            u.branch,
+            u.expected.map(|e| e.to_string()).unwrap_or_default()
+        ));
+    }
+    cmd.args(["--", url]);
+    for u in updates {
+        cmd.arg(format!("{}:refs/heads/{}", u.new, u.branch));
+    }
+    let out = cmd
         .output()
         .map_err(|e| RemoteFailure::Local(format!("cannot run git: {e}")))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("does not support --atomic") {
+        return Ok(PushOutcome::AtomicUnsupported);
+    }
     // Porcelain lines: `<flag>\t<from>:<to>\t<summary>`; flag `!` = rejected.
-    let line = stdout
-        .lines()
-        .find(|l| l.split('\t').nth(1).is_some_and(|r| r.ends_with(&full)));
-    match line {
-        Some(l) if l.starts_with('!') => {
-            let summary = l.split('\t').nth(2).unwrap_or_default();
-            if summary.contains("stale info")
-                || summary.contains("fetch first")
-                || summary.contains("non-fast-forward")
-                || summary.contains("already exists")
-                || summary.contains("failed to update")
-                || summary.contains("incorrect old value")
-                || summary.contains("lock")
-            {
-                Ok(PushOutcome::Rejected)
-            } else {
-                Err(RemoteFailure::Remote(redact(&format!(
-                    "push rejected: {summary} {}",
+    let mut rejected = false;
+    for u in updates {
+        let full = format!("refs/heads/{}", u.branch);
+        let line = stdout
+            .lines()
+            .find(|l| l.split('\t').nth(1).is_some_and(|r| r.ends_with(&full)));
+        match line {
+            Some(l) if l.starts_with('!') => {
+                let summary = l.split('\t').nth(2).unwrap_or_default();
+                if summary.contains("stale info")
+                    || summary.contains("fetch first")
+                    || summary.contains("non-fast-forward")
+                    || summary.contains("already exists")
+                    || summary.contains("failed to update")
+                    || summary.contains("incorrect old value")
+                    || summary.contains("atomic push failed")
+                    || summary.contains("lock")
+                {
+                    rejected = true;
+                } else {
+                    return Err(RemoteFailure::Remote(redact(&format!(
+                        "push rejected: {summary} {}",
+                        stderr.trim()
+                    ))));
+                }
+            }
+            Some(_) if out.status.success() => {}
+            // Another branch of an atomic push lost its race: this one was not pushed.
+            Some(_) if updates.len() > 1 => {}
+            Some(l) => {
+                return Err(RemoteFailure::Remote(redact(&format!(
+                    "push failed: {l} {}",
                     stderr.trim()
-                ))))
+                ))));
+            }
+            None => {
+                let text = redact(stderr.trim());
+                return if is_remote_problem(&text) || !text.contains("error: ") {
+                    Err(RemoteFailure::Remote(text))
+                } else {
+                    Err(RemoteFailure::Local(text))
+                };
             }
         }
-        Some(_) if out.status.success() => Ok(PushOutcome::Accepted),
-        Some(l) => Err(RemoteFailure::Remote(redact(&format!(
-            "push failed: {l} {}",
-            stderr.trim()
-        )))),
-        None => {
-            let text = redact(stderr.trim());
-            if is_remote_problem(&text) || !text.contains("error: ") {
-                Err(RemoteFailure::Remote(text))
-            } else {
-                Err(RemoteFailure::Local(text))
-            }
-        }
+    }
+    if rejected {
+        Ok(PushOutcome::Rejected)
+    } else if out.status.success() {
+        Ok(PushOutcome::Accepted)
+    } else {
+        Err(RemoteFailure::Remote(redact(stderr.trim())))
     }
 }
 

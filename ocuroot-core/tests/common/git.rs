@@ -117,6 +117,36 @@ pub fn bare_remote(path: &Path) {
     git(path, &["init", "-q", "--bare", "-b", "main"]);
 }
 
+/// Installs a `post-receive` hook in the bare repository `remote` that records every push
+/// it accepts (one hook call per `git push`, however many branches it updates), for
+/// [`pushes`].
+pub fn record_pushes(remote: &Path) {
+    let hook = remote.join("hooks/post-receive");
+    std::fs::create_dir_all(remote.join("hooks")).expect("mkdir hooks");
+    std::fs::write(&hook, "#!/bin/sh\n{ echo push; cat; } >> pushes.log\n").expect("write hook");
+    let mut perms = std::fs::metadata(&hook).expect("hook").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&hook, perms).expect("chmod hook");
+}
+
+/// Returns the pushes `remote` accepted since [`record_pushes`] (or the last call), oldest
+/// first, each as the sorted names of the branches it updated; then forgets them.
+pub fn pushes(remote: &Path) -> Vec<Vec<String>> {
+    let log = remote.join("pushes.log");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    let mut out: Vec<Vec<String>> = Vec::new();
+    for line in text.lines() {
+        if line == "push" {
+            out.push(Vec::new());
+        } else if let (Some(push), Some(name)) = (out.last_mut(), line.split(' ').nth(2)) {
+            push.push(name.trim_start_matches("refs/heads/").to_string());
+            push.sort();
+        }
+    }
+    out
+}
+
 /// A `git daemon` serving the bare repositories below a folder over `git://`, with pushes
 /// enabled; killed when dropped.
 pub struct GitDaemon {

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 mod git;
-pub use git::{GitDaemon, bare_remote, git, hand_commit};
+pub use git::{GitDaemon, bare_remote, git, hand_commit, pushes, record_pushes};
 
 use std::path::Path;
 use std::sync::Arc;
