@@ -12,6 +12,7 @@
 # every one of PACKAGES x ENVS deployments must exist, or the script fails.
 #
 # Usage: bench/estate_bench.sh [PACKAGES=1000] [REPOS=5] [ENVS=5]
+# PROFILE="perf record -g -o /tmp/perf.data" runs the cascade under a profiler.
 # Needs: git, /usr/bin/time, a release build (cargo build --release -p ocuroot-cli).
 set -euo pipefail
 PACKAGES=${1:-1000}
@@ -68,7 +69,7 @@ store="$work/store"
 before=$(git -C "$store" rev-list --count state)
 echo "estate: $PACKAGES packages in $REPOS repositories, $ENVS environments; state has $before commits before the cascade"
 cd "$work/repo0"
-/usr/bin/time -f "work cascade: %e s wall, %U s user, %S s system, peak RSS %M KiB" \
+${PROFILE:-} /usr/bin/time -f "work cascade: %e s wall, %U s user, %S s system, peak RSS %M KiB" \
   "$bin" work cascade 2> "$work/cascade.log" || { tail -30 "$work/cascade.log"; exit 1; }
 grep -E '^work cascade:' "$work/cascade.log"
 grep -cE 'cascade round' "$work/cascade.log" | sed 's/^/rounds: /'
