@@ -763,3 +763,58 @@ impl SourceGit {
         SourceGit { head, origin_url }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+
+    #[test]
+    fn store_checkouts_are_found_by_their_marker() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("store/intent");
+        write(&dir.join(MARKER_FILE), "format: 1\nkind: intent\n");
+        let deep = dir.join("refs/x");
+        std::fs::create_dir_all(&deep).expect("mkdir");
+        let (found, kind) = find_store_checkout(&deep)
+            .expect("readable")
+            .expect("found");
+        assert_eq!(found, dir);
+        assert_eq!(kind, StoreKind::Intent);
+        assert!(find_store_checkout(tmp.path()).expect("readable").is_none());
+        write(&dir.join(MARKER_FILE), "format: 1\nkind: cache\n");
+        let err = find_store_checkout(&dir).expect_err("unknown kind");
+        assert!(err.to_string().contains("unknown repo type"), "{err}");
+    }
+
+    #[test]
+    fn registered_configs_follow_the_repo_config_links() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let refs = tmp.path().join("refs");
+        for (repo, commit) in [("b/repo", "c2"), ("a", "c1")] {
+            write(
+                &refs.join(format!("{repo}/-/repo.ocu.star/@/#.link")),
+                &format!("{repo}/-/repo.ocu.star/@{commit}\n"),
+            );
+            write(
+                &refs.join(format!("{repo}/-/repo.ocu.star/@{commit}/#.yaml")),
+                &format!("Remotes: []\nsource: \"repo_alias('{repo}')\"\n"),
+            );
+        }
+        // A package folder below `-` is not searched, a global `@` folder is skipped.
+        write(&refs.join("@/custom/x/#.yaml"), "1\n");
+        write(&refs.join("a/-/pkg.ocu.star/@r1/#.yaml"), "{}\n");
+        let configs = registered_configs(tmp.path());
+        assert_eq!(
+            configs,
+            vec![
+                ("a".to_string(), "repo_alias('a')".to_string()),
+                ("b/repo".to_string(), "repo_alias('b/repo')".to_string()),
+            ]
+        );
+    }
+}

@@ -378,3 +378,39 @@ impl SourceRepo {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_files_are_star_files_except_the_repo_config() {
+        assert!(is_package_file("a.ocu.star"));
+        assert!(is_package_file("svc/api/package.ocu.star"));
+        assert!(!is_package_file("repo.ocu.star"));
+        assert!(!is_package_file("sub/repo.ocu.star"));
+        assert!(!is_package_file("a.star"));
+        assert!(!is_package_file("notes.txt"));
+    }
+
+    #[test]
+    fn push_index_round_trips_and_tolerates_missing_fields() {
+        let mut index = PushIndex {
+            commit: "abc".into(),
+            previous_commit: String::new(),
+            packages: BTreeMap::new(),
+        };
+        index.packages.insert(
+            "a.ocu.star".into(),
+            PushPackage {
+                watch_files: vec!["a.txt".into()],
+            },
+        );
+        let text = crate::yaml::to_string(&index).expect("yaml");
+        let back: PushIndex = crate::yaml::from_str(&text).expect("parse");
+        assert_eq!(back, index);
+        let minimal: PushIndex = crate::yaml::from_str("commit: abc\n").expect("parse");
+        assert_eq!(minimal.commit, "abc");
+        assert!(minimal.packages.is_empty());
+    }
+}

@@ -739,3 +739,53 @@ fn same_job(input: &Ref, deployment: &Ref) -> bool {
         && input.subpath_type == deployment.subpath_type
         && input.subpath.split('/').next() == deployment.subpath.split('/').next()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(s: &str) -> Ref {
+        s.parse().expect("ref")
+    }
+
+    #[test]
+    fn changes_answer_prefix_queries_exactly() {
+        let changes = Changes::new(
+            [
+                r("repo/-/a.ocu.star/@r1/deploy/prod/1/status/complete"),
+                r("repo/-/a.ocu.star/@r10/deploy/prod/1"),
+                r("repo/-/ab.ocu.star/@r1/task/build/1"),
+            ]
+            .into_iter()
+            .collect(),
+            BTreeSet::new(),
+        );
+        let under = |p: &str| changes.state_with_prefix(p).cloned().collect::<Vec<_>>();
+        assert_eq!(
+            under("repo/-/a.ocu.star/@r1/"),
+            vec!["repo/-/a.ocu.star/@r1/deploy/prod/1/status/complete".to_string()]
+        );
+        assert_eq!(under("repo/-/a.ocu.star/").len(), 2);
+        assert_eq!(under("repo/").len(), 3);
+        assert!(under("other/").is_empty());
+        assert!(!changes.is_empty());
+        assert!(Changes::default().is_empty());
+    }
+
+    #[test]
+    fn same_job_ignores_the_release() {
+        let deployment = r("repo/-/a.ocu.star/@r2/deploy/prod");
+        assert!(same_job(
+            &r("repo/-/a.ocu.star/@/deploy/prod#output/count"),
+            &deployment
+        ));
+        assert!(!same_job(
+            &r("repo/-/a.ocu.star/@/deploy/staging#output/count"),
+            &deployment
+        ));
+        assert!(!same_job(
+            &r("repo/-/b.ocu.star/@/deploy/prod#output/count"),
+            &deployment
+        ));
+    }
+}
