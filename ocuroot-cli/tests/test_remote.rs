@@ -164,6 +164,22 @@ fn gitstate_shared_one_branch_holds_both_stores() {
         last_author(&state, "main"),
         "Author: Ocuroot <contact@ocuroot.com>"
     );
+    // From the intent folder of a clone of the store: the stores come from the recorded
+    // configuration (in the sibling state/ folder), and the trigger runs there.
+    let clone = tmp.path().join("store-clone");
+    git(
+        tmp.path(),
+        &["clone", "-q", state.to_str().expect("utf-8"), "store-clone"],
+    );
+    let out = env.run_in(
+        clone.join("intent").to_str().expect("utf-8"),
+        &["work", "trigger", "--intent"],
+    );
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        clone.join("intent/.triggers/commitid").exists(),
+        "the trigger ran for the recorded commit: {out}"
+    );
     fsck(&state);
 }
 
