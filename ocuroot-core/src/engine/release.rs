@@ -154,8 +154,7 @@ impl Engine<'_> {
             // The first wave starts in the commit that creates the release.
             let init = self.init_release(&release, &commit, &loaded)?;
             let ran = self
-                .advance(&release, &loaded, Some(init))
-                .and_then(|(step, carry)| self.run_waves(&release, &loaded, step, carry))
+                .run_to_pause_carrying(&release, &loaded, Some(init))
                 .and_then(|done| self.commit_leftover(done));
             match ran {
                 Ok(outcome) => return Ok(outcome),
@@ -332,8 +331,7 @@ impl Engine<'_> {
             )?;
         }
         // The new runs start in the same commit.
-        let (step, carry) = self.advance(&release, &loaded, Some(tx))?;
-        let done = self.run_waves(&release, &loaded, step, carry)?;
+        let done = self.run_to_pause_carrying(&release, &loaded, Some(tx))?;
         self.commit_leftover(done)
     }
 
@@ -432,8 +430,11 @@ impl Engine<'_> {
         loaded: &LoadedPackage,
         carry: Option<Transaction>,
     ) -> EngineResult<(ReleaseOutcome, Option<Transaction>)> {
-        let (step, carry) = self.advance(release, loaded, carry)?;
-        self.run_waves(release, loaded, step, carry)
+        let (mut outcomes, leftover) = self.run_batch(&[(release, loaded)], carry)?;
+        let outcome = outcomes
+            .pop()
+            .ok_or_else(|| EngineError::Invalid(format!("no outcome for release {release}")))?;
+        Ok((outcome, leftover))
     }
 
     /// Commits what a run to pause left uncommitted and returns its outcome.
@@ -447,67 +448,80 @@ impl Engine<'_> {
         Ok(outcome)
     }
 
-    /// Finds the next wave and commits `carry` (writes not committed yet: a release's
-    /// initialisation, a wave's last results) together with the start of that wave, so a
-    /// phase boundary costs one push. The wave is found on a preview of the store with
-    /// `carry` applied, exactly as it would be found after committing `carry` alone.
+    /// Runs several releases until none can make progress, together: each wave gathers the
+    /// ready runs of *every* release, starts them in one commit, executes them concurrently
+    /// and records their results in one write, which is committed together with the start
+    /// of the next wave. So a batch costs a commit per wave, not per release and wave, and
+    /// a release that becomes ready through another one's results in the batch runs in the
+    /// same batch.
     ///
-    /// When no run is ready, `carry` is handed back uncommitted with [`Step::Paused`].
-    fn advance(
+    /// `carry` (writes not committed yet: a release's initialisation, an earlier batch's
+    /// results) goes into the first commit. Waves are found on a preview of the store with
+    /// the uncommitted writes applied, exactly as they would be found after committing them.
+    /// The last results are returned uncommitted, for the caller to commit alone or with
+    /// its next write. Outcomes are in the order of `releases`.
+    ///
+    /// # Errors
+    ///
+    /// Store errors and missing functions; failing tasks are reported in the outcomes.
+    pub(crate) fn run_batch(
         &self,
-        release: &Ref,
-        loaded: &LoadedPackage,
-        carry: Option<Transaction>,
-    ) -> EngineResult<(Step, Option<Transaction>)> {
-        let (ready, blocked) = match &carry {
-            Some(tx) => self.candidates(&self.ws.state.preview(tx)?, release, loaded)?,
-            None => self.candidates(&self.ws.state.view()?, release, loaded)?,
-        };
-        if ready.is_empty() {
-            return Ok((Step::Paused(blocked), carry));
-        }
-        self.start_wave(release, carry, &ready)?;
-        Ok((Step::Wave(ready), None))
-    }
-
-    /// Executes waves from `step` until no run can make progress, then reports the runs
-    /// waiting for inputs.
-    fn run_waves(
-        &self,
-        release: &Ref,
-        loaded: &LoadedPackage,
-        mut step: Step,
-        mut leftover: Option<Transaction>,
-    ) -> EngineResult<(ReleaseOutcome, Option<Transaction>)> {
+        releases: &[(&Ref, &LoadedPackage)],
+        mut carry: Option<Transaction>,
+    ) -> EngineResult<(Vec<ReleaseOutcome>, Option<Transaction>)> {
+        let mut waiting: Vec<Waiting> = vec![Vec::new(); releases.len()];
         // Runs that pause or fail leave the pending set, and runs that wait for inputs are
         // not ready, so each wave makes progress and the loop ends.
-        let waiting = loop {
-            match step {
-                Step::Wave(ready) => {
-                    let carry = self.execute_wave(release, loaded, ready)?;
-                    (step, leftover) = self.advance(release, loaded, carry)?;
+        loop {
+            let mut wave: Vec<(usize, Candidate)> = Vec::new();
+            {
+                let preview;
+                let view;
+                let reader: &dyn StateReader = match &carry {
+                    Some(tx) => {
+                        preview = self.ws.state.preview(tx)?;
+                        &preview
+                    }
+                    None => {
+                        view = self.ws.state.view()?;
+                        &view
+                    }
+                };
+                for (i, (release, loaded)) in releases.iter().enumerate() {
+                    let (ready, blocked) = self.candidates(reader, release, loaded)?;
+                    waiting[i] = blocked;
+                    wave.extend(ready.into_iter().map(|c| (i, c)));
                 }
-                Step::Paused(waiting) => break waiting,
             }
+            if wave.is_empty() {
+                break;
+            }
+            self.start_wave(releases, carry.take(), &wave)?;
+            carry = self.execute_wave(releases, wave)?;
+        }
+        let preview;
+        let reader: &dyn StateReader = match &carry {
+            Some(tx) => {
+                preview = self.ws.state.preview(tx)?;
+                &preview
+            }
+            None => &*self.ws.state,
         };
-        for (run, missing) in &waiting {
-            self.progress(ProgressEvent::Waiting {
-                run: run.clone(),
-                missing: missing.clone(),
+        let mut outcomes = Vec::with_capacity(releases.len());
+        for ((release, _), waiting) in releases.iter().zip(waiting) {
+            for (run, missing) in &waiting {
+                self.progress(ProgressEvent::Waiting {
+                    run: run.clone(),
+                    missing: missing.clone(),
+                });
+            }
+            outcomes.push(ReleaseOutcome::Release {
+                release: (*release).clone(),
+                status: release_status_in(reader, release)?,
+                waiting,
             });
         }
-        let status = match &leftover {
-            Some(tx) => release_status_in(&self.ws.state.preview(tx)?, release)?,
-            None => release_status_in(&*self.ws.state, release)?,
-        };
-        Ok((
-            ReleaseOutcome::Release {
-                release: release.clone(),
-                status,
-                waiting,
-            },
-            leftover,
-        ))
+        Ok((outcomes, carry))
     }
 
     /// Evaluates a package file and describes its phases (`ocuroot release lint`).
@@ -730,14 +744,6 @@ fn populate_in(reader: &dyn StateReader, inputs: &model::Inputs) -> EngineResult
 
 /// Runs blocked on inputs, with the missing input names.
 type Waiting = Vec<(Ref, Vec<String>)>;
-
-/// Where a release stands after a commit: a wave started, or nothing can progress.
-enum Step {
-    /// These runs were just marked `running` and are to be executed.
-    Wave(Vec<Candidate>),
-    /// No run is ready; these wait for inputs.
-    Paused(Waiting),
-}
 
 pub(crate) use crate::refs::glob::escape;
 

@@ -26,6 +26,7 @@ pub(crate) struct Candidate {
 
 /// The outcome of executing one run.
 struct RunResult {
+    release: Ref,
     run: Ref,
     doc: RunDoc,
     status: RunStatus,
@@ -110,9 +111,8 @@ impl Engine<'_> {
     /// returned).
     pub(crate) fn execute_wave(
         &self,
-        release: &Ref,
-        loaded: &LoadedPackage,
-        candidates: Vec<Candidate>,
+        releases: &[(&Ref, &LoadedPackage)],
+        candidates: Vec<(usize, Candidate)>,
     ) -> EngineResult<Option<Transaction>> {
         let total = candidates.len();
         let queue = Mutex::new(candidates.into_iter().collect::<VecDeque<_>>());
@@ -126,7 +126,8 @@ impl Engine<'_> {
                 scope.spawn(move || {
                     loop {
                         let next = queue.lock().ok().and_then(|mut q| q.pop_front());
-                        let Some(candidate) = next else { break };
+                        let Some((i, candidate)) = next else { break };
+                        let (release, loaded) = releases[i];
                         let result = self.execute_run(release, loaded, candidate);
                         if tx.send(result).is_err() {
                             break;
@@ -165,7 +166,7 @@ impl Engine<'_> {
                 if due && received < total {
                     oldest = None;
                     let results = std::mem::take(&mut gathered);
-                    let committed = self.results_tx(release, results).and_then(|tx| {
+                    let committed = self.results_tx(results).and_then(|tx| {
                         if let Some(tx) = tx {
                             self.ws.state.commit(&tx)?;
                         }
@@ -176,7 +177,7 @@ impl Engine<'_> {
                     }
                 }
             }
-            let results = self.results_tx(release, gathered)?;
+            let results = self.results_tx(gathered)?;
             match first_error {
                 Some(e) => {
                     if let Some(tx) = results {
@@ -195,13 +196,20 @@ impl Engine<'_> {
     /// when state and intent live in one remote.
     pub(crate) fn start_wave(
         &self,
-        release: &Ref,
+        releases: &[(&Ref, &LoadedPackage)],
         carry: Option<Transaction>,
-        candidates: &[Candidate],
+        candidates: &[(usize, Candidate)],
     ) -> EngineResult<()> {
-        let mut started = Transaction::new(format!("execution started\n\n{release}"));
-        let mut intent_tx = Transaction::new(format!("deployments started\n\n{release}"));
-        for c in candidates {
+        let mut names: Vec<String> = candidates
+            .iter()
+            .map(|(i, _)| releases[*i].0.to_string())
+            .collect();
+        names.dedup();
+        let names = names.join("\n");
+        let mut started = Transaction::new(format!("execution started\n\n{names}"));
+        let mut intent_tx = Transaction::new(format!("deployments started\n\n{names}"));
+        for (i, c) in candidates {
+            let release = releases[*i].0;
             let mut doc = c.doc.clone();
             if let Some(last) = doc.functions.last_mut() {
                 last.inputs = c.inputs.clone();
@@ -353,6 +361,7 @@ impl Engine<'_> {
             detail: detail.clone(),
         });
         Ok(RunResult {
+            release: release.clone(),
             run: c.run,
             doc,
             status,
@@ -364,11 +373,7 @@ impl Engine<'_> {
     }
 
     /// Returns the transaction recording the results of finished runs (`None` for none).
-    fn results_tx(
-        &self,
-        release: &Ref,
-        results: Vec<RunResult>,
-    ) -> EngineResult<Option<Transaction>> {
+    fn results_tx(&self, results: Vec<RunResult>) -> EngineResult<Option<Transaction>> {
         if results.is_empty() {
             return Ok(None);
         }
@@ -382,6 +387,7 @@ impl Engine<'_> {
         ));
         for r in results {
             let _ = (r.duration, &r.detail);
+            let release = &r.release;
             let logs_ref = ref_of(&format!("{}/logs", r.run))?;
             let mut logs: Vec<Value> = match self.ws.state.try_get(&logs_ref)? {
                 Some(Value::Array(a)) => a,

@@ -447,36 +447,25 @@ impl Engine<'_> {
             }
             releases.insert(item.r.release_ref());
         }
-        // Each release's last results are committed together with the next release's first
-        // wave: one commit per release instead of two.
-        let mut carry: Option<Transaction> = None;
+        // The releases run together: one commit per wave of all of them (see
+        // `Engine::run_batch`).
+        let mut opened = Vec::new();
         for release in releases {
-            let (release, loaded) = match self.open_release(&release) {
-                Ok(x) => x,
-                Err(EngineError::ReleaseNotFound { .. }) => continue,
-                Err(e) => {
-                    self.commit_carry(carry)?;
-                    return Err(e);
-                }
-            };
-            let held = carry.clone();
-            match self.run_to_pause_carrying(&release, &loaded, carry) {
-                Ok((outcome, leftover)) => {
-                    if let super::ReleaseOutcome::Release { status, .. } = outcome {
-                        failed |= status == super::ReleaseStatus::Failed;
-                    }
-                    carry = leftover;
-                }
-                Err(e) => {
-                    // Keep the previous release's results if the error came before they were
-                    // committed (re-applying already committed writes changes nothing). Best
-                    // effort: a run whose result is lost stays `running` and runs again.
-                    let _ = self.commit_carry(held);
-                    return Err(e);
-                }
+            match self.open_release(&release) {
+                Ok(x) => opened.push(x),
+                Err(EngineError::ReleaseNotFound { .. }) => {}
+                Err(e) => return Err(e),
             }
         }
-        self.commit_carry(carry)?;
+        let batch: Vec<(&Ref, &crate::sdk::LoadedPackage)> =
+            opened.iter().map(|(r, l)| (r, l)).collect();
+        let (outcomes, leftover) = self.run_batch(&batch, None)?;
+        self.commit_carry(leftover)?;
+        for outcome in outcomes {
+            if let super::ReleaseOutcome::Release { status, .. } = outcome {
+                failed |= status == super::ReleaseStatus::Failed;
+            }
+        }
         Ok(failed)
     }
 
