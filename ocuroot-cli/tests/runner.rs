@@ -18,6 +18,7 @@ mod test_release;
 mod test_remote;
 mod test_repl;
 mod test_state;
+mod test_transports;
 
 #[test]
 fn every_test_file_is_declared() {

@@ -3,6 +3,7 @@
 mod common;
 mod test_remote;
 mod test_store;
+mod test_transports;
 
 #[test]
 fn every_test_file_is_declared() {

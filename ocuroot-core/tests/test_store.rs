@@ -11,7 +11,10 @@ use ocuroot_core::store::{
 use serde_json::json;
 use test_case::test_case;
 
-use crate::common::{GitDaemon, bare_remote, git, hand_commit, open, open_remote, r};
+use crate::common::{
+    GitDaemon, GitHttp, bare_remote, fake_ssh, git, hand_commit, open, open_remote,
+    preconfigure_ssh_cache, r, ssh_log,
+};
 
 /// The ways a state/intent pair can be laid out in Git.
 #[derive(Clone, Copy, Debug)]
@@ -26,10 +29,19 @@ enum Backend {
     RemoteFile,
     /// A `git://` remote served by a real `git daemon`, one branch `main` with folders.
     RemoteDaemon,
+    /// An `http://` remote served by `git http-backend` (smart HTTP), branches `state` and
+    /// `intent`.
+    RemoteHttp,
+    /// An `ssh://` remote reached through a fake `ssh` command (see `common::fake_ssh`),
+    /// branches `state` and `intent`.
+    RemoteSsh,
 }
 
 struct Fixture {
     _daemon: Option<GitDaemon>,
+    _http: Option<GitHttp>,
+    /// The fake `ssh` program of an ssh fixture.
+    ssh: Option<PathBuf>,
     dir: tempfile::TempDir,
     state: Store,
     intent: Store,
@@ -46,6 +58,8 @@ impl Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let hub = dir.path().join("store.git");
         let mut daemon = None;
+        let mut http = None;
+        let mut ssh = None;
         let mut url = None;
         let (state_repo, state_branch, state_prefix, intent_repo, intent_branch, intent_prefix) =
             match backend {
@@ -73,6 +87,21 @@ impl Fixture {
                     daemon = Some(d);
                     (remote.clone(), "main", "state", remote, "main", "intent")
                 }
+                Backend::RemoteHttp => {
+                    let served = dir.path().join("served");
+                    let remote = served.join("store.git");
+                    bare_remote(&remote);
+                    let h = GitHttp::start(&served);
+                    url = Some(h.url("store.git"));
+                    http = Some(h);
+                    (remote.clone(), "state", "", remote, "intent", "")
+                }
+                Backend::RemoteSsh => {
+                    bare_remote(&hub);
+                    ssh = Some(fake_ssh(&dir.path().join("ssh")));
+                    url = Some(format!("ssh://tester@fake-host{}", hub.display()));
+                    (hub.clone(), "state", "", hub, "intent", "")
+                }
             };
         let (state, intent) = match &url {
             None => (
@@ -86,6 +115,9 @@ impl Fixture {
             ),
             Some(url) => {
                 let home = dir.path().join("home");
+                if let Some(ssh) = &ssh {
+                    preconfigure_ssh_cache(&home, url, ssh);
+                }
                 (
                     open_remote(&home, url, state_branch, state_prefix, StoreKind::State),
                     open_remote(&home, url, intent_branch, intent_prefix, StoreKind::Intent),
@@ -94,6 +126,8 @@ impl Fixture {
         };
         Fixture {
             _daemon: daemon,
+            _http: http,
+            ssh,
             dir,
             state,
             intent,
@@ -114,13 +148,19 @@ impl Fixture {
                 &self.state_prefix,
                 StoreKind::State,
             ),
-            Some(url) => open_remote(
-                &self.dir.path().join(format!("home-{writer}")),
-                url,
-                &self.state_branch,
-                &self.state_prefix,
-                StoreKind::State,
-            ),
+            Some(url) => {
+                let home = self.dir.path().join(format!("home-{writer}"));
+                if let Some(ssh) = &self.ssh {
+                    preconfigure_ssh_cache(&home, url, ssh);
+                }
+                open_remote(
+                    &home,
+                    url,
+                    &self.state_branch,
+                    &self.state_prefix,
+                    StoreKind::State,
+                )
+            }
         }
     }
 
@@ -128,6 +168,29 @@ impl Fixture {
         let mut tx = Transaction::new("test set");
         tx.set(&r(reference), value);
         self.state.commit(&tx).expect("commit");
+    }
+
+    /// Checks that the fixture's server (or fake `ssh`) really carried fetches and pushes.
+    fn assert_transport_used(&self) {
+        if let Some(http) = &self._http {
+            let requests = http.requests();
+            for service in ["git-upload-pack", "git-receive-pack"] {
+                assert!(
+                    requests.iter().any(|q| q.method == "POST"
+                        && q.target.ends_with(service)
+                        && q.status == 200),
+                    "no {service} over http: {requests:?}"
+                );
+            }
+        }
+        if self.ssh.is_some() {
+            let log = ssh_log(&self.dir.path().join("ssh"));
+            let hub = self.state_repo.display();
+            for service in ["git-upload-pack", "git-receive-pack"] {
+                let line = format!("tester@fake-host {service} '{hub}'");
+                assert!(log.contains(&line), "no {line} in {log:?}");
+            }
+        }
     }
 
     /// The path of a store file inside the state branch.
@@ -140,12 +203,14 @@ impl Fixture {
     }
 }
 
-const ALL: [Backend; 5] = [
+const ALL: [Backend; 7] = [
     Backend::SharedRepo,
     Backend::SeparateRepos,
     Backend::SharedBranch,
     Backend::RemoteFile,
     Backend::RemoteDaemon,
+    Backend::RemoteHttp,
+    Backend::RemoteSsh,
 ];
 
 #[test_case(Backend::SharedRepo; "shared repo")]
@@ -153,6 +218,8 @@ const ALL: [Backend; 5] = [
 #[test_case(Backend::SharedBranch; "shared branch")]
 #[test_case(Backend::RemoteFile; "remote file url")]
 #[test_case(Backend::RemoteDaemon; "remote git daemon")]
+#[test_case(Backend::RemoteHttp; "remote smart http")]
+#[test_case(Backend::RemoteSsh; "remote ssh")]
 fn get_set_delete(backend: Backend) {
     let f = Fixture::new(backend);
     let env = r("@/environment/staging");
@@ -203,6 +270,7 @@ fn get_set_delete(backend: Backend) {
         tip,
         "a failed transaction leaves the branch alone"
     );
+    f.assert_transport_used();
 }
 
 #[test_case(Backend::SharedRepo; "shared repo")]
@@ -210,6 +278,8 @@ fn get_set_delete(backend: Backend) {
 #[test_case(Backend::SharedBranch; "shared branch")]
 #[test_case(Backend::RemoteFile; "remote file url")]
 #[test_case(Backend::RemoteDaemon; "remote git daemon")]
+#[test_case(Backend::RemoteHttp; "remote smart http")]
+#[test_case(Backend::RemoteSsh; "remote ssh")]
 fn documents_are_canonical_yaml_files(backend: Backend) {
     let f = Fixture::new(backend);
     f.set(
@@ -237,6 +307,8 @@ fn documents_are_canonical_yaml_files(backend: Backend) {
 #[test_case(Backend::SharedBranch; "shared branch")]
 #[test_case(Backend::RemoteFile; "remote file url")]
 #[test_case(Backend::RemoteDaemon; "remote git daemon")]
+#[test_case(Backend::RemoteHttp; "remote smart http")]
+#[test_case(Backend::RemoteSsh; "remote ssh")]
 fn links_resolve_deepest_prefix_single_level(backend: Backend) {
     let f = Fixture::new(backend);
     let pkg = "minimal/repo/-/basic.ocu.star";
@@ -314,6 +386,8 @@ fn links_resolve_deepest_prefix_single_level(backend: Backend) {
 #[test_case(Backend::SharedBranch; "shared branch")]
 #[test_case(Backend::RemoteFile; "remote file url")]
 #[test_case(Backend::RemoteDaemon; "remote git daemon")]
+#[test_case(Backend::RemoteHttp; "remote smart http")]
+#[test_case(Backend::RemoteSsh; "remote ssh")]
 fn match_globs(backend: Backend) {
     let f = Fixture::new(backend);
     let mut tx = Transaction::new("many");
@@ -378,6 +452,8 @@ fn match_globs(backend: Backend) {
 #[test_case(Backend::SharedBranch; "shared branch")]
 #[test_case(Backend::RemoteFile; "remote file url")]
 #[test_case(Backend::RemoteDaemon; "remote git daemon")]
+#[test_case(Backend::RemoteHttp; "remote smart http")]
+#[test_case(Backend::RemoteSsh; "remote ssh")]
 fn transactions_are_one_commit_with_message_and_author(backend: Backend) {
     let f = Fixture::new(backend);
     let mut tx = Transaction::new("initializing release");
@@ -411,6 +487,8 @@ fn transactions_are_one_commit_with_message_and_author(backend: Backend) {
 #[test_case(Backend::SharedBranch; "shared branch")]
 #[test_case(Backend::RemoteFile; "remote file url")]
 #[test_case(Backend::RemoteDaemon; "remote git daemon")]
+#[test_case(Backend::RemoteHttp; "remote smart http")]
+#[test_case(Backend::RemoteSsh; "remote ssh")]
 fn create_only_and_failed_transactions_write_nothing(backend: Backend) {
     let f = Fixture::new(backend);
     f.set("repo/-/a.ocu.star/@r1", json!({"commit": "c1"}));
@@ -450,6 +528,8 @@ fn create_only_and_failed_transactions_write_nothing(backend: Backend) {
 #[test_case(Backend::SharedBranch; "shared branch")]
 #[test_case(Backend::RemoteFile; "remote file url")]
 #[test_case(Backend::RemoteDaemon; "remote git daemon")]
+#[test_case(Backend::RemoteHttp; "remote smart http")]
+#[test_case(Backend::RemoteSsh; "remote ssh")]
 fn concurrent_writers_lose_nothing(backend: Backend) {
     let f = Arc::new(Fixture::new(backend));
     const THREADS: usize = 4;
@@ -491,6 +571,8 @@ fn concurrent_writers_lose_nothing(backend: Backend) {
 #[test_case(Backend::SharedBranch; "shared branch")]
 #[test_case(Backend::RemoteFile; "remote file url")]
 #[test_case(Backend::RemoteDaemon; "remote git daemon")]
+#[test_case(Backend::RemoteHttp; "remote smart http")]
+#[test_case(Backend::RemoteSsh; "remote ssh")]
 fn create_only_race_has_exactly_one_winner(backend: Backend) {
     let f = Arc::new(Fixture::new(backend));
     f.set("@/custom/seed", json!(0));
@@ -520,6 +602,8 @@ fn create_only_race_has_exactly_one_winner(backend: Backend) {
 #[test_case(Backend::SharedBranch; "shared branch")]
 #[test_case(Backend::RemoteFile; "remote file url")]
 #[test_case(Backend::RemoteDaemon; "remote git daemon")]
+#[test_case(Backend::RemoteHttp; "remote smart http")]
+#[test_case(Backend::RemoteSsh; "remote ssh")]
 fn corrupt_document_is_reported_with_its_path(backend: Backend) {
     let f = Fixture::new(backend);
     f.set("@/custom/good", json!("ok"));
@@ -542,6 +626,8 @@ fn corrupt_document_is_reported_with_its_path(backend: Backend) {
 #[test_case(Backend::SharedBranch; "shared branch")]
 #[test_case(Backend::RemoteFile; "remote file url")]
 #[test_case(Backend::RemoteDaemon; "remote git daemon")]
+#[test_case(Backend::RemoteHttp; "remote smart http")]
+#[test_case(Backend::RemoteSsh; "remote ssh")]
 fn unknown_format_version_is_refused(backend: Backend) {
     let f = Fixture::new(backend);
     f.set("@/custom/x", json!(1));
@@ -573,6 +659,8 @@ fn unknown_format_version_is_refused(backend: Backend) {
 #[test_case(Backend::SharedBranch; "shared branch")]
 #[test_case(Backend::RemoteFile; "remote file url")]
 #[test_case(Backend::RemoteDaemon; "remote git daemon")]
+#[test_case(Backend::RemoteHttp; "remote smart http")]
+#[test_case(Backend::RemoteSsh; "remote ssh")]
 fn history_of_a_ref(backend: Backend) {
     let f = Fixture::new(backend);
     f.set("@/custom/x", json!(1));
@@ -604,6 +692,8 @@ fn history_of_a_ref(backend: Backend) {
 #[test_case(Backend::SharedBranch; "shared branch")]
 #[test_case(Backend::RemoteFile; "remote file url")]
 #[test_case(Backend::RemoteDaemon; "remote git daemon")]
+#[test_case(Backend::RemoteHttp; "remote smart http")]
+#[test_case(Backend::RemoteSsh; "remote ssh")]
 fn intent_diff_against_applied_mirror(backend: Backend) {
     let f = Fixture::new(backend);
     let mut tx = Transaction::new("intent");
@@ -640,5 +730,5 @@ fn intent_diff_against_applied_mirror(backend: Backend) {
 #[test]
 fn all_backends_listed() {
     // Keeps the test_case lists above in step with the Backend enum.
-    assert_eq!(ALL.len(), 5);
+    assert_eq!(ALL.len(), 7);
 }

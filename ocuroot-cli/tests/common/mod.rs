@@ -11,7 +11,10 @@
 
 #[path = "../../../ocuroot-core/tests/common/git.rs"]
 mod git_helpers;
-pub use git_helpers::{GitDaemon, bare_remote, git, hand_commit, pushes, record_pushes, try_git};
+pub use git_helpers::{
+    GitDaemon, GitHttp, bare_remote, fake_ssh, git, hand_commit, pushes, record_pushes, ssh_log,
+    try_git,
+};
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -134,7 +134,7 @@ fn git(cache: &Path) -> Command {
 
 /// Messages of `git` that mean the remote, not the cache, is the problem.
 fn is_remote_problem(stderr: &str) -> bool {
-    const MARKERS: [&str; 14] = [
+    const MARKERS: [&str; 16] = [
         "Could not read from remote repository",
         "unable to connect",
         "Connection refused",
@@ -142,6 +142,9 @@ fn is_remote_problem(stderr: &str) -> bool {
         "Could not resolve host",
         "unable to access",
         "Authentication failed",
+        // No credential for an http(s) remote: with GIT_TERMINAL_PROMPT=0 Git cannot ask.
+        "could not read Username",
+        "could not read Password",
         "Permission denied",
         "repository not found",
         "Repository not found",

@@ -1,11 +1,16 @@
 //! Plain-`git` helpers shared by the core and CLI test suites: hermetic `git` runs,
-//! hand-made commits (as a person editing a store would make them), bare remotes and a
-//! `git daemon` on 127.0.0.1.
+//! hand-made commits (as a person editing a store would make them), bare remotes, and
+//! servers on 127.0.0.1: a `git daemon` (`git://`), a smart-HTTP server running
+//! `git http-backend` (`http://`, optionally with Basic auth) and a fake `ssh` command for
+//! `ssh://` URLs.
 #![allow(dead_code)]
 
-use std::io::Write;
-use std::path::Path;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 fn git_command(dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new("git");
@@ -204,4 +209,383 @@ impl Drop for GitDaemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A smart-HTTP Git server on 127.0.0.1 serving the bare repositories below a folder: a
+/// thread accepting connections and running `git http-backend` as a CGI program for every
+/// request, with pushes enabled and, optionally, HTTP Basic auth. Stopped when dropped (new
+/// connections are then refused).
+///
+/// It speaks just enough HTTP/1.1 for Git: one request per connection (`Connection:
+/// close`), `Content-Length` and `Transfer-Encoding: chunked` request bodies (Git sends a
+/// push bigger than `http.postBuffer`, 1 MiB by default, chunked), `Expect:
+/// 100-continue`, and gzip request bodies (passed to `http-backend`, which inflates them).
+pub struct GitHttp {
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    log: Arc<Mutex<Vec<HttpRequest>>>,
+}
+
+/// One request a [`GitHttp`] answered.
+#[derive(Clone, Debug)]
+pub struct HttpRequest {
+    /// `GET` or `POST`.
+    pub method: String,
+    /// The path and query, as sent.
+    pub target: String,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// The authenticated user (`REMOTE_USER`), if any.
+    pub user: Option<String>,
+    /// Whether the body came `Transfer-Encoding: chunked`.
+    pub chunked: bool,
+}
+
+struct HttpConfig {
+    base: PathBuf,
+    auth: Option<(String, String)>,
+    log: Arc<Mutex<Vec<HttpRequest>>>,
+}
+
+impl GitHttp {
+    /// Starts a server for the repositories below `base`, without authentication.
+    pub fn start(base: &Path) -> GitHttp {
+        Self::start_with(base, None)
+    }
+
+    /// Starts a server for the repositories below `base` that answers `401` (with
+    /// `WWW-Authenticate: Basic`) to every request not carrying `user:token`.
+    pub fn with_auth(base: &Path, user: &str, token: &str) -> GitHttp {
+        Self::start_with(base, Some((user.to_string(), token.to_string())))
+    }
+
+    fn start_with(base: &Path, auth: Option<(String, String)>) -> GitHttp {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let config = Arc::new(HttpConfig {
+            base: base.to_path_buf(),
+            auth,
+            log: Arc::clone(&log),
+        });
+        let stopping = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = conn else { continue };
+                let config = Arc::clone(&config);
+                // One thread per connection: concurrent writers are the point of many tests.
+                std::thread::spawn(move || {
+                    let _ = serve_http(stream, &config);
+                });
+            }
+        });
+        GitHttp {
+            port,
+            stop,
+            thread: Some(thread),
+            log,
+        }
+    }
+
+    /// The `http://` URL of the repository `name` below the served folder.
+    pub fn url(&self, name: &str) -> String {
+        format!("http://127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// The URL of the repository `name` with `user:token@` in it.
+    pub fn url_with_credentials(&self, name: &str, user: &str, token: &str) -> String {
+        format!("http://{user}:{token}@127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// Returns the requests answered so far, oldest first.
+    pub fn requests(&self) -> Vec<HttpRequest> {
+        self.log.lock().expect("log").clone()
+    }
+}
+
+impl Drop for GitHttp {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so that it sees the flag and drops the listener.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Returns the standard Base64 encoding of `input` (for `Authorization: Basic`).
+pub fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn serve_http(stream: TcpStream, config: &HttpConfig) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(60)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut out = stream;
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line)? == 0 {
+        return Ok(()); // the wake-up connection of Drop, or a client that gave up
+    }
+    let mut parts = request_line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_string();
+    let target = parts.next().unwrap_or_default().to_string();
+    let mut headers: Vec<(String, String)> = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line.trim_end().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            headers.push((name.trim().to_string(), value.trim().to_string()));
+        }
+    }
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    let chunked = header("Transfer-Encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
+    let expects_continue = header("Expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    let record = |status: u16, user: Option<String>| {
+        config.log.lock().expect("log").push(HttpRequest {
+            method: method.clone(),
+            target: target.clone(),
+            status,
+            user,
+            chunked,
+        });
+    };
+
+    let user = match &config.auth {
+        None => None,
+        Some((user, token)) => {
+            let expected = format!("Basic {}", base64(format!("{user}:{token}").as_bytes()));
+            if header("Authorization") != Some(expected.as_str()) {
+                if !expects_continue {
+                    // Read the body first: closing on unread data resets the connection
+                    // and the client would never see the 401.
+                    let _ = read_body(&mut reader, chunked, header("Content-Length"));
+                }
+                record(401, None);
+                out.write_all(
+                    b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\n\
+                      Content-Length: 0\r\nConnection: close\r\n\r\n",
+                )?;
+                return out.flush();
+            }
+            Some(user.clone())
+        }
+    };
+    if expects_continue {
+        out.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+        out.flush()?;
+    }
+    let body = read_body(&mut reader, chunked, header("Content-Length"))?;
+
+    let (path, query) = target.split_once('?').unwrap_or((target.as_str(), ""));
+    let mut cmd = Command::new("git");
+    cmd.arg("http-backend").env_clear();
+    if let Some(p) = std::env::var_os("PATH") {
+        cmd.env("PATH", p);
+    }
+    cmd.env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_SYSTEM", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        // `http.receivepack true` for every served repository, without editing them.
+        .env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_KEY_0", "http.receivepack")
+        .env("GIT_CONFIG_VALUE_0", "true")
+        .env("GIT_PROJECT_ROOT", &config.base)
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("GATEWAY_INTERFACE", "CGI/1.1")
+        .env("SERVER_PROTOCOL", "HTTP/1.1")
+        .env("REMOTE_ADDR", "127.0.0.1")
+        .env("REQUEST_METHOD", &method)
+        .env("PATH_INFO", path)
+        .env("QUERY_STRING", query)
+        .env("CONTENT_LENGTH", body.len().to_string());
+    if let Some(t) = header("Content-Type") {
+        cmd.env("CONTENT_TYPE", t);
+    }
+    if let Some(u) = &user {
+        cmd.env("REMOTE_USER", u);
+    }
+    for (name, value) in &headers {
+        let lower = name.to_ascii_lowercase();
+        if matches!(
+            lower.as_str(),
+            "content-type" | "content-length" | "authorization" | "transfer-encoding"
+        ) {
+            continue;
+        }
+        // `Git-Protocol` (v2) and `Content-Encoding` (gzip) reach http-backend this way.
+        cmd.env(
+            format!("HTTP_{}", name.to_ascii_uppercase().replace('-', "_")),
+            value,
+        );
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&body);
+    });
+    let output = child.wait_with_output()?;
+    let _ = writer.join();
+
+    // The CGI response: header lines, a blank line, the body.
+    let raw = output.stdout;
+    let (head, content) = match find(&raw, b"\r\n\r\n") {
+        Some(i) => (&raw[..i], &raw[i + 4..]),
+        None => match find(&raw, b"\n\n") {
+            Some(i) => (&raw[..i], &raw[i + 2..]),
+            None => (&raw[..0], &raw[..]),
+        },
+    };
+    let mut status = if output.status.success() || !raw.is_empty() {
+        "200 OK".to_string()
+    } else {
+        "500 Internal Server Error".to_string()
+    };
+    let mut response = Vec::new();
+    for line in String::from_utf8_lossy(head).lines() {
+        match line.split_once(':') {
+            Some((name, value)) if name.eq_ignore_ascii_case("Status") => {
+                status = value.trim().to_string();
+            }
+            Some(_) => {
+                response.extend_from_slice(line.trim_end().as_bytes());
+                response.extend_from_slice(b"\r\n");
+            }
+            None => {}
+        }
+    }
+    let code = status
+        .split_whitespace()
+        .next()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(500);
+    record(code, user);
+    out.write_all(format!("HTTP/1.1 {status}\r\n").as_bytes())?;
+    out.write_all(&response)?;
+    out.write_all(
+        format!(
+            "Content-Length: {}\r\nConnection: close\r\n\r\n",
+            content.len()
+        )
+        .as_bytes(),
+    )?;
+    out.write_all(content)?;
+    out.flush()
+}
+
+/// Reads a request body: `Transfer-Encoding: chunked`, or `Content-Length` bytes (none
+/// without either).
+fn read_body(
+    reader: &mut impl BufRead,
+    chunked: bool,
+    content_length: Option<&str>,
+) -> std::io::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            let mut size_line = String::new();
+            reader.read_line(&mut size_line)?;
+            let size = size_line.split(';').next().unwrap_or_default().trim();
+            let size = usize::from_str_radix(size, 16).map_err(|e| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("chunk size: {e}"))
+            })?;
+            if size == 0 {
+                // Trailers, then the blank line that ends the body.
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line)? == 0 || line.trim_end().is_empty() {
+                        break;
+                    }
+                }
+                break;
+            }
+            let start = body.len();
+            body.resize(start + size, 0);
+            reader.read_exact(&mut body[start..])?;
+            let mut crlf = [0u8; 2];
+            reader.read_exact(&mut crlf)?;
+        }
+    } else if let Some(len) = content_length.and_then(|l| l.parse::<usize>().ok()) {
+        body.resize(len, 0);
+        reader.read_exact(&mut body)?;
+    }
+    Ok(body)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Writes an executable fake `ssh` program at `dir/fake-ssh` and returns its path, for
+/// `GIT_SSH_COMMAND` or `core.sshCommand`.
+///
+/// Git's ssh transport runs `ssh [options] [user@]host "git-upload-pack '/path'"` (or
+/// `git-receive-pack`). The fake ignores the host, runs that command locally and appends
+/// `<host> <command>` to `dir/ssh.log` (see [`ssh_log`]). It fails OpenSSH's `-G` probe,
+/// so Git treats it as the "simple" variant and passes no options. This exercises ocuroot's
+/// use of Git's ssh transport (URL forms, the command Git runs), not an SSH server, keys or
+/// an agent.
+pub fn fake_ssh(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("mkdir");
+    let script = dir.join("fake-ssh");
+    let log = dir.join("ssh.log");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n\
+             case \"$1\" in -G) exit 1;; esac\n\
+             host=\"$1\"; shift\n\
+             echo \"$host $*\" >> '{}'\n\
+             exec sh -c \"$*\"\n",
+            log.display()
+        ),
+    )
+    .expect("write fake ssh");
+    let mut perms = std::fs::metadata(&script).expect("script").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&script, perms).expect("chmod fake ssh");
+    script
+}
+
+/// Returns the lines the fake `ssh` of [`fake_ssh`] in `dir` logged (`<host> <command>`).
+pub fn ssh_log(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("ssh.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }

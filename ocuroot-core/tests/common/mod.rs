@@ -2,7 +2,9 @@
 #![allow(dead_code)]
 
 mod git;
-pub use git::{GitDaemon, bare_remote, git, hand_commit, pushes, record_pushes};
+pub use git::{
+    GitDaemon, GitHttp, bare_remote, fake_ssh, git, hand_commit, pushes, record_pushes, ssh_log,
+};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -36,6 +38,27 @@ pub fn open(repo: &Path, branch: &str, prefix: &str, kind: StoreKind) -> Store {
 /// every read (no debounce) so that tests see other writers at once.
 pub fn open_remote(home: &Path, url: &str, branch: &str, prefix: &str, kind: StoreKind) -> Store {
     Store::open(remote_options(home, url, branch, prefix, kind)).expect("open remote store")
+}
+
+/// Creates the cache that a store of `url` under `home` will use, configured with
+/// `core.sshCommand = ssh` (Git reads it from the repository it runs in), so that the core
+/// tests can reach `ssh://` remotes through a fake `ssh` without touching the process
+/// environment. The store adopts an existing healthy cache as it is.
+pub fn preconfigure_ssh_cache(home: &Path, url: &str, ssh: &Path) {
+    let cache = ocuroot_core::store::remote::cache_path(home, url);
+    if cache.join("HEAD").is_file() {
+        return;
+    }
+    std::fs::create_dir_all(&cache).expect("mkdir cache");
+    git(&cache, &["init", "-q", "--bare"]);
+    git(
+        &cache,
+        &[
+            "config",
+            "core.sshCommand",
+            ssh.to_str().expect("utf-8 path"),
+        ],
+    );
 }
 
 /// The options [`open_remote`] uses.
