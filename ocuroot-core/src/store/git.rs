@@ -832,13 +832,18 @@ fn decode_entry(
         })?;
         Ok(Entry::Link(target))
     } else {
-        let value: Value = yaml::from_str(&text).map_err(|source| StoreError::Corrupt {
-            path: path.to_string(),
-            location: loc.to_string(),
-            source,
-        })?;
-        Ok(Entry::Document(value))
+        parse_document(&blob.data, path, loc).map(Entry::Document)
     }
+}
+
+/// Parses a document file's bytes; `path` and `loc` name the file in errors.
+fn parse_document(bytes: &[u8], path: &str, loc: &str) -> StoreResult<Value> {
+    let text = String::from_utf8_lossy(bytes);
+    yaml::from_str(&text).map_err(|source| StoreError::Corrupt {
+        path: path.to_string(),
+        location: loc.to_string(),
+        source,
+    })
 }
 
 /// A consistent read view at one tip.
@@ -1252,12 +1257,30 @@ impl Snapshot<'_> {
         })
     }
 
-    /// Returns the entries (name, kind, id) of the tree `id`.
-    pub(crate) fn tree_children(
+    /// Returns the tree `id` (from the object cache when it was read before).
+    pub(crate) fn find_tree(&self, id: ObjectId) -> StoreResult<gix::Tree<'_>> {
+        self.repo
+            .find_tree(id)
+            .map_err(git_err(&self.loc(), "read tree"))
+    }
+
+    /// Decodes the entries of a tree read by [`Snapshot::find_tree`], borrowing its names.
+    pub(crate) fn decode_tree<'t>(
         &self,
-        id: ObjectId,
-    ) -> StoreResult<Vec<(String, EntryKind, ObjectId)>> {
-        self.children(id)
+        tree: &'t gix::Tree<'_>,
+    ) -> StoreResult<gix::objs::TreeRef<'t>> {
+        tree.decode().map_err(git_err(&self.loc(), "decode tree"))
+    }
+
+    /// Returns the document in the blob `id`, the file of `r` in `area` (for messages).
+    pub(crate) fn document_by_id(&self, area: Area, r: &Ref, id: ObjectId) -> StoreResult<Value> {
+        let path = self.backend.full_path(&layout::doc_path(area, r)).join("/");
+        let loc = self.loc();
+        let blob = self
+            .repo
+            .find_blob(id)
+            .map_err(git_err(&loc, format!("read {path}")))?;
+        parse_document(&blob.data, &path, &loc)
     }
 }
 

@@ -31,6 +31,7 @@ use crate::clock::Clock;
 use crate::refs::{Glob, Ref, RefParseError};
 use crate::yaml::YamlError;
 
+pub(crate) use diff::diff_view_blobs;
 pub use diff::{DiffEntry, DiffKind, diff_intent, diff_intent_at, diff_views};
 pub use layout::Area;
 pub use remote::{RemoteOptions, RemoteSettings};
@@ -800,6 +801,16 @@ pub struct View<'a> {
 impl<'a> View<'a> {
     pub(crate) fn snapshot(&self) -> &git::Snapshot<'a> {
         &self.snap
+    }
+
+    /// Returns the document stored in blob `id`, the document file of `r` in `area`.
+    pub(crate) fn document_by_id(
+        &self,
+        area: Area,
+        r: &Ref,
+        id: gix::ObjectId,
+    ) -> StoreResult<Value> {
+        self.snap.document_by_id(area, r, id)
     }
 }
 
