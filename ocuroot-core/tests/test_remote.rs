@@ -275,3 +275,24 @@ fn a_damaged_object_deep_in_the_cache_is_repaired_on_read() {
     assert_eq!(store.get(&r("@/custom/c")).expect("c"), json!(3));
     git(&rm.bare, &["fsck", "--strict", "--no-dangling"]);
 }
+
+/// A fetch that brings a pack leaves the cache with a multi-pack index covering it.
+#[test]
+fn fetched_packs_are_indexed() {
+    let remote = Remote::new();
+    let writer = remote.open("writer");
+    let mut tx = Transaction::new("many documents");
+    // More objects than `transfer.unpackLimit` (100), so the fetch keeps them as a pack.
+    for i in 0..150 {
+        tx.set(&r(&format!("@/custom/doc{i}")), json!(i));
+    }
+    writer.commit(&tx).expect("commit");
+    let reader = remote.open("reader");
+    assert_eq!(reader.get(&r("@/custom/doc7")).expect("get"), json!(7));
+    let pack = remote.cache("reader").join("objects/pack");
+    assert!(
+        pack.join("multi-pack-index").exists(),
+        "no multi-pack index in {}",
+        pack.display()
+    );
+}

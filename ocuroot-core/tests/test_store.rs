@@ -676,3 +676,28 @@ fn all_backends_listed() {
     // Keeps the test_case lists above in step with the Backend enum.
     assert_eq!(ALL.len(), 5);
 }
+
+/// A store whose objects were packed by someone else (`git gc`, a fetch) gets a
+/// multi-pack index at its next commit, so later reads open one small index instead of
+/// validating every pack index; the repository keeps reading the same.
+#[test]
+fn commit_indexes_packs_it_finds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hub = dir.path().join("store.git");
+    let state = open(&hub, "state", "", StoreKind::State);
+    let mut tx = Transaction::new("first");
+    tx.set(&r("@/custom/a"), json!(1));
+    state.commit(&tx).expect("commit");
+    git(&hub, &["repack", "-a", "-d", "-q"]);
+    let midx = hub.join("objects/pack/multi-pack-index");
+    assert!(!midx.exists());
+
+    let mut tx = Transaction::new("second");
+    tx.set(&r("@/custom/b"), json!(2));
+    state.commit(&tx).expect("commit");
+    assert!(midx.exists(), "the commit wrote a multi-pack index");
+    git(&hub, &["multi-pack-index", "verify"]);
+    let fresh = open(&hub, "state", "", StoreKind::State);
+    assert_eq!(fresh.get(&r("@/custom/a")).expect("get"), json!(1));
+    assert_eq!(fresh.get(&r("@/custom/b")).expect("get"), json!(2));
+}

@@ -445,6 +445,9 @@ impl GitBackend {
             };
             match self.update_ref(&snap.repo, snap.tip, commit_id, tx.message()) {
                 Ok(()) => {
+                    // Best effort: the commit has landed, and a repository that could not
+                    // be maintained now is only slower to read, never wrong.
+                    let _ = super::maintenance::maintain(&self.repo_path);
                     return Ok(CommitOutcome {
                         commit: Some(commit_id.to_string()),
                         retries,
@@ -576,6 +579,8 @@ impl GitBackend {
         let tip = remote::fetch(&self.repo_path, &remote.url, &self.branch)
             .map_err(|f| self.remote_error(remote, "fetch from", f))?;
         remote::mark_fetched(&self.repo_path, &self.branch);
+        // A fetch brings packs; best effort, as after a local commit.
+        let _ = super::maintenance::maintain(&self.repo_path);
         Ok(tip)
     }
 
