@@ -1269,12 +1269,13 @@ impl Snapshot<'_> {
             .map_err(git_err(&self.loc(), "read tree"))
     }
 
-    /// Decodes the entries of a tree read by [`Snapshot::find_tree`], borrowing its names.
-    pub(crate) fn decode_tree<'t>(
-        &self,
-        tree: &'t gix::Tree<'_>,
-    ) -> StoreResult<gix::objs::TreeRef<'t>> {
-        tree.decode().map_err(git_err(&self.loc(), "decode tree"))
+    /// The error for a tree object that does not decode.
+    pub(crate) fn corrupt_tree(&self, id: ObjectId) -> StoreError {
+        StoreError::Git {
+            location: self.loc(),
+            action: "decode tree".to_string(),
+            source: format!("tree {id} is not a well-formed tree object").into(),
+        }
     }
 
     /// Returns the document in the blob `id`, the file of `r` in `area` (for messages).
