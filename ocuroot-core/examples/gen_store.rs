@@ -6,7 +6,9 @@
 //! ```
 //!
 //! Makes `<out-dir>` a Git repository with a `repo.ocu.star` (`repo_alias("bench")`) and
-//! fills its default hub `.ocuroot/store.git` through `git fast-import`:
+//! fills its default hub `.ocuroot/store.git` through `git fast-import` (one pack, as a
+//! long-lived store is after `git gc`), then runs the store maintenance ocuroot runs after
+//! each commit (`ocuroot_core::store::maintain`: a multi-pack index over that pack):
 //!
 //! - `state`: for each package (`team<t>/svc<s>/package.ocu.star`) a run of releases, each
 //!   with a release document, a commit marker, and three tasks (`build`, `deploy/staging`,
@@ -417,6 +419,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         Some(packages) => generate_estate(&args.out, packages)?,
         None => generate(&args)?,
     };
+    // Leave the store as ocuroot keeps the stores it writes: the maintenance after its next
+    // commit indexes the imported pack with a multi-pack index.
+    let done = ocuroot_core::store::maintain(&args.out.join(".ocuroot/store.git"))?;
+    eprintln!("maintenance: {done:?}");
     eprintln!(
         "wrote {docs} documents and {links} links to {} in {:.1}s",
         args.out.join(".ocuroot/store.git").display(),

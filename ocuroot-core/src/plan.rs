@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::intent::IntentKind;
 use crate::model::DeployIntent;
 use crate::refs::{Glob, Ref};
-use crate::store::{Area, DiffKind, Entry, MatchOptions, Store, StoreResult, diff_views};
+use crate::store::{Area, DiffKind, MatchOptions, Store, StoreResult, diff_view_blobs};
 use crate::yaml;
 
 /// One changed intent document and what applying it would do.
@@ -47,21 +47,25 @@ pub fn plan(intent: &Store, rev: Option<&str>, state: &Store) -> StoreResult<Vec
         None => intent.view()?,
     };
     let state_view = state.view()?;
-    let diff = diff_views(&view, &state_view)?;
+    // The diff hands over the blob ids of both documents, so reading them costs one object
+    // lookup each instead of a second walk down their paths.
+    let diff = diff_view_blobs(&view, &state_view)?;
     let mut out = Vec::new();
     for d in diff {
-        let after = match view.entry(Area::Records, &d.r) {
-            Ok(Some(Entry::Document(v))) => Some(v),
-            _ => None,
-        };
-        let before = match state_view.entry(Area::Applied, &d.r)? {
-            Some(Entry::Document(v)) => Some(v),
-            _ => None,
-        };
-        let effect = describe(&d.r, d.kind, after.as_ref(), state)?;
+        let r = d.entry.r;
+        // An intent document that does not parse is reported by `intent check`; the plan
+        // shows it without its content.
+        let after = d
+            .intent
+            .and_then(|id| view.document_by_id(Area::Records, &r, id).ok());
+        let before = d
+            .applied
+            .map(|id| state_view.document_by_id(Area::Applied, &r, id))
+            .transpose()?;
+        let effect = describe(&r, d.entry.kind, after.as_ref(), state)?;
         out.push(PlanItem {
-            r: d.r,
-            work_type: d.kind.as_str().to_string(),
+            work_type: d.entry.kind.as_str().to_string(),
+            r,
             effect,
             before: before.as_ref().and_then(|v| yaml::to_canonical(v).ok()),
             after: after.as_ref().and_then(|v| yaml::to_canonical(v).ok()),

@@ -489,3 +489,24 @@ fn preview_shows_a_transaction_without_committing_it() {
         Err(StoreError::AlreadyExists { .. })
     ));
 }
+
+/// A fetch that brings a pack leaves the cache with a multi-pack index covering it.
+#[test]
+fn fetched_packs_are_indexed() {
+    let remote = Remote::new();
+    let writer = remote.open("writer");
+    let mut tx = Transaction::new("many documents");
+    // More objects than `transfer.unpackLimit` (100), so the fetch keeps them as a pack.
+    for i in 0..150 {
+        tx.set(&r(&format!("@/custom/doc{i}")), json!(i));
+    }
+    writer.commit(&tx).expect("commit");
+    let reader = remote.open("reader");
+    assert_eq!(reader.get(&r("@/custom/doc7")).expect("get"), json!(7));
+    let pack = remote.cache("reader").join("objects/pack");
+    assert!(
+        pack.join("multi-pack-index").exists(),
+        "no multi-pack index in {}",
+        pack.display()
+    );
+}

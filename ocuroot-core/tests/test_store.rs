@@ -727,8 +727,67 @@ fn intent_diff_against_applied_mirror(backend: Backend) {
     );
 }
 
+/// The diff walks both trees in Git's entry order, where a folder sorts as if its name
+/// ended in `/`: `a` (a folder) comes after `a-b` and `a.b`. Equal neighbours must still
+/// pair up, and only the real differences be reported.
+#[test_case(Backend::SharedRepo; "shared repo")]
+#[test_case(Backend::SeparateRepos; "separate repos")]
+fn intent_diff_pairs_entries_in_git_order(backend: Backend) {
+    let f = Fixture::new(backend);
+    let mut tx = Transaction::new("intent");
+    for name in ["a", "a/x", "a-b", "a.b", "a0", "a/x-y"] {
+        tx.set(&r(&format!("@/custom/{name}")), json!(name));
+    }
+    f.intent.commit(&tx).expect("intent");
+    let mut tx = Transaction::new("applied");
+    for name in ["a", "a-b", "a0", "a/x-y"] {
+        tx.set_applied(&r(&format!("@/custom/{name}")), json!(name));
+    }
+    tx.set_applied(&r("@/custom/a/x"), json!("old"));
+    tx.set_applied(&r("@/custom/a/y"), json!("gone"));
+    f.state.commit(&tx).expect("state");
+    let d: Vec<(String, DiffKind)> = diff_intent(&f.intent, &f.state)
+        .expect("diff")
+        .into_iter()
+        .map(|e| (e.r.to_string(), e.kind))
+        .collect();
+    assert_eq!(
+        d,
+        [
+            ("@/custom/a.b".to_string(), DiffKind::Create),
+            ("@/custom/a/x".to_string(), DiffKind::Update),
+            ("@/custom/a/y".to_string(), DiffKind::Delete),
+        ]
+    );
+}
+
 #[test]
 fn all_backends_listed() {
     // Keeps the test_case lists above in step with the Backend enum.
     assert_eq!(ALL.len(), 7);
+}
+
+/// A store whose objects were packed by someone else (`git gc`, a fetch) gets a
+/// multi-pack index at its next commit, so later reads open one small index instead of
+/// validating every pack index; the repository keeps reading the same.
+#[test]
+fn commit_indexes_packs_it_finds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hub = dir.path().join("store.git");
+    let state = open(&hub, "state", "", StoreKind::State);
+    let mut tx = Transaction::new("first");
+    tx.set(&r("@/custom/a"), json!(1));
+    state.commit(&tx).expect("commit");
+    git(&hub, &["repack", "-a", "-d", "-q"]);
+    let midx = hub.join("objects/pack/multi-pack-index");
+    assert!(!midx.exists());
+
+    let mut tx = Transaction::new("second");
+    tx.set(&r("@/custom/b"), json!(2));
+    state.commit(&tx).expect("commit");
+    assert!(midx.exists(), "the commit wrote a multi-pack index");
+    git(&hub, &["multi-pack-index", "verify"]);
+    let fresh = open(&hub, "state", "", StoreKind::State);
+    assert_eq!(fresh.get(&r("@/custom/a")).expect("get"), json!(1));
+    assert_eq!(fresh.get(&r("@/custom/b")).expect("get"), json!(2));
 }

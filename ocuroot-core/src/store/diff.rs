@@ -5,10 +5,10 @@
 //! intent and state live in different repositories, and its cost follows the number of
 //! changed documents, not the size of the store.
 
+use std::cmp::Ordering;
 use std::fmt;
 
 use gix::ObjectId;
-use gix::objs::tree::EntryKind;
 
 use super::git::Snapshot;
 use super::layout::{Area, DOC_FILE};
@@ -91,22 +91,115 @@ fn diff_snapshots(
     intent_snap: &Snapshot<'_>,
     state_snap: &Snapshot<'_>,
 ) -> StoreResult<Vec<DiffEntry>> {
+    Ok(diff_snapshot_blobs(intent_snap, state_snap)?
+        .into_iter()
+        .map(|d| d.entry)
+        .collect())
+}
+
+/// A differing ref with the blob ids of its document on both sides, so that callers read
+/// the two documents by id instead of looking their paths up again.
+pub(crate) struct DiffBlobs {
+    /// The differing ref.
+    pub entry: DiffEntry,
+    /// The intent document's blob, if intent has one.
+    pub intent: Option<ObjectId>,
+    /// The applied mirror's blob, if state has one.
+    pub applied: Option<ObjectId>,
+}
+
+/// Like [`diff_views`], with the blob ids of the documents on both sides.
+pub(crate) fn diff_view_blobs(
+    intent: &super::View<'_>,
+    state: &super::View<'_>,
+) -> StoreResult<Vec<DiffBlobs>> {
+    diff_snapshot_blobs(intent.snapshot(), state.snapshot())
+}
+
+fn diff_snapshot_blobs(
+    intent_snap: &Snapshot<'_>,
+    state_snap: &Snapshot<'_>,
+) -> StoreResult<Vec<DiffBlobs>> {
     let left = intent_snap.area_tree(Area::Records)?;
     let right = state_snap.area_tree(Area::Applied)?;
     let mut out = Vec::new();
     let mut path = Vec::new();
     walk(intent_snap, left, state_snap, right, &mut path, &mut out)?;
-    out.sort();
+    out.sort_by(|a, b| a.entry.cmp(&b.entry));
     Ok(out)
 }
 
-fn push(path: &[String], kind: DiffKind, out: &mut Vec<DiffEntry>) {
+fn push(
+    path: &[String],
+    intent: Option<ObjectId>,
+    applied: Option<ObjectId>,
+    out: &mut Vec<DiffBlobs>,
+) {
+    let kind = match (intent, applied) {
+        (Some(_), None) => DiffKind::Create,
+        (None, Some(_)) => DiffKind::Delete,
+        (Some(a), Some(b)) if a != b => DiffKind::Update,
+        _ => return,
+    };
     let segs: Vec<&str> = path.iter().map(String::as_str).collect();
     // A path that is not a valid ref cannot have been written by ocuroot; a hand-made
     // file there is reported by `intent check`, not here.
     if let Ok(r) = Ref::from_storage_segments(&segs) {
-        out.push(DiffEntry { r, kind });
+        out.push(DiffBlobs {
+            entry: DiffEntry { r, kind },
+            intent,
+            applied,
+        });
     }
+}
+
+/// Orders tree entries as Git sorts them: by name, where a tree's name is compared as if
+/// it ended in `/`. Both sides of the diff are Git trees, so walking them in this order
+/// pairs equal entries without sorting or indexing anything.
+fn git_order(a: &[u8], a_tree: bool, b: &[u8], b_tree: bool) -> Ordering {
+    let n = a.len().min(b.len());
+    a[..n].cmp(&b[..n]).then_with(|| {
+        let end = |name: &[u8], tree: bool| name.get(n).copied().or(tree.then_some(b'/'));
+        end(a, a_tree).cmp(&end(b, b_tree))
+    })
+}
+
+/// A tree entry: name, whether it is a tree, object id.
+type Item<'t> = (&'t [u8], bool, &'t gix::oid);
+
+/// Splits a tree object's bytes into its entries in one pass, borrowing names and ids.
+///
+/// Git's tree format is `<octal mode> <name>\0<binary id>` repeated; a folder's mode is
+/// exactly `40000`. This is the diff's hot loop on wide folders, so it does only what the
+/// walk needs (no mode validation beyond that, no intermediate entry list); `None` means
+/// the bytes are not a well-formed tree.
+fn parse_tree(data: &[u8], hash_len: usize) -> Option<Vec<Item<'_>>> {
+    let mut out = Vec::with_capacity(data.len() / (hash_len + 16));
+    let mut rest = data;
+    while !rest.is_empty() {
+        let space = rest.iter().position(|&b| b == b' ')?;
+        let (mode, tail) = (&rest[..space], &rest[space + 1..]);
+        let nul = tail.iter().position(|&b| b == 0)?;
+        let (name, tail) = (&tail[..nul], &tail[nul + 1..]);
+        if tail.len() < hash_len {
+            return None;
+        }
+        let id = gix::oid::try_from_bytes(&tail[..hash_len]).ok()?;
+        rest = &tail[hash_len..];
+        out.push((name, mode == b"40000", id));
+    }
+    Some(out)
+}
+
+/// The entries of tree `id` of `snap`, or none for `None`.
+fn tree_entries<'t>(
+    snap: &Snapshot<'_>,
+    tree: Option<&'t gix::Tree<'_>>,
+) -> StoreResult<Vec<Item<'t>>> {
+    let Some(tree) = tree else {
+        return Ok(Vec::new());
+    };
+    parse_tree(&tree.data, tree.id.kind().len_in_bytes()).ok_or_else(|| snap.corrupt_tree(tree.id))
 }
 
 fn walk(
@@ -115,56 +208,99 @@ fn walk(
     rs: &Snapshot<'_>,
     right: Option<ObjectId>,
     path: &mut Vec<String>,
-    out: &mut Vec<DiffEntry>,
+    out: &mut Vec<DiffBlobs>,
 ) -> StoreResult<()> {
     if left == right {
         return Ok(());
     }
-    let l = match left {
-        Some(id) => ls.tree_children(id)?,
-        None => Vec::new(),
-    };
-    let r = match right {
-        Some(id) => rs.tree_children(id)?,
-        None => Vec::new(),
-    };
-    // Index both sides by name: directories with thousands of entries stay linear.
-    let lm: std::collections::BTreeMap<&str, &(String, EntryKind, ObjectId)> =
-        l.iter().map(|e| (e.0.as_str(), e)).collect();
-    let rm: std::collections::BTreeMap<&str, &(String, EntryKind, ObjectId)> =
-        r.iter().map(|e| (e.0.as_str(), e)).collect();
-    let mut names: Vec<&str> = lm.keys().chain(rm.keys()).copied().collect();
-    names.sort_unstable();
-    names.dedup();
-    for name in names {
-        let le = lm.get(name).copied();
-        let re = rm.get(name).copied();
+    let l_tree = left.map(|id| ls.find_tree(id)).transpose()?;
+    let r_tree = right.map(|id| rs.find_tree(id)).transpose()?;
+    let l = tree_entries(ls, l_tree.as_ref())?;
+    let r = tree_entries(rs, r_tree.as_ref())?;
+    // Merge-join both sides in Git order: cost is linear in the entries of the trees on
+    // the changed paths, and no name is copied unless the walk descends into it.
+    let (mut i, mut j) = (0, 0);
+    while i < l.len() || j < r.len() {
+        let order = match (l.get(i), r.get(j)) {
+            (Some(a), Some(b)) => git_order(a.0, a.1, b.0, b.1),
+            (Some(_), None) => Ordering::Less,
+            _ => Ordering::Greater,
+        };
+        let (le, re) = match order {
+            Ordering::Less => (l.get(i), None),
+            Ordering::Greater => (None, r.get(j)),
+            Ordering::Equal => (l.get(i), r.get(j)),
+        };
+        if le.is_some() {
+            i += 1;
+        }
+        if re.is_some() {
+            j += 1;
+        }
         // Both sides hold the same subtree or blob: nothing below differs.
         if let (Some(a), Some(b)) = (le, re)
-            && a.1 == b.1
             && a.2 == b.2
         {
             continue;
         }
-        if name == DOC_FILE {
-            let lid = le.filter(|e| e.1 != EntryKind::Tree).map(|e| e.2);
-            let rid = re.filter(|e| e.1 != EntryKind::Tree).map(|e| e.2);
-            match (lid, rid) {
-                (Some(_), None) => push(path, DiffKind::Create, out),
-                (None, Some(_)) => push(path, DiffKind::Delete, out),
-                (Some(a), Some(b)) if a != b => push(path, DiffKind::Update, out),
-                _ => {}
+        let Some(&(name, is_tree, _)) = le.or(re) else {
+            continue;
+        };
+        if !is_tree {
+            if name == DOC_FILE.as_bytes() {
+                push(
+                    path,
+                    le.map(|e| e.2.to_owned()),
+                    re.map(|e| e.2.to_owned()),
+                    out,
+                );
             }
             continue;
         }
-        let lt = le.filter(|e| e.1 == EntryKind::Tree).map(|e| e.2);
-        let rt = re.filter(|e| e.1 == EntryKind::Tree).map(|e| e.2);
-        if lt.is_none() && rt.is_none() {
-            continue;
-        }
-        path.push(name.to_string());
-        walk(ls, lt, rs, rt, path, out)?;
+        path.push(String::from_utf8_lossy(name).into_owned());
+        walk(
+            ls,
+            le.map(|e| e.2.to_owned()),
+            rs,
+            re.map(|e| e.2.to_owned()),
+            path,
+            out,
+        )?;
         path.pop();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_tree_agrees_with_gix() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = gix::init_bare(dir.path().join("r.git")).expect("init");
+        let blob = repo.write_blob(b"x\n").expect("blob").detach();
+        let mut editor = repo
+            .edit_tree(ObjectId::empty_tree(repo.object_hash()))
+            .expect("editor");
+        for path in ["a/#.yaml", "a-b/#.yaml", "a.b", "#.yaml", "x/y/z", "a0"] {
+            editor
+                .upsert(path, gix::objs::tree::EntryKind::Blob, blob)
+                .expect("upsert");
+        }
+        let id = editor.write().expect("write").detach();
+        let tree = repo.find_tree(id).expect("tree");
+        let ours = parse_tree(&tree.data, 20).expect("well-formed");
+        let theirs = tree.decode().expect("decode");
+        assert_eq!(ours.len(), theirs.entries.len());
+        for (o, t) in ours.iter().zip(&theirs.entries) {
+            assert_eq!(o.0, t.filename);
+            assert_eq!(o.1, t.mode.is_tree());
+            assert_eq!(o.2, t.oid);
+        }
+        assert_eq!(parse_tree(b"", 20), Some(Vec::new()));
+        // Truncated: a name without its id, a mode without a name.
+        assert_eq!(parse_tree(b"100644 a\0short", 20), None);
+        assert_eq!(parse_tree(b"100644", 20), None);
+    }
 }

@@ -502,6 +502,9 @@ impl GitBackend {
             };
             match self.update_ref(&snap.repo, snap.tip, commit_id, tx.message()) {
                 Ok(()) => {
+                    // Best effort: the commit has landed, and a repository that could not
+                    // be maintained now is only slower to read, never wrong.
+                    let _ = super::maintenance::maintain(&self.repo_path);
                     return Ok(CommitOutcome {
                         commit: Some(commit_id.to_string()),
                         retries,
@@ -765,6 +768,8 @@ impl GitBackend {
         let tip = remote::fetch(&self.repo_path, &remote.url, &self.branch)
             .map_err(|f| self.remote_error(remote, "fetch from", f))?;
         remote::mark_fetched(&self.repo_path, &self.branch);
+        // A fetch brings packs; best effort, as after a local commit.
+        let _ = super::maintenance::maintain(&self.repo_path);
         Ok(tip)
     }
 
@@ -1021,13 +1026,18 @@ fn decode_entry(
         })?;
         Ok(Entry::Link(target))
     } else {
-        let value: Value = yaml::from_str(&text).map_err(|source| StoreError::Corrupt {
-            path: path.to_string(),
-            location: loc.to_string(),
-            source,
-        })?;
-        Ok(Entry::Document(value))
+        parse_document(&blob.data, path, loc).map(Entry::Document)
     }
+}
+
+/// Parses a document file's bytes; `path` and `loc` name the file in errors.
+fn parse_document(bytes: &[u8], path: &str, loc: &str) -> StoreResult<Value> {
+    let text = String::from_utf8_lossy(bytes);
+    yaml::from_str(&text).map_err(|source| StoreError::Corrupt {
+        path: path.to_string(),
+        location: loc.to_string(),
+        source,
+    })
 }
 
 /// A consistent read view at one tip.
@@ -1441,12 +1451,31 @@ impl Snapshot<'_> {
         })
     }
 
-    /// Returns the entries (name, kind, id) of the tree `id`.
-    pub(crate) fn tree_children(
-        &self,
-        id: ObjectId,
-    ) -> StoreResult<Vec<(String, EntryKind, ObjectId)>> {
-        self.children(id)
+    /// Returns the tree `id` (from the object cache when it was read before).
+    pub(crate) fn find_tree(&self, id: ObjectId) -> StoreResult<gix::Tree<'_>> {
+        self.repo
+            .find_tree(id)
+            .map_err(git_err(&self.loc(), "read tree"))
+    }
+
+    /// The error for a tree object that does not decode.
+    pub(crate) fn corrupt_tree(&self, id: ObjectId) -> StoreError {
+        StoreError::Git {
+            location: self.loc(),
+            action: "decode tree".to_string(),
+            source: format!("tree {id} is not a well-formed tree object").into(),
+        }
+    }
+
+    /// Returns the document in the blob `id`, the file of `r` in `area` (for messages).
+    pub(crate) fn document_by_id(&self, area: Area, r: &Ref, id: ObjectId) -> StoreResult<Value> {
+        let path = self.backend.full_path(&layout::doc_path(area, r)).join("/");
+        let loc = self.loc();
+        let blob = self
+            .repo
+            .find_blob(id)
+            .map_err(git_err(&loc, format!("read {path}")))?;
+        parse_document(&blob.data, &path, &loc)
     }
 }
 

@@ -1,7 +1,8 @@
 //! The document store: refs mapped to canonical YAML documents in a Git branch.
 //!
 //! A [`Store`] is one folder of one branch of a Git repository, read and written with `gix`
-//! (no work tree, no `git` binary). State and intent are two stores: by default the
+//! (no work tree; the `git` binary only for remotes and for [`maintain`], which keeps the
+//! repository's objects packed and covered by a multi-pack index after commits and fetches). State and intent are two stores: by default the
 //! `state` and `intent` branches of one repository, or two repositories. The layout inside
 //! the folder is described in [`layout`] and in `docs/state-format.md`.
 //!
@@ -18,6 +19,7 @@
 mod diff;
 mod git;
 pub mod layout;
+mod maintenance;
 mod matcher;
 pub mod remote;
 
@@ -31,8 +33,10 @@ use crate::clock::Clock;
 use crate::refs::{Glob, Ref, RefParseError};
 use crate::yaml::YamlError;
 
+pub(crate) use diff::diff_view_blobs;
 pub use diff::{DiffEntry, DiffKind, diff_intent, diff_intent_at, diff_views};
 pub use layout::Area;
+pub use maintenance::{Maintenance, maintain};
 pub use remote::{RemoteOptions, RemoteSettings};
 
 /// The result type of store operations.
@@ -955,6 +959,16 @@ pub struct View<'a> {
 impl<'a> View<'a> {
     pub(crate) fn snapshot(&self) -> &git::Snapshot<'a> {
         &self.snap
+    }
+
+    /// Returns the document stored in blob `id`, the document file of `r` in `area`.
+    pub(crate) fn document_by_id(
+        &self,
+        area: Area,
+        r: &Ref,
+        id: gix::ObjectId,
+    ) -> StoreResult<Value> {
+        self.snap.document_by_id(area, r, id)
     }
 }
 
