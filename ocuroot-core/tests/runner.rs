@@ -1,6 +1,7 @@
 //! Integration tests of `ocuroot-core`, one module per topic.
 
 mod common;
+mod test_engine;
 mod test_remote;
 mod test_store;
 mod test_transports;

@@ -129,6 +129,7 @@ pub(super) fn engine_options(env: &ProcessEnv, exec: &ExecArgs) -> EngineOptions
         },
         clock: env.clock(),
         results_window: EngineOptions::DEFAULT_RESULTS_WINDOW,
+        wave_slice: EngineOptions::DEFAULT_WAVE_SLICE,
     }
 }
 

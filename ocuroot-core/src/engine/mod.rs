@@ -174,9 +174,16 @@ pub struct EngineOptions {
     /// starts the next wave (or ends the release), so this only bounds the extra pushes of a
     /// wave whose runs finish far apart: at most one per window.
     pub results_window: Duration,
+    /// At most this many runs start in one commit and execute before their results are
+    /// recorded; a larger wave (many releases run together) goes in slices of this size,
+    /// bounding memory and the work a crash would repeat.
+    pub wave_slice: usize,
 }
 
 impl EngineOptions {
+    /// The default [`EngineOptions::wave_slice`].
+    pub const DEFAULT_WAVE_SLICE: usize = 256;
+
     /// The default [`EngineOptions::results_window`]: at most six extra pushes per minute
     /// while a long wave runs.
     pub const DEFAULT_RESULTS_WINDOW: Duration = Duration::from_secs(10);

@@ -496,8 +496,14 @@ impl Engine<'_> {
             if wave.is_empty() {
                 break;
             }
-            self.start_wave(releases, carry.take(), &wave)?;
-            carry = self.execute_wave(releases, wave)?;
+            // A wave of a large batch goes in slices, bounding memory; each slice's results
+            // travel in the commit that starts the next.
+            while !wave.is_empty() {
+                let rest = wave.split_off(wave.len().min(self.opts.wave_slice.max(1)));
+                self.start_wave(releases, carry.take(), &wave)?;
+                carry = self.execute_wave(releases, wave)?;
+                wave = rest;
+            }
         }
         let preview;
         let reader: &dyn StateReader = match &carry {

@@ -447,25 +447,45 @@ impl Engine<'_> {
             }
             releases.insert(item.r.release_ref());
         }
-        // The releases run together: one commit per wave of all of them (see
-        // `Engine::run_batch`).
-        let mut opened = Vec::new();
-        for release in releases {
-            match self.open_release(&release) {
-                Ok(x) => opened.push(x),
-                Err(EngineError::ReleaseNotFound { .. }) => {}
-                Err(e) => return Err(e),
+        // The releases run together, [`RELEASES_PER_BATCH`] at a time (each holds its
+        // evaluated package in memory): one commit per wave of a batch (see
+        // `Engine::run_batch`), and each batch's last results travel in the next batch's
+        // first commit.
+        let releases: Vec<Ref> = releases.into_iter().collect();
+        let mut carry: Option<Transaction> = None;
+        for chunk in releases.chunks(RELEASES_PER_BATCH) {
+            let mut opened = Vec::new();
+            for release in chunk {
+                match self.open_release(release) {
+                    Ok(x) => opened.push(x),
+                    Err(EngineError::ReleaseNotFound { .. }) => {}
+                    Err(e) => {
+                        self.commit_carry(carry)?;
+                        return Err(e);
+                    }
+                }
+            }
+            let batch: Vec<(&Ref, &crate::sdk::LoadedPackage)> =
+                opened.iter().map(|(r, l)| (r, l)).collect();
+            let held = carry.clone();
+            let (outcomes, leftover) = match self.run_batch(&batch, carry) {
+                Ok(x) => x,
+                Err(e) => {
+                    // Keep the previous batch's results if the error came before they were
+                    // committed (re-applying committed writes changes nothing). Best effort:
+                    // a run whose result is lost stays `running` and runs again.
+                    let _ = self.commit_carry(held);
+                    return Err(e);
+                }
+            };
+            carry = leftover;
+            for outcome in outcomes {
+                if let super::ReleaseOutcome::Release { status, .. } = outcome {
+                    failed |= status == super::ReleaseStatus::Failed;
+                }
             }
         }
-        let batch: Vec<(&Ref, &crate::sdk::LoadedPackage)> =
-            opened.iter().map(|(r, l)| (r, l)).collect();
-        let (outcomes, leftover) = self.run_batch(&batch, None)?;
-        self.commit_carry(leftover)?;
-        for outcome in outcomes {
-            if let super::ReleaseOutcome::Release { status, .. } = outcome {
-                failed |= status == super::ReleaseStatus::Failed;
-            }
-        }
+        self.commit_carry(carry)?;
         Ok(failed)
     }
 
@@ -715,6 +735,10 @@ impl Engine<'_> {
         Ok(())
     }
 }
+
+/// How many releases run together in one batch of `execute_work`: each holds its evaluated
+/// package (a few MB) while the batch runs.
+pub const RELEASES_PER_BATCH: usize = 64;
 
 /// How many operation markers one commit handles: few commits (and pushes) for an estate,
 /// transactions small enough to re-apply quickly after a lost race.
