@@ -49,7 +49,7 @@ pub use cascade::{CascadeReport, CascadeScope};
 pub use push::{PushIndex, PushPackage, PushPlan, PushReport};
 pub use release::{ReleaseOutcome, ReleaseStatus};
 pub use trigger::{RepoConfigDoc, Triggered, redact_url};
-pub use work::{Changes, WorkFilter, WorkItem, WorkType};
+pub use work::{Changes, OPS_PER_COMMIT, RELEASES_PER_BATCH, WorkFilter, WorkItem, WorkType};
 
 /// The status of a run, stored as the single `status/<name>` marker below the run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
