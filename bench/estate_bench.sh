@@ -13,7 +13,8 @@
 #
 # Usage: bench/estate_bench.sh [PACKAGES=1000] [REPOS=5] [ENVS=5]
 # PROFILE="perf record -g -o /tmp/perf.data" runs the cascade under a profiler.
-# Needs: git, /usr/bin/time, a release build (cargo build --release -p ocuroot-cli).
+# Needs: git and a release build (cargo build --release -p ocuroot-cli); GNU time
+# (/usr/bin/time, Debian package `time`) for the peak RSS, else bash's timer is used.
 set -euo pipefail
 PACKAGES=${1:-1000}
 REPOS=${2:-5}
@@ -69,9 +70,15 @@ store="$work/store"
 before=$(git -C "$store" rev-list --count state)
 echo "estate: $PACKAGES packages in $REPOS repositories, $ENVS environments; state has $before commits before the cascade"
 cd "$work/repo0"
-${PROFILE:-} /usr/bin/time -f "work cascade: %e s wall, %U s user, %S s system, peak RSS %M KiB" \
-  "$bin" work cascade 2> "$work/cascade.log" || { tail -30 "$work/cascade.log"; exit 1; }
-grep -E '^work cascade:' "$work/cascade.log"
+if [ -x /usr/bin/time ] && [ -z "${NO_GNU_TIME:-}" ]; then
+  ${PROFILE:-} /usr/bin/time -f "work cascade: %e s wall, %U s user, %S s system, peak RSS %M KiB" \
+    "$bin" work cascade 2> "$work/cascade.log" || { tail -30 "$work/cascade.log"; exit 1; }
+  grep -E '^work cascade:' "$work/cascade.log"
+else
+  # No GNU time (Debian package `time`): bash's own timer, without the peak RSS.
+  TIMEFORMAT="work cascade: %R s wall, %U s user, %S s system (install GNU time for peak RSS)"
+  time (${PROFILE:-} "$bin" work cascade 2> "$work/cascade.log" || { tail -30 "$work/cascade.log"; exit 1; })
+fi
 grep -cE 'cascade round' "$work/cascade.log" | sed 's/^/rounds: /'
 after=$(git -C "$store" rev-list --count state)
 echo "state commits made by the cascade: $((after - before))"
