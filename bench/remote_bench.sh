@@ -5,7 +5,7 @@
 #   (b) pushes per release: a release of one build task and D deployments against a
 #       `file://` remote, counted by a `post-receive` hook (one call per `git push`, however
 #       many branches it updates), with the commits it adds to each branch.
-# Usage: bench/remote_bench.sh [W=8] [WRITES=25] [D=20]
+# Usage: bench/remote_bench.sh [W=8] [WRITES=25] [D=20]   (SHARED=1: the W writers of (a) share one cache)
 # Needs: git (with git daemon), cargo. PROFILE=debug uses a debug build (default release);
 # PARTS=b runs (b) only (default: ab).
 set -euo pipefail
@@ -34,7 +34,7 @@ git daemon --reuseaddr --enable=receive-pack --export-all --base-path="$work/ser
 daemon_pid=$!
 for _ in $(seq 50); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 (cd "$root" && cargo run -q "${flag[@]}" -p ocuroot-core --example remote_bench -- \
-  "git://127.0.0.1:$port/store.git" "$W" "$WRITES")
+  "git://127.0.0.1:$port/store.git" "$W" "$WRITES" ${SHARED:+shared})
 git -C "$work/served/store.git" fsck --strict --no-dangling >/dev/null && echo "remote fsck: clean"
 fi
 

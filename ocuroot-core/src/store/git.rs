@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gix::ObjectId;
 use gix::objs::tree::EntryKind;
@@ -17,8 +17,8 @@ use super::layout::{self, Area, DOC_FILE, FORMAT_VERSION, LINK_FILE, MARKER_FILE
 use super::matcher::SegmentMatcher;
 use super::remote::{self, PushOutcome, RemoteFailure, RemoteOptions, RemoteSettings};
 use super::{
-    CommitOutcome, Entry, HistoryChange, HistoryEntry, MatchOptions, Op, StoreError, StoreKind,
-    StoreOptions, StoreResult, Transaction,
+    CommitOutcome, CommitTimings, Entry, HistoryChange, HistoryEntry, MatchOptions, Op, StoreError,
+    StoreKind, StoreOptions, StoreResult, Transaction,
 };
 use crate::clock::Clock;
 use crate::refs::{Glob, Ref};
@@ -498,6 +498,7 @@ impl GitBackend {
                 return Ok(CommitOutcome {
                     commit: None,
                     retries,
+                    timings: CommitTimings::default(),
                 });
             };
             match self.update_ref(&snap.repo, snap.tip, commit_id, tx.message()) {
@@ -508,6 +509,7 @@ impl GitBackend {
                     return Ok(CommitOutcome {
                         commit: Some(commit_id.to_string()),
                         retries,
+                        timings: CommitTimings::default(),
                     });
                 }
                 Err(err) => {
@@ -542,29 +544,58 @@ impl GitBackend {
         if remote.settings.offline {
             return Err(StoreError::Offline { location: loc });
         }
+        let mut t = CommitTimings::default();
+        let mut waited = Duration::ZERO;
+        let out = remote::with_commit_lock(&self.repo_path, &mut waited, || {
+            self.commit_remote_locked(remote, tx, &mut t)
+        })
+        .map_err(|f| self.remote_error(remote, "lock the cache of", f))?;
+        out.map(|mut o| {
+            o.timings.lock_wait = waited;
+            o
+        })
+    }
+
+    /// [`GitBackend::commit_remote`] under the cache's commit lock.
+    fn commit_remote_locked(
+        &self,
+        remote: &RemoteState,
+        tx: &Transaction,
+        t: &mut CommitTimings,
+    ) -> StoreResult<CommitOutcome> {
+        let loc = self.location();
         let attempts = remote.settings.max_attempts.max(1);
         let mut retries = 0;
         let mut rng = rand::rng();
         for attempt in 0..attempts {
-            if attempt > 0 {
-                self.fetch_now(remote)?;
-            } else {
-                self.maybe_fetch()?;
-            }
-            let snap = self.snapshot_local()?;
-            let Some(commit_id) = self.build_commit(&snap, tx)? else {
+            timed(&mut t.fetch, || {
+                if attempt > 0 {
+                    self.fetch_now(remote).map(|_| ())
+                } else {
+                    self.maybe_fetch()
+                }
+            })?;
+            let (snap, commit_id) = timed(&mut t.build, || -> StoreResult<_> {
+                let snap = self.snapshot_local()?;
+                let commit_id = self.build_commit(&snap, tx)?;
+                Ok((snap, commit_id))
+            })?;
+            let Some(commit_id) = commit_id else {
                 return Ok(CommitOutcome {
                     commit: None,
                     retries,
+                    timings: *t,
                 });
             };
-            let outcome = remote::push(
-                &self.repo_path,
-                &remote.url,
-                &self.branch,
-                commit_id,
-                snap.tip,
-            )
+            let outcome = timed(&mut t.push, || {
+                remote::push(
+                    &self.repo_path,
+                    &remote.url,
+                    &self.branch,
+                    commit_id,
+                    snap.tip,
+                )
+            })
             .map_err(|f| self.remote_error(remote, "push to", f))?;
             match outcome {
                 PushOutcome::Accepted => {
@@ -575,12 +606,15 @@ impl GitBackend {
                     return Ok(CommitOutcome {
                         commit: Some(commit_id.to_string()),
                         retries,
+                        timings: *t,
                     });
                 }
                 PushOutcome::Rejected => {
                     retries += 1;
                     let cap = 2u64.saturating_pow(attempt.min(5)) * 10;
-                    std::thread::sleep(Duration::from_millis(rng.random_range(1..=cap)));
+                    timed(&mut t.backoff, || {
+                        std::thread::sleep(Duration::from_millis(rng.random_range(1..=cap)));
+                    });
                 }
                 // A push of one branch is never atomic.
                 PushOutcome::AtomicUnsupported => {
@@ -623,6 +657,22 @@ impl GitBackend {
         {
             return Ok(None);
         }
+        let mut waited = Duration::ZERO;
+        remote::with_commit_lock(&self.repo_path, &mut waited, || {
+            self.commit_joint_locked(tx, other, other_tx, remote, other_remote)
+        })
+        .map_err(|f| self.remote_error(remote, "lock the cache of", f))?
+    }
+
+    /// [`GitBackend::commit_joint`] under the (shared) cache's commit lock.
+    fn commit_joint_locked(
+        &self,
+        tx: &Transaction,
+        other: &GitBackend,
+        other_tx: &Transaction,
+        remote: &RemoteState,
+        other_remote: &RemoteState,
+    ) -> StoreResult<Option<[CommitOutcome; 2]>> {
         let same_branch = self.branch == other.branch;
         let attempts = remote.settings.max_attempts.max(1);
         let mut rng = rand::rng();
@@ -630,6 +680,7 @@ impl GitBackend {
         let outcome = |id: Option<ObjectId>, retries| CommitOutcome {
             commit: id.map(|id| id.to_string()),
             retries,
+            timings: CommitTimings::default(),
         };
         for attempt in 0..attempts {
             if attempt > 0 {
@@ -884,6 +935,14 @@ impl GitBackend {
         }
         Ok(out)
     }
+}
+
+/// Runs `f`, adding the time it took to `slot`.
+fn timed<T>(slot: &mut Duration, f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = f();
+    *slot += start.elapsed();
+    out
 }
 
 /// Returns the process-wide handle of the repository at `path`, registering `insert` first

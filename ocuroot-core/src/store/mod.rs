@@ -422,6 +422,25 @@ pub struct CommitOutcome {
     pub commit: Option<String>,
     /// How many compare-and-swap races were lost before the commit landed.
     pub retries: u32,
+    /// Where the time of a remote commit went (all zero for a local store).
+    pub timings: CommitTimings,
+}
+
+/// Where the time of one remote [`Store::commit`] went, summed over its attempts.
+///
+/// For benchmarks and diagnostics (`docs/benchmarks.md`, "Remote stores").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CommitTimings {
+    /// Waiting for the cache's commit lock (writers sharing `$OCUROOT_HOME` take turns).
+    pub lock_wait: std::time::Duration,
+    /// Fetching the branch (`git fetch`) or asking for its tip (`git ls-remote`).
+    pub fetch: std::time::Duration,
+    /// Reading the tip and building the commit (re-applying the operations).
+    pub build: std::time::Duration,
+    /// Pushing (`git push`), accepted or rejected.
+    pub push: std::time::Duration,
+    /// Sleeping between attempts (back-off after a rejected push).
+    pub backoff: std::time::Duration,
 }
 
 /// One change to a ref in the store's history (see [`Store::history`]).
@@ -824,6 +843,7 @@ impl Store {
         let none = || CommitOutcome {
             commit: None,
             retries: 0,
+            timings: CommitTimings::default(),
         };
         if other_tx.is_empty() {
             return Ok([self.commit(tx)?, none()]);

@@ -436,6 +436,39 @@ pub(crate) fn push_branches(
     }
 }
 
+/// Runs `f` holding the commit lock of `cache`, waiting while another writer holds it; the
+/// wait is added to `waited`.
+///
+/// Writers sharing a cache (jobs on one runner sharing `$OCUROOT_HOME`, threads of one
+/// process) would otherwise race each other to the remote: all but one push would be
+/// rejected, and the winner, whose cache already holds the new tip, keeps winning. Under the
+/// lock they take turns: each builds on the tip the previous one pushed (the cache's branch
+/// moves when a push is accepted) and its push is only rejected when a writer on another
+/// machine got in first. The lock is a `flock` on `<cache>/ocuroot-commit.lock`, released by
+/// the kernel when its holder dies, so a killed job never blocks the others.
+pub(crate) fn with_commit_lock<T>(
+    cache: &Path,
+    waited: &mut Duration,
+    f: impl FnOnce() -> T,
+) -> Result<T, RemoteFailure> {
+    let path = cache.join("ocuroot-commit.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| RemoteFailure::Local(format!("cannot open {}: {e}", path.display())))?;
+    let mut lock = fd_lock::RwLock::new(file);
+    let started = Instant::now();
+    let guard = lock
+        .write()
+        .map_err(|e| RemoteFailure::Local(format!("cannot lock {}: {e}", path.display())))?;
+    *waited += started.elapsed();
+    let out = f();
+    drop(guard);
+    Ok(out)
+}
+
 /// When each (cache, branch) of this process was last fetched (the debounce).
 static LAST_FETCH: LazyLock<Mutex<std::collections::HashMap<(PathBuf, String), Instant>>> =
     LazyLock::new(|| Mutex::new(std::collections::HashMap::new()));
