@@ -36,6 +36,20 @@ fn fixture(name: &str, vars: &[(&str, &str)]) -> TestEnv {
     env
 }
 
+/// The `gitstate` fixture (spec §7.8) with its state and intent remotes under `dir`.
+fn gitstate(dir: &Path) -> (TestEnv, PathBuf, PathBuf) {
+    let state = init_remote(dir, "state");
+    let intent = init_remote(dir, "intent");
+    let env = fixture(
+        "gitstate",
+        &[
+            ("STATE_REMOTE", state.to_str().expect("utf-8")),
+            ("INTENT_REMOTE", intent.to_str().expect("utf-8")),
+        ],
+    );
+    (env, state, intent)
+}
+
 fn exists(env: &TestEnv, r: &str) -> bool {
     env.run(&["state", "get", r]).code() == 0
 }
@@ -64,15 +78,7 @@ fn caches(env: &TestEnv) -> Vec<PathBuf> {
 #[test]
 fn gitstate_separate_state_and_intent_remotes() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let state = init_remote(tmp.path(), "state");
-    let intent = init_remote(tmp.path(), "intent");
-    let env = fixture(
-        "gitstate",
-        &[
-            ("STATE_REMOTE", state.to_str().expect("utf-8")),
-            ("INTENT_REMOTE", intent.to_str().expect("utf-8")),
-        ],
-    );
+    let (env, state, intent) = gitstate(tmp.path());
     env.run(&["release", "new", "environments/package.ocu.star"])
         .success();
     let out = env.run(&["release", "new", "basic.ocu.star"]);
@@ -516,15 +522,7 @@ fn deleted_or_corrupted_cache_is_rebuilt() {
 #[test]
 fn offline_reads_the_cache_and_refuses_writes() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let state = init_remote(tmp.path(), "state");
-    let intent = init_remote(tmp.path(), "intent");
-    let env = fixture(
-        "gitstate",
-        &[
-            ("STATE_REMOTE", state.to_str().expect("utf-8")),
-            ("INTENT_REMOTE", intent.to_str().expect("utf-8")),
-        ],
-    );
+    let (env, state, _intent) = gitstate(tmp.path());
     env.run(&["release", "new", "environments/package.ocu.star"])
         .success();
     // The server goes away: online reads fail naming it, offline reads use the cache.
