@@ -564,3 +564,119 @@ fn writers_sharing_a_cache_take_turns_and_never_lose_a_push() {
     }
     git(&rm.bare, &["fsck", "--strict", "--no-dangling"]);
 }
+
+/// Installs a `pre-receive` hook in `bare` that, on its first call only, moves `branch` to
+/// the commit at `refs/heads/intruder`: another writer landing while our push is being
+/// received, after the remote advertised its tips. The remote then refuses our push on its
+/// own side (`cannot lock ref … is at X but expected Y`), which git's client reports in
+/// words that differ from a stale lease.
+fn race_on_the_remote_side(bare: &Path, branch: &str) {
+    let hook = bare.join("hooks/pre-receive");
+    std::fs::create_dir_all(bare.join("hooks")).expect("mkdir hooks");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\ncat >/dev/null\nif [ ! -e raced ]; then\n  touch raced\n  \
+             env -u GIT_QUARANTINE_PATH git update-ref refs/heads/{branch} refs/heads/intruder\n\
+             fi\nexit 0\n"
+        ),
+    )
+    .expect("write hook");
+    let mut perms = std::fs::metadata(&hook).expect("hook").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&hook, perms).expect("chmod hook");
+}
+
+/// Makes the next commit of `writer` to `branch` the intruder of [`race_on_the_remote_side`]:
+/// commits it, keeps it as `refs/heads/intruder`, and moves `branch` back.
+fn prepare_intruder(rm: &Remote, branch: &str, writer: &Store, reference: &str) {
+    let before = git(&rm.bare, &["rev-parse", branch]).trim().to_string();
+    set(writer, reference, json!("intruder"));
+    let intruder = git(&rm.bare, &["rev-parse", branch]).trim().to_string();
+    git(&rm.bare, &["update-ref", "refs/heads/intruder", &intruder]);
+    git(
+        &rm.bare,
+        &["update-ref", &format!("refs/heads/{branch}"), &before],
+    );
+}
+
+// See: issue 10 ("Concurrent jobs fail"): the atomic push of state and intent lost its race
+// on the remote's side and was reported as a failure.
+#[test]
+fn issue_10_atomic_push_lost_on_the_remote_side_is_retried() {
+    let rm = Remote::new();
+    let state = open_remote(&rm.home("a"), &rm.url, "state", "", StoreKind::State);
+    let intent = open_remote(&rm.home("a"), &rm.url, "intent", "", StoreKind::Intent);
+    set(&state, "@/custom/seed", json!(0));
+    set(&intent, "@/custom/seed", json!(0));
+    let other = open_remote(&rm.home("b"), &rm.url, "intent", "", StoreKind::Intent);
+    prepare_intruder(&rm, "intent", &other, "@/custom/other");
+    race_on_the_remote_side(&rm.bare, "intent");
+
+    let mut state_tx = Transaction::new("ours (state)");
+    state_tx.set(&r("@/custom/ours"), json!(1));
+    let mut intent_tx = Transaction::new("ours (intent)");
+    intent_tx.set(&r("@/custom/ours"), json!(1));
+    let [i, s] = intent
+        .commit_with(&intent_tx, &state, &state_tx)
+        .expect("a lost race is retried, not an error");
+    assert!(rm.bare.join("raced").exists(), "the hook raced the push");
+    assert!(i.retries >= 1 && s.retries >= 1, "{i:?} {s:?}");
+    // Both writers' documents are there: ours was re-applied on top of the intruder's.
+    let fresh = open_remote(&rm.home("c"), &rm.url, "intent", "", StoreKind::Intent);
+    assert_eq!(
+        fresh.get(&r("@/custom/other")).expect("theirs"),
+        json!("intruder")
+    );
+    assert_eq!(fresh.get(&r("@/custom/ours")).expect("ours"), json!(1));
+    let fresh_state = open_remote(&rm.home("c"), &rm.url, "state", "", StoreKind::State);
+    assert_eq!(
+        fresh_state.get(&r("@/custom/ours")).expect("ours"),
+        json!(1)
+    );
+    git(&rm.bare, &["fsck", "--strict", "--no-dangling"]);
+}
+
+// See: issue 10: the same race on a single-branch push.
+#[test]
+fn issue_10_single_push_lost_on_the_remote_side_is_retried() {
+    let rm = Remote::new();
+    let state = rm.open("a");
+    set(&state, "@/custom/seed", json!(0));
+    let other = rm.open("b");
+    prepare_intruder(&rm, "state", &other, "@/custom/other");
+    race_on_the_remote_side(&rm.bare, "state");
+    let mut tx = Transaction::new("ours");
+    tx.set(&r("@/custom/ours"), json!(1));
+    let outcome = state.commit(&tx).expect("a lost race is retried");
+    assert!(outcome.retries >= 1, "{outcome:?}");
+    let fresh = rm.open("c");
+    assert_eq!(
+        fresh.get(&r("@/custom/other")).expect("theirs"),
+        json!("intruder")
+    );
+    assert_eq!(fresh.get(&r("@/custom/ours")).expect("ours"), json!(1));
+}
+
+// See: issue 10: a push the remote refuses while its branches stay at their leases is a
+// real failure, reported with the remote and git's words, and never retried forever.
+#[test]
+fn issue_10_refused_push_with_unmoved_branches_is_a_failure() {
+    let rm = Remote::new();
+    let state = rm.open("a");
+    set(&state, "@/custom/seed", json!(0));
+    let before = git(&rm.bare, &["rev-parse", "state"]);
+    let hook = rm.bare.join("hooks/pre-receive");
+    std::fs::write(&hook, "#!/bin/sh\necho 'policy says no' >&2\nexit 1\n").expect("hook");
+    let mut perms = std::fs::metadata(&hook).expect("hook").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&hook, perms).expect("chmod hook");
+    let mut tx = Transaction::new("refused");
+    tx.set(&r("@/custom/no"), json!(1));
+    let err = state.commit(&tx).expect_err("refused");
+    let text = err.to_string();
+    assert!(matches!(err, StoreError::Remote { .. }), "{err:?}");
+    assert!(text.contains(&rm.url), "{text}");
+    assert!(text.contains("policy says no"), "{text}");
+    assert_eq!(git(&rm.bare, &["rev-parse", "state"]), before);
+}

@@ -16,7 +16,8 @@ use super::{Store, StoreResult};
 use crate::refs::Ref;
 
 /// How an intent document differs from what state has applied.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DiffKind {
     /// Intent has a document that state has not applied.
     Create,

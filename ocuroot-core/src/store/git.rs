@@ -1033,16 +1033,28 @@ fn init_cache(cache: &Path, location: &str) -> StoreResult<()> {
     if cache.join("HEAD").is_file() {
         return Ok(());
     }
-    std::fs::create_dir_all(cache).map_err(git_err(location, "create cache directory"))?;
-    if let Err(e) = gix::init_bare(cache) {
-        // Another process may have created it at the same moment.
-        for _ in 0..50 {
-            if gix::open_opts(cache, gix::open::Options::isolated()).is_ok() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(20));
+    // The repository is made beside the cache and renamed into place, so that a cache
+    // folder only ever exists complete: another process that finds it half made would take
+    // it for a broken cache and rebuild it under the feet of the one still creating it.
+    let parent = cache.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(git_err(location, "create cache directory"))?;
+    let fresh = cache.with_extension(format!(
+        "init-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    gix::init_bare(&fresh).map_err(git_err(location, "create cache repository"))?;
+    if std::fs::rename(&fresh, cache).is_err() {
+        // Another process put its cache in place first: use that one.
+        let _ = std::fs::remove_dir_all(&fresh);
+        if !cache.join("HEAD").is_file() {
+            return Err(git_err(location, "create cache repository")(
+                std::io::Error::other(format!(
+                    "{} exists but is not a Git repository",
+                    cache.display()
+                )),
+            ));
         }
-        return Err(git_err(location, "create cache repository")(e));
     }
     Ok(())
 }
@@ -1494,6 +1506,13 @@ impl<'s, 'a> Overlay<'s, 'a> {
                 let link = layout::link_path(Area::Records, r);
                 if self.exists(&link)? {
                     self.edits.insert(link, None);
+                }
+            }
+            Op::Expect { area, r, value } => {
+                let current = self.read(&layout::doc_path(*area, r))?;
+                let expected = value.as_ref().map(|v| Self::render(r, v)).transpose()?;
+                if current != expected {
+                    return Err(StoreError::Changed { r: r.to_string() });
                 }
             }
         }

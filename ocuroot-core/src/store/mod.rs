@@ -228,6 +228,18 @@ pub enum Op {
         /// The link's ref.
         r: Ref,
     },
+    /// Writes nothing: the commit fails with [`StoreError::Changed`] unless the document at
+    /// `r` is exactly `value` when the operations are applied (`None`: no document). Checked
+    /// again on every retry after a lost race, this makes a transaction a compare-and-swap
+    /// on documents it read, which is how a job claims a run (see `engine`).
+    Expect {
+        /// Records or the applied mirror.
+        area: Area,
+        /// The ref (no fragment; links are not resolved).
+        r: Ref,
+        /// The document it must hold.
+        value: Option<Value>,
+    },
 }
 
 impl fmt::Display for Op {
@@ -247,6 +259,7 @@ impl fmt::Display for Op {
             Op::Delete { area: a, r, .. } => write!(f, "delete {r}{}", area(a)),
             Op::Link { r, target } => write!(f, "link {r} to {target}"),
             Op::Unlink { r } => write!(f, "unlink {r}"),
+            Op::Expect { area: a, r, .. } => write!(f, "check {r}{}", area(a)),
         }
     }
 }
@@ -335,6 +348,16 @@ impl Transaction {
     /// Records the removal of the link at `r`.
     pub fn unlink(&mut self, r: &Ref) -> &mut Self {
         self.push(Op::Unlink { r: r.clone() })
+    }
+
+    /// Records a precondition: the commit fails with [`StoreError::Changed`] unless the
+    /// records document at `r` is `value` (`None`: absent) when the operations are applied.
+    pub fn expect(&mut self, r: &Ref, value: Option<Value>) -> &mut Self {
+        self.push(Op::Expect {
+            area: Area::Records,
+            r: r.clone(),
+            value,
+        })
     }
 
     /// Records a write to the applied-intent mirror.
@@ -560,6 +583,13 @@ pub enum StoreError {
         found: String,
         /// The kind asked for.
         expected: StoreKind,
+    },
+    /// An [`Op::Expect`] precondition failed: another writer changed the document since it
+    /// was read. Nothing was committed; the caller decides again on fresh state.
+    #[error("{r} changed since it was read (another job wrote it first)")]
+    Changed {
+        /// The ref whose document differs.
+        r: String,
     },
     /// The branch kept moving: the commit lost every compare-and-swap race.
     #[error("could not commit to {location} after {attempts} attempts: the branch kept moving")]
@@ -944,6 +974,7 @@ fn check_ops(tx: &Transaction) -> StoreResult<()> {
             | Op::SetRaw { r, .. }
             | Op::Create { r, .. }
             | Op::Delete { r, .. }
+            | Op::Expect { r, .. }
             | Op::Unlink { r } => r,
             Op::Link { r, target } => {
                 target.ensure_storable()?;
@@ -1043,6 +1074,25 @@ impl View<'_> {
     pub fn entry(&self, area: Area, r: &Ref) -> StoreResult<Option<Entry>> {
         r.ensure_storable()?;
         self.snap.entry(area, r)
+    }
+
+    /// Follows links from `r` (records area) to the ref they end at.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::resolve_link`].
+    pub fn resolve_link(&self, r: &Ref) -> StoreResult<Ref> {
+        r.ensure_storable()?;
+        self.snap.resolve_link(r)
+    }
+
+    /// Returns the exact text of the document file of `r` in `area`, if any.
+    ///
+    /// # Errors
+    ///
+    /// Git errors.
+    pub fn raw_document(&self, area: Area, r: &Ref) -> StoreResult<Option<String>> {
+        self.snap.raw_document(area, r)
     }
 
     /// Lists every file below `area` with the ref its folder names.

@@ -352,6 +352,13 @@ pub(crate) fn push(
 /// so a reader never sees one branch ahead of the other, and a lost race on any branch is
 /// [`PushOutcome::Rejected`] for all. A remote without atomic pushes answers
 /// [`PushOutcome::AtomicUnsupported`] and nothing moved.
+///
+/// The outcome of a failed push is decided by what the remote holds afterwards, not by
+/// git's wording (which differs between transports, git versions and the client and server
+/// side of an atomic push): [`remote_tips`] reads the pushed branches, and [`classify`]
+/// calls it a lost race when a branch is no longer at its lease, a success when every
+/// branch is at the new commit, and a real failure otherwise. Porcelain status lines that
+/// plainly say a lease was stale are only a fast path that saves that round trip.
 pub(crate) fn push_branches(
     cache: &Path,
     url: &str,
@@ -376,64 +383,120 @@ pub(crate) fn push_branches(
     let out = cmd
         .output()
         .map_err(|e| RemoteFailure::Local(format!("cannot run git: {e}")))?;
+    if out.status.success() {
+        return Ok(PushOutcome::Accepted);
+    }
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     if stderr.contains("does not support --atomic") {
         return Ok(PushOutcome::AtomicUnsupported);
     }
-    // Porcelain lines: `<flag>\t<from>:<to>\t<summary>`; flag `!` = rejected.
-    let mut rejected = false;
-    for u in updates {
-        let full = format!("refs/heads/{}", u.branch);
-        let line = stdout
-            .lines()
-            .find(|l| l.split('\t').nth(1).is_some_and(|r| r.ends_with(&full)));
-        match line {
-            Some(l) if l.starts_with('!') => {
-                let summary = l.split('\t').nth(2).unwrap_or_default();
-                if summary.contains("stale info")
-                    || summary.contains("fetch first")
-                    || summary.contains("non-fast-forward")
-                    || summary.contains("already exists")
-                    || summary.contains("failed to update")
-                    || summary.contains("incorrect old value")
-                    || summary.contains("atomic push failed")
-                    || summary.contains("lock")
-                {
-                    rejected = true;
-                } else {
-                    return Err(RemoteFailure::Remote(redact(&format!(
-                        "push rejected: {summary} {}",
-                        stderr.trim()
-                    ))));
-                }
-            }
-            Some(_) if out.status.success() => {}
-            // Another branch of an atomic push lost its race: this one was not pushed.
-            Some(_) if updates.len() > 1 => {}
-            Some(l) => {
-                return Err(RemoteFailure::Remote(redact(&format!(
-                    "push failed: {l} {}",
-                    stderr.trim()
-                ))));
-            }
-            None => {
-                let text = redact(stderr.trim());
-                return if is_remote_problem(&text) || !text.contains("error: ") {
-                    Err(RemoteFailure::Remote(text))
-                } else {
-                    Err(RemoteFailure::Local(text))
-                };
-            }
+    if stale_lease_reported(&stdout, updates) {
+        return Ok(PushOutcome::Rejected);
+    }
+    let said = redact(
+        [stdout.trim(), stderr.trim()]
+            .into_iter()
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n")
+            .as_str(),
+    );
+    let tips = remote_tips(cache, url, updates).map_err(|f| match f {
+        // The push's own message says more than the follow-up query's.
+        RemoteFailure::Remote(_) => RemoteFailure::Remote(said.clone()),
+        RemoteFailure::Local(detail) => RemoteFailure::Local(format!(
+            "{said}\n(and the remote's branches could not be read: {detail})"
+        )),
+    })?;
+    match classify(updates, &tips) {
+        Some(outcome) => Ok(outcome),
+        None if is_remote_problem(&said) || !said.contains("error: ") => {
+            Err(RemoteFailure::Remote(format!("push failed: {said}")))
         }
+        None => Err(RemoteFailure::Local(format!("push failed: {said}"))),
     }
-    if rejected {
-        Ok(PushOutcome::Rejected)
-    } else if out.status.success() {
-        Ok(PushOutcome::Accepted)
-    } else {
-        Err(RemoteFailure::Remote(redact(stderr.trim())))
+}
+
+/// True when the porcelain output reports, for some branch, the stale lease or
+/// non-fast-forward that git's client detects before sending anything: the plain lost race
+/// of a single-branch push, decided without asking the remote again.
+fn stale_lease_reported(stdout: &str, updates: &[BranchUpdate<'_>]) -> bool {
+    updates.iter().any(|u| {
+        let full = format!("refs/heads/{}", u.branch);
+        stdout.lines().any(|l| {
+            let mut parts = l.split('\t');
+            let (flag, refs, summary) = (parts.next(), parts.next(), parts.next());
+            flag == Some("!")
+                && refs.is_some_and(|r| r.ends_with(&full))
+                && summary.is_some_and(|s| {
+                    s.contains("stale info")
+                        || s.contains("fetch first")
+                        || s.contains("non-fast-forward")
+                })
+        })
+    })
+}
+
+/// Decides a failed push from the remote's tips afterwards (`tips[i]` is the tip of
+/// `updates[i].branch`, `None` when the branch does not exist): every branch at its new
+/// commit is a success (the push landed although git reported a failure, for example a
+/// hook that failed after the update); a branch that is no longer at its lease is a lost
+/// race (another writer moved it); `None` means nothing moved, so the failure is real.
+pub(crate) fn classify(
+    updates: &[BranchUpdate<'_>],
+    tips: &[Option<ObjectId>],
+) -> Option<PushOutcome> {
+    let landed = updates.iter().zip(tips).all(|(u, t)| *t == Some(u.new));
+    if landed {
+        return Some(PushOutcome::Accepted);
     }
+    let moved = updates
+        .iter()
+        .zip(tips)
+        .any(|(u, t)| *t != u.expected && *t != Some(u.new));
+    moved.then_some(PushOutcome::Rejected)
+}
+
+/// Reads the remote's current tips of the branches of `updates` (`git ls-remote`), in the
+/// order of `updates`.
+pub(crate) fn remote_tips(
+    cache: &Path,
+    url: &str,
+    updates: &[BranchUpdate<'_>],
+) -> Result<Vec<Option<ObjectId>>, RemoteFailure> {
+    let mut cmd = git(cache);
+    cmd.args(["ls-remote", "--", url]);
+    for u in updates {
+        cmd.arg(format!("refs/heads/{}", u.branch));
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| RemoteFailure::Local(format!("cannot run git: {e}")))?;
+    if !out.status.success() {
+        return Err(RemoteFailure::Remote(redact(
+            String::from_utf8_lossy(&out.stderr).trim(),
+        )));
+    }
+    let listing = String::from_utf8_lossy(&out.stdout);
+    updates
+        .iter()
+        .map(|u| {
+            let full = format!("refs/heads/{}", u.branch);
+            listing
+                .lines()
+                .find_map(|l| {
+                    let (id, name) = l.split_once('\t')?;
+                    (name == full).then_some(id)
+                })
+                .map(|id| {
+                    ObjectId::from_hex(id.as_bytes()).map_err(|e| {
+                        RemoteFailure::Remote(format!("unexpected ls-remote output {id:?}: {e}"))
+                    })
+                })
+                .transpose()
+        })
+        .collect()
 }
 
 /// Runs `f` holding the commit lock of `cache`, waiting while another writer holds it; the
@@ -508,6 +571,62 @@ mod tests {
         );
         assert_eq!(redact("/plain/path.git"), "/plain/path.git");
         assert_eq!(redact("git://127.0.0.1:9/x"), "git://127.0.0.1:9/x");
+    }
+
+    fn id(n: u8) -> ObjectId {
+        ObjectId::from_hex(format!("{n:02x}").repeat(20).as_bytes()).expect("hex")
+    }
+
+    #[test]
+    fn classify_decides_from_the_remote_tips() {
+        let up = |branch, new, expected: Option<u8>| BranchUpdate {
+            branch,
+            new: id(new),
+            expected: expected.map(id),
+        };
+        let one = [up("state", 2, Some(1))];
+        // Another writer moved the branch: a lost race.
+        assert_eq!(classify(&one, &[Some(id(9))]), Some(PushOutcome::Rejected));
+        // Someone deleted it: also not at the lease.
+        assert_eq!(classify(&one, &[None]), Some(PushOutcome::Rejected));
+        // Still at the lease: nothing moved, a real failure.
+        assert_eq!(classify(&one, &[Some(id(1))]), None);
+        // At our commit: it landed although git reported a failure.
+        assert_eq!(classify(&one, &[Some(id(2))]), Some(PushOutcome::Accepted));
+        // A branch that must not exist yet, created by someone else.
+        let create = [up("intent", 2, None)];
+        assert_eq!(
+            classify(&create, &[Some(id(7))]),
+            Some(PushOutcome::Rejected)
+        );
+        assert_eq!(classify(&create, &[None]), None);
+        // Atomic push of two branches: one moved by another writer is a lost race for both.
+        let two = [up("state", 2, Some(1)), up("intent", 4, Some(3))];
+        assert_eq!(
+            classify(&two, &[Some(id(1)), Some(id(8))]),
+            Some(PushOutcome::Rejected)
+        );
+        assert_eq!(classify(&two, &[Some(id(1)), Some(id(3))]), None);
+        assert_eq!(
+            classify(&two, &[Some(id(2)), Some(id(4))]),
+            Some(PushOutcome::Accepted)
+        );
+    }
+
+    #[test]
+    fn stale_leases_are_a_fast_path_only_for_the_pushed_branch() {
+        let u = [BranchUpdate {
+            branch: "state",
+            new: id(2),
+            expected: Some(id(1)),
+        }];
+        let stale = "To /r.git\n!\t0202:refs/heads/state\t[rejected] (stale info)\nDone\n";
+        assert!(stale_lease_reported(stale, &u));
+        let other = "!\t0202:refs/heads/intent\t[rejected] (stale info)\n";
+        assert!(!stale_lease_reported(other, &u));
+        // The server side of an atomic push: decided by the tips, not by this text.
+        let atomic = "!\t0202:refs/heads/state\t[remote rejected] (atomic transaction failed)\n";
+        assert!(!stale_lease_reported(atomic, &u));
     }
 
     #[test]
