@@ -335,11 +335,19 @@ pub struct TargetArgs {
 }
 
 /// Execution flags shared by commands that run work.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Default, clap::Args)]
 pub struct ExecArgs {
     /// How many runs of one phase execute at once (default: 4 per CPU, at least 16).
     #[arg(long, value_name = "N")]
     pub parallel: Option<usize>,
+    /// Take over runs that another job marked running, even if it may still be alive
+    ///
+    /// A job claims a run before executing it; others skip it while it runs. A claim of a
+    /// job on this host whose process is gone is taken over automatically. For a job on
+    /// another machine (a CI runner that was killed), pass --takeover once you know it is
+    /// gone: taking over a job that still runs executes the run twice at once.
+    #[arg(long)]
+    pub takeover: bool,
 }
 
 /// `ocuroot release …`

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ocuroot_core::clock::{Clock, FixedClock, SystemClock, Timestamp};
+use ocuroot_core::engine::{ClaimOptions, LocalProcesses, Owner};
 use ocuroot_core::sdk::PrintSink;
 use ocuroot_core::store::RemoteSettings;
 
@@ -59,6 +60,50 @@ impl ProcessEnv {
             settings.fetch_interval = Duration::from_secs_f64(secs);
         }
         settings
+    }
+
+    /// Returns who this process is when it claims runs (host, pid, pid namespace, start
+    /// time, CI job) and how it judges other owners on this host (`/proc`).
+    pub fn claim_options(&self) -> ClaimOptions {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .or_else(|| self.get("HOSTNAME").map(str::to_string))
+            .unwrap_or_else(|| "localhost".to_string());
+        let pid_namespace = std::fs::read_link("/proc/self/ns/pid")
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let owner = Owner {
+            host: host.clone(),
+            pid: std::process::id(),
+            pid_namespace: pid_namespace.clone(),
+            started: SystemClock.now().to_rfc3339(),
+            job: self.ci_job(),
+        };
+        ClaimOptions::new(
+            owner,
+            Arc::new(LocalProcesses {
+                host,
+                pid_namespace,
+            }),
+        )
+    }
+
+    /// Names the CI job this process runs in, from the variables GitHub Actions, GitLab CI,
+    /// Buildkite and Jenkins set.
+    fn ci_job(&self) -> Option<String> {
+        if let (Some(run), Some(job)) = (self.get("GITHUB_RUN_ID"), self.get("GITHUB_JOB")) {
+            let attempt = self.get("GITHUB_RUN_ATTEMPT").unwrap_or("1");
+            return Some(format!("github {run}/{attempt}/{job}"));
+        }
+        if let Some(id) = self.get("CI_JOB_ID") {
+            return Some(format!("gitlab {id}"));
+        }
+        if let Some(id) = self.get("BUILDKITE_JOB_ID") {
+            return Some(format!("buildkite {id}"));
+        }
+        self.get("BUILD_TAG").map(|tag| format!("jenkins {tag}"))
     }
 
     /// Returns the clock: fixed when `OCUROOT_NOW` holds a timestamp (for reproducible runs).

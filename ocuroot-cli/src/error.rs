@@ -7,6 +7,7 @@
 use std::error::Error as StdError;
 use std::process::ExitCode;
 
+use ocuroot_core::plan::PlanError;
 use ocuroot_core::refs::RefParseError;
 use ocuroot_core::store::StoreError;
 use ocuroot_core::workspace::WorkspaceError;
@@ -148,6 +149,18 @@ impl From<WorkspaceError> for CommandError {
             err = err.hint(h);
         }
         err
+    }
+}
+
+impl From<PlanError> for CommandError {
+    fn from(e: PlanError) -> Self {
+        match e {
+            PlanError::Store(s) => CommandError::from(s),
+            e @ PlanError::Invalid(_) => CommandError::user(e).hint(
+                "fix the files listed above on the intent branch (`ocuroot intent check` lists every problem)",
+            ),
+            other => CommandError::user(other),
+        }
     }
 }
 

@@ -151,6 +151,25 @@ fn render(event: &ProgressEvent) -> Option<String> {
                 missing.join(", ")
             )
         }
+        ProgressEvent::Claimed { run, owner } => match owner {
+            Some(o) => format!(
+                "⏭ {} is being run by another job ({o}); skipped",
+                run_label(run)
+            ),
+            None => format!(
+                "⏭ {} is marked running by a job that left no owner; skipped \
+                 (`--takeover` takes it over once that job is known to be gone)",
+                run_label(run)
+            ),
+        },
+        ProgressEvent::TakenOver {
+            run,
+            previous,
+            reason,
+        } => match previous {
+            Some(o) => format!("↻ {} taken over from {o} ({reason})", run_label(run)),
+            None => format!("↻ {} taken over ({reason})", run_label(run)),
+        },
         ProgressEvent::Message(m) => m.clone(),
     })
 }

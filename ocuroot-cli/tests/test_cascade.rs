@@ -336,3 +336,80 @@ fn estate_from_no_deployments_to_all_in_one_cascade() {
         .expect("commit count");
     assert!(commits <= 25, "{commits} commits: {stdout}");
 }
+
+fn ledger(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+// See: issue 10 ("One intent pipeline"): removing an environment ran every `down` at once;
+// a deployment that reads another's outputs must go down before the one it reads from.
+#[test]
+fn issue_10_removing_an_environment_runs_downs_in_reverse_dependency_order() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let remote = store_remote(tmp.path());
+    let book = tmp.path().join("ledger.txt");
+    let (mut env1, _) = repo_of(tmp.path(), "teardown", "repo1", &remote);
+    let (mut env2, _) = repo_of(tmp.path(), "teardown", "repo2", &remote);
+    for env in [&mut env1, &mut env2] {
+        env.set_env("LEDGER", book.to_str().expect("utf-8"));
+    }
+    for f in ["environments.ocu.star", "network.ocu.star", "db.ocu.star"] {
+        env1.run(&["release", "new", f]).success();
+    }
+    env2.run(&["release", "new", "app.ocu.star"]).success();
+    assert_eq!(ledger(&book).len(), 6, "{:?}", ledger(&book));
+
+    env1.run(&["state", "delete", "@/environment/production"])
+        .success();
+    // The plan shows the order: app first, then db, network last.
+    let plan = env1.run(&["plan"]).success();
+    let app_down = "teardown-repo2/-/app.ocu.star/@r1/deploy/production/2";
+    let db_down = "teardown-repo1/-/db.ocu.star/@r1/deploy/production/2";
+    assert!(
+        plan.stdout
+            .contains(&format!("(run {db_down}), after {app_down}")),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains(&format!("after {db_down} and {app_down}"))
+            || plan
+                .stdout
+                .contains(&format!("after {app_down} and {db_down}")),
+        "network waits for both readers: {}",
+        plan.stdout
+    );
+    let out = env1.run(&["work", "cascade"]);
+    assert_eq!(out.code(), 0, "{out}");
+    let downs: Vec<String> = ledger(&book)
+        .into_iter()
+        .filter(|l| l.starts_with("down"))
+        .collect();
+    assert_eq!(
+        downs,
+        [
+            "down app production",
+            "down db production",
+            "down network production"
+        ],
+        "{out}"
+    );
+    for pkg in [
+        "teardown-repo1/-/network.ocu.star",
+        "teardown-repo1/-/db.ocu.star",
+        "teardown-repo2/-/app.ocu.star",
+    ] {
+        assert!(
+            !exists(&env1, &format!("{pkg}/@/deploy/production")),
+            "{pkg}"
+        );
+        assert!(exists(&env1, &format!("{pkg}/@/deploy/staging")), "{pkg}");
+    }
+    assert_eq!(env1.run(&["state", "diff"]).success().stdout, "");
+    worktrees_and_clones_removed(&env1);
+}

@@ -221,3 +221,211 @@ fn malformed_intent_is_reported_and_nothing_runs() {
         "state is unchanged"
     );
 }
+
+const APP: &str = "rollback/-/app.ocu.star";
+
+/// The `rollback` fixture with `r1` (build 1) and then `r2` (build 2) deployed to staging
+/// and production.
+fn two_releases() -> TestEnv {
+    let env = TestEnv::from_fixture("rollback");
+    env.run(&["release", "new", "environments.ocu.star"])
+        .success();
+    env.run_with(
+        "",
+        &["release", "new", "app.ocu.star"],
+        &[("BUILD_ID", "1")],
+        None,
+    )
+    .success();
+    env.run_with(
+        "",
+        &["release", "new", "app.ocu.star", "--force"],
+        &[("BUILD_ID", "2")],
+        None,
+    )
+    .success();
+    for e in ["staging", "production"] {
+        assert_eq!(deployed_build(&env, e), ("r2".to_string(), "2".to_string()));
+    }
+    env
+}
+
+/// The release and build deployed in `environment`.
+fn deployed_build(env: &TestEnv, environment: &str) -> (String, String) {
+    let summary: serde_json::Value = serde_json::from_str(
+        &env.run(&["state", "get", &format!("{APP}/@/deploy/{environment}")])
+            .success()
+            .stdout,
+    )
+    .expect("json");
+    let release = summary["release"]
+        .as_str()
+        .and_then(|r| r.rsplit('@').next())
+        .expect("release")
+        .to_string();
+    let build = summary["output"]["build"]
+        .as_str()
+        .expect("build")
+        .to_string();
+    (release, build)
+}
+
+fn assert_rolled_back(env: &TestEnv) {
+    assert_eq!(
+        deployed_build(env, "staging"),
+        ("r1".to_string(), "1".to_string())
+    );
+    assert_eq!(
+        deployed_build(env, "production"),
+        ("r2".to_string(), "2".to_string())
+    );
+    assert_eq!(env.run(&["state", "diff"]).success().stdout, "");
+    assert!(
+        env.run(&["plan"]).success().stdout.contains("No changes"),
+        "plan is empty after the rollback"
+    );
+    // A new run of r1, beside the one that deployed r1 first.
+    assert!(exists(
+        env,
+        &format!("{APP}/@r1/deploy/staging/2/status/complete")
+    ));
+}
+
+// See: issue 10 ("A rollback through intent is silently dropped"): `plan` said it would run
+// `up` of @r1, and `work any` ran nothing because it compared with r1's old summary.
+#[test]
+fn issue_10_rollback_by_intent_runs_the_older_release() {
+    let env = two_releases();
+    let r1_staging = env
+        .run(&["state", "get", &format!("{APP}/@r1/deploy/staging")])
+        .success();
+    let summary: serde_json::Value = serde_json::from_str(&r1_staging.stdout).expect("json");
+    let intent = serde_json::json!({
+        "release": format!("{APP}/@r1"),
+        "input": summary["input"],
+    });
+    env.run(&[
+        "state",
+        "set",
+        "-f",
+        "json",
+        &format!("{APP}/@/deploy/staging"),
+        &intent.to_string(),
+    ])
+    .success();
+    let plan = env.run(&["plan"]).success();
+    assert!(
+        plan.stdout.contains(&format!(
+            "run `up` of {APP}/@r1 in staging (run {APP}/@r1/deploy/staging/2)"
+        )),
+        "{}",
+        plan.stdout
+    );
+    let out = env.run(&["work", "any"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_rolled_back(&env);
+}
+
+// See: issue 10: the same rollback as a pull request that edits only the `release` line of
+// the deploy intent; its inputs, which read r2's build, are read from r1 (docs/guide.md).
+#[test]
+fn issue_10_rollback_by_a_hand_made_commit_editing_only_the_release_line() {
+    let env = two_releases();
+    let path = format!("refs/{APP}/@/deploy/staging/#.yaml");
+    let hub = env.hub();
+    let text = git(&hub, &["show", &format!("intent:{path}")]);
+    let edited: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("release:") {
+                l.replace("@r2", "@r1")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    assert_ne!(
+        edited.join("\n"),
+        text.trim_end(),
+        "the release line changed"
+    );
+    let edited = edited.join("\n") + "\n";
+    crate::common::hand_commit(&hub, "intent", &[(path.as_str(), Some(edited.as_str()))]);
+    let plan = env.run(&["plan"]).success();
+    assert!(
+        plan.stdout
+            .contains(&format!("run `up` of {APP}/@r1 in staging")),
+        "{}",
+        plan.stdout
+    );
+    let out = env.run(&["work", "any"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_rolled_back(&env);
+}
+
+/// Commits one intent document by hand (as a merged pull request would) at `path`.
+fn hand_intent(env: &TestEnv, path: &str, text: &str) {
+    crate::common::hand_commit(
+        &env.repo().join(".store/intent"),
+        "intent",
+        &[(path, Some(text))],
+    );
+}
+
+// See: issue 10 ("Broken intent passes review"): `plan` listed an unparseable document as a
+// `create` and exited 0, so a required check on the pull request went green.
+#[test]
+fn issue_10_plan_and_diff_refuse_an_unparseable_intent_document() {
+    let env = deployed();
+    let state_tip = git(&env.repo().join(".store/state"), &["rev-parse", "state"]);
+    hand_intent(
+        &env,
+        "refs/@/environment/broken/#.yaml",
+        "name: broken\nattributes: [unclosed\n",
+    );
+    let plan = env.run(&["plan", "--color", "never"]);
+    assert_eq!(plan.code(), 1, "{plan}");
+    insta::assert_snapshot!("unparseable_plan", plan.to_string());
+    let diff = env.run(&["state", "diff"]);
+    assert_eq!(diff.code(), 1, "{diff}");
+    insta::assert_snapshot!("unparseable_diff", diff.to_string());
+    for args in [
+        &["state", "apply", "@/environment/broken"][..],
+        &["work", "any"][..],
+        &["push"][..],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code(), 1, "{args:?}: {out}");
+        assert!(
+            out.stderr.contains("refs/@/environment/broken/#.yaml:"),
+            "{out}"
+        );
+    }
+    assert_eq!(
+        git(&env.repo().join(".store/state"), &["rev-parse", "state"]),
+        state_tip,
+        "nothing was written"
+    );
+}
+
+// See: issue 10: a document that parses but does not fit its schema is refused the same way.
+#[test]
+fn issue_10_plan_and_diff_refuse_an_intent_document_that_breaks_its_schema() {
+    let env = deployed();
+    hand_intent(
+        &env,
+        "refs/minimal/repo/-/basic.ocu.star/@/deploy/staging/#.yaml",
+        "release: minimal/repo/-/basic.ocu.star/@r9\ninput: {}\n",
+    );
+    hand_intent(
+        &env,
+        "refs/@/environment/named/#.yaml",
+        "name: 5\nattributes: {}\n",
+    );
+    let plan = env.run(&["plan", "--color", "never"]);
+    assert_eq!(plan.code(), 1, "{plan}");
+    insta::assert_snapshot!("schema_plan", plan.to_string());
+    let diff = env.run(&["state", "diff"]);
+    assert_eq!(diff.code(), 1, "{diff}");
+    insta::assert_snapshot!("schema_diff", diff.to_string());
+}

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::common::{GitDaemon, TestEnv, bare_remote, git, pushes, record_pushes, try_git};
+use crate::common::{
+    GitDaemon, GitHttp, TestEnv, bare_remote, git, pushes, record_pushes, try_git,
+};
 
 /// `init_repos` + `init_working_dir` of the original harness: a bare remote whose `main`
 /// holds one empty commit pushed from a working clone.
@@ -536,4 +538,112 @@ fn offline_reads_the_cache_and_refuses_writes() {
     let write = env.run(&["state", "set", "@/custom/x", "1", "--offline"]);
     assert_eq!(write.code(), 1, "{write}");
     assert!(write.stderr.contains("--offline"), "{write}");
+}
+
+/// One round of the issue 10 race: four `release new` of packages with two deployments
+/// (state and deploy intent pushed together, atomically) and four `state set`, all at once
+/// against the remote `url` (bare repository `remote`), with one cache per job or one
+/// shared cache. Every job must exit 0 and every write be present.
+fn race_releases_and_writes(url: &str, remote: &Path, shared_cache: bool, round: usize) {
+    const PACKAGES: usize = 4;
+    let env = fixture("remote_deploys", &[("STORE_REMOTE", url)]);
+    env.run(&["release", "new", "environments.ocu.star"])
+        .success();
+    std::thread::scope(|s| {
+        for job in 0..PACKAGES * 2 {
+            let env = &env;
+            s.spawn(move || {
+                let home = if shared_cache {
+                    env.root().join("home/.ocuroot")
+                } else {
+                    env.root().join(format!("home/job{job}"))
+                };
+                let reference = format!("@/custom/job{job}");
+                let package = format!("pkg{job}.ocu.star");
+                let args: Vec<&str> = if job < PACKAGES {
+                    vec!["release", "new", package.as_str()]
+                } else {
+                    vec!["state", "set", reference.as_str(), "x"]
+                };
+                let out = env
+                    .command("", &args)
+                    .env("OCUROOT_HOME", &home)
+                    .stdin(Stdio::null())
+                    .output()
+                    .expect("run ocuroot");
+                assert!(
+                    out.status.success(),
+                    "round {round} job {job} {args:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            });
+        }
+    });
+    let files = |branch: &str| -> BTreeSet<String> {
+        git(remote, &["ls-tree", "-r", "--name-only", branch])
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let (intent, state) = (files("intent"), files("state"));
+    for job in PACKAGES..PACKAGES * 2 {
+        let path = format!("refs/@/custom/job{job}/#.yaml");
+        assert!(intent.contains(&path), "round {round}: {path} missing");
+    }
+    for p in 0..PACKAGES {
+        let pkg = format!("deploys/repo/-/pkg{p}.ocu.star");
+        for env_name in ["staging", "production"] {
+            let run = format!("refs/{pkg}/@r1/deploy/{env_name}/1/status/complete/#.yaml");
+            assert!(state.contains(&run), "round {round}: {run} missing");
+            let deploy_intent = format!("refs/{pkg}/@/deploy/{env_name}/#.yaml");
+            assert!(
+                intent.contains(&deploy_intent),
+                "round {round}: {deploy_intent} missing"
+            );
+            let applied = format!("applied/{pkg}/@/deploy/{env_name}/#.yaml");
+            assert!(state.contains(&applied), "round {round}: {applied} missing");
+        }
+    }
+    // Nothing is left half done: the only intent state has not applied is the custom
+    // state the `state set` jobs wrote (applied by a later `work any`).
+    let diff = env.run(&["state", "diff"]).success();
+    let expected: String = (PACKAGES..PACKAGES * 2)
+        .map(|job| format!("@/custom/job{job}\n"))
+        .collect();
+    assert_eq!(diff.stdout, expected, "round {round}");
+    fsck(remote);
+}
+
+// See: issue 10 ("Concurrent jobs fail"): with deployments, state and deploy intent are
+// pushed together, and an atomic push that lost its race on the remote side failed the job.
+#[test]
+fn issue_10_concurrent_releases_with_deployments_against_git_daemon() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let served = tmp.path().join("served");
+    std::fs::create_dir_all(&served).expect("mkdir");
+    let daemon = GitDaemon::start(&served);
+    for round in 0..rounds() {
+        let name = format!("round{round}.git");
+        bare_remote(&served.join(&name));
+        race_releases_and_writes(
+            &daemon.url(&name),
+            &served.join(&name),
+            round % 2 == 0,
+            round,
+        );
+    }
+}
+
+// See: issue 10: the same race over smart HTTP (`git http-backend`).
+#[test]
+fn issue_10_concurrent_releases_with_deployments_over_smart_http() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let served = tmp.path().join("served");
+    std::fs::create_dir_all(&served).expect("mkdir");
+    let http = GitHttp::start(&served);
+    for round in 0..rounds() {
+        let name = format!("round{round}.git");
+        bare_remote(&served.join(&name));
+        race_releases_and_writes(&http.url(&name), &served.join(&name), round % 2 == 1, round);
+    }
 }

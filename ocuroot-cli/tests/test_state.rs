@@ -264,17 +264,22 @@ fn diff_lists_one_ref_per_line() {
     let env = TestEnv::new();
     // State has applied three documents.
     env.seed_applied(&[
-        ("@/environment/staging", json!("same")),
-        ("@/environment/production", json!("old")),
+        ("@/environment/staging", json!({"name": "staging"})),
+        (
+            "@/environment/production",
+            json!({"name": "production", "attributes": {"v": "old"}}),
+        ),
         ("@/custom/retired", json!("gone from intent")),
     ]);
     for (r, v) in [
-        ("@/environment/staging", "same"),
-        ("@/environment/production", "new"),
-        ("demo/-/api.ocu.star/@/deploy/staging", "r1"),
-        ("@/custom/credential/staging", "c"),
+        ("@/environment/staging", r#"{"name": "staging"}"#),
+        (
+            "@/environment/production",
+            r#"{"name": "production", "attributes": {"v": "new"}}"#,
+        ),
+        ("@/custom/credential/staging", r#""c""#),
     ] {
-        env.run(&["state", "set", r, v]).success();
+        env.run(&["state", "set", "-f", "json", r, v]).success();
     }
     insta::assert_snapshot!(env.run(&["state", "diff"]));
 }

@@ -57,13 +57,30 @@ impl IntentKind {
 pub struct IntentProblem {
     /// The file's path inside the intent branch.
     pub path: String,
+    /// The line of the file the problem is on, where known (1 for a document that parses
+    /// but does not fit its schema).
+    pub line: Option<usize>,
     /// What is wrong.
     pub message: String,
 }
 
+impl IntentProblem {
+    /// A problem of the file at `path`, on `line` where known.
+    pub fn new(path: String, line: Option<usize>, message: String) -> IntentProblem {
+        IntentProblem {
+            path,
+            line,
+            message,
+        }
+    }
+}
+
 impl fmt::Display for IntentProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path, self.message)
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.path, self.message),
+            None => write!(f, "{}: {}", self.path, self.message),
+        }
     }
 }
 
@@ -78,12 +95,8 @@ impl fmt::Display for IntentProblem {
 pub fn check(intent: &View<'_>, state: &Store) -> StoreResult<Vec<IntentProblem>> {
     let mut problems = Vec::new();
     for file in intent.files(Area::Records)? {
-        let mut problem = |message: String| {
-            problems.push(IntentProblem {
-                path: file.path.clone(),
-                message,
-            })
-        };
+        let mut problem =
+            |message: String| problems.push(IntentProblem::new(file.path.clone(), None, message));
         if file.name == LINK_FILE {
             problem("links are not allowed in intent; write the document itself".to_string());
             continue;
@@ -133,35 +146,59 @@ pub fn check_changes(intent: &Store, state: &Store) -> StoreResult<Vec<IntentPro
             continue;
         }
         let path = intent.doc_path(Area::Records, &d.r);
-        let mut problem = |message: String| {
-            problems.push(IntentProblem {
-                path: path.clone(),
-                message,
-            })
-        };
-        let Some(kind) = IntentKind::of(&d.r) else {
-            problem(format!(
-                "{} is not an intent ref (environments, custom state and deployments only)",
-                d.r
+        let Some(raw) = view.raw_document(Area::Records, &d.r)? else {
+            problems.push(IntentProblem::new(
+                path,
+                None,
+                format!("{}: not a document", d.r),
             ));
             continue;
         };
-        match view.entry(Area::Records, &d.r) {
-            Ok(Some(crate::store::Entry::Document(v))) => {
-                if let Err(message) = check_document(kind, &d.r, v, state) {
-                    problem(format!("{}: {message}", d.r));
-                }
-            }
-            Ok(_) => problem(format!("{}: not a document", d.r)),
-            Err(crate::store::StoreError::Corrupt { source, .. }) => {
-                problem(format!("{}: {source}", d.r))
-            }
-            Err(e) => return Err(e),
+        if let Err(p) = validate_document(path, &d.r, &raw, state) {
+            problems.push(p);
         }
     }
     Ok(problems)
 }
 
+/// Validates one intent document: `raw` is the text of the file at `path` on the intent
+/// branch, the document of `r`. It must be an intent ref, parse as YAML and fit its kind's
+/// schema, naming a release and deployment that exist in `state`. Returns the document's
+/// kind and value, or the problem (with the line where the parser names one).
+pub fn validate_document(
+    path: String,
+    r: &Ref,
+    raw: &str,
+    state: &Store,
+) -> Result<(IntentKind, Value), IntentProblem> {
+    let Some(kind) = IntentKind::of(r) else {
+        return Err(IntentProblem::new(
+            path,
+            None,
+            format!("{r} is not an intent ref (environments, custom state and deployments only)"),
+        ));
+    };
+    let value: Value = yaml::from_str(raw).map_err(|e| {
+        let message = e.to_string();
+        IntentProblem::new(path.clone(), yaml_line(&message), format!("{r}: {message}"))
+    })?;
+    check_document(kind, r, value.clone(), state)
+        .map_err(|message| IntentProblem::new(path, Some(1), format!("{r}: {message}")))?;
+    Ok((kind, value))
+}
+
+/// Extracts the line number from a YAML parser message (`… at line 3, column 5`).
+fn yaml_line(message: &str) -> Option<usize> {
+    let at = message.find("line ")?;
+    let digits: String = message[at + 5..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// Checks one parsed intent document of kind `kind` at `r` against its schema and against
+/// `state` (the release and deployment it names exist). Returns what is wrong.
 fn check_document(kind: IntentKind, r: &Ref, value: Value, state: &Store) -> Result<(), String> {
     match kind {
         IntentKind::Custom => {
@@ -234,6 +271,12 @@ fn check_document(kind: IntentKind, r: &Ref, value: Value, state: &Store) -> Res
 mod tests {
     use super::*;
     use test_case::test_case;
+
+    #[test]
+    fn yaml_lines_are_found_in_parser_messages() {
+        assert_eq!(yaml_line("invalid YAML: bad at line 3, column 5"), Some(3));
+        assert_eq!(yaml_line("no position"), None);
+    }
 
     #[test_case("@/environment/staging", Some(IntentKind::Environment))]
     #[test_case("@/custom/test", Some(IntentKind::Custom))]

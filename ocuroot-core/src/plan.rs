@@ -1,123 +1,858 @@
-//! Plans: what applying intent (for example merging an intent pull request) would do.
+//! The intent pipeline: what an intent change means, decided once.
 //!
-//! [`plan`] diffs the intent tree at a revision against the state store's applied-intent
-//! mirror and describes, for every changed document, the consequence (an `up` or `down`
-//! run, an environment added with the deployments it triggers, custom state written) with
-//! the document's old and new canonical YAML, so a reviewer sees both the change and its
-//! effect. Nothing is written.
+//! [`plan`] is a pure function of two trees, the intent store at some revision and the
+//! state store (its records and its applied-intent mirror). It diffs intent against the
+//! mirror, validates every changed document (an invalid one makes the whole plan a
+//! [`PlanError::Invalid`]: nothing is ever planned, shown as fine or executed from intent
+//! that does not parse or fit its schema), and turns each change into typed [`Effect`]s.
+//! `ocuroot plan` renders the plan, `ocuroot state diff` lists it, and the engine executes it
+//! (`Engine::apply_plan`); nothing else decides what an intent change means.
+//!
+//! The rules:
+//!
+//! - **A deploy intent is satisfied** only when `<pkg>/@/deploy/<env>` in state is the
+//!   release the intent names, deployed with the intent's inputs (the task summary's
+//!   `release` and `input`). Otherwise it means a new `up` run of the release it names, for
+//!   a rollback and a roll-forward alike, unless a pending, paused or running `up` of that
+//!   release with those inputs already exists ([`Effect::Scheduled`]).
+//! - **The inputs of a deploy intent** are the ones it lists; their refs are read again
+//!   when the run starts. An intent without inputs takes the ones its release's package
+//!   declares for the environment. Input refs into *another release of the same package*
+//!   read the named release instead, so editing only the `release` line of a deploy intent
+//!   (a rollback in a pull request) deploys that release with its own build outputs.
+//! - **Order**: an `up` whose inputs read another deployment in the same environment that
+//!   the plan also deploys runs after it; a `down` runs after the `down`s of every
+//!   deployment in the plan that reads it (removing an environment takes the readers down
+//!   before what they read, across packages and repositories).
+//! - **Removing an environment** takes down every deployment in it, removes their deploy
+//!   intents and then the environment. A deploy intent of that environment changed in the
+//!   same revision is covered by the removal.
+//! - **The applied mirror** of a ref is written together with its effect (the run created,
+//!   the environment written), never before.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 use serde::Serialize;
+use serde_json::Value;
 
-use crate::intent::IntentKind;
-use crate::model::DeployIntent;
-use crate::refs::{Glob, Ref};
-use crate::store::{Area, DiffKind, MatchOptions, Store, StoreResult, diff_view_blobs};
+use crate::intent::{IntentKind, IntentProblem};
+
+use crate::model::{
+    DeployIntent, Environment, FnDef, Inputs, ReleaseDoc, RunDoc, TaskSummary, WorkSpec,
+};
+use crate::refs::glob::escape;
+use crate::refs::{Glob, Ref, RefParseError};
+use crate::store::{Area, DiffKind, MatchOptions, Store, StoreError, View, diff_view_blobs};
 use crate::yaml;
 
-/// One changed intent document and what applying it would do.
+/// What applying the intent at a revision would do.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Plan {
+    /// One item per changed intent document, sorted by ref.
+    pub items: Vec<PlanItem>,
+}
+
+impl Plan {
+    /// Returns true when state matches intent.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Keeps only the items whose ref is in `refs`.
+    pub fn retain_refs(&mut self, refs: &BTreeSet<Ref>) {
+        self.items.retain(|i| refs.contains(&i.r));
+    }
+}
+
+/// One changed intent document and what applying it does.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PlanItem {
     /// The intent ref.
     #[serde(rename = "ref", serialize_with = "ser_ref")]
     pub r: Ref,
-    /// `create`, `update` or `delete`.
-    pub work_type: String,
-    /// What applying it does, in one sentence.
+    /// How intent differs from what state applied.
+    pub work_type: DiffKind,
+    /// The effects in one sentence.
     pub effect: String,
+    /// The effects, in the order they happen.
+    pub effects: Vec<Effect>,
     /// The document state has applied (canonical YAML), if any.
     pub before: Option<String>,
     /// The intent document (canonical YAML), if any.
     pub after: Option<String>,
+    /// What the applied mirror becomes with the effects: `Some(text)` the intent's exact
+    /// text, `None` removed.
+    #[serde(skip)]
+    pub mirror: Option<String>,
+}
+
+/// One thing applying an intent change does.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Effect {
+    /// Start a new `up` run of `release` in `environment` (a deployment, rollback or
+    /// roll-forward).
+    Up {
+        /// The run to create.
+        #[serde(serialize_with = "ser_ref")]
+        run: Ref,
+        /// The release.
+        #[serde(serialize_with = "ser_ref")]
+        release: Ref,
+        /// The environment.
+        environment: String,
+        /// The `up` function.
+        function: FnDef,
+        /// Its inputs (refs read when it starts).
+        inputs: Inputs,
+        /// Runs of this plan that must complete first.
+        #[serde(serialize_with = "ser_refs", skip_serializing_if = "Vec::is_empty")]
+        after: Vec<Ref>,
+    },
+    /// Start a `down` run of the deployment `deployment` (`<release>/deploy/<env>`).
+    Down {
+        /// The run to create.
+        #[serde(serialize_with = "ser_ref")]
+        run: Ref,
+        /// The deployment taken down.
+        #[serde(serialize_with = "ser_ref")]
+        deployment: Ref,
+        /// The environment.
+        environment: String,
+        /// The `down` function.
+        function: FnDef,
+        /// Its inputs: the entry inputs of the run that deployed it.
+        inputs: Inputs,
+        /// Runs of this plan that must complete first.
+        #[serde(serialize_with = "ser_refs", skip_serializing_if = "Vec::is_empty")]
+        after: Vec<Ref>,
+    },
+    /// Nothing to start: run `run` (pending, paused or running) already carries it out.
+    Scheduled {
+        /// The run.
+        #[serde(serialize_with = "ser_ref")]
+        run: Ref,
+    },
+    /// Nothing to start: state already deploys that release with those inputs.
+    Deployed {
+        /// The task summary of the deployment.
+        #[serde(serialize_with = "ser_ref")]
+        deployment: Ref,
+    },
+    /// Nothing to take down: the package is not deployed there.
+    NotDeployed,
+    /// Carried out by another change of the same plan (an environment's removal).
+    Covered {
+        /// The intent ref whose change covers it.
+        #[serde(serialize_with = "ser_ref")]
+        by: Ref,
+    },
+    /// Remove the deploy intent `r` from the intent branch (its environment goes away).
+    RemoveDeployIntent {
+        /// The deploy intent ref.
+        #[serde(serialize_with = "ser_ref")]
+        r: Ref,
+    },
+    /// Write the environment to state, and have `packages` (one release each) re-check
+    /// their deployments (`check_envs`), so that packages targeting it deploy there.
+    SetEnvironment {
+        /// The environment document.
+        environment: Environment,
+        /// The releases that get a `check_envs` operation.
+        #[serde(serialize_with = "ser_refs")]
+        packages: Vec<Ref>,
+    },
+    /// Nothing to write: state holds this environment already.
+    EnvironmentUnchanged,
+    /// Remove the environment from state.
+    RemoveEnvironment {
+        /// Its name.
+        name: String,
+    },
+    /// Write the custom state document; runs waiting for it continue.
+    SetCustom {
+        /// The document.
+        value: Value,
+    },
+    /// Remove the custom state document.
+    RemoveCustom,
+}
+
+impl fmt::Display for Effect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let after = |f: &mut fmt::Formatter<'_>, after: &[Ref]| {
+            if after.is_empty() {
+                return Ok(());
+            }
+            let list: Vec<String> = after.iter().map(ToString::to_string).collect();
+            write!(f, ", after {}", list.join(" and "))
+        };
+        match self {
+            Effect::Up {
+                run,
+                release,
+                environment,
+                after: a,
+                ..
+            } => {
+                write!(f, "run `up` of {release} in {environment} (run {run})")?;
+                after(f, a)
+            }
+            Effect::Down {
+                run,
+                deployment,
+                environment,
+                after: a,
+                ..
+            } => {
+                write!(
+                    f,
+                    "run `down` of {} in {environment} (run {run})",
+                    release_ref(deployment)
+                )?;
+                after(f, a)
+            }
+            Effect::Scheduled { run } => write!(f, "already scheduled as run {run}"),
+            Effect::Deployed { deployment } => {
+                write!(f, "already deployed ({deployment}); nothing to run")
+            }
+            Effect::NotDeployed => write!(f, "not deployed there; nothing to take down"),
+            Effect::Covered { by } => write!(f, "carried out by the change of {by}"),
+            Effect::RemoveDeployIntent { r } => write!(f, "remove deploy intent {r}"),
+            Effect::SetEnvironment {
+                environment,
+                packages,
+            } => write!(
+                f,
+                "add or update environment {}; {} package(s) re-check their deployments",
+                environment.name,
+                packages.len()
+            ),
+            Effect::EnvironmentUnchanged => write!(f, "state already has this environment"),
+            Effect::RemoveEnvironment { name } => write!(f, "remove environment {name}"),
+            Effect::SetCustom { .. } => write!(f, "set custom state; runs waiting for it continue"),
+            Effect::RemoveCustom => write!(f, "remove custom state"),
+        }
+    }
 }
 
 fn ser_ref<S: serde::Serializer>(r: &Ref, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(r)
 }
 
+fn ser_refs<S: serde::Serializer>(refs: &[Ref], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(refs.iter().map(ToString::to_string))
+}
+
+/// Why no plan could be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// Changed intent documents do not parse or do not fit their schema.
+    #[error("invalid intent ({} problem(s)), nothing was planned:\n  {}", .0.len(), list(.0))]
+    Invalid(Vec<IntentProblem>),
+    /// Reading a store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored document does not have the shape its ref promises.
+    #[error("state document {r} is not a valid {what}")]
+    BadDocument {
+        /// The ref.
+        r: String,
+        /// What it should be.
+        what: &'static str,
+        /// The decoding error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A ref stored in state does not parse.
+    #[error(transparent)]
+    Ref(#[from] RefParseError),
+}
+
+fn list(problems: &[IntentProblem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n  ")
+}
+
+/// The result type of planning.
+pub type PlanResult<T> = Result<T, PlanError>;
+
+impl From<crate::refs::GlobError> for PlanError {
+    fn from(e: crate::refs::GlobError) -> Self {
+        PlanError::Store(StoreError::InvalidGlob(e))
+    }
+}
+
 /// Computes the plan for the intent at `rev` (the intent branch tip when `None`).
 ///
 /// # Errors
 ///
-/// Store errors, including a revision that does not resolve.
-pub fn plan(intent: &Store, rev: Option<&str>, state: &Store) -> StoreResult<Vec<PlanItem>> {
-    // One view per side serves the diff and the document reads, so trees decoded for
-    // the diff are not decoded again.
+/// [`PlanError::Invalid`] listing every changed document that does not parse or fit its
+/// schema; store errors, including a revision that does not resolve.
+pub fn plan(intent: &Store, rev: Option<&str>, state: &Store) -> PlanResult<Plan> {
     let view = match rev {
         Some(rev) => intent.view_at(rev)?,
         None => intent.view()?,
     };
     let state_view = state.view()?;
+    plan_views(intent, &view, state, &state_view)
+}
+
+/// The state read while planning.
+struct Ctx<'a> {
+    intent: &'a View<'a>,
+    state: &'a View<'a>,
+    /// Next run number per task, counting the runs this plan creates.
+    next_runs: BTreeMap<Ref, u64>,
+}
+
+/// As [`plan`], on views already taken (`intent_view` of `intent`, `state_view` of `state`).
+///
+/// # Errors
+///
+/// As [`plan`].
+pub fn plan_views(
+    intent: &Store,
+    intent_view: &View<'_>,
+    state: &Store,
+    state_view: &View<'_>,
+) -> PlanResult<Plan> {
     // The diff hands over the blob ids of both documents, so reading them costs one object
     // lookup each instead of a second walk down their paths.
-    let diff = diff_view_blobs(&view, &state_view)?;
-    let mut out = Vec::new();
+    let diff = diff_view_blobs(intent_view, state_view)?;
+    let mut problems = Vec::new();
+    let mut changes = Vec::new();
     for d in diff {
         let r = d.entry.r;
-        // An intent document that does not parse is reported by `intent check`; the plan
-        // shows it without its content.
-        let after = d
-            .intent
-            .and_then(|id| view.document_by_id(Area::Records, &r, id).ok());
+        let path = intent.doc_path(Area::Records, &r);
+        let raw = match d.intent {
+            Some(_) => intent_view.raw_document(Area::Records, &r)?,
+            None => None,
+        };
         let before = d
             .applied
             .map(|id| state_view.document_by_id(Area::Applied, &r, id))
-            .transpose()?;
-        let effect = describe(&r, d.entry.kind, after.as_ref(), state)?;
-        out.push(PlanItem {
-            work_type: d.entry.kind.as_str().to_string(),
-            r,
-            effect,
-            before: before.as_ref().and_then(|v| yaml::to_canonical(v).ok()),
-            after: after.as_ref().and_then(|v| yaml::to_canonical(v).ok()),
-        });
+            .transpose()
+            .ok()
+            .flatten();
+        let (kind, after) = match &raw {
+            None => (IntentKind::of(&r), None),
+            Some(text) => match crate::intent::validate_document(path, &r, text, state) {
+                Ok((kind, value)) => (Some(kind), Some(value)),
+                Err(problem) => {
+                    problems.push(problem);
+                    continue;
+                }
+            },
+        };
+        changes.push((r, d.entry.kind, kind, before, after, raw));
     }
-    Ok(out)
+    if !problems.is_empty() {
+        return Err(PlanError::Invalid(problems));
+    }
+    let mut ctx = Ctx {
+        intent: intent_view,
+        state: state_view,
+        next_runs: BTreeMap::new(),
+    };
+    // Environment removals first: they cover the deploy intents of their environment.
+    let mut covered: BTreeMap<(String, String), Ref> = BTreeMap::new();
+    let mut items = Vec::with_capacity(changes.len());
+    for (r, kind, intent_kind, before, after, raw) in &changes {
+        if *intent_kind == Some(IntentKind::Environment) && after.is_none() {
+            let effects = ctx.remove_environment(r, &mut covered)?;
+            items.push(item(r, *kind, effects, before, after, raw));
+        }
+    }
+    for (r, kind, intent_kind, before, after, raw) in &changes {
+        let effects = match (intent_kind, after) {
+            (Some(IntentKind::Environment), None) => continue,
+            (Some(IntentKind::Environment), Some(v)) => ctx.set_environment(r, v)?,
+            (Some(IntentKind::Custom), Some(v)) => vec![Effect::SetCustom { value: v.clone() }],
+            (Some(IntentKind::Custom), None) => vec![Effect::RemoveCustom],
+            (Some(IntentKind::Deploy), _) => {
+                let key = (format!("{}/-/{}", r.repo, r.filename), r.subpath.clone());
+                match covered.get(&key) {
+                    Some(by) => vec![Effect::Covered { by: by.clone() }],
+                    None => match after {
+                        Some(v) => ctx.deploy(r, v)?,
+                        None => ctx.undeploy(r)?,
+                    },
+                }
+            }
+            // The mirror names a ref that cannot carry intent (a hand edit of state):
+            // removing it from the mirror is all there is to do.
+            (None, _) => Vec::new(),
+        };
+        items.push(item(r, *kind, effects, before, after, raw));
+    }
+    order(&mut items);
+    for i in &mut items {
+        i.effect = describe(i);
+    }
+    items.sort_by(|a, b| a.r.cmp(&b.r));
+    Ok(Plan { items })
 }
 
-fn describe(
+fn item(
     r: &Ref,
     kind: DiffKind,
-    after: Option<&serde_json::Value>,
-    state: &Store,
-) -> StoreResult<String> {
-    let pkg = || format!("{}/-/{}", r.repo, r.filename);
-    Ok(match (IntentKind::of(r), kind) {
-        (Some(IntentKind::Environment), DiffKind::Delete) => {
-            let glob = Glob::new(&format!("**/@/deploy/{}", r.subpath))?;
-            let n = state
-                .match_refs(Area::Records, &[glob], MatchOptions::default())?
-                .len();
-            format!(
-                "remove environment {} after running `down` for its {n} deployment(s)",
-                r.subpath
-            )
-        }
-        (Some(IntentKind::Environment), DiffKind::Create) => {
-            format!(
-                "add environment {}; every package that targets it deploys there",
-                r.subpath
-            )
-        }
-        (Some(IntentKind::Environment), DiffKind::Update) => {
-            format!(
-                "update environment {}; packages re-check their deployments",
-                r.subpath
-            )
-        }
-        (Some(IntentKind::Deploy), DiffKind::Delete) => {
-            format!("run `down` for {} in {}", pkg(), r.subpath)
-        }
-        (Some(IntentKind::Deploy), _) => {
-            let release = after
-                .and_then(|v| serde_json::from_value::<DeployIntent>(v.clone()).ok())
-                .map(|i| i.release)
-                .unwrap_or_else(|| "?".to_string());
-            format!("run `up` of {release} in {}", r.subpath)
-        }
-        (Some(IntentKind::Custom), DiffKind::Delete) => format!("remove custom state {r}"),
-        (Some(IntentKind::Custom), _) => {
-            format!("set custom state {r}; runs waiting for it continue")
-        }
-        (None, _) => format!("{r} is not an intent ref; `ocuroot intent check` reports it"),
+    effects: Vec<Effect>,
+    before: &Option<Value>,
+    after: &Option<Value>,
+    raw: &Option<String>,
+) -> PlanItem {
+    let covered = effects.iter().any(|e| matches!(e, Effect::Covered { .. }));
+    PlanItem {
+        r: r.clone(),
+        work_type: kind,
+        effect: String::new(),
+        effects,
+        before: before.as_ref().and_then(|v| yaml::to_canonical(v).ok()),
+        after: after.as_ref().and_then(|v| yaml::to_canonical(v).ok()),
+        // A covered deploy intent is removed (with its mirror) by the covering change.
+        mirror: if covered { None } else { raw.clone() },
+    }
+}
+
+fn describe(item: &PlanItem) -> String {
+    if item.effects.is_empty() {
+        return format!(
+            "{} is not an intent ref; only its applied copy is removed",
+            item.r
+        );
+    }
+    item.effects
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// `<pkg>/@<release>` of any ref below a release.
+pub(crate) fn release_ref(r: &Ref) -> Ref {
+    Ref {
+        repo: r.repo.clone(),
+        filename: r.filename.clone(),
+        global: r.global,
+        release: r.release.clone(),
+        ..Ref::default()
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(r: &Ref, what: &'static str, v: Value) -> PlanResult<T> {
+    serde_json::from_value(v).map_err(|source| PlanError::BadDocument {
+        r: r.to_string(),
+        what,
+        source,
     })
+}
+
+fn parse(text: &str) -> PlanResult<Ref> {
+    Ok(Ref::parse(text)?)
+}
+
+/// A deployment: its package (`<repo>/-/<file>`) and environment.
+type Deployment = (String, String);
+
+/// The deployment that input `input` reads, if any.
+fn reads_deployment(input: &crate::model::InputDesc) -> Option<Deployment> {
+    let r = Ref::parse(input.reference.as_deref()?).ok()?;
+    if r.subpath_type != "deploy" || r.filename.is_empty() {
+        return None;
+    }
+    let env = r.subpath.split('/').next()?.to_string();
+    Some((format!("{}/-/{}", r.repo, r.filename), env))
+}
+
+/// Puts every `up` after the `up`s of the deployments it reads, and every `down` after the
+/// `down`s of the deployments that read it, within one environment (see the module doc).
+fn order(items: &mut [PlanItem]) {
+    // (package, environment) → the run this plan creates there, and what it reads.
+    let mut ups: BTreeMap<Deployment, (Ref, Vec<Deployment>)> = BTreeMap::new();
+    let mut downs: BTreeMap<Deployment, (Ref, Vec<Deployment>)> = BTreeMap::new();
+    for i in items.iter() {
+        for e in &i.effects {
+            match e {
+                Effect::Up {
+                    run,
+                    environment,
+                    inputs,
+                    ..
+                } => {
+                    let reads = inputs.values().filter_map(reads_deployment).collect();
+                    ups.insert((package_of(run), environment.clone()), (run.clone(), reads));
+                }
+                Effect::Down {
+                    run,
+                    environment,
+                    inputs,
+                    ..
+                } => {
+                    let reads = inputs.values().filter_map(reads_deployment).collect();
+                    downs.insert((package_of(run), environment.clone()), (run.clone(), reads));
+                }
+                _ => {}
+            }
+        }
+    }
+    for i in items.iter_mut() {
+        for e in &mut i.effects {
+            match e {
+                Effect::Up {
+                    run,
+                    environment,
+                    inputs,
+                    after,
+                    ..
+                } => {
+                    let me = (package_of(run), environment.clone());
+                    for read in inputs.values().filter_map(reads_deployment) {
+                        if read != me
+                            && read.1 == *environment
+                            && let Some((other, _)) = ups.get(&read)
+                        {
+                            after.push(other.clone());
+                        }
+                    }
+                    after.sort();
+                    after.dedup();
+                }
+                Effect::Down {
+                    run,
+                    environment,
+                    after,
+                    ..
+                } => {
+                    let me = (package_of(run), environment.clone());
+                    for (key, (reader, reads)) in &downs {
+                        if *key != me && reads.contains(&me) {
+                            after.push(reader.clone());
+                        }
+                    }
+                    after.sort();
+                    after.dedup();
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn package_of(r: &Ref) -> String {
+    format!("{}/-/{}", r.repo, r.filename)
+}
+
+impl Ctx<'_> {
+    /// The number of the next run of `task`, counting runs this plan already created.
+    fn next_run(&mut self, task: &Ref) -> PlanResult<Ref> {
+        let n = match self.next_runs.get(task) {
+            Some(n) => *n,
+            None => {
+                let glob = Glob::new(&format!("{}/*", escape(&task.to_string())))?;
+                let refs = self.state.match_refs(
+                    Area::Records,
+                    &[glob],
+                    MatchOptions { no_links: true },
+                )?;
+                refs.iter()
+                    .filter_map(|r| r.subpath.rsplit('/').next()?.parse::<u64>().ok())
+                    .max()
+                    .unwrap_or(0)
+                    + 1
+            }
+        };
+        self.next_runs.insert(task.clone(), n + 1);
+        parse(&format!("{task}/{n}"))
+    }
+
+    fn release_doc(&self, release: &Ref) -> PlanResult<Option<(Ref, ReleaseDoc)>> {
+        let resolved = release_ref(&self.state.resolve_link(&release_ref(release))?);
+        Ok(match self.state.try_get(&resolved)? {
+            Some(v) => Some((resolved.clone(), decode(&resolved, "release", v)?)),
+            None => None,
+        })
+    }
+
+    /// Effects of a deploy intent `r` (`<pkg>/@/deploy/<env>`) with document `value`.
+    fn deploy(&mut self, r: &Ref, value: &Value) -> PlanResult<Vec<Effect>> {
+        let env = r.subpath.clone();
+        let intent: DeployIntent = decode(r, "deploy intent", value.clone())?;
+        let named = parse(&intent.release)?;
+        // `intent check` rules (run before) guarantee the release and its deployment exist.
+        let Some((release, doc)) = self.release_doc(&named)? else {
+            return Ok(Vec::new());
+        };
+        let Some((_, WorkSpec::Deploy(spec))) = doc.package.find("deploy", &env) else {
+            return Ok(Vec::new());
+        };
+        let inputs = effective_inputs(&intent.input, &release, spec);
+        // Satisfied: what is deployed now is that release with those inputs.
+        let current = self.state.resolve_link(r)?;
+        if current != *r
+            && let Some(v) = self.state.try_get(&current)?
+        {
+            let summary: TaskSummary = decode(&current, "task summary", v)?;
+            let deployed = release_ref(&self.state.resolve_link(&parse(&summary.release)?)?);
+            if summary.run_type != "down" && deployed == release && summary.input == inputs {
+                return Ok(vec![Effect::Deployed {
+                    deployment: current,
+                }]);
+            }
+        }
+        let task = parse(&format!("{release}/deploy/{env}"))?;
+        for (run, doc) in self.open_runs(&task)? {
+            if doc.run_type != "down" && doc.functions.first().is_some_and(|f| f.inputs == inputs) {
+                return Ok(vec![Effect::Scheduled { run }]);
+            }
+        }
+        let run = self.next_run(&task)?;
+        Ok(vec![Effect::Up {
+            run,
+            release,
+            environment: env,
+            function: spec.up.clone(),
+            inputs,
+            after: Vec::new(),
+        }])
+    }
+
+    /// Runs of `task` that are pending, paused or running, with their documents.
+    fn open_runs(&self, task: &Ref) -> PlanResult<Vec<(Ref, RunDoc)>> {
+        let glob = Glob::new(&format!(
+            "{}/*/status/{{pending,paused,running}}",
+            escape(&task.to_string())
+        ))?;
+        let mut out = Vec::new();
+        for status in
+            self.state
+                .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?
+        {
+            let Some((run, _)) = status.subpath.rsplit_once("/status/") else {
+                continue;
+            };
+            let run = Ref {
+                subpath: run.to_string(),
+                fragment: String::new(),
+                ..status.clone()
+            };
+            if let Some(v) = self.state.try_get(&run)? {
+                out.push((run.clone(), decode(&run, "run", v)?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Effects of a deleted deploy intent `r` (or of its environment's removal).
+    fn undeploy(&mut self, r: &Ref) -> PlanResult<Vec<Effect>> {
+        let deployment = self.state.resolve_link(r)?;
+        if deployment == *r {
+            return Ok(vec![Effect::NotDeployed]);
+        }
+        let Some(v) = self.state.try_get(&deployment)? else {
+            return Ok(vec![Effect::NotDeployed]);
+        };
+        let summary: TaskSummary = decode(&deployment, "task summary", v)?;
+        if summary.run_type == "down" {
+            return Ok(vec![Effect::NotDeployed]);
+        }
+        let deployed_by = parse(&summary.run_ref)?;
+        let current: RunDoc = match self.state.try_get(&deployed_by)? {
+            Some(v) => decode(&deployed_by, "run", v)?,
+            None => return Ok(vec![Effect::NotDeployed]),
+        };
+        let release = release_ref(&deployment);
+        let env = deployment.subpath.clone();
+        let Some((_, doc)) = self.release_doc(&release)? else {
+            return Ok(vec![Effect::NotDeployed]);
+        };
+        let Some((_, WorkSpec::Deploy(spec))) = doc.package.find("deploy", &env) else {
+            return Ok(vec![Effect::NotDeployed]);
+        };
+        let inputs = current
+            .functions
+            .first()
+            .map(|f| f.inputs.clone())
+            .unwrap_or_default();
+        let run = self.next_run(&deployment)?;
+        Ok(vec![Effect::Down {
+            run,
+            deployment,
+            environment: env,
+            function: spec.down.clone(),
+            inputs,
+            after: Vec::new(),
+        }])
+    }
+
+    /// Effects of removing environment `r`: every deployment there taken down, their
+    /// deploy intents removed, the environment removed. Records the deployments it covers.
+    fn remove_environment(
+        &mut self,
+        r: &Ref,
+        covered: &mut BTreeMap<(String, String), Ref>,
+    ) -> PlanResult<Vec<Effect>> {
+        let name = r.subpath.clone();
+        let glob = Glob::new(&format!("**/@/deploy/{}", escape(&name)))?;
+        let mut effects = Vec::new();
+        let deployed = self.state.match_refs(
+            Area::Records,
+            std::slice::from_ref(&glob),
+            MatchOptions::default(),
+        )?;
+        let intents = self
+            .intent
+            .match_refs(Area::Records, &[glob], MatchOptions::default())?;
+        let all: BTreeSet<Ref> = deployed.iter().chain(&intents).cloned().collect();
+        for link in &all {
+            covered.insert(
+                (format!("{}/-/{}", link.repo, link.filename), name.clone()),
+                r.clone(),
+            );
+        }
+        for link in &deployed {
+            effects.extend(
+                self.undeploy(link)?
+                    .into_iter()
+                    .filter(|e| !matches!(e, Effect::NotDeployed)),
+            );
+        }
+        for link in &intents {
+            effects.push(Effect::RemoveDeployIntent { r: link.clone() });
+        }
+        effects.push(Effect::RemoveEnvironment { name });
+        Ok(effects)
+    }
+
+    /// Effects of environment intent `r` with document `value`.
+    fn set_environment(&mut self, r: &Ref, value: &Value) -> PlanResult<Vec<Effect>> {
+        let env: Environment = decode(r, "environment", value.clone())?;
+        if self.state.try_get(r)?.as_ref() == Some(&crate::model::to_json(&env)) {
+            return Ok(vec![Effect::EnvironmentUnchanged]);
+        }
+        Ok(vec![Effect::SetEnvironment {
+            environment: env,
+            packages: package_releases(self.state)?,
+        }])
+    }
+}
+
+/// The inputs a deploy intent runs with (see the module doc): its own, with refs into other
+/// releases of the same package read from the named release; or, when it lists none, the
+/// ones the release's package declares for the environment.
+fn effective_inputs(listed: &Inputs, release: &Ref, spec: &crate::model::DeploySpec) -> Inputs {
+    if listed.is_empty() {
+        return spec.inputs.clone();
+    }
+    listed
+        .iter()
+        .map(|(name, desc)| {
+            let mut desc = desc.clone();
+            if let Some(r) = desc.reference.as_deref().and_then(|t| Ref::parse(t).ok())
+                && r.repo == release.repo
+                && r.filename == release.filename
+                && r.release.as_deref().is_some_and(|x| !x.is_empty())
+                && r.release != release.release
+            {
+                let rebased = Ref {
+                    release: release.release.clone(),
+                    ..r
+                };
+                desc.reference = Some(rebased.to_string());
+                // The value was read from the other release: it is read again at start.
+                desc.value = None;
+            }
+            (name.clone(), desc)
+        })
+        .collect()
+}
+
+/// Chooses one release per package (spec §6.6), which re-checks its deployments when an
+/// environment is added: the release currently deployed, else the first release recorded
+/// with a commit marker.
+pub(crate) fn package_releases(state: &View<'_>) -> PlanResult<Vec<Ref>> {
+    let mut chosen: BTreeMap<String, Ref> = BTreeMap::new();
+    for link in state.match_refs(
+        Area::Records,
+        &[Glob::new("**/@/deploy/*")?],
+        MatchOptions::default(),
+    )? {
+        let target = state.resolve_link(&link)?;
+        chosen.insert(package_of(&link), release_ref(&target));
+    }
+    for marker in state.match_refs(
+        Area::Records,
+        &[Glob::new("**/@*/commit/*")?],
+        MatchOptions { no_links: true },
+    )? {
+        chosen
+            .entry(package_of(&marker))
+            .or_insert_with(|| release_ref(&marker));
+    }
+    Ok(chosen.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_inputs_into_another_release_read_the_named_one() {
+        let release: Ref = "r/-/p.ocu.star/@r1".parse().expect("ref");
+        let spec = crate::model::DeploySpec {
+            environment: "staging".to_string(),
+            up: FnDef {
+                name: "up".to_string(),
+                pos: "p.ocu.star:1:1".to_string(),
+            },
+            down: FnDef {
+                name: "down".to_string(),
+                pos: "p.ocu.star:2:1".to_string(),
+            },
+            inputs: Inputs::from([(
+                "v".to_string(),
+                crate::model::InputDesc {
+                    reference: Some("r/-/p.ocu.star/@r1/task/build#output/v".to_string()),
+                    ..Default::default()
+                },
+            )]),
+        };
+        let listed = Inputs::from([
+            (
+                "v".to_string(),
+                crate::model::InputDesc {
+                    reference: Some("r/-/p.ocu.star/@r2/task/build#output/v".to_string()),
+                    default: None,
+                    value: Some(Value::from("2.0")),
+                },
+            ),
+            (
+                "other".to_string(),
+                crate::model::InputDesc {
+                    reference: Some("r/-/q.ocu.star/@r7/task/build#output/v".to_string()),
+                    default: None,
+                    value: Some(Value::from(7)),
+                },
+            ),
+        ]);
+        let got = effective_inputs(&listed, &release, &spec);
+        assert_eq!(
+            got["v"].reference.as_deref(),
+            Some("r/-/p.ocu.star/@r1/task/build#output/v")
+        );
+        assert_eq!(got["v"].value, None);
+        // Another package's release is what the intent asked for: kept.
+        assert_eq!(got["other"], listed["other"]);
+        // No inputs listed: the release's own.
+        assert_eq!(
+            effective_inputs(&Inputs::new(), &release, &spec),
+            spec.inputs
+        );
+    }
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ocuroot_core::engine::{
-    CascadeScope, Engine, EngineOptions, NoProgress, ReleaseOutcome, ReleaseStatus,
+    CascadeScope, ClaimOptions, Engine, EngineOptions, NoProcesses, NoProgress, Owner,
+    ReleaseOutcome, ReleaseStatus,
 };
 use ocuroot_core::sdk::CollectingSink;
 use ocuroot_core::workspace::{Workspace, WorkspaceOptions};
@@ -70,6 +71,14 @@ fn options(wave_slice: usize) -> EngineOptions {
         clock: clock(),
         results_window: Duration::from_secs(600),
         wave_slice,
+        claims: ClaimOptions::new(
+            Owner {
+                host: "test".to_string(),
+                pid: std::process::id(),
+                ..Owner::default()
+            },
+            Arc::new(NoProcesses),
+        ),
     }
 }
 

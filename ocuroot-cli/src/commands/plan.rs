@@ -19,13 +19,14 @@ pub fn run_plan(
     out: &mut dyn Write,
 ) -> CommandResult {
     let ws = open_workspace(env)?;
-    let items = plan(&ws.intent, rev, &ws.state)?;
+    let plan = plan(&ws.intent, rev, &ws.state)?;
+    let items = &plan.items;
     match output {
         LogFormat::Json => {
             writeln!(
                 out,
                 "{}",
-                serde_json::to_string_pretty(&items).map_err(CommandError::user)?
+                serde_json::to_string_pretty(items).map_err(CommandError::user)?
             )?;
         }
         LogFormat::Text => {
@@ -36,7 +37,7 @@ pub fn run_plan(
                     std::io::stdout().is_terminal() && env.get("NO_COLOR").is_none()
                 }
             };
-            render(&items, colour, out)?;
+            render(items, colour, out)?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -56,7 +57,7 @@ fn render(items: &[PlanItem], colour: bool, out: &mut dyn Write) -> Result<(), C
     };
     writeln!(out, "{} intent change(s):\n", items.len())?;
     for item in items {
-        writeln!(out, "{} {}", paint("1", &item.work_type), item.r)?;
+        writeln!(out, "{} {}", paint("1", item.work_type.as_str()), item.r)?;
         writeln!(out, "  {}", item.effect)?;
         let before = item.before.as_deref().unwrap_or("");
         let after = item.after.as_deref().unwrap_or("");

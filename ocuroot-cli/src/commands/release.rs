@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use ocuroot_core::engine::{
-    CascadeScope, Engine, EngineError, EngineOptions, ReleaseOutcome, ReleaseStatus,
+    CascadeScope, ClaimOptions, Engine, EngineError, EngineOptions, ReleaseOutcome, ReleaseStatus,
 };
 use ocuroot_core::refs::Ref;
 use ocuroot_core::workspace::Workspace;
@@ -94,7 +94,7 @@ pub fn run(cmd: ReleaseCommand, env: &ProcessEnv, out: &mut dyn Write) -> Comman
         ReleaseCommand::Lint { file } => {
             let ws = open_workspace(env)?;
             let r = ws.resolve_cli_ref(&file)?;
-            let engine = Engine::new(&ws, engine_options(env, &ExecArgs { parallel: None }));
+            let engine = Engine::new(&ws, engine_options(env, &ExecArgs::default()));
             let lines = engine.lint(&r).map_err(engine_error)?;
             for line in lines {
                 writeln!(out, "{line}")?;
@@ -130,6 +130,10 @@ pub(super) fn engine_options(env: &ProcessEnv, exec: &ExecArgs) -> EngineOptions
         clock: env.clock(),
         results_window: EngineOptions::DEFAULT_RESULTS_WINDOW,
         wave_slice: EngineOptions::DEFAULT_WAVE_SLICE,
+        claims: ClaimOptions {
+            takeover: exec.takeover,
+            ..env.claim_options()
+        },
     }
 }
 
@@ -196,6 +200,7 @@ pub(super) fn engine_error(e: EngineError) -> CommandError {
     };
     let mut err = match e {
         EngineError::Store(s) => CommandError::from(s),
+        EngineError::Plan(p) => CommandError::from(p),
         other => CommandError::user(other),
     };
     if let Some(h) = hint {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use ocuroot_core::intent::IntentKind;
 use ocuroot_core::refs::Glob;
-use ocuroot_core::store::{Area, Entry, MatchOptions, Transaction, diff_intent};
+use ocuroot_core::store::{Area, Entry, MatchOptions, Transaction};
 use serde_json::Value;
 
 use super::open_workspace;
@@ -57,8 +57,10 @@ pub fn run(cmd: StateCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandR
         }
         StateCommand::Diff => {
             let ws = open_workspace(env)?;
-            for entry in diff_intent(&ws.intent, &ws.state)? {
-                writeln!(out, "{}", entry.r)?;
+            // The plan, not the bare tree diff: invalid intent is refused, not listed.
+            let plan = ocuroot_core::plan::plan(&ws.intent, None, &ws.state)?;
+            for item in &plan.items {
+                writeln!(out, "{}", item.r)?;
             }
         }
         StateCommand::Log {

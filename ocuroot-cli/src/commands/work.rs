@@ -16,26 +16,14 @@ const MAX_ROUNDS: usize = 50;
 
 pub fn run(cmd: WorkCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandResult {
     let ws = open_workspace(env)?;
-    // Work never starts from intent that does not validate: report every problem instead.
-    let problems = ocuroot_core::intent::check_changes(&ws.intent, &ws.state)?;
-    if !problems.is_empty() {
-        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        return Err(CommandError::message(format!(
-            "invalid intent, no work was done:\n  {}",
-            list.join("\n  ")
-        ))
-        .hint("run `ocuroot intent check` and fix the files on the intent branch"));
-    }
+    refuse_invalid_intent(&ws)?;
     let filter = WorkFilter {
         commit: Some(ws.commit().to_string()),
         changes: None,
     };
     match cmd {
         WorkCommand::Trigger { dryrun, intent } => {
-            let engine = Engine::new(
-                &ws,
-                engine_options(env, &crate::cli::ExecArgs { parallel: None }),
-            );
+            let engine = Engine::new(&ws, engine_options(env, &crate::cli::ExecArgs::default()));
             if intent {
                 if dryrun {
                     let pairs: Vec<serde_json::Value> = engine
@@ -137,14 +125,24 @@ pub fn run(cmd: WorkCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandRe
     }
 }
 
+/// Work never starts from intent that does not validate: every problem is reported instead,
+/// and nothing runs or is written.
+fn refuse_invalid_intent(ws: &ocuroot_core::workspace::Workspace) -> Result<(), CommandError> {
+    let problems = ocuroot_core::intent::check_changes(&ws.intent, &ws.state)?;
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(CommandError::from(ocuroot_core::plan::PlanError::Invalid(
+        problems,
+    )))
+}
+
 /// `ocuroot state apply <ref>`.
 pub fn apply(env: &ProcessEnv, reference: &str, cascade: bool) -> CommandResult {
     let ws = open_workspace(env)?;
+    refuse_invalid_intent(&ws)?;
     let r = ws.resolve_cli_ref(reference)?;
-    let engine = Engine::new(
-        &ws,
-        engine_options(env, &crate::cli::ExecArgs { parallel: None }),
-    );
+    let engine = Engine::new(&ws, engine_options(env, &crate::cli::ExecArgs::default()));
     engine.apply_intent(&r).map_err(engine_error)?;
     if cascade {
         engine.save_repo_config().map_err(engine_error)?;
@@ -164,6 +162,7 @@ pub fn push(
     out: &mut dyn Write,
 ) -> CommandResult {
     let ws = open_workspace(env)?;
+    refuse_invalid_intent(&ws)?;
     let engine = Engine::new(&ws, engine_options(env, exec));
     if ws.store_checkout.is_some() {
         let (refs, failed) = engine.push_intent(dryrun).map_err(engine_error)?;

@@ -1,16 +1,160 @@
-//! Applying intent to state: environments (spec §6.6).
+//! Carrying out intent: executing a [`Plan`] (spec §6.6), and registering environments.
+//!
+//! What an intent change means is decided by [`crate::plan`] alone; this module only turns
+//! the plan's effects into store operations. A plan is applied in one transaction per store
+//! (one push when both share a remote): the runs it schedules (created `pending`, with the
+//! plan's ordering as dependencies), the documents it writes and, in the same commit, the
+//! applied mirror of every ref it carries out. Runs are created with create-only operations,
+//! so two jobs applying the same change at once cannot both schedule it: the loser's commit
+//! fails, it plans again on the store as it is now, and finds nothing left to do.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
-use super::release::{RefExt, escape};
-use super::{Engine, EngineError, EngineResult, ref_of};
-use crate::model::{self, Environment};
-use crate::refs::{Glob, Ref, names};
-use crate::store::{Area, MatchOptions, Transaction};
+use super::release::{escape, status_ref};
+use super::{Engine, EngineError, EngineResult, RunStatus, ref_of};
+use crate::model::{self, Environment, RunDoc, RunFunction};
+use crate::plan::{Effect, Plan, package_releases};
+use crate::refs::{Ref, names};
+use crate::store::{StoreError, Transaction};
+
+/// How many times intent is planned again after another job applied part of it first.
+const MAX_REPLANS: u32 = 20;
+
+impl Engine<'_> {
+    /// Plans the intent changes (all of them, or those whose ref is in `only`) and carries
+    /// them out. Returns the plan that was applied.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::Plan`] for invalid intent (nothing is written); store errors.
+    pub fn apply_intent_changes(&self, only: Option<&BTreeSet<Ref>>) -> EngineResult<Plan> {
+        let mut attempt = 0;
+        loop {
+            let mut plan = crate::plan::plan(&self.ws.intent, None, &self.ws.state)?;
+            if let Some(only) = only {
+                plan.retain_refs(only);
+            }
+            if plan.is_empty() {
+                return Ok(plan);
+            }
+            match self.apply_plan(&plan) {
+                Ok(()) => return Ok(plan),
+                // Another job scheduled a run of this plan first: plan again.
+                Err(EngineError::Store(
+                    StoreError::AlreadyExists { .. } | StoreError::Changed { .. },
+                )) if attempt + 1 < MAX_REPLANS => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Carries out `plan` in one transaction per store (see the module doc).
+    ///
+    /// # Errors
+    ///
+    /// Store errors; [`StoreError::AlreadyExists`] when another job created one of its runs
+    /// first (nothing was written: plan again).
+    pub fn apply_plan(&self, plan: &Plan) -> EngineResult<()> {
+        let refs: Vec<String> = plan.items.iter().map(|i| i.r.to_string()).collect();
+        let body = refs.join("\n");
+        let mut state_tx = Transaction::new(format!("apply intent\n\n{body}"));
+        let mut intent_tx = Transaction::new(format!("apply intent\n\n{body}"));
+        for item in &plan.items {
+            for effect in &item.effects {
+                self.effect_ops(&item.r, effect, &mut state_tx, &mut intent_tx)?;
+            }
+            match &item.mirror {
+                Some(raw) => state_tx.set_applied_raw(&item.r, raw.clone()),
+                None => state_tx.delete_applied(&item.r),
+            };
+        }
+        // Intent first: when the two cannot share a push, the applied mirror must never be
+        // ahead of the intent it mirrors.
+        self.ws
+            .intent
+            .commit_with(&intent_tx, &self.ws.state, &state_tx)?;
+        Ok(())
+    }
+
+    fn effect_ops(
+        &self,
+        r: &Ref,
+        effect: &Effect,
+        state_tx: &mut Transaction,
+        intent_tx: &mut Transaction,
+    ) -> EngineResult<()> {
+        match effect {
+            Effect::Up {
+                run,
+                release,
+                function,
+                inputs,
+                after,
+                ..
+            }
+            | Effect::Down {
+                run,
+                deployment: release,
+                function,
+                inputs,
+                after,
+                ..
+            } => {
+                let run_type = if matches!(effect, Effect::Up { .. }) {
+                    "up"
+                } else {
+                    "down"
+                };
+                let doc = RunDoc {
+                    run_type: run_type.to_string(),
+                    release: crate::plan::release_ref(release).to_string(),
+                    functions: vec![RunFunction {
+                        function: function.clone(),
+                        dependencies: after
+                            .iter()
+                            .map(|a| format!("{}/status/complete", escape(&a.to_string())))
+                            .collect(),
+                        inputs: inputs.clone(),
+                    }],
+                    output: None,
+                    watch_files: None,
+                };
+                state_tx.create(run, model::to_json(&doc));
+                state_tx.set(&status_ref(run, RunStatus::Pending)?, self.marker());
+            }
+            Effect::SetEnvironment {
+                environment,
+                packages,
+            } => {
+                state_tx.set(r, model::to_json(environment));
+                for release in packages {
+                    state_tx.set(&ref_of(&format!("{release}/op/check_envs"))?, self.marker());
+                }
+            }
+            Effect::RemoveEnvironment { .. } | Effect::RemoveCustom => {
+                state_tx.delete_if_exists(r);
+            }
+            Effect::RemoveDeployIntent { r: intent } => {
+                intent_tx.delete_if_exists(intent);
+                state_tx.delete_applied(intent);
+            }
+            Effect::SetCustom { value } => {
+                state_tx.set(r, value.clone());
+            }
+            Effect::Scheduled { .. }
+            | Effect::Deployed { .. }
+            | Effect::NotDeployed
+            | Effect::Covered { .. }
+            | Effect::EnvironmentUnchanged => {}
+        }
+        Ok(())
+    }
+}
 
 /// Registers the environments declared by an environments file: writes their intent and
 /// applies it to state, with one commit on each branch (one push when state and intent live
-/// in one remote), whatever the number of environments.
+/// in one remote), whatever the number of environments. Like a deployment the engine
+/// starts, it writes intent and its applied mirror together, so it never shows as drift.
 ///
 /// Every environment is validated before anything is written.
 pub(crate) fn register_environments(engine: &Engine<'_>, envs: &[Environment]) -> EngineResult<()> {
@@ -18,118 +162,35 @@ pub(crate) fn register_environments(engine: &Engine<'_>, envs: &[Environment]) -
     let mut intent_tx = Transaction::new(format!("register environments\n\n{}", names.join("\n")));
     let mut state_tx =
         Transaction::new(format!("apply environment intent\n\n{}", names.join("\n")));
-    let releases = package_releases(engine)?;
+    let view = engine.ws.state.view()?;
+    let releases = package_releases(&view)?;
     for env in envs {
+        if !names::is_valid_environment_name(&env.name) {
+            return Err(EngineError::Invalid(format!(
+                "environment validation failed: environment names may only contain letters, numbers, periods and underscores: {}",
+                env.name
+            )));
+        }
         let r = ref_of(&format!("@/environment/{}", env.name))?;
         let value = model::to_json(env);
         let raw =
             crate::yaml::to_canonical(&value).map_err(|e| EngineError::Invalid(e.to_string()))?;
-        intent_tx.set(&r, value);
-        apply_ops(engine, &mut state_tx, &env.name, env, raw, &releases)?;
+        intent_tx.set(&r, value.clone());
+        state_tx.set_applied_raw(&r, raw);
+        if view.try_get(&r)?.as_ref() == Some(&value) {
+            continue;
+        }
+        state_tx.set(&r, value);
+        for release in &releases {
+            state_tx.set(
+                &ref_of(&format!("{release}/op/check_envs"))?,
+                engine.marker(),
+            );
+        }
     }
     engine
         .ws
         .intent
         .commit_with(&intent_tx, &engine.ws.state, &state_tx)?;
     Ok(())
-}
-
-/// Applies environment intent for `name`: with a document, writes it to state and schedules
-/// a `check_envs` operation for every package so that packages targeting the environment
-/// deploy to it; without one (deleted intent), removes the environment from state. The
-/// intent's exact text is recorded in the applied mirror.
-///
-/// # Errors
-///
-/// [`EngineError::Invalid`] for an invalid name or a name that does not match the document;
-/// store errors.
-pub fn apply_environment(
-    engine: &Engine<'_>,
-    name: &str,
-    env: Option<(&Environment, String)>,
-) -> EngineResult<()> {
-    let mut tx = Transaction::new(format!("apply environment intent\n\n{name}"));
-    match env {
-        Some((env, raw)) => {
-            let releases = package_releases(engine)?;
-            apply_ops(engine, &mut tx, name, env, raw, &releases)?;
-        }
-        None => {
-            let r = ref_of(&format!("@/environment/{name}"))?;
-            tx.delete_if_exists(&r);
-            tx.delete_applied(&r);
-        }
-    }
-    engine.ws.state.commit(&tx)?;
-    Ok(())
-}
-
-/// Records in `tx` the application of the environment document `env` (intent text `raw`)
-/// for `name`; `releases` are the packages' releases to schedule `check_envs` for.
-fn apply_ops(
-    engine: &Engine<'_>,
-    tx: &mut Transaction,
-    name: &str,
-    env: &Environment,
-    raw: String,
-    releases: &[Ref],
-) -> EngineResult<()> {
-    let r = ref_of(&format!("@/environment/{name}"))?;
-    if !names::is_valid_environment_name(&env.name) {
-        return Err(EngineError::Invalid(format!(
-            "environment validation failed: environment names may only contain letters, numbers, periods and underscores: {}",
-            env.name
-        )));
-    }
-    if env.name != name {
-        return Err(EngineError::Invalid(format!(
-            "environment name ({:?}) must match subpath ({name:?})",
-            env.name
-        )));
-    }
-    let value = model::to_json(env);
-    if engine.ws.state.try_get(&r)?.as_ref() == Some(&value) {
-        // Already applied: make sure the mirror agrees and stop.
-        tx.set_applied_raw(&r, raw);
-        return Ok(());
-    }
-    tx.set(&r, value);
-    tx.set_applied_raw(&r, raw);
-    for release in releases {
-        tx.set(
-            &ref_of(&format!("{release}/op/check_envs"))?,
-            engine.marker(),
-        );
-    }
-    Ok(())
-}
-
-/// Chooses one release per package (spec §6.6): the release currently deployed, else the
-/// first release recorded with a commit marker.
-fn package_releases(engine: &Engine<'_>) -> EngineResult<Vec<Ref>> {
-    let state = &engine.ws.state;
-    let mut chosen: BTreeMap<String, Ref> = BTreeMap::new();
-    for link in state.match_refs(
-        Area::Records,
-        &[Glob::new("**/@/deploy/*")?],
-        MatchOptions::default(),
-    )? {
-        let target = state.resolve_link(&link)?;
-        chosen.insert(package_key(&link), target.release_ref());
-    }
-    for marker in state.match_refs(
-        Area::Records,
-        &[Glob::new("**/@*/commit/*")?],
-        MatchOptions { no_links: true },
-    )? {
-        chosen
-            .entry(package_key(&marker))
-            .or_insert_with(|| marker.release_ref());
-    }
-    let _ = escape;
-    Ok(chosen.into_values().collect())
-}
-
-fn package_key(r: &Ref) -> String {
-    format!("{}/-/{}", r.repo, r.filename)
 }

@@ -25,6 +25,7 @@
 
 mod apply;
 mod cascade;
+mod claim;
 mod push;
 mod release;
 mod run;
@@ -44,8 +45,8 @@ use crate::sdk::Secrets;
 use crate::store::{Area, MatchOptions, Store, StoreError, StoreResult, View};
 use crate::workspace::Workspace;
 
-pub use apply::apply_environment;
 pub use cascade::{CascadeReport, CascadeScope};
+pub use claim::{ClaimOptions, LocalProcesses, NoProcesses, Owner, Processes};
 pub use push::{PushIndex, PushPackage, PushPlan, PushReport};
 pub use release::{ReleaseOutcome, ReleaseStatus};
 pub use trigger::{RepoConfigDoc, Triggered, redact_url};
@@ -142,6 +143,22 @@ pub enum ProgressEvent {
         /// The missing input names with their refs.
         missing: Vec<String>,
     },
+    /// A run was not started because another job holds it (see [`ClaimOptions`]).
+    Claimed {
+        /// The run ref.
+        run: Ref,
+        /// The job that holds it (`None`: its marker names no owner).
+        owner: Option<Owner>,
+    },
+    /// A run left `running` by a job that is gone was taken over by this one.
+    TakenOver {
+        /// The run ref.
+        run: Ref,
+        /// The previous owner, when its marker names one.
+        previous: Option<Owner>,
+        /// Why the takeover was allowed.
+        reason: String,
+    },
     /// A general message.
     Message(String),
 }
@@ -178,6 +195,8 @@ pub struct EngineOptions {
     /// recorded; a larger wave (many releases run together) goes in slices of this size,
     /// bounding memory and the work a crash would repeat.
     pub wave_slice: usize,
+    /// Who this job is when it claims runs, and when it takes over another job's claim.
+    pub claims: ClaimOptions,
 }
 
 impl EngineOptions {
@@ -205,6 +224,9 @@ pub enum EngineError {
     /// A glob did not compile.
     #[error(transparent)]
     Glob(#[from] GlobError),
+    /// Intent could not be planned (invalid intent documents, unreadable state).
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
     /// `release new` was given a release.
     #[error("release should not be specified: {r}")]
     ReleaseSpecified {

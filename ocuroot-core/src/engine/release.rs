@@ -3,6 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use serde_json::Value;
+
+use super::claim::{ClaimState, claim_state};
 use super::run::Candidate;
 use super::{
     Engine, EngineError, EngineResult, ProgressEvent, RunStatus, StateReader, decode, ref_of,
@@ -470,9 +473,12 @@ impl Engine<'_> {
         mut carry: Option<Transaction>,
     ) -> EngineResult<(Vec<ReleaseOutcome>, Option<Transaction>)> {
         let mut waiting: Vec<Waiting> = vec![Vec::new(); releases.len()];
-        // Runs that pause or fail leave the pending set, and runs that wait for inputs are
-        // not ready, so each wave makes progress and the loop ends.
-        loop {
+        let mut reported: BTreeSet<Ref> = BTreeSet::new();
+        let mut lost_claims = 0u32;
+        // Runs that pause or fail leave the pending set, runs that wait for inputs are not
+        // ready, and runs another job holds are skipped, so each wave makes progress and the
+        // loop ends.
+        'waves: loop {
             let mut wave: Vec<(usize, Candidate)> = Vec::new();
             {
                 let preview;
@@ -488,9 +494,14 @@ impl Engine<'_> {
                     }
                 };
                 for (i, (release, loaded)) in releases.iter().enumerate() {
-                    let (ready, blocked) = self.candidates(reader, release, loaded)?;
+                    let (ready, blocked, claimed) = self.candidates(reader, release, loaded)?;
                     waiting[i] = blocked;
                     wave.extend(ready.into_iter().map(|c| (i, c)));
+                    for (run, owner) in claimed {
+                        if reported.insert(run.clone()) {
+                            self.progress(ProgressEvent::Claimed { run, owner });
+                        }
+                    }
                 }
             }
             if wave.is_empty() {
@@ -500,7 +511,21 @@ impl Engine<'_> {
             // travel in the commit that starts the next.
             while !wave.is_empty() {
                 let rest = wave.split_off(wave.len().min(self.opts.wave_slice.max(1)));
-                self.start_wave(releases, carry.take(), &wave)?;
+                let held = carry.clone();
+                match self.start_wave(releases, carry.take(), &wave) {
+                    Ok(()) => {}
+                    // Another job claimed one of these runs first: nothing of this commit
+                    // landed. Decide again on the store as it is now, where that run shows
+                    // as theirs.
+                    Err(EngineError::Store(StoreError::Changed { .. }))
+                        if lost_claims < MAX_LOST_CLAIMS =>
+                    {
+                        lost_claims += 1;
+                        carry = held;
+                        continue 'waves;
+                    }
+                    Err(e) => return Err(e),
+                }
                 carry = self.execute_wave(releases, wave)?;
                 wave = rest;
             }
@@ -586,28 +611,36 @@ impl Engine<'_> {
             .find_map(|r| r.subpath.rsplit('/').next().and_then(RunStatus::parse)))
     }
 
-    /// Returns the runs that can execute now, and the ones blocked on inputs, as `reader`
-    /// sees the store.
+    /// Returns the runs that can execute now, the ones blocked on inputs, and the ones
+    /// another job holds, as `reader` sees the store.
     fn candidates(
         &self,
         reader: &dyn StateReader,
         release: &Ref,
         loaded: &LoadedPackage,
-    ) -> EngineResult<(Vec<Candidate>, Waiting)> {
-        // `running` runs are candidates too: a run is only `running` between the commit that
-        // starts a wave and the commit that records its results, both made by the process
-        // executing it, so a `running` run seen here was left by a process that was killed
-        // or lost its store mid-run. Resuming it re-executes its current function: runs are
-        // executed at least once, never lost (a task must tolerate being run again, as after
-        // a CI job retry).
-        let runs = runs_with_status_in(
+    ) -> EngineResult<(Vec<Candidate>, Waiting, Claimed)> {
+        // `running` runs are candidates only when their claim can be taken over (see
+        // `engine::claim`): a run left `running` by a job that is gone is executed again
+        // (at least once), one that another live job holds is skipped.
+        let runs = run_statuses_in(
             reader,
             release,
             &[RunStatus::Pending, RunStatus::Paused, RunStatus::Running],
         )?;
         let mut ready = Vec::new();
         let mut blocked = Vec::new();
-        for run in runs {
+        let mut claimed = Vec::new();
+        for (run, status) in runs {
+            let marker = reader
+                .try_get(&status_ref(&run, status)?)?
+                .unwrap_or(Value::Null);
+            let claim = match claim_state(&self.opts.claims, status, marker) {
+                ClaimState::Held(owner) => {
+                    claimed.push((run, owner));
+                    continue;
+                }
+                free => free,
+            };
             let Some(doc) = reader.try_get(&run)? else {
                 return Err(StoreError::NotFound { r: run.to_string() }.into());
             };
@@ -637,9 +670,14 @@ impl Engine<'_> {
                     run: run.to_string(),
                 });
             }
-            ready.push(Candidate { run, doc, inputs });
+            ready.push(Candidate {
+                run,
+                doc,
+                inputs,
+                claim,
+            });
         }
-        Ok((ready, blocked))
+        Ok((ready, blocked, claimed))
     }
 
     /// True when every dependency glob matches at least one state ref.
@@ -686,6 +724,32 @@ fn release_status_in(reader: &dyn StateReader, release: &Ref) -> EngineResult<Re
             ReleaseStatus::Complete
         },
     )
+}
+
+/// Returns the runs of `release` whose status is one of `statuses`, with that status, read
+/// from `reader`, sorted by run.
+fn run_statuses_in(
+    reader: &dyn StateReader,
+    release: &Ref,
+    statuses: &[RunStatus],
+) -> EngineResult<Vec<(Ref, RunStatus)>> {
+    let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+    let glob = Glob::new(&format!(
+        "{}/{{task,deploy}}/*/*/status/{{{}}}",
+        escape(&release.to_string()),
+        names.join(",")
+    ))?;
+    let refs = reader.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
+    let mut out: Vec<(Ref, RunStatus)> = refs
+        .iter()
+        .filter_map(|r| {
+            let status = r.subpath.rsplit('/').next().and_then(RunStatus::parse)?;
+            Some((status_run(r).ok()?, status))
+        })
+        .collect();
+    out.sort();
+    out.dedup_by(|a, b| a.0 == b.0);
+    Ok(out)
 }
 
 fn runs_with_status_in(
@@ -750,6 +814,14 @@ fn populate_in(reader: &dyn StateReader, inputs: &model::Inputs) -> EngineResult
 
 /// Runs blocked on inputs, with the missing input names.
 type Waiting = Vec<(Ref, Vec<String>)>;
+
+/// How many times one batch re-decides a wave after losing a claim to another job before
+/// giving up: each loss means another job made progress, so this bounds only a pathological
+/// stream of competitors.
+const MAX_LOST_CLAIMS: u32 = 1000;
+
+/// Runs another job holds, with their owners.
+type Claimed = Vec<(Ref, Option<super::Owner>)>;
 
 pub(crate) use crate::refs::glob::escape;
 

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::release::run_task;
+use super::claim::{ClaimState, RunningMarker};
+use super::release::{run_task, status_ref};
 use super::{Engine, EngineResult, Progress, ProgressEvent, RunStatus, decode, ref_of};
 use crate::clock::Clock;
 use crate::model::{
@@ -17,11 +18,13 @@ use crate::refs::{Ref, names};
 use crate::sdk::{CallContext, CallOutcome, LoadedPackage, PrintSink, Secrets, SourceLocation};
 use crate::store::Transaction;
 
-/// A run ready to execute, with its populated inputs.
+/// A run ready to execute, with its populated inputs and the claim that starts it.
 pub(crate) struct Candidate {
     pub run: Ref,
     pub doc: RunDoc,
     pub inputs: Inputs,
+    /// Always [`ClaimState::Free`]: the marker the claim replaces.
+    pub claim: ClaimState,
 }
 
 /// The outcome of executing one run.
@@ -215,13 +218,7 @@ impl Engine<'_> {
                 last.inputs = c.inputs.clone();
             }
             started.set(&c.run, self.secrets.mask_json(&model::to_json(&doc)));
-            // Candidates come from the pending, paused and running runs of the release.
-            self.set_status(
-                &mut started,
-                &c.run,
-                &[RunStatus::Pending, RunStatus::Paused, RunStatus::Running],
-                RunStatus::Running,
-            )?;
+            self.claim(&mut started, c)?;
             if c.run.subpath_type == "deploy" && doc.functions.len() == 1 {
                 let env = c.run.subpath.split('/').next().unwrap_or_default();
                 let intent_ref = ref_of(&format!(
@@ -257,6 +254,31 @@ impl Engine<'_> {
         Ok(())
     }
 
+    /// Records in `tx` the claim of candidate `c` (see `engine::claim`): the marker it was
+    /// found with is expected, and replaced by a `running` marker naming this job.
+    fn claim(&self, tx: &mut Transaction, c: &Candidate) -> EngineResult<()> {
+        let ClaimState::Free { from, marker, .. } = &c.claim else {
+            return Err(super::EngineError::Invalid(format!(
+                "run {} is held by another job",
+                c.run
+            )));
+        };
+        let from_ref = status_ref(&c.run, *from)?;
+        tx.expect(&from_ref, Some(marker.clone()));
+        if *from != RunStatus::Running {
+            tx.delete(&from_ref);
+        }
+        let running = RunningMarker {
+            time: self.now(),
+            owner: Some(self.opts.claims.owner.clone()),
+        };
+        tx.set(
+            &status_ref(&c.run, RunStatus::Running)?,
+            model::to_json(&running),
+        );
+        Ok(())
+    }
+
     fn execute_run(
         &self,
         release: &Ref,
@@ -272,6 +294,24 @@ impl Engine<'_> {
             clock: self.opts.clock.clone(),
             secrets: self.secrets.clone(),
         });
+        if let ClaimState::Free {
+            takeover: Some((previous, reason)),
+            ..
+        } = &c.claim
+        {
+            let from = previous.as_ref().map_or_else(
+                || "a job that left no owner".to_string(),
+                ToString::to_string,
+            );
+            sink.print(&format!(
+                "ocuroot: took over this run from {from} ({reason})"
+            ));
+            self.progress(ProgressEvent::TakenOver {
+                run: c.run.clone(),
+                previous: previous.clone(),
+                reason: reason.to_string(),
+            });
+        }
         let ctx = CallContext {
             host: self.ws.host.clone(),
             package_dir: self.package_dir(release),

@@ -6,12 +6,11 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::claim::{ClaimState, claim_state};
 use super::release::{RefExt, escape, status_run};
 use super::{Engine, EngineError, EngineResult, RunStatus, decode, ref_of};
 use crate::intent::IntentKind;
-use crate::model::{
-    self, DeployIntent, Environment, ReleaseDoc, RunDoc, RunFunction, TaskSummary, WorkSpec,
-};
+use crate::model::{self, ReleaseDoc, RunDoc, RunFunction, TaskSummary};
 use crate::refs::{Glob, Ref};
 use crate::store::{Area, MatchOptions, Transaction, diff_intent};
 
@@ -135,8 +134,8 @@ impl Engine<'_> {
     }
 
     /// Runs that are pending or paused with dependencies satisfied and inputs available, and
-    /// runs left `running` by a process that stopped mid-run (resumed at least once, see
-    /// `Engine::candidates`).
+    /// runs left `running` by a job that is gone (resumed at least once; see `engine::claim`).
+    /// Runs another live job holds are left out.
     ///
     /// # Errors
     ///
@@ -153,6 +152,15 @@ impl Engine<'_> {
                 .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?
         {
             let run = status_run(&status)?;
+            if status.subpath.ends_with("/status/running") {
+                let marker = self.ws.state.try_get(&status)?.unwrap_or_default();
+                // Held by another live job: not work for this one (and not planned as such).
+                if let ClaimState::Held(_) =
+                    claim_state(&self.opts.claims, RunStatus::Running, marker)
+                {
+                    continue;
+                }
+            }
             let Some(commit) = self.release_commit(&run)? else {
                 continue;
             };
@@ -401,13 +409,18 @@ impl Engine<'_> {
     /// Store and evaluation errors; failed runs are reported through progress and the return
     /// value is `true` when some release ended failed.
     pub fn execute_work(&self, items: &[WorkItem]) -> EngineResult<bool> {
-        for item in items.iter().filter(|i| {
-            matches!(
-                i.work_type,
-                WorkType::Create | WorkType::Update | WorkType::Delete
-            )
-        }) {
-            self.apply_intent(&item.r)?;
+        let intent: BTreeSet<Ref> = items
+            .iter()
+            .filter(|i| {
+                matches!(
+                    i.work_type,
+                    WorkType::Create | WorkType::Update | WorkType::Delete
+                )
+            })
+            .map(|i| i.r.clone())
+            .collect();
+        if !intent.is_empty() {
+            self.apply_intent_changes(Some(&intent))?;
         }
         let ops: Vec<Ref> = items
             .iter()
@@ -496,200 +509,21 @@ impl Engine<'_> {
         Ok(())
     }
 
-    /// Applies the intent at `r` to state (`ocuroot state apply`, spec §6.6).
+    /// Applies the intent at `r` to state (`ocuroot state apply`, spec §6.6), as the plan
+    /// for it says (see [`crate::plan`]); nothing happens when state already matches.
     ///
     /// # Errors
     ///
-    /// [`EngineError::Invalid`] for refs that are not intent, invalid environments or
-    /// unknown deployments; store errors.
+    /// [`EngineError::Invalid`] for refs that are not intent; [`EngineError::Plan`] for
+    /// invalid intent; store errors.
     pub fn apply_intent(&self, r: &Ref) -> EngineResult<()> {
-        let kind = IntentKind::of(r).ok_or_else(|| {
-            EngineError::Invalid(format!("unknown subpath type: {r} is not an intent ref"))
-        })?;
-        let doc = self.ws.intent.try_get(r)?;
-        // The applied mirror keeps the intent's exact bytes, so a hand-formatted document
-        // is in sync once applied.
-        let raw = self.ws.intent.raw_document(Area::Records, r)?;
-        match kind {
-            IntentKind::Custom => {
-                let mut tx = Transaction::new(format!("apply custom intent\n\n{r}"));
-                match (doc, raw) {
-                    (Some(v), Some(raw)) => {
-                        tx.set(r, v);
-                        tx.set_applied_raw(r, raw);
-                    }
-                    _ => {
-                        tx.delete_if_exists(r);
-                        tx.delete_applied(r);
-                    }
-                }
-                self.ws.state.commit(&tx)?;
-            }
-            IntentKind::Environment => {
-                let name = r.subpath.clone();
-                match (doc, raw) {
-                    (Some(v), Some(raw)) => {
-                        let env: Environment = decode(r, "environment", v).map_err(|_| {
-                            EngineError::Invalid(format!(
-                                "environment validation failed: {r} is not an environment document"
-                            ))
-                        })?;
-                        super::apply::apply_environment(self, &name, Some((&env, raw)))?;
-                    }
-                    _ => {
-                        let links = self.ws.state.match_refs(
-                            Area::Records,
-                            &[Glob::new(&format!("**/@/deploy/{}", escape(&name)))?],
-                            MatchOptions::default(),
-                        )?;
-                        for link in links {
-                            self.schedule_down(&link)?;
-                        }
-                        super::apply::apply_environment(self, &name, None)?;
-                    }
-                }
-            }
-            IntentKind::Deploy => match (doc, raw) {
-                (Some(v), Some(raw)) => {
-                    let intent: DeployIntent = decode(r, "deploy intent", v)?;
-                    self.schedule_up(r, &intent)?;
-                    let mut tx = Transaction::new(format!("apply deploy intent\n\n{r}"));
-                    tx.set_applied_raw(r, raw);
-                    self.ws.state.commit(&tx)?;
-                }
-                _ => {
-                    self.schedule_down(r)?;
-                }
-            },
-        }
-        Ok(())
-    }
-
-    fn schedule_up(&self, r: &Ref, intent: &DeployIntent) -> EngineResult<()> {
-        let env = r.subpath.clone();
-        let release = Ref::parse(&intent.release)?.release_ref();
-        let doc: ReleaseDoc = match self.ws.state.try_get(&release)? {
-            Some(v) => decode(&release, "release", v)?,
-            None => {
-                return Err(EngineError::ReleaseNotFound {
-                    r: release.to_string(),
-                });
-            }
-        };
-        let Some((_, WorkSpec::Deploy(spec))) = doc.package.find("deploy", &env) else {
+        if IntentKind::of(r).is_none() {
             return Err(EngineError::Invalid(format!(
-                "deployment config not found for environment {env} in {release}"
+                "unknown subpath type: {r} is not an intent ref"
             )));
-        };
-        let task = ref_of(&format!("{release}/deploy/{env}"))?;
-        if let Some(v) = self.ws.state.try_get(&task)? {
-            let s: TaskSummary = decode(&task, "task summary", v)?;
-            if s.release == intent.release && s.input == intent.input && s.run_type != "down" {
-                return Ok(());
-            }
         }
-        for run in self.runs_of(
-            &task,
-            &[RunStatus::Pending, RunStatus::Paused, RunStatus::Running],
-        )? {
-            let d: RunDoc = decode(&run, "run", self.ws.state.get(&run)?)?;
-            if d.run_type != "down"
-                && d.functions
-                    .first()
-                    .is_some_and(|f| f.inputs == intent.input)
-            {
-                return Ok(());
-            }
-        }
-        let next = self.next_run_number(&task)?;
-        let run = ref_of(&format!("{task}/{next}"))?;
-        let doc = RunDoc {
-            run_type: "up".to_string(),
-            release: release.to_string(),
-            functions: vec![RunFunction {
-                function: spec.up.clone(),
-                dependencies: Vec::new(),
-                inputs: intent.input.clone(),
-            }],
-            output: None,
-            watch_files: None,
-        };
-        let mut tx = Transaction::new(format!("initializing deployment\n\n{run}"));
-        tx.set(&run, model::to_json(&doc));
-        self.set_status(&mut tx, &run, &[], RunStatus::Pending)?;
-        self.ws.state.commit(&tx)?;
+        self.apply_intent_changes(Some(&BTreeSet::from([r.clone()])))?;
         Ok(())
-    }
-
-    /// Creates a `down` run for the current deployment at `link` (`<pkg>/@/deploy/<env>`).
-    ///
-    /// The deploy intent is removed first: the deployment is no longer wanted (its intent
-    /// was deleted, or its environment is being removed), and leaving it would make the
-    /// intent diff ask for the deployment again.
-    fn schedule_down(&self, link: &Ref) -> EngineResult<()> {
-        let mut intent_tx = Transaction::new(format!("remove deploy intent\n\n{link}"));
-        intent_tx.delete_if_exists(link);
-        self.ws.intent.commit(&intent_tx)?;
-        let deployment = self.ws.state.resolve_link(link)?;
-        let mut tx = Transaction::new(format!("initializing deployment (down)\n\n{link}"));
-        tx.delete_applied(link);
-        if deployment == *link {
-            // Not deployed: nothing to take down.
-            self.ws.state.commit(&tx)?;
-            return Ok(());
-        }
-        let Some(summary) = self.ws.state.try_get(&deployment)? else {
-            self.ws.state.commit(&tx)?;
-            return Ok(());
-        };
-        let summary: TaskSummary = decode(&deployment, "task summary", summary)?;
-        let run = Ref::parse(&summary.run_ref)?;
-        let current: RunDoc = decode(&run, "run", self.ws.state.get(&run)?)?;
-        let release = deployment.release_ref();
-        let doc: ReleaseDoc = decode(&release, "release", self.ws.state.get(&release)?)?;
-        let env = deployment.subpath.clone();
-        let Some((_, WorkSpec::Deploy(spec))) = doc.package.find("deploy", &env) else {
-            return Err(EngineError::Invalid(format!(
-                "deployment config not found for environment {env} in {release}"
-            )));
-        };
-        let entry_inputs = current
-            .functions
-            .first()
-            .map(|f| f.inputs.clone())
-            .unwrap_or_default();
-        let inputs = self.populate(&entry_inputs)?;
-        let next = self.next_run_number(&deployment)?;
-        let down = ref_of(&format!("{deployment}/{next}"))?;
-        let down_doc = RunDoc {
-            run_type: "down".to_string(),
-            release: release.to_string(),
-            functions: vec![RunFunction {
-                function: spec.down.clone(),
-                dependencies: Vec::new(),
-                inputs,
-            }],
-            output: None,
-            watch_files: None,
-        };
-        tx.set(&down, model::to_json(&down_doc));
-        self.set_status(&mut tx, &down, &[], RunStatus::Pending)?;
-        self.ws.state.commit(&tx)?;
-        Ok(())
-    }
-
-    fn runs_of(&self, task: &Ref, statuses: &[RunStatus]) -> EngineResult<Vec<Ref>> {
-        let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
-        let glob = Glob::new(&format!(
-            "{}/*/status/{{{}}}",
-            escape(&task.to_string()),
-            names.join(",")
-        ))?;
-        let refs =
-            self.ws
-                .state
-                .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
-        refs.iter().map(status_run).collect()
     }
 
     /// Runs an operation marker (`check_envs`): adds runs for tasks of the release's package
