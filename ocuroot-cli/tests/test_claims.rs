@@ -100,8 +100,7 @@ fn issue_10_two_continues_of_one_release_run_each_function_once() {
         &["release", "continue", "release.ocu.star/@r1"],
         &["work", "continue"],
     ];
-    for round in 0..10 {
-        let args = commands[round % 2];
+    for (round, args) in (0..10).flat_map(|round| commands.map(|args| (round, args))) {
         let (env, ledger) = approved_release("0.3");
         let jobs = [spawn(&env, args), spawn(&env, args)];
         let mut skipped = 0;
@@ -190,9 +189,16 @@ fn issue_10_killed_owner_runs_again_once() {
         "the takeover is in the run's logs: {logs}"
     );
 
-    // Nothing else to do for a plain continue: it skips e5 again and exits 0.
-    env.run_with("", &["work", "continue"], &[("UP_SECONDS", "0")], None)
+    // Nothing else to do for a plain continue: it skips e5 again, says so, and exits 0.
+    let out = env
+        .run_with("", &["work", "continue"], &[("UP_SECONDS", "0")], None)
         .success();
+    assert!(
+        out.stderr
+            .contains("deploy/e5#1 is being run by another job"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(ledger_counts(&ledger)["up e5"], 1);
     let out = env
         .run_with(

@@ -345,6 +345,8 @@ pub struct Engine<'w> {
     ws: &'w Workspace,
     opts: EngineOptions,
     secrets: Secrets,
+    /// Runs reported as held by another job, each reported once.
+    held: std::sync::Mutex<std::collections::BTreeSet<Ref>>,
 }
 
 impl<'w> Engine<'w> {
@@ -354,6 +356,7 @@ impl<'w> Engine<'w> {
             ws,
             opts,
             secrets: Secrets::default(),
+            held: Default::default(),
         }
     }
 
@@ -372,6 +375,18 @@ impl<'w> Engine<'w> {
 
     fn progress(&self, event: ProgressEvent) {
         self.opts.progress.event(event);
+    }
+
+    /// Reports once that `run` is held by another job.
+    fn report_held(&self, run: Ref, owner: Option<Owner>) {
+        let first = self
+            .held
+            .lock()
+            .map(|mut h| h.insert(run.clone()))
+            .unwrap_or(true);
+        if first {
+            self.progress(ProgressEvent::Claimed { run, owner });
+        }
     }
 }
 

@@ -473,7 +473,6 @@ impl Engine<'_> {
         mut carry: Option<Transaction>,
     ) -> EngineResult<(Vec<ReleaseOutcome>, Option<Transaction>)> {
         let mut waiting: Vec<Waiting> = vec![Vec::new(); releases.len()];
-        let mut reported: BTreeSet<Ref> = BTreeSet::new();
         let mut lost_claims = 0u32;
         // Runs that pause or fail leave the pending set, runs that wait for inputs are not
         // ready, and runs another job holds are skipped, so each wave makes progress and the
@@ -498,9 +497,7 @@ impl Engine<'_> {
                     waiting[i] = blocked;
                     wave.extend(ready.into_iter().map(|c| (i, c)));
                     for (run, owner) in claimed {
-                        if reported.insert(run.clone()) {
-                            self.progress(ProgressEvent::Claimed { run, owner });
-                        }
+                        self.report_held(run, owner);
                     }
                 }
             }

@@ -154,10 +154,12 @@ impl Engine<'_> {
             let run = status_run(&status)?;
             if status.subpath.ends_with("/status/running") {
                 let marker = self.ws.state.try_get(&status)?.unwrap_or_default();
-                // Held by another live job: not work for this one (and not planned as such).
-                if let ClaimState::Held(_) =
+                // Held by another live job: not work for this one (and not planned as such),
+                // but said, so that a run stuck under a gone job on another machine shows.
+                if let ClaimState::Held(owner) =
                     claim_state(&self.opts.claims, RunStatus::Running, marker)
                 {
+                    self.report_held(run, owner);
                     continue;
                 }
             }
