@@ -64,7 +64,7 @@ fn ocuroot_builtin(builder: &mut GlobalsBuilder) {
     ///
     /// The version is read from the source before the file runs; at run time the call does
     /// nothing and returns `None`.
-    fn ocuroot(#[starlark(require = pos)] version: &str) -> starlark::Result<NoneType> {
+    fn ocuroot(version: &str) -> starlark::Result<NoneType> {
         let _ = version;
         Ok(NoneType)
     }
