@@ -332,10 +332,7 @@ fn host_members(builder: &mut GlobalsBuilder) {
     }
 
     /// Returns the content of a file, relative to the package directory.
-    fn read_file(
-        path: &str,
-        eval: &mut Evaluator<'_, '_, '_>,
-    ) -> starlark::Result<String> {
+    fn read_file(path: &str, eval: &mut Evaluator<'_, '_, '_>) -> starlark::Result<String> {
         read_impl(SdkContext::from_eval(eval)?.as_ref(), path)
     }
 
@@ -349,18 +346,12 @@ fn host_members(builder: &mut GlobalsBuilder) {
     }
 
     /// Returns the sorted entry names of a directory relative to the package directory.
-    fn read_dir(
-        path: &str,
-        eval: &mut Evaluator<'_, '_, '_>,
-    ) -> starlark::Result<Vec<String>> {
+    fn read_dir(path: &str, eval: &mut Evaluator<'_, '_, '_>) -> starlark::Result<Vec<String>> {
         read_dir_impl(SdkContext::from_eval(eval)?.as_ref(), path)
     }
 
     /// Returns whether a path relative to the package directory is a directory.
-    fn is_dir(
-        path: &str,
-        eval: &mut Evaluator<'_, '_, '_>,
-    ) -> starlark::Result<bool> {
+    fn is_dir(path: &str, eval: &mut Evaluator<'_, '_, '_>) -> starlark::Result<bool> {
         Ok(is_dir_impl(SdkContext::from_eval(eval)?.as_ref(), path))
     }
 }
@@ -409,10 +400,7 @@ fn host_aliases(builder: &mut GlobalsBuilder) {
     }
 
     /// Alias of `host.read_file(path)`.
-    fn read(
-        path: &str,
-        eval: &mut Evaluator<'_, '_, '_>,
-    ) -> starlark::Result<String> {
+    fn read(path: &str, eval: &mut Evaluator<'_, '_, '_>) -> starlark::Result<String> {
         read_impl(SdkContext::from_eval(eval)?.as_ref(), path)
     }
 
@@ -426,18 +414,12 @@ fn host_aliases(builder: &mut GlobalsBuilder) {
     }
 
     /// Alias of `host.read_dir(path)`.
-    fn read_dir(
-        path: &str,
-        eval: &mut Evaluator<'_, '_, '_>,
-    ) -> starlark::Result<Vec<String>> {
+    fn read_dir(path: &str, eval: &mut Evaluator<'_, '_, '_>) -> starlark::Result<Vec<String>> {
         read_dir_impl(SdkContext::from_eval(eval)?.as_ref(), path)
     }
 
     /// Alias of `host.is_dir(path)`.
-    fn is_dir(
-        path: &str,
-        eval: &mut Evaluator<'_, '_, '_>,
-    ) -> starlark::Result<bool> {
+    fn is_dir(path: &str, eval: &mut Evaluator<'_, '_, '_>) -> starlark::Result<bool> {
         Ok(is_dir_impl(SdkContext::from_eval(eval)?.as_ref(), path))
     }
 }

@@ -38,28 +38,84 @@ enum Scope {
 /// address of a local test server.
 const TABLE: &[(&str, Scope, &str)] = &[
     ("ocuroot", Scope::Package, r#"ocuroot(version = "0.3.0")"#),
-    ("task", Scope::Package, r#"task(fn = build, name = "build", annotation = "a", inputs = {"x": 1})"#),
-    ("call", Scope::Package, r#"call(fn = build, name = "build2", annotation = "", inputs = {})"#),
-    ("deploy", Scope::Package, r#"deploy(environment = STAGING, up = up, down = down, inputs = {"x": 2})"#),
-    ("phase", Scope::Package, r#"phase(name = "staging", work = [], tasks = [K_deploy])"#),
+    (
+        "task",
+        Scope::Package,
+        r#"task(fn = build, name = "build", annotation = "a", inputs = {"x": 1})"#,
+    ),
+    (
+        "call",
+        Scope::Package,
+        r#"call(fn = build, name = "build2", annotation = "", inputs = {})"#,
+    ),
+    (
+        "deploy",
+        Scope::Package,
+        r#"deploy(environment = STAGING, up = up, down = down, inputs = {"x": 2})"#,
+    ),
+    (
+        "phase",
+        Scope::Package,
+        r#"phase(name = "staging", work = [], tasks = [K_deploy])"#,
+    ),
     ("ref", Scope::Package, r#"ref(ref = "./custom/x")"#),
-    ("input", Scope::Package, r#"input(ref = "./custom/x", default = 1)"#),
-    ("done", Scope::Package, r#"done(annotation = "a", outputs = {"o": 1}, tags = ["v1"], watch = ["src"])"#),
-    ("next", Scope::Package, r#"next(fn = build, annotation = "a", inputs = {"x": 3})"#),
+    (
+        "input",
+        Scope::Package,
+        r#"input(ref = "./custom/x", default = 1)"#,
+    ),
+    (
+        "done",
+        Scope::Package,
+        r#"done(annotation = "a", outputs = {"o": 1}, tags = ["v1"], watch = ["src"])"#,
+    ),
+    (
+        "next",
+        Scope::Package,
+        r#"next(fn = build, annotation = "a", inputs = {"x": 3})"#,
+    ),
     ("outputs", Scope::Package, r#"outputs(a = 1, b = "two")"#),
-    ("unwrap", Scope::Package, r#"unwrap(d = {"k": 5}, key = "k")"#),
-    ("environment", Scope::Package, r#"environment(name = "dev", attributes = {"type": "dev"})"#),
+    (
+        "unwrap",
+        Scope::Package,
+        r#"unwrap(d = {"k": 5}, key = "k")"#,
+    ),
+    (
+        "environment",
+        Scope::Package,
+        r#"environment(name = "dev", attributes = {"type": "dev"})"#,
+    ),
     ("environments", Scope::Package, r#"environments()"#),
-    ("environment_from_json", Scope::Package, r#"environment_from_json(envJSON = '{"name": "dev", "attributes": {}}')"#),
-    ("environment_from_dict", Scope::Package, r#"environment_from_dict(envDict = {"name": "dev", "attributes": {}})"#),
+    (
+        "environment_from_json",
+        Scope::Package,
+        r#"environment_from_json(envJSON = '{"name": "dev", "attributes": {}}')"#,
+    ),
+    (
+        "environment_from_dict",
+        Scope::Package,
+        r#"environment_from_dict(envDict = {"name": "dev", "attributes": {}})"#,
+    ),
     ("debug_break", Scope::Package, r#"debug_break()"#),
-    ("secret", Scope::Package, r#"secret(value = "s3cret-value")"#),
+    (
+        "secret",
+        Scope::Package,
+        r#"secret(value = "s3cret-value")"#,
+    ),
     ("os", Scope::Package, r#"os()"#),
     ("arch", Scope::Package, r#"arch()"#),
     ("env", Scope::Package, r#"env()"#),
     ("pwd", Scope::Package, r#"pwd()"#),
-    ("shell", Scope::Package, r#"shell(command = "echo hi", shell = "sh", dir = ".", env = {"K": "v"}, mute = True, continue_on_error = False)"#),
-    ("write", Scope::Package, r#"write(path = "out/a.txt", content = "alpha")"#),
+    (
+        "shell",
+        Scope::Package,
+        r#"shell(command = "echo hi", shell = "sh", dir = ".", env = {"K": "v"}, mute = True, continue_on_error = False)"#,
+    ),
+    (
+        "write",
+        Scope::Package,
+        r#"write(path = "out/a.txt", content = "alpha")"#,
+    ),
     ("read", Scope::Package, r#"read(path = "out/a.txt")"#),
     ("read_dir", Scope::Package, r#"read_dir(path = "out")"#),
     ("is_dir", Scope::Package, r#"is_dir(path = "out")"#),
@@ -67,29 +123,105 @@ const TABLE: &[(&str, Scope, &str)] = &[
     ("host.arch", Scope::Package, r#"host.arch()"#),
     ("host.env", Scope::Package, r#"host.env()"#),
     ("host.pwd", Scope::Package, r#"host.pwd()"#),
-    ("host.shell", Scope::Package, r#"host.shell(command = "echo hi", shell = "sh", dir = ".", env = {}, mute = True, continue_on_error = True)"#),
-    ("host.write_file", Scope::Package, r#"host.write_file(path = "out/b.txt", content = "beta")"#),
-    ("host.read_file", Scope::Package, r#"host.read_file(path = "out/b.txt")"#),
-    ("host.read_dir", Scope::Package, r#"host.read_dir(path = "out")"#),
-    ("host.is_dir", Scope::Package, r#"host.is_dir(path = "out/b.txt")"#),
-    ("http.get", Scope::Package, r#"http.get(url = HTTP + "/get", headers = {"X-A": "1"})"#),
-    ("http.head", Scope::Package, r#"http.head(url = HTTP + "/head", headers = {})"#),
-    ("http.delete", Scope::Package, r#"http.delete(url = HTTP + "/delete", headers = {})"#),
-    ("http.post", Scope::Package, r#"http.post(url = HTTP + "/post", headers = {}, body = "p")"#),
-    ("http.put", Scope::Package, r#"http.put(url = HTTP + "/put", headers = {}, body = "u")"#),
-    ("http.patch", Scope::Package, r#"http.patch(url = HTTP + "/patch", headers = {}, body = "a")"#),
+    (
+        "host.shell",
+        Scope::Package,
+        r#"host.shell(command = "echo hi", shell = "sh", dir = ".", env = {}, mute = True, continue_on_error = True)"#,
+    ),
+    (
+        "host.write_file",
+        Scope::Package,
+        r#"host.write_file(path = "out/b.txt", content = "beta")"#,
+    ),
+    (
+        "host.read_file",
+        Scope::Package,
+        r#"host.read_file(path = "out/b.txt")"#,
+    ),
+    (
+        "host.read_dir",
+        Scope::Package,
+        r#"host.read_dir(path = "out")"#,
+    ),
+    (
+        "host.is_dir",
+        Scope::Package,
+        r#"host.is_dir(path = "out/b.txt")"#,
+    ),
+    (
+        "http.get",
+        Scope::Package,
+        r#"http.get(url = HTTP + "/get", headers = {"X-A": "1"})"#,
+    ),
+    (
+        "http.head",
+        Scope::Package,
+        r#"http.head(url = HTTP + "/head", headers = {})"#,
+    ),
+    (
+        "http.delete",
+        Scope::Package,
+        r#"http.delete(url = HTTP + "/delete", headers = {})"#,
+    ),
+    (
+        "http.post",
+        Scope::Package,
+        r#"http.post(url = HTTP + "/post", headers = {}, body = "p")"#,
+    ),
+    (
+        "http.put",
+        Scope::Package,
+        r#"http.put(url = HTTP + "/put", headers = {}, body = "u")"#,
+    ),
+    (
+        "http.patch",
+        Scope::Package,
+        r#"http.patch(url = HTTP + "/patch", headers = {}, body = "a")"#,
+    ),
     // The standard Starlark json module: `x` is positional-only there too (Go Starlark).
     ("json.encode", Scope::Package, r#"json.encode({"a": 1})"#),
     ("json.decode", Scope::Package, r#"json.decode('{"a": 1}')"#),
-    ("json.indent", Scope::Package, r#"json.indent('{"a":1}', prefix = "", indent = "  ")"#),
-    ("json.encode_indent", Scope::Package, r#"json.encode_indent({"a": 1}, prefix = "", indent = "  ")"#),
-    ("register_environment", Scope::Environments, r#"register_environment(env = environment(name = "staging", attributes = {}))"#),
-    ("repo_alias", Scope::Repo, r#"repo_alias(alias = "kw/repo")"#),
-    ("remotes", Scope::Repo, r#"remotes(remotes = ["https://example.invalid/kw.git"])"#),
+    (
+        "json.indent",
+        Scope::Package,
+        r#"json.indent('{"a":1}', prefix = "", indent = "  ")"#,
+    ),
+    (
+        "json.encode_indent",
+        Scope::Package,
+        r#"json.encode_indent({"a": 1}, prefix = "", indent = "  ")"#,
+    ),
+    (
+        "register_environment",
+        Scope::Environments,
+        r#"register_environment(env = environment(name = "staging", attributes = {}))"#,
+    ),
+    (
+        "repo_alias",
+        Scope::Repo,
+        r#"repo_alias(alias = "kw/repo")"#,
+    ),
+    (
+        "remotes",
+        Scope::Repo,
+        r#"remotes(remotes = ["https://example.invalid/kw.git"])"#,
+    ),
     ("trigger", Scope::Repo, r#"trigger(fn = _trigger)"#),
-    ("store.git", Scope::Repo, r#"store.git(remote_url = "https://example.invalid/s.git", branch = "state", create_branch = False, support_files = {"a.txt": "x"})"#),
-    ("store.fs", Scope::Repo, r#"store.fs(path = ".store/intent")"#),
-    ("store.set", Scope::Repo, r#"store.set(state = K_store_git, intent = K_store_fs)"#),
+    (
+        "store.git",
+        Scope::Repo,
+        r#"store.git(remote_url = "https://example.invalid/s.git", branch = "state", create_branch = False, support_files = {"a.txt": "x"})"#,
+    ),
+    (
+        "store.fs",
+        Scope::Repo,
+        r#"store.fs(path = ".store/intent")"#,
+    ),
+    (
+        "store.set",
+        Scope::Repo,
+        r#"store.set(state = K_store_git, intent = K_store_fs)"#,
+    ),
 ];
 
 /// What the keyword calls must return (checked inside the Starlark files, so a builtin
@@ -146,7 +278,13 @@ fn rows(scope: Scope) -> impl Iterator<Item = (&'static str, &'static str)> {
 /// Returns `var = call` lines for the rows of `scope`.
 fn bindings(scope: Scope, http: &str) -> String {
     rows(scope)
-        .map(|(name, call)| format!("{} = {}\n", var(name), call.replace("HTTP", &format!("{http:?}"))))
+        .map(|(name, call)| {
+            format!(
+                "{} = {}\n",
+                var(name),
+                call.replace("HTTP", &format!("{http:?}"))
+            )
+        })
         .collect()
 }
 
@@ -217,9 +355,15 @@ fn every_sdk_name_is_in_the_table() {
             .filter(|n| !REPO_STAND_INS.contains(&n.as_str())),
     );
     let missing: Vec<&String> = names.difference(&table).collect();
-    assert!(missing.is_empty(), "SDK names without a keyword row: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "SDK names without a keyword row: {missing:?}"
+    );
     let stale: Vec<&String> = table.difference(&names).collect();
-    assert!(stale.is_empty(), "keyword rows for names the SDK lacks: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "keyword rows for names the SDK lacks: {stale:?}"
+    );
 }
 
 /// Serves `n` requests, answering each with `METHOD PATH BODY` (the `X-A` header value for
