@@ -74,10 +74,7 @@ fn store_members(builder: &mut GlobalsBuilder) {
     }
 
     /// Returns a filesystem store at `path`, relative to the repo root.
-    fn fs<'v>(
-        path: String,
-        heap: Heap<'v>,
-    ) -> starlark::Result<Value<'v>> {
+    fn fs<'v>(path: String, heap: Heap<'v>) -> starlark::Result<Value<'v>> {
         Ok(StoreSpec::Fs { path }.to_value(heap))
     }
 
@@ -102,10 +99,7 @@ fn store_members(builder: &mut GlobalsBuilder) {
 #[starlark_module]
 fn repo_members(builder: &mut GlobalsBuilder) {
     /// Sets the repository name used in refs.
-    fn repo_alias(
-        alias: &str,
-        eval: &mut Evaluator<'_, '_, '_>,
-    ) -> starlark::Result<NoneType> {
+    fn repo_alias(alias: &str, eval: &mut Evaluator<'_, '_, '_>) -> starlark::Result<NoneType> {
         if alias.is_empty() {
             return Err(err(RepoBuiltinError::EmptyAlias));
         }

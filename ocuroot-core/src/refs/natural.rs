@@ -40,9 +40,7 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
             j += 1;
         }
     }
-    (x.len() - i)
-        .cmp(&(y.len() - j))
-        .then_with(|| a.cmp(b))
+    (x.len() - i).cmp(&(y.len() - j)).then_with(|| a.cmp(b))
 }
 
 fn trim_zeros(digits: &[u8]) -> &[u8] {
