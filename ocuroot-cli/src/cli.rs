@@ -76,6 +76,13 @@ pub enum Command {
             allow_hyphen_values = true
         )]
         command: Option<String>,
+        /// The package file to load, used when FILE is not given.
+        #[arg(long, value_name = "PACKAGE", conflicts_with = "file")]
+        package: Option<String>,
+        /// The release that relative refs (`ref("./custom/x")`) resolve against (default
+        /// `preview`).
+        #[arg(long, value_name = "RELEASE")]
+        release: Option<String>,
     },
     /// Print the phases, tasks and deployments a package file declares, without releasing it
     ///
@@ -126,6 +133,21 @@ pub enum Command {
     Init(InitCommand),
     /// Print the version of ocuroot
     Version,
+    /// Print a shell completion script
+    ///
+    /// Load it in the current shell, e.g. `source <(ocuroot completion bash)`, or install
+    /// it where the shell looks for completions (see docs/guide.md).
+    Completion {
+        /// The shell.
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Serve the Model Context Protocol on standard input and output
+    ///
+    /// An MCP server named `Ocuroot` for AI assistants, with the tools `preview` (a package
+    /// file's definition as JSON), `sdk` (the SDK builtins as Starlark stubs), `example_list`
+    /// and `example_get` (example configurations shipped in the binary).
+    Mcp,
 }
 
 /// `ocuroot init …`
@@ -238,9 +260,8 @@ pub enum StateCommand {
     /// `basic.ocu.star/@/deploy/staging` inside the repo root means
     /// `<repo>/-/basic.ocu.star/@/deploy/staging`. Exits 1 when the ref does not exist.
     Get {
-        /// The ref, e.g. `@/environment/staging` or `pkg.ocu.star/@/deploy/prod#output/url`.
-        #[arg(value_name = "REF")]
-        reference: String,
+        #[command(flatten)]
+        target: StateRefArgs,
         /// Output format.
         #[arg(short, long, value_enum, default_value_t)]
         output: DocFormat,
@@ -274,9 +295,8 @@ pub enum StateCommand {
     },
     /// Delete an intent document
     Delete {
-        /// The intent ref.
-        #[arg(value_name = "REF")]
-        reference: String,
+        #[command(flatten)]
+        target: StateRefArgs,
     },
     /// List intent refs that differ from what state has applied, one per line
     ///
@@ -288,9 +308,8 @@ pub enum StateCommand {
     /// deployments); deploy intent schedules an `up` run (or a `down` run when deleted).
     /// Scheduled runs execute with `ocuroot work continue`.
     Apply {
-        /// The intent ref.
-        #[arg(value_name = "REF")]
-        reference: String,
+        #[command(flatten)]
+        target: StateRefArgs,
         /// Afterwards, carry out the work this change caused, in every repository and commit
         /// it affects (see `ocuroot work cascade`).
         #[arg(long)]
@@ -302,9 +321,8 @@ pub enum StateCommand {
     /// link such as `<pkg>/@/deploy/production` this answers "what was deployed there, and
     /// when".
     Log {
-        /// The ref.
-        #[arg(value_name = "REF")]
-        reference: String,
+        #[command(flatten)]
+        target: StateRefArgs,
         /// Read the intent store instead of state.
         #[arg(long)]
         intent: bool,
@@ -315,6 +333,22 @@ pub enum StateCommand {
         #[arg(short, long, value_enum, default_value_t)]
         output: LogFormat,
     },
+}
+
+/// How a state command names its ref: REF, or `--package` and `--release` (spec §5.1).
+#[derive(Debug, clap::Args)]
+pub struct StateRefArgs {
+    /// The ref, e.g. `@/environment/staging` or `pkg.ocu.star/@/deploy/prod#output/url`.
+    ///
+    /// Relative to the current directory inside the repository.
+    #[arg(value_name = "REF", required_unless_present_any = ["package", "release"])]
+    pub reference: Option<String>,
+    /// The package file, used when REF is not given (default `.`, the current directory).
+    #[arg(long, value_name = "PACKAGE", conflicts_with = "reference")]
+    pub package: Option<String>,
+    /// The release id or tag, used when REF is not given: the ref is `<PACKAGE>/@<RELEASE>`.
+    #[arg(long, value_name = "RELEASE", conflicts_with = "reference")]
+    pub release: Option<String>,
 }
 
 /// How a release command names its package and release.

@@ -11,6 +11,7 @@ use ocuroot_core::sdk::PrintSink;
 use ocuroot_core::store::RemoteSettings;
 
 /// The environment and working directory of this process.
+#[derive(Clone)]
 pub struct ProcessEnv {
     /// Every environment variable (non-UTF-8 values are dropped).
     pub vars: BTreeMap<String, String>,

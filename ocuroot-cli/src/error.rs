@@ -60,6 +60,16 @@ impl CommandError {
         {
             return ExitCode::SUCCESS;
         }
+        let text = self.render();
+        eprint!("{text}");
+        match self.kind {
+            Kind::User => ExitCode::from(1),
+            Kind::Internal => ExitCode::from(255),
+        }
+    }
+
+    /// Returns the text `report` prints: `error: …`, the causes and the hints.
+    pub fn render(&self) -> String {
         let mut text = format!("error: {}\n", self.error);
         let mut source = self.error.source();
         let mut causes = Vec::new();
@@ -82,11 +92,7 @@ impl CommandError {
         for hint in &self.hints {
             text.push_str(&format!("hint: {hint}\n"));
         }
-        eprint!("{text}");
-        match self.kind {
-            Kind::User => ExitCode::from(1),
-            Kind::Internal => ExitCode::from(255),
-        }
+        text
     }
 }
 

@@ -21,6 +21,14 @@ fn main() -> ExitCode {
         env.vars
             .insert("OCUROOT_OFFLINE".to_string(), "1".to_string());
     }
+    // The MCP server writes standard output from its own threads: holding the lock here
+    // would block them.
+    if matches!(args.command, cli::Command::Mcp) {
+        return match commands::mcp(&env) {
+            Ok(code) => code,
+            Err(err) => err.report(),
+        };
+    }
     let mut stdout = std::io::stdout().lock();
     let result = commands::run(args, &env, &mut stdout);
     let _ = stdout.flush();

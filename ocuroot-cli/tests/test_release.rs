@@ -942,3 +942,50 @@ fn live_progress_on_a_terminal() {
         "build_only.ocu.star/@r1/task/build/1/status/complete"
     ));
 }
+
+/// Issue 11: release ids order as numbers. With twelve releases of one commit, `release
+/// retry` without a ref picks `@r12` (not `@r9`, the greatest as a string), and `state
+/// match` lists `@r2` before `@r10`.
+#[test]
+fn issue_11_retry_picks_the_numerically_latest_of_twelve_releases() {
+    let env = TestEnv::new();
+    env.write_file(
+        "fail.ocu.star",
+        "def build():\n    fail(\"always\")\n\ntask(build, name = \"build\")\n",
+    );
+    env.git(&["add", "fail.ocu.star"]);
+    env.git(&["commit", "-q", "-m", "failing package"]);
+    for n in 1..=12 {
+        let out = env.run(&["release", "new", "fail.ocu.star", "--force"]);
+        assert_eq!(out.code(), 1, "release {n}: {out}");
+    }
+    let listed = env
+        .run(&["state", "match", "demo/-/fail.ocu.star/@*", "--no-links"])
+        .success();
+    let want: String = (1..=12)
+        .map(|n| format!("demo/-/fail.ocu.star/@r{n}\n"))
+        .collect();
+    assert_eq!(listed.stdout, want);
+    let retry = env.run(&["release", "retry", "fail.ocu.star"]);
+    assert_eq!(retry.code(), 1, "{retry}");
+    assert!(
+        retry
+            .stderr
+            .contains("release demo/-/fail.ocu.star/@r12 failed"),
+        "{retry}"
+    );
+    assert!(exists(
+        &env,
+        "fail.ocu.star/@r12/task/build/2/status/failed"
+    ));
+    assert!(exists(
+        &env,
+        "fail.ocu.star/@r12/task/build/1/status/failed_retried"
+    ));
+    for n in 1..=11 {
+        assert!(
+            !exists(&env, &format!("fail.ocu.star/@r{n}/task/build/2")),
+            "r{n} was not retried"
+        );
+    }
+}

@@ -135,6 +135,82 @@ fn gitstate_separate_state_and_intent_remotes() {
     }
 }
 
+/// Spec §7.8 step by step, including `work trigger --intent` in a clone of the separate
+/// intent remote, which finds the state remote and the trigger through the configuration
+/// copied into the intent store (issue 11).
+#[test]
+fn gitstate_scenario_end_to_end_with_intent_clone_trigger() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (env, state, intent) = gitstate(tmp.path());
+    env.run(&["release", "new", "environments/package.ocu.star"])
+        .success();
+    let out = env.run(&["release", "new", "basic.ocu.star"]);
+    assert_eq!(out.code(), 0, "{out}");
+    for e in ["staging", "production", "production2"] {
+        assert!(exists(&env, &format!("basic.ocu.star/@/deploy/{e}")), "{e}");
+    }
+    env.run(&["state", "delete", "./-/basic.ocu.star/@/deploy/production"])
+        .success();
+    // The intent remote records where the state store is.
+    let copied = file_in_remote(
+        &intent,
+        "intent",
+        "repos/gitstate/repo/-/repo.ocu.star/@/#.yaml",
+    );
+    assert!(copied.contains("commit: commitid"), "{copied}");
+    assert!(copied.contains("STATE_REMOTE"), "{copied}");
+    let clone = tmp.path().join("intent-clone");
+    git(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            intent.to_str().expect("utf-8"),
+            "intent-clone",
+        ],
+    );
+    git(&clone, &["checkout", "-q", "intent"]);
+    let out = env.run_in(
+        clone.to_str().expect("utf-8"),
+        &["work", "trigger", "--intent"],
+    );
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        clone.join(".triggers/commitid").exists(),
+        "the trigger ran in the intent clone: {out}"
+    );
+    // Reads work there too, against the state remote.
+    let out = env.run_in(
+        clone.to_str().expect("utf-8"),
+        &[
+            "state",
+            "get",
+            "gitstate/repo/-/basic.ocu.star/@/deploy/staging",
+        ],
+    );
+    assert_eq!(out.code(), 0, "{out}");
+    // Back in the source repository: `state diff | xargs -n1 state apply`.
+    let diff = env.run(&["state", "diff"]).success();
+    let refs: Vec<&str> = diff.stdout.lines().collect();
+    assert_eq!(refs, ["gitstate/repo/-/basic.ocu.star/@/deploy/production"]);
+    for r in refs {
+        env.run(&["state", "apply", r]).success();
+    }
+    let out = env.run(&["work", "continue"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(exists(&env, "basic.ocu.star/@/deploy/staging"));
+    assert!(exists(&env, "basic.ocu.star/@/deploy/production2"));
+    assert!(!exists(&env, "basic.ocu.star/@/deploy/production"));
+    assert_eq!(file_in_remote(&state, "state", "support.txt"), "state");
+    assert_eq!(
+        last_author(&state, "state"),
+        "Author: Ocuroot <contact@ocuroot.com>"
+    );
+    assert_eq!(file_in_remote(&intent, "intent", "support.txt"), "intent");
+    fsck(&state);
+    fsck(&intent);
+}
+
 #[test]
 fn gitstate_shared_one_branch_holds_both_stores() {
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -263,6 +263,10 @@ impl Workspace {
         kind: StoreKind,
     ) -> Result<Workspace, WorkspaceError> {
         let mut configs = registered_configs(&dir);
+        if configs.is_empty() {
+            // A separate intent store keeps copies of the configurations in `repos/`.
+            configs = copied_configs(&dir);
+        }
         if configs.is_empty()
             && let Some(state) = dir.parent().map(|p| p.join("state"))
             && state != dir
@@ -646,6 +650,47 @@ fn registered_configs(dir: &Path) -> Vec<(String, String)> {
     out
 }
 
+/// The configurations copied into a separate intent store
+/// (`repos/<repo>/-/repo.ocu.star/@/#.yaml`, see [`crate::store::Area::Repos`]), sorted by
+/// repository name. Unreadable entries are skipped.
+fn copied_configs(dir: &Path) -> Vec<(String, String)> {
+    let repos = dir.join(crate::store::Area::Repos.dir());
+    let suffix = [
+        "-",
+        config::REPO_CONFIG_FILE,
+        "@",
+        crate::store::layout::DOC_FILE,
+    ];
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(&repos)
+        .sort_by_file_name()
+        .into_iter()
+        .flatten()
+    {
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let Ok(rel) = entry.path().strip_prefix(&repos) else {
+            continue;
+        };
+        let segs: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        if segs.len() <= suffix.len() || !segs.ends_with(&suffix.map(str::to_owned)) {
+            continue;
+        }
+        let repo = segs[..segs.len() - suffix.len()].join("/");
+        let Ok(text) = std::fs::read_to_string(entry.path()) else {
+            continue;
+        };
+        if let Ok(doc) = crate::yaml::from_str::<crate::engine::RepoConfigDoc>(&text) {
+            out.push((repo, doc.source));
+        }
+    }
+    out
+}
+
 /// As [`registered_configs`], read from the `state` branch of the checkout's `origin`
 /// (fetched when the checkout does not have it yet). Empty when there is none.
 fn registered_configs_on_state_branch(dir: &Path) -> Vec<(String, String)> {
@@ -789,6 +834,29 @@ mod tests {
         write(&dir.join(MARKER_FILE), "format: 1\nkind: cache\n");
         let err = find_store_checkout(&dir).expect_err("unknown kind");
         assert!(err.to_string().contains("unknown repo type"), "{err}");
+    }
+
+    #[test]
+    fn copied_configs_are_read_from_the_repos_folder() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let repos = tmp.path().join("repos");
+        for repo in ["b/repo", "a"] {
+            write(
+                &repos.join(format!("{repo}/-/repo.ocu.star/@/#.yaml")),
+                &format!("Remotes: []\ncommit: c1\nsource: \"repo_alias('{repo}')\"\n"),
+            );
+        }
+        // Anything else below `repos/` is ignored.
+        write(&repos.join("a/-/other.ocu.star/@/#.yaml"), "source: x\n");
+        write(&repos.join("-/repo.ocu.star/@/#.yaml"), "source: x\n");
+        assert_eq!(
+            copied_configs(tmp.path()),
+            vec![
+                ("a".to_string(), "repo_alias('a')".to_string()),
+                ("b/repo".to_string(), "repo_alias('b/repo')".to_string()),
+            ]
+        );
+        assert!(copied_configs(&tmp.path().join("missing")).is_empty());
     }
 
     #[test]

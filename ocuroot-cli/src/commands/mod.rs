@@ -1,8 +1,10 @@
 //! Command implementations: each turns parsed arguments into calls on `ocuroot-core` and
 //! renders the results.
 
+mod completion;
 mod find_deploys;
 mod init;
+mod mcp;
 mod plan;
 mod release;
 mod repl;
@@ -31,11 +33,18 @@ pub fn run(cli: Cli, env: &ProcessEnv, out: &mut dyn Write) -> CommandResult {
             color,
         } => plan::run_plan(env, intent.as_deref(), output, color, out),
         Command::Intent(cmd) => plan::run_intent(cmd, env, out),
-        Command::Repl { file, command } => repl::run_repl(env, file, command, out),
+        Command::Repl {
+            file,
+            command,
+            package,
+            release,
+        } => repl::run_repl(env, file.or(package), command, release, out),
         Command::Preview { file, output } => repl::run_preview(env, &file, output, out),
         Command::Push { dryrun, exec } => work::push(env, dryrun, &exec, out),
         Command::FindDeploys { start, end } => find_deploys::run(env, &start, &end, out),
         Command::Init(cmd) => init::run(cmd, env),
+        Command::Completion { shell } => completion::run(shell, out),
+        Command::Mcp => mcp::run(env),
         Command::Version => {
             let version = env!("CARGO_PKG_VERSION");
             let (v, build) = version.split_once('-').unwrap_or((version, ""));
@@ -51,6 +60,11 @@ pub fn run(cli: Cli, env: &ProcessEnv, out: &mut dyn Write) -> CommandResult {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Runs `ocuroot mcp`, which owns standard input and output (see `main`).
+pub fn mcp(env: &ProcessEnv) -> CommandResult {
+    mcp::run(env)
 }
 
 /// Opens the workspace around the working directory.

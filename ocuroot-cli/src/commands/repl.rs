@@ -37,6 +37,7 @@ pub fn run_repl(
     env: &ProcessEnv,
     file: Option<String>,
     command: Option<String>,
+    release: Option<String>,
     out: &mut dyn Write,
 ) -> CommandResult {
     // Outside a repository (or with a broken config) the REPL still works, without
@@ -86,6 +87,7 @@ pub fn run_repl(
         environments,
         host,
         sink: Arc::new(StdoutSink),
+        release,
     })
     .map_err(CommandError::user)?;
 
@@ -191,12 +193,25 @@ fn eval_one(repl: &mut Repl, source: &str, out: &mut dyn Write) -> Result<(), Co
     Ok(())
 }
 
-pub fn run_preview(
-    env: &ProcessEnv,
-    file: &str,
-    output: LogFormat,
-    out: &mut dyn Write,
-) -> CommandResult {
+/// What a package file declares, evaluated as release `preview`.
+pub enum Previewed {
+    /// A package, with the environments in state.
+    Package {
+        /// The package file relative to the repository root.
+        file: String,
+        /// The package definition.
+        package: Package,
+        /// The environments in state.
+        environments: Vec<ocuroot_core::model::Environment>,
+    },
+    /// The file registers environments.
+    Environments(String, Vec<ocuroot_core::model::Environment>),
+    /// The file declares nothing.
+    Nothing,
+}
+
+/// Evaluates `file` (relative to the working directory) as `ocuroot preview` does.
+pub fn preview(env: &ProcessEnv, file: &str) -> Result<Previewed, CommandError> {
     let ws = open_workspace(env)?;
     let r = ws.resolve_cli_ref(file)?;
     if r.has_release() {
@@ -225,36 +240,50 @@ pub fn run_preview(
         sink: Arc::new(StderrSink),
         secrets: Secrets::default(),
     };
-    let package = match evaluate_package(&opts).map_err(CommandError::user)? {
-        PackageEval::Package(loaded) => loaded.package,
-        PackageEval::Environments(envs) => {
-            if output == LogFormat::Text {
-                writeln!(out, "{} registers environments:", r.filename)?;
-                for e in envs {
-                    writeln!(out, "  {}", e.name)?;
-                }
-                return Ok(ExitCode::SUCCESS);
-            }
-            Package::default()
-        }
-        PackageEval::Nothing => {
-            if output == LogFormat::Text {
-                writeln!(out, "No release configured")?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            Package::default()
-        }
+    Ok(match evaluate_package(&opts).map_err(CommandError::user)? {
+        PackageEval::Package(loaded) => Previewed::Package {
+            file: r.filename,
+            package: loaded.package,
+            environments,
+        },
+        PackageEval::Environments(envs) => Previewed::Environments(r.filename, envs),
+        PackageEval::Nothing => Previewed::Nothing,
+    })
+}
+
+/// Returns the package definition of `file` as pretty JSON (an empty package when the file
+/// declares none), as `ocuroot preview --output json` prints it.
+pub fn preview_json(env: &ProcessEnv, file: &str) -> Result<String, CommandError> {
+    let package = match preview(env, file)? {
+        Previewed::Package { package, .. } => package,
+        Previewed::Environments(..) | Previewed::Nothing => Package::default(),
     };
-    match output {
-        LogFormat::Text => write!(
-            out,
-            "{}",
-            render_preview(&r.filename, &package, &environments)
-        )?,
-        LogFormat::Json => {
-            let json = serde_json::to_string_pretty(&package).map_err(CommandError::user)?;
-            writeln!(out, "{json}")?;
+    serde_json::to_string_pretty(&package).map_err(CommandError::user)
+}
+
+pub fn run_preview(
+    env: &ProcessEnv,
+    file: &str,
+    output: LogFormat,
+    out: &mut dyn Write,
+) -> CommandResult {
+    if output == LogFormat::Json {
+        writeln!(out, "{}", preview_json(env, file)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    match preview(env, file)? {
+        Previewed::Package {
+            file,
+            package,
+            environments,
+        } => write!(out, "{}", render_preview(&file, &package, &environments))?,
+        Previewed::Environments(file, envs) => {
+            writeln!(out, "{file} registers environments:")?;
+            for e in envs {
+                writeln!(out, "  {}", e.name)?;
+            }
         }
+        Previewed::Nothing => writeln!(out, "No release configured")?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -9,15 +9,15 @@ use ocuroot_core::store::{Area, Entry, MatchOptions, Transaction};
 use serde_json::Value;
 
 use super::open_workspace;
-use crate::cli::{DocFormat, LogFormat, StateCommand, ValueFormat};
+use crate::cli::{DocFormat, LogFormat, StateCommand, StateRefArgs, ValueFormat};
 use crate::env::ProcessEnv;
 use crate::error::{CommandError, CommandResult};
 
 pub fn run(cmd: StateCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandResult {
     match cmd {
-        StateCommand::Get { reference, output } => {
+        StateCommand::Get { target, output } => {
             let ws = open_workspace(env)?;
-            let r = ws.resolve_cli_ref(&reference)?;
+            let r = ws.resolve_cli_ref(&ref_text(&target))?;
             let value = ws.state.get(&r)?;
             write_doc(out, &value, output)?;
         }
@@ -44,16 +44,16 @@ pub fn run(cmd: StateCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandR
             tx.set(&r, value);
             ws.intent.commit(&tx)?;
         }
-        StateCommand::Delete { reference } => {
+        StateCommand::Delete { target } => {
             let ws = open_workspace(env)?;
-            let r = ws.resolve_cli_ref(&reference)?;
+            let r = ws.resolve_cli_ref(&ref_text(&target))?;
             require_intent_ref(&r)?;
             let mut tx = Transaction::new(format!("delete intent {r}"));
             tx.delete(&r);
             ws.intent.commit(&tx)?;
         }
-        StateCommand::Apply { reference, cascade } => {
-            return super::work::apply(env, &reference, cascade);
+        StateCommand::Apply { target, cascade } => {
+            return super::work::apply(env, &ref_text(&target), cascade);
         }
         StateCommand::Diff => {
             let ws = open_workspace(env)?;
@@ -64,13 +64,13 @@ pub fn run(cmd: StateCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandR
             }
         }
         StateCommand::Log {
-            reference,
+            target,
             intent,
             limit,
             output,
         } => {
             let ws = open_workspace(env)?;
-            let r = ws.resolve_cli_ref(&reference)?;
+            let r = ws.resolve_cli_ref(&ref_text(&target))?;
             let store = if intent { &ws.intent } else { &ws.state };
             let history = store.history(Area::Records, &r.without_fragment(), limit)?;
             match output {
@@ -124,6 +124,17 @@ pub fn run(cmd: StateCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandR
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Returns the ref a state command names: REF, else `<PACKAGE>/@<RELEASE>` (spec §5.1;
+/// `--package` defaults to `.`, the current directory). Clap requires one of the three.
+fn ref_text(target: &StateRefArgs) -> String {
+    let package = target.package.as_deref().unwrap_or(".");
+    match (&target.reference, &target.release) {
+        (Some(r), _) => r.clone(),
+        (None, Some(release)) => format!("{package}/@{release}"),
+        (None, None) => package.to_string(),
+    }
 }
 
 fn write_doc(out: &mut dyn Write, value: &Value, format: DocFormat) -> Result<(), CommandError> {

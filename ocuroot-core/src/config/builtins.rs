@@ -53,7 +53,7 @@ fn unavailable(name: &'static str) -> starlark::Result<NoneType> {
 fn store_members(builder: &mut GlobalsBuilder) {
     /// Chooses the state store and, optionally, a separate intent store.
     fn set<'v>(
-        #[starlark(require = pos)] state: Value<'v>,
+        state: Value<'v>,
         #[starlark(default = NoneOr::None)] intent: NoneOr<Value<'v>>,
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> starlark::Result<NoneType> {
@@ -74,16 +74,13 @@ fn store_members(builder: &mut GlobalsBuilder) {
     }
 
     /// Returns a filesystem store at `path`, relative to the repo root.
-    fn fs<'v>(
-        #[starlark(require = pos)] path: String,
-        heap: Heap<'v>,
-    ) -> starlark::Result<Value<'v>> {
+    fn fs<'v>(path: String, heap: Heap<'v>) -> starlark::Result<Value<'v>> {
         Ok(StoreSpec::Fs { path }.to_value(heap))
     }
 
     /// Returns a Git store in `remote_url`.
     fn git<'v>(
-        #[starlark(require = pos)] remote_url: String,
+        remote_url: String,
         #[starlark(default = NoneOr::None)] branch: NoneOr<String>,
         #[starlark(default = true)] create_branch: bool,
         #[starlark(default = NoneOr::None)] support_files: NoneOr<BTreeMap<String, String>>,
@@ -102,10 +99,7 @@ fn store_members(builder: &mut GlobalsBuilder) {
 #[starlark_module]
 fn repo_members(builder: &mut GlobalsBuilder) {
     /// Sets the repository name used in refs.
-    fn repo_alias(
-        #[starlark(require = pos)] alias: &str,
-        eval: &mut Evaluator<'_, '_, '_>,
-    ) -> starlark::Result<NoneType> {
+    fn repo_alias(alias: &str, eval: &mut Evaluator<'_, '_, '_>) -> starlark::Result<NoneType> {
         if alias.is_empty() {
             return Err(err(RepoBuiltinError::EmptyAlias));
         }
@@ -115,7 +109,7 @@ fn repo_members(builder: &mut GlobalsBuilder) {
 
     /// Overrides the Git remotes used when cloning this repository for cross-repo work.
     fn remotes(
-        #[starlark(require = pos)] remotes: UnpackList<String>,
+        remotes: UnpackList<String>,
         eval: &mut Evaluator<'_, '_, '_>,
     ) -> starlark::Result<NoneType> {
         SdkContext::from_eval(eval)?.repo.borrow_mut().remotes = Some(remotes.items);
@@ -124,15 +118,15 @@ fn repo_members(builder: &mut GlobalsBuilder) {
 
     /// Registers `fn(commit)`, called to ask CI to run `ocuroot work continue` on a commit.
     fn trigger<'v>(
-        #[starlark(require = pos)] f: Value<'v>,
+        r#fn: Value<'v>,
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> starlark::Result<NoneType> {
-        let ty = f.get_type();
+        let ty = r#fn.get_type();
         if !matches!(ty, "function" | "native_function" | "partial") {
             return Err(err(RepoBuiltinError::NotCallable(ty.to_owned())));
         }
         let ctx = SdkContext::from_eval(eval)?;
-        eval.module().set_extra_value(f);
+        eval.module().set_extra_value(r#fn);
         ctx.repo.borrow_mut().trigger_set = true;
         Ok(NoneType)
     }

@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use super::release::escape;
 use super::work::WorkItem;
 use super::{Engine, EngineResult, ProgressEvent, decode, ref_of};
-use crate::config::{self, REPO_CONFIG_FILE};
+use crate::config::{self, REPO_CONFIG_FILE, StoreSelection};
 use crate::refs::Glob;
-use crate::store::{Area, MatchOptions, Transaction};
+use crate::store::{Area, Entry, MatchOptions, Transaction};
 
 /// A recorded repository configuration (`<repo>/-/repo.ocu.star/@<commit>`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -26,6 +26,10 @@ pub struct RepoConfigDoc {
     pub remotes: Vec<String>,
     /// The text of `repo.ocu.star`.
     pub source: String,
+    /// The commit the configuration was recorded at: set in the copy kept in a separate
+    /// intent store (`repos/`), absent in state, where the ref names the commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
 }
 
 /// Removes credentials from a URL so they never reach state or logs, keeping it usable for
@@ -65,7 +69,10 @@ pub struct Triggered {
 }
 
 impl Engine<'_> {
-    /// Records this repository's configuration for the current commit, once.
+    /// Records this repository's configuration for the current commit, once, in state;
+    /// with a separate intent store, also copies it there as the repository's latest
+    /// configuration ([`Area::Repos`]), so that commands run in a checkout of the intent
+    /// store find the state store and the triggers (spec §5.1).
     ///
     /// # Errors
     ///
@@ -74,23 +81,44 @@ impl Engine<'_> {
         let Some(repo) = &self.ws.repo_name else {
             return Ok(());
         };
-        let at = ref_of(&format!(
-            "{repo}/-/{REPO_CONFIG_FILE}/@{}",
-            self.ws.commit()
-        ))?;
-        if self.ws.state.try_get(&at)?.is_some() {
-            return Ok(());
-        }
+        let commit = self.ws.commit();
+        let at = ref_of(&format!("{repo}/-/{REPO_CONFIG_FILE}/@{commit}"))?;
+        let latest = ref_of(&format!("{repo}/-/{REPO_CONFIG_FILE}/@"))?;
         let mut remotes: Vec<String> = self.ws.config.remotes.clone().unwrap_or_default();
         remotes.extend(self.ws.origin_url().map(str::to_string));
         let doc = RepoConfigDoc {
             remotes: remotes.iter().map(|u| redact_url(u)).collect(),
             source: self.ws.config.source.clone(),
+            commit: None,
         };
-        let mut tx = Transaction::new(format!("Save repo config\n\n{at}"));
-        tx.set(&at, crate::model::to_json(&doc));
-        tx.link(&ref_of(&format!("{repo}/-/{REPO_CONFIG_FILE}/@"))?, &at);
-        self.ws.state.commit(&tx)?;
+        if self.ws.state.try_get(&at)?.is_none() {
+            let mut tx = Transaction::new(format!("Save repo config\n\n{at}"));
+            tx.set(&at, crate::model::to_json(&doc));
+            tx.link(&latest, &at);
+            self.ws.state.commit(&tx)?;
+        }
+        let separate_intent = matches!(
+            self.ws.config.stores,
+            Some(StoreSelection {
+                intent: Some(_),
+                ..
+            })
+        );
+        if separate_intent {
+            let copy = crate::model::to_json(&RepoConfigDoc {
+                commit: Some(commit.to_string()),
+                ..doc
+            });
+            let current = match self.ws.intent.entry(Area::Repos, &latest)? {
+                Some(Entry::Document(v)) => Some(v),
+                _ => None,
+            };
+            if current.as_ref() != Some(&copy) {
+                let mut tx = Transaction::new(format!("Save repo config\n\n{at}"));
+                tx.set_in(Area::Repos, &latest, copy);
+                self.ws.intent.commit(&tx)?;
+            }
+        }
         Ok(())
     }
 

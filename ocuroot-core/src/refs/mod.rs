@@ -10,6 +10,7 @@
 //! - [`glob`]: glob patterns over canonical ref strings ([`Glob`]).
 //! - `resolve`: relative refs ([`Ref::relative_to`]) and [`reduce`].
 //! - [`names`]: validators for tags, release ids, environment and input names.
+//! - `natural`: the natural order of refs ([`natural_cmp`]; `r2` before `r10`).
 //!
 //! Invariants enforced at parse time: no `.`/`..` segment outside the relative-ref markers,
 //! no empty segment, no NUL or control characters, no leading `/`. Such refs could escape
@@ -23,19 +24,25 @@
 //! replacing the repo, a subpath type without subpath renders without a trailing `/`, and
 //! global refs are not [relative](Ref::is_relative).
 
+use std::cmp::Ordering;
 use std::fmt;
 
 pub mod glob;
 pub mod names;
+mod natural;
 mod parse;
 mod resolve;
 
 pub use glob::{Glob, GlobError};
+pub use natural::natural_cmp;
 pub use parse::{ErrorKind, RefParseError};
 pub use resolve::{ReduceError, reduce};
 
 /// A parsed reference.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+///
+/// Refs order field by field in grammar order, each string field in [natural
+/// order](natural_cmp): `pkg/@r2` sorts before `pkg/@r10`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Ref {
     /// The repository name (`github.com/org/repo`), `.` for "this repo", or empty.
     pub repo: String,
@@ -166,6 +173,30 @@ impl Ref {
         } else {
             self.fragment.split('/').collect()
         }
+    }
+}
+
+impl Ord for Ref {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let opt = |a: &Option<String>, b: &Option<String>| match (a, b) {
+            (None, None) => Ordering::Equal,
+            (None, Some(_)) => Ordering::Less,
+            (Some(_), None) => Ordering::Greater,
+            (Some(a), Some(b)) => natural_cmp(a, b),
+        };
+        natural_cmp(&self.repo, &other.repo)
+            .then_with(|| natural_cmp(&self.filename, &other.filename))
+            .then_with(|| self.global.cmp(&other.global))
+            .then_with(|| opt(&self.release, &other.release))
+            .then_with(|| natural_cmp(&self.subpath_type, &other.subpath_type))
+            .then_with(|| natural_cmp(&self.subpath, &other.subpath))
+            .then_with(|| natural_cmp(&self.fragment, &other.fragment))
+    }
+}
+
+impl PartialOrd for Ref {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -437,6 +468,34 @@ mod tests {
         assert_eq!(
             parse_err("a\0").to_string(),
             r#"invalid ref "a\0": control characters are not allowed"#
+        );
+    }
+
+    #[test]
+    fn refs_sort_in_natural_order() {
+        let mut refs: Vec<Ref> = [
+            "r/-/p/@r10/task/build/10",
+            "r/-/p/@r2",
+            "r/-/p/@r10/task/build/9",
+            "r/-/p/@r1",
+            "r/-/p/@",
+            "r/-/p",
+        ]
+        .iter()
+        .map(|s| parse_ok(s))
+        .collect();
+        refs.sort();
+        let got: Vec<String> = refs.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            got,
+            [
+                "r/-/p",
+                "r/-/p/@",
+                "r/-/p/@r1",
+                "r/-/p/@r2",
+                "r/-/p/@r10/task/build/9",
+                "r/-/p/@r10/task/build/10",
+            ]
         );
     }
 

@@ -308,7 +308,7 @@ fn host_members(builder: &mut GlobalsBuilder) {
     /// variables to the inherited environment. Output lines are printed unless `mute`. A
     /// non-zero exit fails with `<command>: exit status <n>` unless `continue_on_error`.
     fn shell<'v>(
-        #[starlark(require = pos)] command: String,
+        command: String,
         #[starlark(default = "sh".to_owned())] shell: String,
         #[starlark(default = ".".to_owned())] dir: String,
         #[starlark(default = BTreeMap::new())] env: BTreeMap<String, String>,
@@ -332,35 +332,26 @@ fn host_members(builder: &mut GlobalsBuilder) {
     }
 
     /// Returns the content of a file, relative to the package directory.
-    fn read_file(
-        #[starlark(require = pos)] path: &str,
-        eval: &mut Evaluator<'_, '_, '_>,
-    ) -> starlark::Result<String> {
+    fn read_file(path: &str, eval: &mut Evaluator<'_, '_, '_>) -> starlark::Result<String> {
         read_impl(SdkContext::from_eval(eval)?.as_ref(), path)
     }
 
     /// Writes a file relative to the package directory, creating parent directories.
     fn write_file(
-        #[starlark(require = pos)] path: &str,
-        #[starlark(require = pos)] content: &str,
+        path: &str,
+        content: &str,
         eval: &mut Evaluator<'_, '_, '_>,
     ) -> starlark::Result<NoneType> {
         write_impl(SdkContext::from_eval(eval)?.as_ref(), path, content)
     }
 
     /// Returns the sorted entry names of a directory relative to the package directory.
-    fn read_dir(
-        #[starlark(require = pos)] path: &str,
-        eval: &mut Evaluator<'_, '_, '_>,
-    ) -> starlark::Result<Vec<String>> {
+    fn read_dir(path: &str, eval: &mut Evaluator<'_, '_, '_>) -> starlark::Result<Vec<String>> {
         read_dir_impl(SdkContext::from_eval(eval)?.as_ref(), path)
     }
 
     /// Returns whether a path relative to the package directory is a directory.
-    fn is_dir(
-        #[starlark(require = pos)] path: &str,
-        eval: &mut Evaluator<'_, '_, '_>,
-    ) -> starlark::Result<bool> {
+    fn is_dir(path: &str, eval: &mut Evaluator<'_, '_, '_>) -> starlark::Result<bool> {
         Ok(is_dir_impl(SdkContext::from_eval(eval)?.as_ref(), path))
     }
 }
@@ -385,7 +376,7 @@ fn host_aliases(builder: &mut GlobalsBuilder) {
 
     /// Alias of `host.shell(...)`.
     fn shell<'v>(
-        #[starlark(require = pos)] command: String,
+        command: String,
         #[starlark(default = "sh".to_owned())] shell: String,
         #[starlark(default = ".".to_owned())] dir: String,
         #[starlark(default = BTreeMap::new())] env: BTreeMap<String, String>,
@@ -409,35 +400,26 @@ fn host_aliases(builder: &mut GlobalsBuilder) {
     }
 
     /// Alias of `host.read_file(path)`.
-    fn read(
-        #[starlark(require = pos)] path: &str,
-        eval: &mut Evaluator<'_, '_, '_>,
-    ) -> starlark::Result<String> {
+    fn read(path: &str, eval: &mut Evaluator<'_, '_, '_>) -> starlark::Result<String> {
         read_impl(SdkContext::from_eval(eval)?.as_ref(), path)
     }
 
     /// Alias of `host.write_file(path, content)`.
     fn write(
-        #[starlark(require = pos)] path: &str,
-        #[starlark(require = pos)] content: &str,
+        path: &str,
+        content: &str,
         eval: &mut Evaluator<'_, '_, '_>,
     ) -> starlark::Result<NoneType> {
         write_impl(SdkContext::from_eval(eval)?.as_ref(), path, content)
     }
 
     /// Alias of `host.read_dir(path)`.
-    fn read_dir(
-        #[starlark(require = pos)] path: &str,
-        eval: &mut Evaluator<'_, '_, '_>,
-    ) -> starlark::Result<Vec<String>> {
+    fn read_dir(path: &str, eval: &mut Evaluator<'_, '_, '_>) -> starlark::Result<Vec<String>> {
         read_dir_impl(SdkContext::from_eval(eval)?.as_ref(), path)
     }
 
     /// Alias of `host.is_dir(path)`.
-    fn is_dir(
-        #[starlark(require = pos)] path: &str,
-        eval: &mut Evaluator<'_, '_, '_>,
-    ) -> starlark::Result<bool> {
+    fn is_dir(path: &str, eval: &mut Evaluator<'_, '_, '_>) -> starlark::Result<bool> {
         Ok(is_dir_impl(SdkContext::from_eval(eval)?.as_ref(), path))
     }
 }

@@ -15,13 +15,16 @@
 //! - [`package`]: [`evaluate_package`] and [`LoadedPackage::call`], over the package
 //!   builtins of [`package_builtins`] and the Starlark prelude (`prelude.star`);
 //! - [`secrets`]: [`Secrets`] and the masking [`MaskingSink`];
-//! - [`repl`]: the REPL session ([`repl::Repl`]) and the text of package previews.
+//! - [`repl`]: the REPL session ([`repl::Repl`]) and the text of package previews;
+//! - [`stubs`]: the SDK rendered as Starlark stubs, and [`examples`]: the example
+//!   configurations shipped in the binary (both for `ocuroot mcp`).
 //!
 //! Repo-level builtins live in [`crate::config`] and register themselves on top of
 //! [`globals_builder()`].
 
 pub mod context;
 pub mod defs;
+pub mod examples;
 pub mod host;
 pub mod http;
 pub mod json;
@@ -30,6 +33,7 @@ pub mod package;
 pub mod package_builtins;
 pub mod repl;
 pub mod secrets;
+pub mod stubs;
 pub mod version;
 
 use starlark::environment::{Globals, GlobalsBuilder, LibraryExtension};
@@ -64,7 +68,7 @@ fn ocuroot_builtin(builder: &mut GlobalsBuilder) {
     ///
     /// The version is read from the source before the file runs; at run time the call does
     /// nothing and returns `None`.
-    fn ocuroot(#[starlark(require = pos)] version: &str) -> starlark::Result<NoneType> {
+    fn ocuroot(version: &str) -> starlark::Result<NoneType> {
         let _ = version;
         Ok(NoneType)
     }

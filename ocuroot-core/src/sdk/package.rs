@@ -510,3 +510,6 @@ pub fn eval_expression_json(expr: &str) -> Result<serde_json::Value, ConfigError
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod keywords;

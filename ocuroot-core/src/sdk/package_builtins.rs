@@ -519,12 +519,12 @@ fn package_members(builder: &mut GlobalsBuilder) {
 
     /// Returns an input descriptor reading `r` (relative to this release) from state.
     fn r#ref<'v>(
-        #[starlark(require = pos)] r: Value<'v>,
+        r#ref: Value<'v>,
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> starlark::Result<Value<'v>> {
         let ctx = SdkContext::from_eval(eval)?;
         let scope = scope_of(&ctx, "ref")?;
-        let resolved = ref_of(r, &scope)?.ok_or_else(|| invalid("ref: a ref is required"))?;
+        let resolved = ref_of(r#ref, &scope)?.ok_or_else(|| invalid("ref: a ref is required"))?;
         Ok(json_dict(
             eval.heap(),
             vec![("ref", serde_json::Value::String(resolved))],
@@ -608,7 +608,7 @@ fn package_members(builder: &mut GlobalsBuilder) {
 
     /// Declares an environment; the file then declares environments instead of a package.
     fn register_environment<'v>(
-        #[starlark(require = pos)] env: Value<'v>,
+        env: Value<'v>,
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> starlark::Result<NoneType> {
         let ctx = SdkContext::from_eval(eval)?;

@@ -57,6 +57,9 @@ pub struct ReplOptions {
     pub host: HostContext,
     /// Where prints go. Prints made while the file loads are prefixed with `[<file>] `.
     pub sink: Arc<dyn PrintSink>,
+    /// The release relative refs resolve against (`ocuroot repl --release`); `None` is
+    /// [`PREVIEW_RELEASE`].
+    pub release: Option<String>,
 }
 
 /// A Starlark read-eval-print session with the package SDK.
@@ -102,7 +105,11 @@ impl Repl {
             base_ref: Ref {
                 repo: REPL_REPO.to_owned(),
                 filename: opts.file.clone().unwrap_or_default(),
-                release: Some(PREVIEW_RELEASE.to_owned()),
+                release: Some(
+                    opts.release
+                        .clone()
+                        .unwrap_or_else(|| PREVIEW_RELEASE.to_owned()),
+                ),
                 ..Ref::default()
             },
             environments,
@@ -524,6 +531,7 @@ mod tests {
             }],
             host: HostContext::default(),
             sink: sink.clone(),
+            release: None,
         });
         (repl, sink)
     }
@@ -575,6 +583,25 @@ mod tests {
         let help = repl.eval("help()").expect("eval").expect("a dict");
         assert!(help.contains("\"task\": \"function\""), "{help}");
         assert!(help.contains("\"GLOBAL_VAR\": \"string\""), "{help}");
+    }
+
+    #[test]
+    fn release_option_sets_the_base_of_relative_refs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("pkg.ocu.star"), "X = 1\n").expect("write");
+        let mut repl = Repl::new(ReplOptions {
+            root: dir.path().to_path_buf(),
+            file: Some("pkg.ocu.star".to_owned()),
+            environments: Vec::new(),
+            host: HostContext::default(),
+            sink: Arc::new(CollectingSink::default()),
+            release: Some("r7".to_owned()),
+        })
+        .expect("repl");
+        assert_eq!(
+            repl.eval("ref(ref = './custom/x')").expect("eval"),
+            Some("{\n  \"ref\": \"preview.git/-/pkg.ocu.star/@r7/custom/x\"\n}".to_owned())
+        );
     }
 
     #[test]

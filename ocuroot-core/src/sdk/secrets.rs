@@ -119,7 +119,7 @@ pub struct SecretNotString;
 fn secret_builtin(builder: &mut GlobalsBuilder) {
     /// Registers `value` as a secret, masked in all output from now on, and returns it.
     fn secret<'v>(
-        #[starlark(require = pos)] value: Value<'v>,
+        value: Value<'v>,
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> starlark::Result<Value<'v>> {
         let s = value

@@ -1445,7 +1445,8 @@ impl<'s, 'a> Overlay<'s, 'a> {
     }
 
     fn resolve(&self, area: Area, r: &Ref) -> StoreResult<Ref> {
-        if area == Area::Applied {
+        // Only records hold links.
+        if area != Area::Records {
             return Ok(r.clone());
         }
         resolve_with(r, |c| self.link_at(c))

@@ -8,6 +8,9 @@
 //! refs/<ref segments>/#.yaml    the document of a ref, canonical YAML
 //! refs/<ref segments>/#.link    a link: one line, the canonical target ref
 //! applied/<ref segments>/#.yaml the applied-intent mirror (state stores only)
+//! repos/<repo>/-/repo.ocu.star/@/#.yaml
+//!                               the latest recorded configuration of each repository
+//!                               (separate intent stores only, see `docs/state-format.md`)
 //! ```
 //!
 //! `<ref segments>` is the canonical ref string without its fragment, split on `/`. The
@@ -35,6 +38,10 @@ pub enum Area {
     Records,
     /// The applied-intent mirror of a state store: `applied/`.
     Applied,
+    /// The repositories' latest recorded configurations, copied into a separate intent
+    /// store (`repos/`), so that a checkout of the intent store alone finds the other
+    /// store and the triggers (spec §5.1). Never part of the intent diff.
+    Repos,
 }
 
 impl Area {
@@ -43,6 +50,7 @@ impl Area {
         match self {
             Area::Records => "refs",
             Area::Applied => "applied",
+            Area::Repos => "repos",
         }
     }
 }

@@ -244,12 +244,10 @@ pub enum Op {
 
 impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let area = |a: &Area| {
-            if *a == Area::Applied {
-                " (applied)"
-            } else {
-                ""
-            }
+        let area = |a: &Area| match a {
+            Area::Records => "",
+            Area::Applied => " (applied)",
+            Area::Repos => " (repos)",
         };
         match self {
             Op::Set { area: a, r, .. } | Op::SetRaw { area: a, r, .. } => {
@@ -305,6 +303,15 @@ impl Transaction {
     pub fn set(&mut self, r: &Ref, value: Value) -> &mut Self {
         self.push(Op::Set {
             area: Area::Records,
+            r: r.clone(),
+            value,
+        })
+    }
+
+    /// Records a document write in `area`.
+    pub fn set_in(&mut self, area: Area, r: &Ref, value: Value) -> &mut Self {
+        self.push(Op::Set {
+            area,
             r: r.clone(),
             value,
         })
