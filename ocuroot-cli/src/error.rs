@@ -167,5 +167,31 @@ impl From<std::io::Error> for CommandError {
     }
 }
 
+impl From<ocuroot_core::import::ImportError> for CommandError {
+    fn from(e: ocuroot_core::import::ImportError) -> Self {
+        use ocuroot_core::import::ImportError;
+        let hint = match &e {
+            ImportError::UnsupportedVersion { .. } => Some(
+                "stores of version 2 and 3 (Ocuroot up to v0.3.16) can be imported; open this one with the original first",
+            ),
+            ImportError::Unmappable { .. } => Some(
+                "fix or remove the files listed above in a copy of the source, then import again",
+            ),
+            ImportError::NotAStore { .. } | ImportError::BadArgument { .. } => Some(
+                "give a folder holding .ocuroot-store and refs/ (or state/ and intent/), or <repository>#<branch>",
+            ),
+            _ => None,
+        };
+        let mut err = match e {
+            ImportError::Store { source, .. } => CommandError::from(source),
+            other => CommandError::user(other),
+        };
+        if let Some(h) = hint {
+            err = err.hint(h);
+        }
+        err
+    }
+}
+
 /// The result of a command: an exit code, or an error to report.
 pub type CommandResult = Result<ExitCode, CommandError>;

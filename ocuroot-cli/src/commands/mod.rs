@@ -7,6 +7,7 @@ mod plan;
 mod release;
 mod repl;
 mod state;
+mod store;
 mod work;
 
 use std::io::Write;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli, env: &ProcessEnv, out: &mut dyn Write) -> CommandResult {
         Command::Push { dryrun, exec } => work::push(env, dryrun, &exec, out),
         Command::FindDeploys { start, end } => find_deploys::run(env, &start, &end, out),
         Command::Init(cmd) => init::run(cmd, env),
+        Command::Store(cmd) => store::run(cmd, env, out),
         Command::Version => {
             let version = env!("CARGO_PKG_VERSION");
             let (v, build) = version.split_once('-').unwrap_or((version, ""));
