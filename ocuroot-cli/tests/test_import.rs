@@ -90,12 +90,22 @@ fn canonical(r: &str) -> String {
 /// The original's body of the document `r` (links followed once), as our store keeps it:
 /// repo configs with their source decoded and credentials removed from remotes.
 fn expected_body(sc: &Scenario, store: &OriginalStore, r: &str) -> Option<Value> {
-    let body = if store.is_link(r) {
+    let (at, body) = if store.is_link(r) {
         let target = store.body(r)?.as_str()?.to_string();
-        store.body(&target)?.clone()
+        let body = store.body(&target)?.clone();
+        (target, body)
     } else {
-        store.body(r)?.clone()
+        (r.to_string(), store.body(r)?.clone())
     };
+    if let Some(configs) = body
+        .get("release_configs")
+        .filter(|_| at.ends_with("/push/index"))
+    {
+        // Push indexes gain our `packages`, derived from `release_configs`.
+        let mut body = body.clone();
+        body["packages"] = our_packages(configs);
+        return Some(body);
+    }
     if body.get("source").is_some() && body.get("Remotes").is_some() {
         return Some(json!({
             "Remotes": ["https://git.example.com/demo.git"],
@@ -103,6 +113,19 @@ fn expected_body(sc: &Scenario, store: &OriginalStore, r: &str) -> Option<Value>
         }));
     }
     Some(body)
+}
+
+fn our_packages(configs: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    for (pkg, config) in configs.as_object().expect("release_configs") {
+        let file = pkg.split_once("/-/").expect("package ref").1;
+        let watch = config["watch_files"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        out.insert(file.to_string(), json!({"watch_files": watch}));
+    }
+    Value::Object(out)
 }
 
 /// Every state document and link reads back as the original's: through `ocuroot state get`

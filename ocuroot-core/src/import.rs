@@ -16,7 +16,9 @@
 //! - repository configurations (`<repo>/-/repo.ocu.star/@<commit>` and its `@` link) live in
 //!   the state store only; the intent store's copies are merged into state. Their body is
 //!   converted to ours: `source` from base64 to text, `Remotes` to a list of URLs with
-//!   credentials removed. This is the one document whose body changes.
+//!   credentials removed. Push indexes (`…/repo.ocu.star/@<commit>/push/index`) keep their
+//!   fields and gain ours (`packages`: package file → watched paths, from
+//!   `release_configs`). These are the only documents whose body changes.
 //! - the applied-intent mirror (`applied/`) is derived from what the original's intent diff
 //!   (spec §6.6) would find: where intent and state agree the mirror holds the intent
 //!   document, so `ocuroot state diff` is empty; where they differ, or state holds an intent
@@ -459,25 +461,25 @@ impl Prepared {
                 count: self.problems.len(),
             });
         }
+        // Both transactions are tried on the current tips first, so that one that cannot
+        // apply (a link over an existing document, say) fails before the other lands.
+        let state_err = |source| ImportError::Store {
+            kind: "state",
+            source,
+        };
+        let intent_err = |source| ImportError::Store {
+            kind: "intent",
+            source,
+        };
+        state.preview(&self.state.tx).map_err(state_err)?;
+        if let Some(plan) = &self.intent {
+            intent.preview(&plan.tx).map_err(intent_err)?;
+        }
         let intent_commit = match &self.intent {
-            Some(plan) => {
-                intent
-                    .commit(&plan.tx)
-                    .map_err(|source| ImportError::Store {
-                        kind: "intent",
-                        source,
-                    })?
-                    .commit
-            }
+            Some(plan) => intent.commit(&plan.tx).map_err(intent_err)?.commit,
             None => None,
         };
-        let state_commit = state
-            .commit(&self.state.tx)
-            .map_err(|source| ImportError::Store {
-                kind: "state",
-                source,
-            })?
-            .commit;
+        let state_commit = state.commit(&self.state.tx).map_err(state_err)?.commit;
         Ok(ImportOutcome {
             state_commit,
             intent_commit,
@@ -1064,6 +1066,41 @@ fn convert_repo_config(body: &Value) -> Result<Value, String> {
     Ok(out.into())
 }
 
+/// True for a push index of a repository configuration (`…/repo.ocu.star/@<c>/push/index`).
+fn is_push_index(r: &Ref) -> bool {
+    !r.global && r.filename == REPO_CONFIG && r.subpath_type == "push" && r.subpath == "index"
+}
+
+/// Adds our `packages` (package file → watched paths) to an original push index, whose
+/// `release_configs` are keyed by package ref; the original's fields are kept as they are,
+/// so the index reads back with everything it had, and `push` knows what each package
+/// watches.
+fn convert_push_index(body: &Value) -> Value {
+    let Some(obj) = body.as_object() else {
+        return body.clone();
+    };
+    let Some(Value::Object(configs)) = obj.get("release_configs") else {
+        return body.clone();
+    };
+    if obj.contains_key("packages") {
+        return body.clone();
+    }
+    let packages: serde_json::Map<String, Value> = configs
+        .iter()
+        .map(|(pkg, config)| {
+            let file = pkg.split_once("/-/").map_or(pkg.as_str(), |(_, f)| f);
+            let watch = match config.get("watch_files") {
+                Some(Value::Array(items)) => Value::Array(items.clone()),
+                _ => json!([]),
+            };
+            (file.to_string(), json!({"watch_files": watch}))
+        })
+        .collect();
+    let mut out = obj.clone();
+    out.insert("packages".to_string(), Value::Object(packages));
+    out.into()
+}
+
 /// True for a repository configuration document or its `@` link.
 fn is_repo_config(r: &Ref) -> bool {
     !r.global && r.filename == REPO_CONFIG && r.release.is_some() && r.subpath_type.is_empty()
@@ -1142,6 +1179,9 @@ fn map_stores(
                     message,
                 }),
             },
+            Item::Doc(v) if is_push_index(r) => {
+                state_tx.set(r, convert_push_index(v));
+            }
             Item::Doc(v) => {
                 state_tx.set(r, v.clone());
             }

@@ -45,6 +45,13 @@ fn assert_imported(sc: &Scenario, state: &Store, intent: &Store) {
         };
         let expected = if parsed.filename == "repo.ocu.star" && body.get("source").is_some() {
             json!({"Remotes": ["https://git.example.com/demo.git"], "source": sc.repo_config_source})
+        } else if parsed.subpath == "index" && body.get("release_configs").is_some() {
+            let mut body = body;
+            body["packages"] = json!({
+                "app.ocu.star": {"watch_files": ["src"]},
+                "approve.ocu.star": {"watch_files": []},
+            });
+            body
         } else {
             body
         };
@@ -143,4 +150,36 @@ fn missing_sources_and_branches_are_errors() {
     std::fs::create_dir_all(tmp.path().join("empty")).expect("mkdir");
     let err = import::prepare(&request("empty", None, tmp.path())).expect_err("empty");
     assert!(matches!(err, ImportError::NotAStore { .. }), "{err}");
+}
+
+#[test]
+fn a_store_that_cannot_take_the_import_gets_nothing() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let sc = scenario("demo", COMMIT, 3);
+    write_folder(&tmp.path().join("old/state"), &sc.state.files());
+    write_folder(&tmp.path().join("old/intent"), &sc.intent.files());
+    let (state, intent) = stores(tmp.path());
+    // A document where the original has a link: the state transaction cannot apply.
+    let mut tx = ocuroot_core::store::Transaction::new("in the way");
+    tx.set(
+        &Ref::parse("demo/-/app.ocu.star/@v1").expect("ref"),
+        json!(1),
+    );
+    state.commit(&tx).expect("seed");
+    let before = state.tip().expect("tip");
+    let req = request("old/state", Some("old/intent"), tmp.path());
+    let err = import::prepare(&req)
+        .expect("prepare")
+        .commit(&state, &intent)
+        .expect_err("refused");
+    assert!(
+        matches!(err, ImportError::Store { kind: "state", .. }),
+        "{err}"
+    );
+    assert_eq!(state.tip().expect("tip"), before);
+    assert_eq!(
+        intent.tip().expect("tip"),
+        None,
+        "intent must not land alone"
+    );
 }

@@ -492,3 +492,23 @@ fn differing_repo_config_copies_are_a_problem() {
         p.problems
     );
 }
+
+#[test]
+fn push_indexes_gain_our_packages() {
+    let body = json!({"commit": "c2", "previous_commit": "c1", "release_configs": {
+        "demo/-/app.ocu.star": {"watch_files": ["src"]},
+        "demo/-/b/x.ocu.star": {"watch_files": null},
+    }});
+    let mut expected = body.clone();
+    expected["packages"] = json!({
+        "app.ocu.star": {"watch_files": ["src"]},
+        "b/x.ocu.star": {"watch_files": []},
+    });
+    assert_eq!(convert_push_index(&body), expected);
+    // Read by push as our index.
+    let index: crate::engine::PushIndex =
+        serde_json::from_value(convert_push_index(&body)).expect("our push index");
+    assert_eq!(index.packages["app.ocu.star"].watch_files, ["src"]);
+    assert!(is_push_index(&r("demo/-/repo.ocu.star/@c2/push/index")));
+    assert!(!is_push_index(&r("@/push/intent_commit")));
+}
