@@ -229,6 +229,11 @@ fn check_import(layout: Layout, version: u64) {
     pending.sort_unstable();
     assert_eq!(pending, sc.pending, "{diff}");
 
+    // The imported intent is valid intent, and plan shows the pending work.
+    env.run(&["intent", "check"]).success();
+    let plan = env.run(&["plan"]).success();
+    assert!(plan.stdout.contains("@/custom/wanted"), "{plan}");
+
     // Importing again changes nothing.
     let tips = (env.tip(&env.hub(), "state"), env.tip(&env.hub(), "intent"));
     let again = import(&env, &args, &[]).success();
@@ -283,6 +288,45 @@ fn check_import(layout: Layout, version: u64) {
         status.stdout,
         "demo/-/approve.ocu.star/@r2/task/approve/1/status/complete\n"
     );
+    // Release numbering goes on from the imported releases.
+    let _ = env.run(&["release", "new", "approve.ocu.star", "--force"]);
+    let releases = env
+        .run(&["state", "match", "demo/-/approve.ocu.star/@r*"])
+        .success();
+    assert_eq!(
+        releases.stdout,
+        "demo/-/approve.ocu.star/@r1\ndemo/-/approve.ocu.star/@r2\ndemo/-/approve.ocu.star/@r3\n"
+    );
+}
+
+/// The import goes to the stores `repo.ocu.star` selects, here two local repositories.
+#[test]
+fn into_the_stores_repo_ocu_star_selects() {
+    let env = TestEnv::with_config(
+        "repo_alias(\"demo\")\nstore.set(store.fs(\".store/state\"), intent = store.fs(\".store/intent\"))\n",
+    );
+    let sc = scenario("demo", "3333333333333333333333333333333333333333", 3);
+    let args = write_source(&env, &sc, Layout::GitSeparate);
+    import(&env, &args, &[]).success();
+    assert!(!env.hub().exists(), "nothing in the default store");
+    let state =
+        crate::common::open_store(&env.repo().join(".store/state"), "state", StoreKind::State);
+    let intent = crate::common::open_store(
+        &env.repo().join(".store/intent"),
+        "intent",
+        StoreKind::Intent,
+    );
+    let env_ref = Ref::parse("@/environment/production").expect("ref");
+    assert_eq!(
+        state.get(&env_ref).expect("state"),
+        *sc.state.body("@/environment/production").expect("body")
+    );
+    assert_eq!(
+        intent.get(&env_ref).expect("intent"),
+        *sc.intent.body("@/environment/production").expect("body")
+    );
+    let diff = env.run(&["state", "diff"]).success();
+    assert_eq!(diff.stdout, "@/custom/dropped\n@/custom/wanted\n");
 }
 
 #[test]

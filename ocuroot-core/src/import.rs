@@ -624,7 +624,12 @@ fn load_folder(dir: &Path) -> Result<Files, ImportError> {
     };
     std::fs::metadata(dir).map_err(io(dir))?;
     let mut out = Files::new();
-    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+    // A checkout of an original Git store is a folder too: its `.git` is not the store's.
+    let walk = walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || e.file_name() != ".git");
+    for entry in walk {
         let entry = entry.map_err(|e| {
             let path = e.path().unwrap_or(dir).to_path_buf();
             ImportError::Io {

@@ -183,3 +183,20 @@ fn a_store_that_cannot_take_the_import_gets_nothing() {
         "intent must not land alone"
     );
 }
+
+#[test]
+fn a_checkout_of_an_original_git_store_reads_as_a_folder() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let sc = scenario("demo", COMMIT, 3);
+    let checkout = tmp.path().join("checkout");
+    write_folder(&checkout, &under("state", sc.state.files()));
+    write_folder(&checkout, &under("intent", sc.intent.files()));
+    crate::common::git(&checkout, &["init", "-q", "-b", "main"]);
+    let prepared = import::prepare(&request("checkout", None, tmp.path())).expect("prepare");
+    assert!(prepared.problems.is_empty(), "{:?}", prepared.problems);
+    assert!(
+        prepared.notes.iter().all(|n| !n.contains(".git")),
+        "{:?}",
+        prepared.notes
+    );
+}
