@@ -408,3 +408,37 @@ fn unknown_version_exits_1_and_writes_nothing() {
     ");
     assert!(env.tip(&env.hub(), "state").is_none());
 }
+
+/// A remote store (`store.git`, both stores in one branch) receives the import by push.
+#[test]
+fn into_a_remote_store() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let remote = tmp.path().join("remote.git");
+    bare_remote(&remote);
+    let config = format!(
+        "repo_alias(\"demo\")\nstore.set(store.git({:?}, branch = \"main\"))\n",
+        remote.display().to_string()
+    );
+    let env = TestEnv::with_config(&config);
+    let sc = scenario("demo", "3333333333333333333333333333333333333333", 3);
+    let args = write_source(&env, &sc, Layout::FsSeparate);
+    import(&env, &args, &[]).success();
+    let log = commits(&remote, "main");
+    assert_eq!(log.len(), 2, "one commit per store: {log:?}");
+    let got = env
+        .run(&[
+            "state",
+            "get",
+            "demo/-/app.ocu.star/@v2/task/build#output/version",
+        ])
+        .success();
+    assert_eq!(got.stdout.trim(), "\"1.1\"");
+    let diff = env.run(&["state", "diff"]).success();
+    assert_eq!(diff.stdout, "@/custom/dropped\n@/custom/wanted\n");
+    let again = import(&env, &args, &[]).success();
+    assert!(
+        again.stdout.contains("Nothing to import into state"),
+        "{again}"
+    );
+    assert_eq!(commits(&remote, "main").len(), 2);
+}
