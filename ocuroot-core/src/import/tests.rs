@@ -512,3 +512,37 @@ fn push_indexes_gain_our_packages() {
     assert!(is_push_index(&r("demo/-/repo.ocu.star/@c2/push/index")));
     assert!(!is_push_index(&r("@/push/intent_commit")));
 }
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        "[a-z0-9 :/@#.-]{0,12}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map("[a-z_]{1,6}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #[test]
+    fn envelope_bodies_come_through_unchanged(body in json_value()) {
+        prop_assume!(!body.is_null());
+        let store = raw("src", 3, "state", &[("refs/@/custom/x/@object.json", envelope_ref(body.clone()))]);
+        let (parsed, problems, _) = parse(&store, StoreKind::State);
+        prop_assert!(problems.is_empty());
+        prop_assert_eq!(parsed.items.get(&r("@/custom/x")), Some(&Item::Doc(body)));
+    }
+
+    #[test]
+    fn arbitrary_envelope_files_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+        let store = raw("src", 3, "state", &[("refs/@/custom/x/@object.json", bytes)]);
+        let (parsed, problems, _) = parse(&store, StoreKind::State);
+        prop_assert_eq!(parsed.items.len() + problems.len(), 1);
+    }
+}

@@ -435,6 +435,25 @@ pub fn scenario(repo: &str, commit: &str, version: u64) -> Scenario {
         "interface {}",
         json!("vault:staging"),
     );
+    // Strings that YAML would read as something else unless quoted.
+    let strings = json!([
+        "null",
+        "~",
+        "1",
+        "1.50",
+        "true",
+        "yes",
+        "0x1F",
+        "1e3",
+        "",
+        " lead",
+        "a: b",
+        "#c",
+        "- x",
+        "multi\nline"
+    ]);
+    state.set("@/custom/strings", "interface {}", strings.clone());
+    intent.set("@/custom/strings", "interface {}", strings);
     // Disagreements: intent changed but not applied yet; state holds what intent dropped.
     state.set("@/custom/wanted", "interface {}", json!({"replicas": 1}));
     intent.set("@/custom/wanted", "interface {}", json!({"replicas": 3}));
