@@ -89,6 +89,21 @@ impl CommandError {
     }
 }
 
+impl CommandError {
+    /// The hints a store error gets, for errors that wrap one.
+    fn from_store_hints(e: &StoreError) -> Vec<String> {
+        match e {
+            StoreError::NotALink { .. } => vec![
+                "the target store holds a document where the original has a link: import into new, empty stores".to_string(),
+            ],
+            StoreError::Remote { .. } => vec![
+                "check the remote's URL, the network and the credentials: `git fetch` and `git push` of that URL must work".to_string(),
+            ],
+            _ => Vec::new(),
+        }
+    }
+}
+
 impl From<StoreError> for CommandError {
     fn from(e: StoreError) -> Self {
         let hint = match &e {
@@ -182,10 +197,12 @@ impl From<ocuroot_core::import::ImportError> for CommandError {
             ),
             _ => None,
         };
-        let mut err = match e {
-            ImportError::Store { source, .. } => CommandError::from(source),
-            other => CommandError::user(other),
+        let store_hint = match &e {
+            ImportError::Store { source, .. } => CommandError::from_store_hints(source),
+            _ => Vec::new(),
         };
+        let mut err = CommandError::user(e);
+        err.hints.extend(store_hint);
         if let Some(h) = hint {
             err = err.hint(h);
         }

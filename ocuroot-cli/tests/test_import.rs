@@ -442,3 +442,26 @@ fn into_a_remote_store() {
     );
     assert_eq!(commits(&remote, "main").len(), 2);
 }
+
+/// A target store that cannot take the import (a document where the original has a link)
+/// gets nothing, and neither does the other store.
+#[test]
+fn a_store_in_the_way_gets_nothing() {
+    let (env, sc) = setup(3);
+    env.seed_state(&[("demo/-/app.ocu.star/@v1", json!("in the way"))]);
+    let before = env.tip(&env.hub(), "state");
+    let args = write_source(&env, &sc, Layout::FsSingle);
+    let out = import(&env, &args, &[]);
+    assert_eq!(out.code(), 1, "{out}");
+    let stderr = out.normalize(&out.stderr);
+    assert!(
+        stderr.starts_with("error: cannot write the imported state store\ncaused by: "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: the target store holds a document where the original has a link"),
+        "{stderr}"
+    );
+    assert_eq!(env.tip(&env.hub(), "state"), before);
+    assert!(env.tip(&env.hub(), "intent").is_none());
+}
