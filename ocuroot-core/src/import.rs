@@ -789,8 +789,14 @@ struct Envelope {
     kind: String,
     #[serde(default)]
     links: Option<Vec<String>>,
-    #[serde(default)]
+    /// `Some(Value::Null)` for a `null` body, `None` when the key is missing.
+    #[serde(default, deserialize_with = "present")]
     body: Option<Value>,
+}
+
+/// Deserializes a field that is present (whatever its value, `null` included) as `Some`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 /// What sits at a ref in the source.

@@ -532,7 +532,6 @@ fn json_value() -> impl Strategy<Value = Value> {
 proptest! {
     #[test]
     fn envelope_bodies_come_through_unchanged(body in json_value()) {
-        prop_assume!(!body.is_null());
         let store = raw("src", 3, "state", &[("refs/@/custom/x/@object.json", envelope_ref(body.clone()))]);
         let (parsed, problems, _) = parse(&store, StoreKind::State);
         prop_assert!(problems.is_empty());
@@ -545,4 +544,23 @@ proptest! {
         let (parsed, problems, _) = parse(&store, StoreKind::State);
         prop_assert_eq!(parsed.items.len() + problems.len(), 1);
     }
+}
+
+#[test]
+fn a_null_body_is_a_null_document() {
+    let store = raw(
+        "src",
+        3,
+        "state",
+        &[(
+            "refs/@/custom/x/@object.json",
+            b"{\"kind\": \"ref\", \"body\": null}".to_vec(),
+        )],
+    );
+    let (parsed, problems, _) = parse(&store, StoreKind::State);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(
+        parsed.items.get(&r("@/custom/x")),
+        Some(&Item::Doc(Value::Null))
+    );
 }

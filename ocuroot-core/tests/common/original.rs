@@ -454,6 +454,9 @@ pub fn scenario(repo: &str, commit: &str, version: u64) -> Scenario {
     ]);
     state.set("@/custom/strings", "interface {}", strings.clone());
     intent.set("@/custom/strings", "interface {}", strings);
+    // A value set to null.
+    state.set("@/custom/cleared", "interface {}", Value::Null);
+    intent.set("@/custom/cleared", "interface {}", Value::Null);
     // Disagreements: intent changed but not applied yet; state holds what intent dropped.
     state.set("@/custom/wanted", "interface {}", json!({"replicas": 1}));
     intent.set("@/custom/wanted", "interface {}", json!({"replicas": 3}));
