@@ -9,7 +9,8 @@ use ocuroot_core::store::{Area, Entry, StoreKind};
 use serde_json::{Value, json};
 
 use crate::common::original::{
-    APPROVE_PACKAGE, OriginalStore, Scenario, scenario, under, write_branch, write_folder,
+    APPROVE_PACKAGE, GATE_PACKAGE, OriginalStore, Scenario, scenario, under, write_branch,
+    write_folder,
 };
 use crate::common::{TestEnv, bare_remote, git};
 
@@ -29,8 +30,9 @@ enum Layout {
 fn setup(version: u64) -> (TestEnv, Scenario) {
     let env = TestEnv::new();
     env.write_file("approve.ocu.star", APPROVE_PACKAGE);
-    env.git(&["add", "approve.ocu.star"]);
-    env.git(&["commit", "-q", "-m", "approve package"]);
+    env.write_file("gate.ocu.star", GATE_PACKAGE);
+    env.git(&["add", "approve.ocu.star", "gate.ocu.star"]);
+    env.git(&["commit", "-q", "-m", "packages"]);
     let head = env.git(&["rev-parse", "HEAD"]).trim().to_string();
     let sc = scenario("demo", &head, version);
     (env, sc)
@@ -194,7 +196,7 @@ fn check_import(layout: Layout, version: u64) {
     // --dryrun counts and writes nothing.
     let dry = import(&env, &args, &["--dryrun"]).success();
     assert!(
-        dry.stdout.contains("  releases:                  4\n"),
+        dry.stdout.contains("  releases:                  5\n"),
         "{dry}"
     );
     assert!(env.tip(&env.hub(), "state").is_none(), "dryrun wrote state");
@@ -288,6 +290,25 @@ fn check_import(layout: Layout, version: u64) {
         status.stdout,
         "demo/-/approve.ocu.star/@r2/task/approve/1/status/complete\n"
     );
+    // The run paused in next() goes on with its second function once the ticket is there.
+    env.run(&["state", "set", "gate.ocu.star/@r1/custom/ticket", "T-1"])
+        .success();
+    env.run(&["state", "apply", "gate.ocu.star/@r1/custom/ticket"])
+        .success();
+    env.run(&["release", "continue", &sc.paused_gate]).success();
+    let ticket = env
+        .run(&["state", "get", "gate.ocu.star/@r1/task/check#output/ticket"])
+        .success();
+    assert_eq!(ticket.stdout.trim(), "\"T-1\"");
+    let logs = env
+        .run(&["state", "get", "demo/-/gate.ocu.star/@r1/task/check/1/logs"])
+        .success();
+    let logs: Value = serde_json::from_str(&logs.stdout).expect("logs");
+    assert_eq!(
+        logs[0]["message"], "checking",
+        "imported log lines stay first"
+    );
+
     // Release numbering goes on from the imported releases.
     let _ = env.run(&["release", "new", "approve.ocu.star", "--force"]);
     let releases = env

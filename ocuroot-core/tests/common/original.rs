@@ -182,6 +182,19 @@ phase(\"approval\", tasks = [
 ])
 ";
 
+/// The package file of the `gate` package used by [`scenario`]: `check` hands over to
+/// `finish` with `next()`, which waits for a ticket (`gate.ocu.star:3:5`, `gate.ocu.star:6:5`).
+pub const GATE_PACKAGE: &str = "ocuroot(\"0.3.0\")
+
+def check():
+    return next(finish, inputs = {\"ticket\": input(ref = ref(\"./custom/ticket\"))})
+
+def finish(ticket):
+    return done(outputs = {\"ticket\": ticket})
+
+phase(\"gate\", tasks = [task(check, name = \"check\")])
+";
+
 /// The time every marker of the scenario carries.
 pub const TIME: &str = "2025-10-01T12:00:00Z";
 
@@ -220,8 +233,10 @@ pub struct Scenario {
     pub repo_config_source: String,
     /// Intent refs whose state differs or is missing (the original's pending intent work).
     pub pending: Vec<String>,
-    /// The paused release (`<repo>/-/approve.ocu.star/@r2`).
+    /// The release waiting for its approval (`<repo>/-/approve.ocu.star/@r2`).
     pub paused_release: String,
+    /// The release whose run is paused in `next()` (`<repo>/-/gate.ocu.star/@r1`).
+    pub paused_gate: String,
 }
 
 /// Builds the stores of repository `repo` after some use of the original: two packages,
@@ -229,7 +244,8 @@ pub struct Scenario {
 /// state (release, global and multi-segment), environments, deploy intent, logs (one in the
 /// old `call/` spelling), task summaries, an op marker, repo configs with their push index
 /// (copied to the intent store, as the original does), and release `approve.ocu.star/@r2`
-/// at `commit` waiting for its approval. `version` is the store format version of both.
+/// at `commit` waiting for its approval, and release `gate.ocu.star/@r1` at `commit` paused in
+/// `next()`. `version` is the store format version of both.
 pub fn scenario(repo: &str, commit: &str, version: u64) -> Scenario {
     let old_commit = "1111111111111111111111111111111111111111";
     let mut state = OriginalStore::new(version, "state");
@@ -553,6 +569,37 @@ pub fn scenario(repo: &str, commit: &str, version: u64) -> Scenario {
         );
     }
 
+    // Package `gate.ocu.star`: r1's run is paused in `next()`, waiting for a ticket.
+    let gate = format!("{repo}/-/gate.ocu.star/@r1");
+    state.set(
+        &gate,
+        "models.ReleaseInfo",
+        json!({"commit": commit, "package": {
+            "functions": {"check/gate.ocu.star:3:5": {"function": fn_def("check", "gate.ocu.star:3:5")}},
+            "phases": [{"name": "gate", "tasks": [{"task": {"name": "check", "fn": fn_def("check", "gate.ocu.star:3:5")}}]}],
+        }}),
+    );
+    state.set(
+        &format!("{gate}/commit/{commit}"),
+        "models.Marker",
+        marker(),
+    );
+    let run = format!("{gate}/task/check/1");
+    state.set(
+        &run,
+        "models.Run",
+        json!({"type": "task", "release": gate, "functions": [
+            {"fn": fn_def("check", "gate.ocu.star:3:5"), "inputs": {}},
+            {"fn": fn_def("finish", "gate.ocu.star:6:5"), "inputs": {"ticket": {"ref": format!("{gate}/custom/ticket")}}},
+        ], "output": null, "watch_files": null}),
+    );
+    state.set(&format!("{run}/status/paused"), "models.Marker", marker());
+    state.set(
+        &format!("{run}/logs"),
+        "[]models.LogEntry",
+        logs(&["checking"], "gate.ocu.star"),
+    );
+
     // Repo configs, in both stores (spec §6.9), with the push index in state.
     let source = format!("repo_alias({repo:?})\n");
     for c in [old_commit, commit] {
@@ -588,5 +635,6 @@ pub fn scenario(repo: &str, commit: &str, version: u64) -> Scenario {
             "@/custom/wanted".to_string(),
         ],
         paused_release: format!("{pkg}/@r2"),
+        paused_gate: gate,
     }
 }
