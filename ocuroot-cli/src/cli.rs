@@ -131,6 +131,9 @@ pub enum Command {
     /// Write starter files: repo.ocu.star, an example release, CI configuration
     #[command(subcommand)]
     Init(InitCommand),
+    /// Manage the stores as a whole: import a store of the original Ocuroot
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Print the version of ocuroot
     Version,
     /// Print a shell completion script
@@ -148,6 +151,32 @@ pub enum Command {
     /// file's definition as JSON), `sdk` (the SDK builtins as Starlark stubs), `example_list`
     /// and `example_get` (example configurations shipped in the binary).
     Mcp,
+}
+
+/// `ocuroot store …`
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Import the state and intent of the original Ocuroot into the stores repo.ocu.star selects
+    ///
+    /// STATE and INTENT are folders of the original's file-system stores (holding
+    /// `.ocuroot-store` and `refs/`), or `<git URL or path>#<branch>` for a branch of an
+    /// original Git store. A single STATE holding `state/` and `intent/` is the original's
+    /// layout for one backend (`store.set(backend)` without `intent=`). Every document and
+    /// link is copied, in one commit per store whose message names the source, together
+    /// with the applied-intent mirror, so `ocuroot state diff` shows exactly the intent the
+    /// original had not applied yet. Importing again changes nothing. Anything that cannot
+    /// be mapped is listed and nothing is written (exit 1).
+    Import {
+        /// The original state store (or both, in the single-backend layout).
+        #[arg(value_name = "STATE")]
+        state: String,
+        /// The original intent store, when it is separate.
+        #[arg(value_name = "INTENT")]
+        intent: Option<String>,
+        /// Print what would be imported, per document kind, and write nothing.
+        #[arg(short = 'n', long)]
+        dryrun: bool,
+    },
 }
 
 /// `ocuroot init …`

@@ -96,6 +96,21 @@ impl CommandError {
     }
 }
 
+impl CommandError {
+    /// The hints a store error gets, for errors that wrap one.
+    fn from_store_hints(e: &StoreError) -> Vec<String> {
+        match e {
+            StoreError::NotALink { .. } => vec![
+                "the target store holds a document where the original has a link: import into new, empty stores".to_string(),
+            ],
+            StoreError::Remote { .. } => vec![
+                "check the remote's URL, the network and the credentials: `git fetch` and `git push` of that URL must work".to_string(),
+            ],
+            _ => Vec::new(),
+        }
+    }
+}
+
 impl From<StoreError> for CommandError {
     fn from(e: StoreError) -> Self {
         let hint = match &e {
@@ -183,6 +198,34 @@ impl From<std::io::Error> for CommandError {
             error: Box::new(e),
             hints: Vec::new(),
         }
+    }
+}
+
+impl From<ocuroot_core::import::ImportError> for CommandError {
+    fn from(e: ocuroot_core::import::ImportError) -> Self {
+        use ocuroot_core::import::ImportError;
+        let hint = match &e {
+            ImportError::UnsupportedVersion { .. } => Some(
+                "stores of version 2 and 3 (Ocuroot up to v0.3.16) can be imported; open this one with the original first",
+            ),
+            ImportError::Unmappable { .. } => Some(
+                "fix or remove the files listed above in a copy of the source, then import again",
+            ),
+            ImportError::NotAStore { .. } | ImportError::BadArgument { .. } => Some(
+                "give a folder holding .ocuroot-store and refs/ (or state/ and intent/), or <repository>#<branch>",
+            ),
+            _ => None,
+        };
+        let store_hint = match &e {
+            ImportError::Store { source, .. } => CommandError::from_store_hints(source),
+            _ => Vec::new(),
+        };
+        let mut err = CommandError::user(e);
+        err.hints.extend(store_hint);
+        if let Some(h) = hint {
+            err = err.hint(h);
+        }
+        err
     }
 }
 

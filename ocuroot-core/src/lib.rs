@@ -10,6 +10,7 @@
 //! - [`config`]: `repo.ocu.star` evaluation and settings.
 //! - [`sdk`]: the Starlark SDK foundation (dialect, globals, host access, loading).
 //! - [`find_deploys`]: which current deployments were made from a range of commits.
+//! - [`import`]: importing stores written by the original Ocuroot.
 //! - [`init`]: starter files (`repo.ocu.star`, an example release, CI configuration).
 //!
 //! The library never prints and never reads the process environment or clock: callers pass
@@ -21,6 +22,7 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod find_deploys;
+pub mod import;
 pub mod init;
 pub mod intent;
 pub mod model;

@@ -3,6 +3,7 @@
 mod common;
 mod test_engine;
 mod test_intent_pipeline;
+mod test_import;
 mod test_remote;
 mod test_store;
 mod test_transports;

@@ -9,6 +9,7 @@ mod plan;
 mod release;
 mod repl;
 mod state;
+mod store;
 mod work;
 
 use std::io::Write;
@@ -45,6 +46,7 @@ pub fn run(cli: Cli, env: &ProcessEnv, out: &mut dyn Write) -> CommandResult {
         Command::Init(cmd) => init::run(cmd, env),
         Command::Completion { shell } => completion::run(shell, out),
         Command::Mcp => mcp::run(env),
+        Command::Store(cmd) => store::run(cmd, env, out),
         Command::Version => {
             let version = env!("CARGO_PKG_VERSION");
             let (v, build) = version.split_once('-').unwrap_or((version, ""));

@@ -11,6 +11,11 @@
 
 #[path = "../../../ocuroot-core/tests/common/git.rs"]
 mod git_helpers;
+/// The generator of stores in the original's format (spec §3.2, §3.6).
+#[path = "../../../ocuroot-core/tests/common/original.rs"]
+pub mod original;
+// `original` reaches the Git helpers as `super::git`, as in the core suite.
+use git_helpers as git;
 pub use git_helpers::{
     GitDaemon, GitHttp, bare_remote, fake_ssh, git, hand_commit, pushes, record_pushes, ssh_log,
     try_git,
