@@ -11,6 +11,7 @@ mod test_cli;
 mod test_concurrency;
 mod test_config;
 mod test_find_deploys;
+mod test_hostile;
 mod test_init;
 mod test_intent;
 mod test_push;

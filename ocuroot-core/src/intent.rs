@@ -4,15 +4,20 @@
 //! (`@/environment/<name>`), custom state (`@/custom/…` or `<pkg>/@<release>/custom/…`)
 //! and deploy intent (`<pkg>/@/deploy/<env>`). Everything else in state is a record of
 //! what happened and is never written as intent.
+//!
+//! [`check`] judges every entry of an intent tree, [`check_changes`] the entries that differ
+//! from what state applied (symlinks, gitlinks, stray files and folders included, by path),
+//! and [`check_write`] a document before a command writes it, all with the same rules.
 
 use std::fmt;
 
 use serde_json::Value;
 
+use crate::limits;
 use crate::model::{DeployIntent, Environment, ReleaseDoc, WorkSpec};
 use crate::refs::{Ref, names};
 use crate::store::layout::{DOC_FILE, LINK_FILE};
-use crate::store::{Area, Store, StoreResult, View};
+use crate::store::{Area, FileKind, Store, StoreResult, View};
 use crate::yaml;
 
 /// The kind of an intent document.
@@ -84,6 +89,13 @@ pub fn check(intent: &View<'_>, state: &Store) -> StoreResult<Vec<IntentProblem>
                 message,
             })
         };
+        if file.kind != FileKind::File {
+            problem(format!(
+                "{} is not allowed in intent; write the document itself",
+                file.kind.describe()
+            ));
+            continue;
+        }
         if file.name == LINK_FILE {
             problem("links are not allowed in intent; write the document itself".to_string());
             continue;
@@ -105,6 +117,10 @@ pub fn check(intent: &View<'_>, state: &Store) -> StoreResult<Vec<IntentProblem>
             ));
             continue;
         };
+        if let Err(e) = check_size(file.text.len()) {
+            problem(format!("{r}: {e}"));
+            continue;
+        }
         let value: Value = match yaml::from_str(&file.text) {
             Ok(v) => v,
             Err(e) => {
@@ -112,6 +128,10 @@ pub fn check(intent: &View<'_>, state: &Store) -> StoreResult<Vec<IntentProblem>
                 continue;
             }
         };
+        if let Err(e) = limits::check_value(&value, &limits::current()) {
+            problem(format!("{r}: {e}"));
+            continue;
+        }
         if let Err(message) = check_document(kind, r, value, state) {
             problem(format!("{r}: {message}"));
         }
@@ -126,7 +146,13 @@ pub fn check(intent: &View<'_>, state: &Store) -> StoreResult<Vec<IntentProblem>
 ///
 /// Git errors reading either store.
 pub fn check_changes(intent: &Store, state: &Store) -> StoreResult<Vec<IntentProblem>> {
-    let mut problems = Vec::new();
+    let mut problems: Vec<IntentProblem> = crate::store::intent_tree_problems(intent, state)?
+        .into_iter()
+        .map(|p| IntentProblem {
+            path: p.path,
+            message: p.message,
+        })
+        .collect();
     let view = intent.view()?;
     for d in crate::store::diff_intent(intent, state)? {
         if d.kind == crate::store::DiffKind::Delete {
@@ -146,9 +172,20 @@ pub fn check_changes(intent: &Store, state: &Store) -> StoreResult<Vec<IntentPro
             ));
             continue;
         };
+        let size = intent
+            .raw_document(Area::Records, &d.r)
+            .map(|t| t.map_or(0, |t| t.len()));
+        if let Ok(size) = size
+            && let Err(e) = check_size(size)
+        {
+            problem(format!("{}: {e}", d.r));
+            continue;
+        }
         match view.entry(Area::Records, &d.r) {
             Ok(Some(crate::store::Entry::Document(v))) => {
-                if let Err(message) = check_document(kind, &d.r, v, state) {
+                if let Err(e) = limits::check_value(&v, &limits::current()) {
+                    problem(format!("{}: {e}", d.r));
+                } else if let Err(message) = check_document(kind, &d.r, v, state) {
                     problem(format!("{}: {message}", d.r));
                 }
             }
@@ -156,10 +193,43 @@ pub fn check_changes(intent: &Store, state: &Store) -> StoreResult<Vec<IntentPro
             Err(crate::store::StoreError::Corrupt { source, .. }) => {
                 problem(format!("{}: {source}", d.r))
             }
+            Err(crate::store::StoreError::NotAFile { what, .. }) => {
+                problem(format!("{}: {what} is not allowed in intent", d.r))
+            }
             Err(e) => return Err(e),
         }
     }
     Ok(problems)
+}
+
+/// Checks a rendered intent document's size against `max_document_bytes`.
+fn check_size(bytes: usize) -> Result<(), limits::LimitError> {
+    let limits = limits::current();
+    if bytes > limits.max_document_bytes {
+        return Err(limits::LimitError::document(bytes, &limits));
+    }
+    Ok(())
+}
+
+/// Validates `value` as the intent document of `r` before it is written: the same rules as
+/// [`check`] (the ref must carry intent, the document must fit its kind's schema, name an
+/// existing release and deployment, and stay within the limits), so that no command can
+/// write intent that would then block every `work` command.
+///
+/// # Errors
+///
+/// One message saying what is wrong (the caller names the ref).
+pub fn check_write(r: &Ref, value: &Value, state: &Store) -> Result<(), String> {
+    let Some(kind) = IntentKind::of(r) else {
+        return Err(format!(
+            "{r} is not an intent ref (environments, custom state and deployments only)"
+        ));
+    };
+    let limits = limits::current();
+    limits::check_value(value, &limits).map_err(|e| e.to_string())?;
+    let text = yaml::to_canonical(value).map_err(|e| e.to_string())?;
+    check_size(text.len()).map_err(|e| e.to_string())?;
+    check_document(kind, r, value.clone(), state)
 }
 
 fn check_document(kind: IntentKind, r: &Ref, value: Value, state: &Store) -> Result<(), String> {

@@ -7,10 +7,16 @@
 //!
 //! Reading uses `serde-saphyr`, which rejects duplicate keys and keeps line/column
 //! information in its errors.
+//!
+//! Both directions enforce the [limits](crate::limits): the parser refuses documents nested
+//! deeper than `max_depth`, and [`to_canonical`] refuses values nested deeper than that or
+//! holding a number that YAML would not give back exactly (a 30-digit integer, `1e400`).
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+use crate::limits::{self, LimitError};
 
 /// An error converting between YAML text and values.
 #[derive(Debug, thiserror::Error)]
@@ -27,14 +33,20 @@ pub enum YamlError {
         /// The serializer's description.
         message: String,
     },
+    /// The value or text is over a [limit](crate::limits).
+    #[error(transparent)]
+    Limit(#[from] LimitError),
 }
 
 /// Renders a JSON value as canonical YAML (sorted keys, 2-space indent, trailing newline).
 ///
 /// # Errors
 ///
-/// Fails only if the serializer rejects the value (for example a non-finite float).
+/// [`YamlError::Limit`] when the value nests deeper than the configured limit or holds a
+/// number that would not keep its value; [`YamlError::Render`] if the serializer rejects
+/// the value.
 pub fn to_canonical(value: &Value) -> Result<String, YamlError> {
+    limits::check_value(value, &limits::current())?;
     to_string(&Canonical(value))
 }
 
@@ -100,11 +112,70 @@ pub fn to_string<T: Serialize>(value: &T) -> Result<String, YamlError> {
 /// # Errors
 ///
 /// Returns [`YamlError::Parse`] with the parser's message (line and column) when the text
-/// is not valid YAML, has duplicate keys, or does not fit `T`.
+/// is not valid YAML, has duplicate keys, nests deeper than the configured `max_depth`, or
+/// does not fit `T`.
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
-    serde_saphyr::from_str(text).map_err(|e| YamlError::Parse {
+    let options = || {
+        let mut budget = serde_saphyr::Budget::default();
+        budget.max_depth = limits::current().max_depth;
+        let mut options = serde_saphyr::Options::default();
+        options.budget = Some(budget);
+        // `1e400`, `.inf` and `.nan` have no JSON form: refuse them instead of storing null.
+        options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::Reject;
+        options
+    };
+    // The parser turns an integer too large for 64 bits into a rounded float without
+    // saying so; such an integer is a long run of digits, so look for one first.
+    if let Some(digits) = long_digit_run(text) {
+        let value: Value =
+            serde_saphyr::from_str_with_options(text, options()).map_err(|e| YamlError::Parse {
+                message: e.to_string(),
+            })?;
+        if has_rounded_integer(&value) {
+            return Err(YamlError::Limit(LimitError::Number {
+                number: digits.to_owned(),
+            }));
+        }
+    }
+    serde_saphyr::from_str_with_options(text, options()).map_err(|e| YamlError::Parse {
         message: e.to_string(),
     })
+}
+
+/// Returns the first run of 20 or more ASCII digits in `text` (an integer past `u64`).
+fn long_digit_run(text: &str) -> Option<&str> {
+    let bytes = text.as_bytes();
+    let mut start = None;
+    for (i, b) in bytes.iter().chain(std::iter::once(&b' ')).enumerate() {
+        match (b.is_ascii_digit(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) if i - s >= 20 => return Some(&text[s..i]),
+            (false, Some(_)) => start = None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Returns true if `v` holds a float with an integral value beyond the 64-bit range: what
+/// the parser makes of an integer literal too large for `u64`/`i64`.
+fn has_rounded_integer(v: &Value) -> bool {
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+                if n.as_f64()
+                    .is_some_and(|f| f.fract() == 0.0 && f.abs() >= 9.2e18)
+                {
+                    return true;
+                }
+            }
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => stack.extend(map.values()),
+            _ => {}
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -140,6 +211,67 @@ mod tests {
                 "{s:?} -> {text:?}"
             );
         }
+    }
+
+    fn nested(n: usize) -> Value {
+        let mut v = json!("x");
+        for _ in 0..n {
+            let mut map = serde_json::Map::new();
+            map.insert("a".to_owned(), Value::Array(vec![v]));
+            v = Value::Object(map);
+        }
+        v
+    }
+
+    #[test]
+    fn depth_limit_holds_both_ways() {
+        // The serializer and the parser recurse per level: at the limit they need more
+        // than the 2 MiB of a test thread (unoptimised), as much as a main thread has.
+        std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn(depth_limit_body)
+            .expect("spawn")
+            .join()
+            .expect("no panic");
+    }
+
+    fn depth_limit_body() {
+        // 64 maps of one list each: 128 levels, exactly the default limit.
+        let ok = nested(64);
+        let text = to_canonical(&ok).expect("at the limit");
+        assert_eq!(from_str::<Value>(&text).expect("parse"), ok);
+        let deep = nested(65);
+        assert!(matches!(
+            to_canonical(&deep),
+            Err(YamlError::Limit(LimitError::TooDeep { limit: 128 }))
+        ));
+        let flow = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        assert!(from_str::<Value>(&flow).is_err());
+        let block: String = (0..200)
+            .map(|i| format!("{}- \n", "  ".repeat(i)))
+            .collect();
+        assert!(from_str::<Value>(&block).is_err());
+    }
+
+    // See: issue 12 ("Numbers change silently").
+    #[test]
+    fn issue_12_numbers_keep_their_value_or_are_refused() {
+        for text in ["1e400", "123456789012345678901234567890"] {
+            let json: Value = serde_json::from_str(text).expect("json");
+            assert!(
+                matches!(
+                    to_canonical(&json),
+                    Err(YamlError::Limit(LimitError::Number { .. }))
+                ),
+                "{text}"
+            );
+            let yaml: Result<Value, _> = from_str(text);
+            if let Ok(v) = yaml {
+                assert!(to_canonical(&v).is_err(), "{text} read as {v:?}");
+            }
+        }
+        let big: Value = serde_json::from_str("18446744073709551615").expect("json");
+        assert_eq!(to_canonical(&big).expect("u64"), "18446744073709551615\n");
     }
 
     #[test]

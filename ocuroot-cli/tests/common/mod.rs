@@ -12,8 +12,8 @@
 #[path = "../../../ocuroot-core/tests/common/git.rs"]
 mod git_helpers;
 pub use git_helpers::{
-    GitDaemon, GitHttp, bare_remote, fake_ssh, git, hand_commit, pushes, record_pushes, ssh_log,
-    try_git,
+    GitDaemon, GitHttp, bare_remote, fake_ssh, git, hand_commit, hand_commit_modes, pushes,
+    record_pushes, ssh_log, try_git,
 };
 
 use std::collections::BTreeMap;
