@@ -108,7 +108,10 @@ pub fn check(intent: &View<'_>, state: &Store) -> StoreResult<Vec<IntentProblem>
             continue;
         }
         let Some(r) = &file.r else {
-            problem("the folder does not name a valid ref".to_string());
+            problem(match &file.folder_error {
+                Some(e) => format!("the folder does not name a valid ref: {e}"),
+                None => "the folder does not name a valid ref".to_string(),
+            });
             continue;
         };
         let Some(kind) = IntentKind::of(r) else {

@@ -1057,6 +1057,8 @@ pub struct StoreFile {
     pub name: String,
     /// Whether it is a file, a symlink or a gitlink.
     pub kind: FileKind,
+    /// Why the folder names no ref, when [`StoreFile::r`] is `None`.
+    pub folder_error: Option<String>,
     /// The raw content.
     pub text: String,
 }
@@ -1151,9 +1153,11 @@ impl View<'_> {
                     .iter()
                     .map(String::as_str)
                     .collect();
+                let parsed = Ref::from_storage_segments(&dir);
                 StoreFile {
                     path: f.path,
-                    r: Ref::from_storage_segments(&dir).ok(),
+                    folder_error: parsed.as_ref().err().map(ToString::to_string),
+                    r: parsed.ok(),
                     name,
                     kind: f.kind,
                     text: String::from_utf8_lossy(&f.bytes).into_owned(),
