@@ -302,8 +302,8 @@ fn issue_12_numbers_keep_their_value_or_are_refused() {
         "18446744073709551615",
     ])
     .success();
-    let got = env.run(&["state", "get", "@/custom/n"]).success();
-    assert_eq!(got.stdout.trim(), "18446744073709551615");
+    let stored = git(&env.hub(), &["show", "intent:refs/@/custom/n/#.yaml"]);
+    assert_eq!(stored, "18446744073709551615\n");
 }
 
 // "A 50 MB intent document is applied to state; `state set -f starlark` with
