@@ -41,8 +41,15 @@ fn store_git_missing_remote_is_named() {
 #[test]
 fn store_fs_hub() {
     let env = TestEnv::with_config("repo_alias(\"demo\")\nstore.set(store.fs(\".store\"))\n");
-    env.run(&["state", "set", "@/environment/staging", "s"])
-        .success();
+    env.run(&[
+        "state",
+        "set",
+        "-f",
+        "json",
+        "@/environment/staging",
+        r#"{"name": "staging"}"#,
+    ])
+    .success();
     let store = env.repo().join(".store");
     insta::assert_snapshot!(git(&store, &["ls-tree", "-r", "--name-only", "intent"]));
     // The default hub is not used.
@@ -116,7 +123,7 @@ fn repo_alias_env_override() {
 fn repo_name_from_origin_remote() {
     let env = TestEnv::with_config("");
     env.git(&["remote", "add", "origin", "git@github.com:org/app.git"]);
-    env.run(&["state", "set", "pkg.ocu.star/@/deploy/prod", "r1"])
+    env.run(&["state", "set", "pkg.ocu.star/@/custom/approval", "yes"])
         .success();
     insta::assert_snapshot!(git(&env.hub(), &["ls-tree", "-r", "--name-only", "intent"]));
 }

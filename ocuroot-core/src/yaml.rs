@@ -309,5 +309,43 @@ mod tests {
         fn parser_never_panics(s in ".{0,64}") {
             let _ = from_str::<Value>(&s);
         }
+
+        // The fuzz campaign of the YAML loader (`docs/fuzzing.md`): text made of YAML's
+        // own punctuation, deep flow and block nesting, anchors and aliases, long numbers.
+        // Whatever parses re-renders canonically (or is refused by a limit) and reads back
+        // as the same value.
+        #[test]
+        fn fuzz_yaml_loader(s in prop_oneof![
+            "[\\[\\]{}:,#&*!|>'\"\n -a1.e+~?%@`]{0,80}",
+            (1usize..400).prop_map(|n| format!("{}1{}", "[".repeat(n), "]".repeat(n))),
+            (1usize..300).prop_map(|n| (0..n).map(|i| format!("{}- \n", "  ".repeat(i))).collect()),
+            (1usize..300).prop_map(|n| (0..n).map(|i| format!("{}k{i}:\n", " ".repeat(i))).collect()),
+            "[0-9]{15,40}(\\.[0-9]{0,30})?(e[+-]?[0-9]{1,4})?",
+            Just("a: &a [1, 2]\nb: [*a, *a, *a]\n".to_owned()),
+        ]) {
+            // The deep cases recurse in the serializer: run where a main thread's stack is.
+            let result = std::thread::Builder::new()
+                .stack_size(8 << 20)
+                .spawn(move || -> Result<(), String> {
+                    if let Ok(v) = from_str::<Value>(&s) {
+                        match to_canonical(&v) {
+                            Ok(text) => {
+                                let back: Value = from_str(&text).map_err(|e| e.to_string())?;
+                                if back != v {
+                                    return Err(format!("{s:?} -> {text:?} -> {back:?}"));
+                                }
+                            }
+                            Err(YamlError::Limit(_)) => {}
+                            Err(e) => return Err(format!("{s:?}: {e}")),
+                        }
+                    }
+                    Ok(())
+                })
+                .expect("spawn")
+                .join()
+                .map_err(|_| "panicked".to_owned())
+                .and_then(|r| r);
+            prop_assert!(result.is_ok(), "{:?}", result);
+        }
     }
 }

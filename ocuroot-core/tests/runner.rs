@@ -2,6 +2,7 @@
 
 mod common;
 mod test_engine;
+mod test_fuzz;
 mod test_remote;
 mod test_store;
 mod test_transports;

@@ -710,7 +710,86 @@ mod tests {
         "[/@+#.=a1_-]{0,24}"
     }
 
+    /// A name `git fsck` flags, decorated the ways Git folds names on NTFS and HFS.
+    fn reserved_variant() -> impl Strategy<Value = String> {
+        let base = prop::sample::select(vec![
+            ".git",
+            ".gitmodules",
+            "git~1",
+            ".gitattributes",
+            ".gitignore",
+            ".mailmap",
+            "gitmod~1",
+            "gi7eba~1",
+            "-x",
+            "x#",
+            "#x",
+            "#.yaml",
+        ]);
+        let decor = || {
+            prop::sample::select(vec![
+                "",
+                "",
+                ".",
+                " ",
+                "\u{200c}",
+                "\u{200b}",
+                "\u{feff}",
+                "\u{202e}",
+                "~1",
+                "::$INDEX_ALLOCATION",
+            ])
+        };
+        (base, decor(), decor(), any::<bool>()).prop_map(|(b, pre, post, upper)| {
+            let b = if upper {
+                b.to_uppercase()
+            } else {
+                b.to_owned()
+            };
+            format!("{pre}{b}{post}")
+        })
+    }
+
+    /// Strings for the fuzz campaign of the ref parser (`docs/fuzzing.md`).
+    fn fuzz_input() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            tricky_string(),
+            (path(1, 2), reserved_variant()).prop_map(|(p, v)| format!("@/custom/{p}/{v}")),
+            reserved_variant().prop_map(|v| format!("a/-/{v}/@r1")),
+            reserved_variant().prop_map(|v| format!("{v}/-/p/@r1/task/x#{v}")),
+            ("[a-z]{1,3}", 1usize..400).prop_map(|(x, n)| format!("@/custom/{}", x.repeat(n))),
+            (1usize..200).prop_map(|n| format!("@/custom/{}", vec!["ab"; n].join("/"))),
+        ]
+    }
+
     proptest! {
+        // See: issue 12 (names Git refuses). Every storable ref's folders are names that
+        // `git fsck --strict` and Git hosts accept.
+        #[test]
+        fn fuzz_refs_are_git_safe(s in fuzz_input()) {
+            if let Ok(r) = Ref::parse(&s) {
+                prop_assert!(s.len() <= MAX_REF_LEN);
+                prop_assert!(!s.chars().any(parse::is_invisible), "{:?}", s);
+                prop_assert_eq!(Ref::parse(&r.to_string()).as_ref(), Ok(&r));
+                if r.ensure_storable().is_ok() {
+                    for seg in r.storage_segments() {
+                        prop_assert!(seg.len() <= MAX_SEGMENT_LEN, "{:?}", s);
+                        prop_assert!(seg == "-" || !seg.starts_with('-'), "{:?}", s);
+                        prop_assert!(!seg.contains('#'), "{:?}", s);
+                        let folded = seg.to_ascii_lowercase();
+                        let trimmed = folded.trim_end_matches(['.', ' ']);
+                        prop_assert!(
+                            trimmed != ".git" && trimmed != "git~1"
+                                && !folded.starts_with(".gitmodules")
+                                && !folded.starts_with(".git"),
+                            "{:?} has folder {:?}", s, seg
+                        );
+                    }
+                }
+            }
+        }
+
         #[test]
         fn generated_refs_round_trip(r in valid_ref()) {
             let s = r.to_string();
