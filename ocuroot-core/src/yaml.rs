@@ -8,7 +8,7 @@
 //! Reading uses `serde-saphyr`, which rejects duplicate keys and keeps line/column
 //! information in its errors.
 //!
-//! Both directions enforce the [limits](crate::limits): the parser refuses documents nested
+//! Both directions enforce the [limits]: the parser refuses documents nested
 //! deeper than `max_depth`, and [`to_canonical`] refuses values nested deeper than that or
 //! holding a number that YAML would not give back exactly (a 30-digit integer, `1e400`).
 
@@ -163,12 +163,13 @@ fn has_rounded_integer(v: &Value) -> bool {
     let mut stack = vec![v];
     while let Some(v) = stack.pop() {
         match v {
-            Value::Number(n) if !n.is_i64() && !n.is_u64() => {
-                if n.as_f64()
-                    .is_some_and(|f| f.fract() == 0.0 && f.abs() >= 9.2e18)
-                {
-                    return true;
-                }
+            Value::Number(n)
+                if !n.is_i64()
+                    && !n.is_u64()
+                    && n.as_f64()
+                        .is_some_and(|f| f.fract() == 0.0 && f.abs() >= 9.2e18) =>
+            {
+                return true;
             }
             Value::Array(items) => stack.extend(items),
             Value::Object(map) => stack.extend(map.values()),

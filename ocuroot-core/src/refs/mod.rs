@@ -771,7 +771,8 @@ mod tests {
             if let Ok(r) = Ref::parse(&s) {
                 prop_assert!(s.len() <= MAX_REF_LEN);
                 prop_assert!(!s.chars().any(parse::is_invisible), "{:?}", s);
-                prop_assert_eq!(Ref::parse(&r.to_string()).as_ref(), Ok(&r));
+                let again = Ref::parse(&r.to_string());
+                prop_assert_eq!(again.as_ref(), Ok(&r));
                 if r.ensure_storable().is_ok() {
                     for seg in r.storage_segments() {
                         prop_assert!(seg.len() <= MAX_SEGMENT_LEN, "{:?}", s);

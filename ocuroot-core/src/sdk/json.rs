@@ -46,7 +46,7 @@ pub fn check_depth(value: Value<'_>, max: usize) -> Result<(), LimitError> {
 }
 
 /// Returns the JSON form of a Starlark value, after checking it against the
-/// [limits](crate::limits): nesting first (the conversion recurses), then the numbers.
+/// [limits]: nesting first (the conversion recurses), then the numbers.
 ///
 /// # Errors
 ///
