@@ -275,6 +275,18 @@ mod tests {
         assert_eq!(to_canonical(&big).expect("u64"), "18446744073709551615\n");
     }
 
+    // See: issue 12, found by `fuzz_state_set_json` (docs/fuzzing.md): a number spelled
+    // with an exponent keeps its value and gets the canonical spelling.
+    #[test]
+    fn issue_12_fuzz_exponent_spelling_is_canonical() {
+        let v: Value = serde_json::from_str("100000000000000e0").expect("json");
+        let text = to_canonical(&v).expect("render");
+        assert_eq!(text, "100000000000000.0\n");
+        let back: Value = from_str(&text).expect("parse");
+        assert_eq!(back.as_f64(), v.as_f64());
+        assert_eq!(to_canonical(&back).expect("again"), text);
+    }
+
     #[test]
     fn duplicate_keys_are_rejected() {
         assert!(from_str::<Value>("a: 1\na: 2\n").is_err());
