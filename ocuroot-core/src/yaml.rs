@@ -125,13 +125,15 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
         options
     };
     // The parser turns an integer too large for 64 bits into a rounded float without
-    // saying so; such an integer is a long run of digits, so look for one first.
-    if let Some(digits) = long_digit_run(text) {
+    // saying so; such an integer is a long run of digits, so look for one first, and
+    // refuse the document if it holds the float that run was rounded to.
+    let runs = long_integer_runs(text);
+    if !runs.is_empty() {
         let value: Value =
             serde_saphyr::from_str_with_options(text, options()).map_err(|e| YamlError::Parse {
                 message: e.to_string(),
             })?;
-        if has_rounded_integer(&value) {
+        if let Some(digits) = rounded_integer(&value, &runs) {
             return Err(YamlError::Limit(LimitError::Number {
                 number: digits.to_owned(),
             }));
@@ -142,41 +144,48 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
     })
 }
 
-/// Returns the first run of 20 or more ASCII digits in `text` (an integer past `u64`).
-fn long_digit_run(text: &str) -> Option<&str> {
-    let bytes = text.as_bytes();
+/// Returns the runs of 20 or more ASCII digits in `text` that do not fit in a `u64`, with
+/// the float each would be rounded to.
+fn long_integer_runs(text: &str) -> Vec<(&str, f64)> {
+    let mut out = Vec::new();
     let mut start = None;
-    for (i, b) in bytes.iter().chain(std::iter::once(&b' ')).enumerate() {
+    for (i, b) in text.bytes().chain(std::iter::once(b' ')).enumerate() {
         match (b.is_ascii_digit(), start) {
             (true, None) => start = Some(i),
-            (false, Some(s)) if i - s >= 20 => return Some(&text[s..i]),
-            (false, Some(_)) => start = None,
+            (false, Some(s)) => {
+                let run = &text[s..i];
+                if run.len() >= 20
+                    && run.parse::<u64>().is_err()
+                    && let Ok(f) = run.parse::<f64>()
+                {
+                    out.push((run, f));
+                }
+                start = None;
+            }
             _ => {}
         }
     }
-    None
+    out
 }
 
-/// Returns true if `v` holds a float with an integral value beyond the 64-bit range: what
+/// Returns the digit run whose rounded float `v` holds (as a float, not an integer): what
 /// the parser makes of an integer literal too large for `u64`/`i64`.
-fn has_rounded_integer(v: &Value) -> bool {
+fn rounded_integer<'t>(v: &Value, runs: &[(&'t str, f64)]) -> Option<&'t str> {
     let mut stack = vec![v];
     while let Some(v) = stack.pop() {
         match v {
-            Value::Number(n)
-                if !n.is_i64()
-                    && !n.is_u64()
-                    && n.as_f64()
-                        .is_some_and(|f| f.fract() == 0.0 && f.abs() >= 9.2e18) =>
-            {
-                return true;
+            Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+                let f = n.as_f64()?;
+                if let Some((run, _)) = runs.iter().find(|(_, r)| r.abs() == f.abs()) {
+                    return Some(run);
+                }
             }
             Value::Array(items) => stack.extend(items),
             Value::Object(map) => stack.extend(map.values()),
             _ => {}
         }
     }
-    false
+    None
 }
 
 #[cfg(test)]
@@ -285,6 +294,18 @@ mod tests {
         let back: Value = from_str(&text).expect("parse");
         assert_eq!(back.as_f64(), v.as_f64());
         assert_eq!(to_canonical(&back).expect("again"), text);
+    }
+
+    // See: issue 12, found by `fuzz_intent_documents` (docs/fuzzing.md): a 20-digit
+    // integer that fits in `u64` beside a large float was refused as a rounded integer.
+    #[test]
+    fn issue_12_fuzz_u64_beside_a_large_float_is_kept() {
+        let v = json!([10000000000000000000u64, 1e19]);
+        let text = to_canonical(&v).expect("render");
+        let back: Value = from_str(&text).expect("both numbers are exact");
+        assert_eq!(to_canonical(&back).expect("again"), text);
+        assert!(from_str::<Value>("[123456789012345678901234567890, 1e19]").is_err());
+        assert!(from_str::<Value>("x: '123456789012345678901234567890'\ny: 1e19\n").is_ok());
     }
 
     #[test]
