@@ -44,6 +44,19 @@ impl CommandError {
         Self::user(text.into())
     }
 
+    /// Wraps the error in a message naming what was being done (`cannot set <ref>`); the
+    /// original error becomes its cause.
+    pub fn context(self, message: impl Into<String>) -> Self {
+        CommandError {
+            kind: self.kind,
+            error: Box::new(Context {
+                message: message.into(),
+                source: self.error,
+            }),
+            hints: self.hints,
+        }
+    }
+
     /// Adds a hint shown after the error.
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hints.push(hint.into());
@@ -227,6 +240,15 @@ impl From<ocuroot_core::import::ImportError> for CommandError {
         }
         err
     }
+}
+
+/// An error with a message saying what was being done.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+struct Context {
+    message: String,
+    #[source]
+    source: Box<dyn StdError + Send + Sync>,
 }
 
 /// The result of a command: an exit code, or an error to report.

@@ -21,6 +21,15 @@ fn main() -> ExitCode {
         env.vars
             .insert("OCUROOT_OFFLINE".to_string(), "1".to_string());
     }
+    // Limits on outside input are process-wide settings (`OCU_CFG_max_*`, docs/limits.md).
+    match ocuroot_core::limits::Limits::from_settings(&env.vars) {
+        Ok(limits) => ocuroot_core::limits::configure(limits),
+        Err(e) => {
+            return error::CommandError::user(e)
+                .hint("see docs/limits.md for the limits and their settings")
+                .report();
+        }
+    }
     // The MCP server writes standard output from its own threads: holding the lock here
     // would block them.
     if matches!(args.command, cli::Command::Mcp) {

@@ -13,6 +13,7 @@ mod test_completion;
 mod test_concurrency;
 mod test_config;
 mod test_find_deploys;
+mod test_hostile;
 mod test_import;
 mod test_init;
 mod test_intent;

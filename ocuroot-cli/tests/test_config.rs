@@ -123,7 +123,7 @@ fn repo_alias_env_override() {
 fn repo_name_from_origin_remote() {
     let env = TestEnv::with_config("");
     env.git(&["remote", "add", "origin", "git@github.com:org/app.git"]);
-    env.run(&["state", "set", "pkg.ocu.star/@/deploy/prod", "r1"])
+    env.run(&["state", "set", "pkg.ocu.star/@/custom/approval", "yes"])
         .success();
     insta::assert_snapshot!(git(&env.hub(), &["ls-tree", "-r", "--name-only", "intent"]));
 }

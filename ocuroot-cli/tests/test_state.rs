@@ -2,6 +2,8 @@
 
 use serde_json::json;
 
+use ocuroot_core::store::{StoreKind, Transaction};
+
 use crate::common::{TestEnv, git};
 
 /// Returns the YAML of an intent document as stored in the hub.
@@ -81,6 +83,8 @@ fn set_string_json_and_yaml() {
 #[test]
 fn set_relative_custom_ref_in_a_package() {
     let env = TestEnv::new();
+    // Custom state of a release needs the release (the rules of `intent check`).
+    env.seed_state(&[("demo/-/backend/api.ocu.star/@r1", json!({}))]);
     std::fs::create_dir_all(env.repo().join("backend")).expect("mkdir");
     let out = env
         .run_in(

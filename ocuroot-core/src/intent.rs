@@ -4,15 +4,20 @@
 //! (`@/environment/<name>`), custom state (`@/custom/…` or `<pkg>/@<release>/custom/…`)
 //! and deploy intent (`<pkg>/@/deploy/<env>`). Everything else in state is a record of
 //! what happened and is never written as intent.
+//!
+//! [`check`] judges every entry of an intent tree, [`check_changes`] the entries that differ
+//! from what state applied (symlinks, gitlinks, stray files and folders included, by path),
+//! and [`check_write`] a document before a command writes it, all with the same rules.
 
 use std::fmt;
 
 use serde_json::Value;
 
+use crate::limits;
 use crate::model::{DeployIntent, Environment, ReleaseDoc, WorkSpec};
 use crate::refs::{Ref, names};
 use crate::store::layout::{DOC_FILE, LINK_FILE};
-use crate::store::{Area, Store, StoreResult, View};
+use crate::store::{Area, FileKind, Store, StoreResult, View};
 use crate::yaml;
 
 /// The kind of an intent document.
@@ -97,6 +102,13 @@ pub fn check(intent: &View<'_>, state: &Store) -> StoreResult<Vec<IntentProblem>
     for file in intent.files(Area::Records)? {
         let mut problem =
             |message: String| problems.push(IntentProblem::new(file.path.clone(), None, message));
+        if file.kind != FileKind::File {
+            problem(format!(
+                "{} is not allowed in intent; write the document itself",
+                file.kind.describe()
+            ));
+            continue;
+        }
         if file.name == LINK_FILE {
             problem("links are not allowed in intent; write the document itself".to_string());
             continue;
@@ -109,7 +121,10 @@ pub fn check(intent: &View<'_>, state: &Store) -> StoreResult<Vec<IntentProblem>
             continue;
         }
         let Some(r) = &file.r else {
-            problem("the folder does not name a valid ref".to_string());
+            problem(match &file.folder_error {
+                Some(e) => format!("the folder does not name a valid ref: {e}"),
+                None => "the folder does not name a valid ref".to_string(),
+            });
             continue;
         };
         let Some(kind) = IntentKind::of(r) else {
@@ -118,6 +133,10 @@ pub fn check(intent: &View<'_>, state: &Store) -> StoreResult<Vec<IntentProblem>
             ));
             continue;
         };
+        if let Err(e) = check_size(file.text.len()) {
+            problem(format!("{r}: {e}"));
+            continue;
+        }
         let value: Value = match yaml::from_str(&file.text) {
             Ok(v) => v,
             Err(e) => {
@@ -125,6 +144,10 @@ pub fn check(intent: &View<'_>, state: &Store) -> StoreResult<Vec<IntentProblem>
                 continue;
             }
         };
+        if let Err(e) = limits::check_value(&value, &limits::current()) {
+            problem(format!("{r}: {e}"));
+            continue;
+        }
         if let Err(message) = check_document(kind, r, value, state) {
             problem(format!("{r}: {message}"));
         }
@@ -139,26 +162,71 @@ pub fn check(intent: &View<'_>, state: &Store) -> StoreResult<Vec<IntentProblem>
 ///
 /// Git errors reading either store.
 pub fn check_changes(intent: &Store, state: &Store) -> StoreResult<Vec<IntentProblem>> {
-    let mut problems = Vec::new();
+    let mut problems: Vec<IntentProblem> = crate::store::intent_tree_problems(intent, state)?
+        .into_iter()
+        .map(|p| IntentProblem::new(p.path, None, p.message))
+        .collect();
     let view = intent.view()?;
     for d in crate::store::diff_intent(intent, state)? {
         if d.kind == crate::store::DiffKind::Delete {
             continue;
         }
         let path = intent.doc_path(Area::Records, &d.r);
-        let Some(raw) = view.raw_document(Area::Records, &d.r)? else {
-            problems.push(IntentProblem::new(
-                path,
-                None,
-                format!("{}: not a document", d.r),
-            ));
-            continue;
+        let raw = match view.raw_document(Area::Records, &d.r) {
+            Ok(Some(raw)) => raw,
+            Ok(None) => {
+                problems.push(IntentProblem::new(
+                    path,
+                    None,
+                    format!("{}: not a document", d.r),
+                ));
+                continue;
+            }
+            Err(crate::store::StoreError::NotAFile { what, .. }) => {
+                problems.push(IntentProblem::new(
+                    path,
+                    None,
+                    format!("{}: {what} is not allowed in intent", d.r),
+                ));
+                continue;
+            }
+            Err(e) => return Err(e),
         };
         if let Err(p) = validate_document(path, &d.r, &raw, state) {
             problems.push(p);
         }
     }
     Ok(problems)
+}
+
+/// Checks a rendered intent document's size against `max_document_bytes`.
+fn check_size(bytes: usize) -> Result<(), limits::LimitError> {
+    let limits = limits::current();
+    if bytes > limits.max_document_bytes {
+        return Err(limits::LimitError::document(bytes, &limits));
+    }
+    Ok(())
+}
+
+/// Validates `value` as the intent document of `r` before it is written: the same rules as
+/// [`check`] (the ref must carry intent, the document must fit its kind's schema, name an
+/// existing release and deployment, and stay within the limits), so that no command can
+/// write intent that would then block every `work` command.
+///
+/// # Errors
+///
+/// One message saying what is wrong (the caller names the ref).
+pub fn check_write(r: &Ref, value: &Value, state: &Store) -> Result<(), String> {
+    let Some(kind) = IntentKind::of(r) else {
+        return Err(format!(
+            "{r} is not an intent ref (environments, custom state and deployments only)"
+        ));
+    };
+    let limits = limits::current();
+    limits::check_value(value, &limits).map_err(|e| e.to_string())?;
+    let text = yaml::to_canonical(value).map_err(|e| e.to_string())?;
+    check_size(text.len()).map_err(|e| e.to_string())?;
+    check_document(kind, r, value.clone(), state)
 }
 
 /// Validates one intent document: `raw` is the text of the file at `path` on the intent
@@ -178,10 +246,14 @@ pub fn validate_document(
             format!("{r} is not an intent ref (environments, custom state and deployments only)"),
         ));
     };
+    check_size(raw.len())
+        .map_err(|e| IntentProblem::new(path.clone(), None, format!("{r}: {e}")))?;
     let value: Value = yaml::from_str(raw).map_err(|e| {
         let message = e.to_string();
         IntentProblem::new(path.clone(), yaml_line(&message), format!("{r}: {message}"))
     })?;
+    limits::check_value(&value, &limits::current())
+        .map_err(|e| IntentProblem::new(path.clone(), Some(1), format!("{r}: {e}")))?;
     check_document(kind, r, value.clone(), state)
         .map_err(|message| IntentProblem::new(path, Some(1), format!("{r}: {message}")))?;
     Ok((kind, value))

@@ -6,6 +6,7 @@
 //! Modules:
 //! - [`refs`]: the ref grammar (parse, render, relative refs, globs, reduce).
 //! - [`yaml`]: canonical YAML, the only user of the YAML crate.
+//! - [`limits`]: depth and size limits on outside input.
 //! - [`store`]: the Git-backed document store with transactions.
 //! - [`config`]: `repo.ocu.star` evaluation and settings.
 //! - [`sdk`]: the Starlark SDK foundation (dialect, globals, host access, loading).
@@ -25,6 +26,7 @@ pub mod find_deploys;
 pub mod import;
 pub mod init;
 pub mod intent;
+pub mod limits;
 pub mod model;
 pub mod plan;
 pub mod refs;

@@ -43,7 +43,7 @@ use crate::model::{
 };
 use crate::refs::glob::escape;
 use crate::refs::{Glob, Ref, RefParseError};
-use crate::store::{Area, DiffKind, MatchOptions, Store, StoreError, View, diff_view_blobs};
+use crate::store::{Area, DiffKind, MatchOptions, Store, StoreError, View, diff_view_checked};
 use crate::yaml;
 
 /// What applying the intent at a revision would do.
@@ -325,8 +325,11 @@ pub fn plan_views(
 ) -> PlanResult<Plan> {
     // The diff hands over the blob ids of both documents, so reading them costs one object
     // lookup each instead of a second walk down their paths.
-    let diff = diff_view_blobs(intent_view, state_view)?;
-    let mut problems = Vec::new();
+    let (diff, tree_problems) = diff_view_checked(intent_view, state_view)?;
+    let mut problems: Vec<IntentProblem> = tree_problems
+        .into_iter()
+        .map(|p| IntentProblem::new(p.path, None, p.message))
+        .collect();
     let mut changes = Vec::new();
     for d in diff {
         let r = d.entry.r;

@@ -7,10 +7,16 @@
 //!
 //! Reading uses `serde-saphyr`, which rejects duplicate keys and keeps line/column
 //! information in its errors.
+//!
+//! Both directions enforce the [limits]: the parser refuses documents nested
+//! deeper than `max_depth`, and [`to_canonical`] refuses values nested deeper than that or
+//! holding a number that YAML would not give back exactly (a 30-digit integer, `1e400`).
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+use crate::limits::{self, LimitError};
 
 /// An error converting between YAML text and values.
 #[derive(Debug, thiserror::Error)]
@@ -27,14 +33,20 @@ pub enum YamlError {
         /// The serializer's description.
         message: String,
     },
+    /// The value or text is over a [limit](crate::limits).
+    #[error(transparent)]
+    Limit(#[from] LimitError),
 }
 
 /// Renders a JSON value as canonical YAML (sorted keys, 2-space indent, trailing newline).
 ///
 /// # Errors
 ///
-/// Fails only if the serializer rejects the value (for example a non-finite float).
+/// [`YamlError::Limit`] when the value nests deeper than the configured limit or holds a
+/// number that would not keep its value; [`YamlError::Render`] if the serializer rejects
+/// the value.
 pub fn to_canonical(value: &Value) -> Result<String, YamlError> {
+    limits::check_value(value, &limits::current())?;
     to_string(&Canonical(value))
 }
 
@@ -100,11 +112,80 @@ pub fn to_string<T: Serialize>(value: &T) -> Result<String, YamlError> {
 /// # Errors
 ///
 /// Returns [`YamlError::Parse`] with the parser's message (line and column) when the text
-/// is not valid YAML, has duplicate keys, or does not fit `T`.
+/// is not valid YAML, has duplicate keys, nests deeper than the configured `max_depth`, or
+/// does not fit `T`.
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
-    serde_saphyr::from_str(text).map_err(|e| YamlError::Parse {
+    let options = || {
+        let mut budget = serde_saphyr::Budget::default();
+        budget.max_depth = limits::current().max_depth;
+        let mut options = serde_saphyr::Options::default();
+        options.budget = Some(budget);
+        // `1e400`, `.inf` and `.nan` have no JSON form: refuse them instead of storing null.
+        options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::Reject;
+        options
+    };
+    // The parser turns an integer too large for 64 bits into a rounded float without
+    // saying so; such an integer is a long run of digits, so look for one first, and
+    // refuse the document if it holds the float that run was rounded to.
+    let runs = long_integer_runs(text);
+    if !runs.is_empty() {
+        let value: Value =
+            serde_saphyr::from_str_with_options(text, options()).map_err(|e| YamlError::Parse {
+                message: e.to_string(),
+            })?;
+        if let Some(digits) = rounded_integer(&value, &runs) {
+            return Err(YamlError::Limit(LimitError::Number {
+                number: digits.to_owned(),
+            }));
+        }
+    }
+    serde_saphyr::from_str_with_options(text, options()).map_err(|e| YamlError::Parse {
         message: e.to_string(),
     })
+}
+
+/// Returns the runs of 20 or more ASCII digits in `text` that do not fit in a `u64`, with
+/// the float each would be rounded to.
+fn long_integer_runs(text: &str) -> Vec<(&str, f64)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, b) in text.bytes().chain(std::iter::once(b' ')).enumerate() {
+        match (b.is_ascii_digit(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                let run = &text[s..i];
+                if run.len() >= 20
+                    && run.parse::<u64>().is_err()
+                    && let Ok(f) = run.parse::<f64>()
+                {
+                    out.push((run, f));
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Returns the digit run whose rounded float `v` holds (as a float, not an integer): what
+/// the parser makes of an integer literal too large for `u64`/`i64`.
+fn rounded_integer<'t>(v: &Value, runs: &[(&'t str, f64)]) -> Option<&'t str> {
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+                let f = n.as_f64()?;
+                if let Some((run, _)) = runs.iter().find(|(_, r)| r.abs() == f.abs()) {
+                    return Some(run);
+                }
+            }
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => stack.extend(map.values()),
+            _ => {}
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -142,6 +223,91 @@ mod tests {
         }
     }
 
+    fn nested(n: usize) -> Value {
+        let mut v = json!("x");
+        for _ in 0..n {
+            let mut map = serde_json::Map::new();
+            map.insert("a".to_owned(), Value::Array(vec![v]));
+            v = Value::Object(map);
+        }
+        v
+    }
+
+    #[test]
+    fn depth_limit_holds_both_ways() {
+        // The serializer and the parser recurse per level: at the limit they need more
+        // than the 2 MiB of a test thread (unoptimised), as much as a main thread has.
+        std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn(depth_limit_body)
+            .expect("spawn")
+            .join()
+            .expect("no panic");
+    }
+
+    fn depth_limit_body() {
+        // 64 maps of one list each: 128 levels, exactly the default limit.
+        let ok = nested(64);
+        let text = to_canonical(&ok).expect("at the limit");
+        assert_eq!(from_str::<Value>(&text).expect("parse"), ok);
+        let deep = nested(65);
+        assert!(matches!(
+            to_canonical(&deep),
+            Err(YamlError::Limit(LimitError::TooDeep { limit: 128 }))
+        ));
+        let flow = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        assert!(from_str::<Value>(&flow).is_err());
+        let block: String = (0..200)
+            .map(|i| format!("{}- \n", "  ".repeat(i)))
+            .collect();
+        assert!(from_str::<Value>(&block).is_err());
+    }
+
+    // See: issue 12 ("Numbers change silently").
+    #[test]
+    fn issue_12_numbers_keep_their_value_or_are_refused() {
+        for text in ["1e400", "123456789012345678901234567890"] {
+            let json: Value = serde_json::from_str(text).expect("json");
+            assert!(
+                matches!(
+                    to_canonical(&json),
+                    Err(YamlError::Limit(LimitError::Number { .. }))
+                ),
+                "{text}"
+            );
+            let yaml: Result<Value, _> = from_str(text);
+            if let Ok(v) = yaml {
+                assert!(to_canonical(&v).is_err(), "{text} read as {v:?}");
+            }
+        }
+        let big: Value = serde_json::from_str("18446744073709551615").expect("json");
+        assert_eq!(to_canonical(&big).expect("u64"), "18446744073709551615\n");
+    }
+
+    // See: issue 12, found by `fuzz_state_set_json` (docs/fuzzing.md): a number spelled
+    // with an exponent keeps its value and gets the canonical spelling.
+    #[test]
+    fn issue_12_fuzz_exponent_spelling_is_canonical() {
+        let v: Value = serde_json::from_str("100000000000000e0").expect("json");
+        let text = to_canonical(&v).expect("render");
+        assert_eq!(text, "100000000000000.0\n");
+        let back: Value = from_str(&text).expect("parse");
+        assert_eq!(back.as_f64(), v.as_f64());
+        assert_eq!(to_canonical(&back).expect("again"), text);
+    }
+
+    // See: issue 12, found by `fuzz_intent_documents` (docs/fuzzing.md): a 20-digit
+    // integer that fits in `u64` beside a large float was refused as a rounded integer.
+    #[test]
+    fn issue_12_fuzz_u64_beside_a_large_float_is_kept() {
+        let v = json!([10000000000000000000u64, 1e19]);
+        let text = to_canonical(&v).expect("render");
+        let back: Value = from_str(&text).expect("both numbers are exact");
+        assert_eq!(to_canonical(&back).expect("again"), text);
+        assert!(from_str::<Value>("[123456789012345678901234567890, 1e19]").is_err());
+        assert!(from_str::<Value>("x: '123456789012345678901234567890'\ny: 1e19\n").is_ok());
+    }
+
     #[test]
     fn duplicate_keys_are_rejected() {
         assert!(from_str::<Value>("a: 1\na: 2\n").is_err());
@@ -176,6 +342,44 @@ mod tests {
         #[test]
         fn parser_never_panics(s in ".{0,64}") {
             let _ = from_str::<Value>(&s);
+        }
+
+        // The fuzz campaign of the YAML loader (`docs/fuzzing.md`): text made of YAML's
+        // own punctuation, deep flow and block nesting, anchors and aliases, long numbers.
+        // Whatever parses re-renders canonically (or is refused by a limit) and reads back
+        // as the same value.
+        #[test]
+        fn fuzz_yaml_loader(s in prop_oneof![
+            "[\\[\\]{}:,#&*!|>'\"\n -a1.e+~?%@`]{0,80}",
+            (1usize..400).prop_map(|n| format!("{}1{}", "[".repeat(n), "]".repeat(n))),
+            (1usize..300).prop_map(|n| (0..n).map(|i| format!("{}- \n", "  ".repeat(i))).collect()),
+            (1usize..300).prop_map(|n| (0..n).map(|i| format!("{}k{i}:\n", " ".repeat(i))).collect()),
+            "[0-9]{15,40}(\\.[0-9]{0,30})?(e[+-]?[0-9]{1,4})?",
+            Just("a: &a [1, 2]\nb: [*a, *a, *a]\n".to_owned()),
+        ]) {
+            // The deep cases recurse in the serializer: run where a main thread's stack is.
+            let result = std::thread::Builder::new()
+                .stack_size(8 << 20)
+                .spawn(move || -> Result<(), String> {
+                    if let Ok(v) = from_str::<Value>(&s) {
+                        match to_canonical(&v) {
+                            Ok(text) => {
+                                let back: Value = from_str(&text).map_err(|e| e.to_string())?;
+                                if back != v {
+                                    return Err(format!("{s:?} -> {text:?} -> {back:?}"));
+                                }
+                            }
+                            Err(YamlError::Limit(_)) => {}
+                            Err(e) => return Err(format!("{s:?}: {e}")),
+                        }
+                    }
+                    Ok(())
+                })
+                .expect("spawn")
+                .join()
+                .map_err(|_| "panicked".to_owned())
+                .and_then(|r| r);
+            prop_assert!(result.is_ok(), "{:?}", result);
         }
     }
 }

@@ -2,8 +2,9 @@
 
 mod common;
 mod test_engine;
-mod test_intent_pipeline;
+mod test_fuzz;
 mod test_import;
+mod test_intent_pipeline;
 mod test_remote;
 mod test_store;
 mod test_transports;

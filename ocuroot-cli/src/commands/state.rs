@@ -39,7 +39,14 @@ pub fn run(cmd: StateCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandR
             let ws = open_workspace(env)?;
             let r = ws.resolve_cli_ref(&reference)?;
             require_intent_ref(&r)?;
-            let value = parse_value(&value, format)?;
+            let value =
+                parse_value(&value, format).map_err(|e| e.context(format!("cannot set {r}")))?;
+            // The same rules as `intent check`: a document that would block every `work`
+            // command is refused before anything is written.
+            ocuroot_core::intent::check_write(&r, &value, &ws.state).map_err(|problem| {
+                CommandError::message(format!("cannot set {r}: {problem}"))
+                    .hint("nothing was written; `ocuroot intent check` applies the same rules")
+            })?;
             let mut tx = Transaction::new(format!("set intent {r}"));
             tx.set(&r, value);
             ws.intent.commit(&tx)?;

@@ -17,8 +17,8 @@ pub mod original;
 // `original` reaches the Git helpers as `super::git`, as in the core suite.
 use git_helpers as git;
 pub use git_helpers::{
-    GitDaemon, GitHttp, bare_remote, fake_ssh, git, hand_commit, pushes, record_pushes, ssh_log,
-    try_git,
+    GitDaemon, GitHttp, bare_remote, fake_ssh, git, hand_commit, hand_commit_modes, pushes,
+    record_pushes, ssh_log, try_git,
 };
 
 use std::collections::BTreeMap;

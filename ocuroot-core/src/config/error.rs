@@ -76,6 +76,15 @@ pub enum ConfigError {
         /// The package file.
         file: PathBuf,
     },
+    /// A file or expression is over a [limit](crate::limits) (size or nesting).
+    #[error("{file} is over a limit", file = .file.display())]
+    Limit {
+        /// The file (relative to the repo root) or `<expression>`.
+        file: PathBuf,
+        /// Which limit.
+        #[source]
+        source: crate::limits::LimitError,
+    },
     /// Reading a file failed.
     #[error("failed to read {path}")]
     Io {
@@ -88,6 +97,34 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
+    /// Returns the error with every secret registered in `secrets` masked in its text, so
+    /// that an evaluation error (`fail("token " + t)`, an `http.get` to a URL holding the
+    /// secret) never prints it.
+    pub fn masked(self, secrets: &crate::sdk::Secrets) -> Self {
+        if secrets.is_empty() {
+            return self;
+        }
+        match self {
+            ConfigError::Eval { file, rendered } => ConfigError::Eval {
+                file,
+                rendered: secrets.mask(&rendered),
+            },
+            ConfigError::Validation { file, problems } => ConfigError::Validation {
+                file,
+                problems: problems.iter().map(|p| secrets.mask(p)).collect(),
+            },
+            ConfigError::BadSetting { name, reason } => ConfigError::BadSetting {
+                name,
+                reason: secrets.mask(&reason),
+            },
+            ConfigError::LoadOutsideRoot { location, module } => ConfigError::LoadOutsideRoot {
+                location,
+                module: secrets.mask(&module),
+            },
+            other => other,
+        }
+    }
+
     /// Wraps a Starlark error raised while evaluating `file`, keeping its rendering.
     pub fn eval(file: impl Into<PathBuf>, error: &starlark::Error) -> Self {
         ConfigError::Eval {

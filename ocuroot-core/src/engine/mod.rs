@@ -352,10 +352,21 @@ pub struct Engine<'w> {
 impl<'w> Engine<'w> {
     /// Creates an engine for `ws`.
     pub fn new(ws: &'w Workspace, opts: EngineOptions) -> Engine<'w> {
+        // A remote store's URL often comes from the environment (`store.git(env()[...])`),
+        // so a task printing its environment would print the token: mask it like a secret.
+        let secrets = Secrets::default();
+        for credential in ws
+            .state
+            .credentials()
+            .into_iter()
+            .chain(ws.intent.credentials())
+        {
+            secrets.register(&credential);
+        }
         Engine {
             ws,
             opts,
-            secrets: Secrets::default(),
+            secrets,
             held: Default::default(),
         }
     }

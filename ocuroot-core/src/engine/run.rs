@@ -39,10 +39,17 @@ struct RunResult {
     detail: Option<String>,
 }
 
+/// The stack of a thread executing runs.
+const RUN_STACK_BYTES: usize = 16 << 20;
+
 /// Collects a run's printed lines as log entries and forwards them as progress.
+///
+/// Lines past the `max_log_bytes` limit are dropped (one line says so) and the run fails.
 struct RunSink {
     run: Ref,
     entries: Mutex<Vec<LogEntry>>,
+    /// Bytes of messages stored so far; `usize::MAX` once over the limit.
+    bytes: Mutex<usize>,
     progress: Arc<dyn Progress>,
     clock: Arc<dyn Clock>,
     secrets: Secrets,
@@ -50,7 +57,20 @@ struct RunSink {
 
 impl RunSink {
     fn record(&self, line: &str, attributes: BTreeMap<String, String>) {
-        let line = self.secrets.mask(line);
+        let mut line = self.secrets.mask(line);
+        let mut attributes = attributes;
+        if let Ok(mut bytes) = self.bytes.lock() {
+            if *bytes == usize::MAX {
+                return;
+            }
+            let limit = crate::limits::current().max_log_bytes;
+            *bytes = bytes.saturating_add(line.len());
+            if *bytes > limit {
+                *bytes = usize::MAX;
+                line = self.overflow_message(limit);
+                attributes = BTreeMap::new();
+            }
+        }
         if let Ok(mut entries) = self.entries.lock() {
             entries.push(LogEntry {
                 timestamp: self.clock.now().to_rfc3339(),
@@ -63,6 +83,20 @@ impl RunSink {
             run: self.run.clone(),
             line,
         });
+    }
+}
+
+impl RunSink {
+    fn overflow_message(&self, limit: usize) -> String {
+        format!(
+            "the logs are over the limit of {limit} bytes (max_log_bytes): later lines are dropped and the run fails"
+        )
+    }
+
+    /// Returns the failure message when the logs went over the limit.
+    fn overflowed(&self) -> Option<String> {
+        let over = self.bytes.lock().map(|b| *b == usize::MAX).unwrap_or(false);
+        over.then(|| self.overflow_message(crate::limits::current().max_log_bytes))
     }
 }
 
@@ -126,17 +160,26 @@ impl Engine<'_> {
             for _ in 0..workers {
                 let tx = tx.clone();
                 let queue = &queue;
-                scope.spawn(move || {
-                    loop {
-                        let next = queue.lock().ok().and_then(|mut q| q.pop_front());
-                        let Some((i, candidate)) = next else { break };
-                        let (release, loaded) = releases[i];
-                        let result = self.execute_run(release, loaded, candidate);
-                        if tx.send(result).is_err() {
-                            break;
+                // Starlark evaluation recurses with the user's code; give workers the
+                // stack of a main thread, not the 2 MiB default of spawned threads.
+                let spawned = std::thread::Builder::new()
+                    .stack_size(RUN_STACK_BYTES)
+                    .spawn_scoped(scope, move || {
+                        loop {
+                            let next = queue.lock().ok().and_then(|mut q| q.pop_front());
+                            let Some((i, candidate)) = next else { break };
+                            let (release, loaded) = releases[i];
+                            let result = self.execute_run(release, loaded, candidate);
+                            if tx.send(result).is_err() {
+                                break;
+                            }
                         }
-                    }
-                });
+                    });
+                if let Err(e) = spawned {
+                    return Err(super::EngineError::Invalid(format!(
+                        "cannot start a worker thread: {e}"
+                    )));
+                }
             }
             drop(tx);
             let mut received = 0;
@@ -290,6 +333,7 @@ impl Engine<'_> {
         let sink = Arc::new(RunSink {
             run: c.run.clone(),
             entries: Mutex::new(Vec::new()),
+            bytes: Mutex::new(0),
             progress: self.opts.progress.clone(),
             clock: self.opts.clock.clone(),
             secrets: self.secrets.clone(),
@@ -389,6 +433,14 @@ impl Engine<'_> {
                     inputs = populated;
                 }
             }
+        };
+        let (status, detail) = match sink.overflowed() {
+            Some(message) if status == RunStatus::Complete || status == RunStatus::Paused => {
+                doc.output = None;
+                tags.clear();
+                (RunStatus::Failed, Some(message))
+            }
+            _ => (status, detail),
         };
         let logs = sink.entries.lock().map(|e| e.clone()).unwrap_or_default();
         let duration = started.elapsed();

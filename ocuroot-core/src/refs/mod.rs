@@ -14,7 +14,12 @@
 //!
 //! Invariants enforced at parse time: no `.`/`..` segment outside the relative-ref markers,
 //! no empty segment, no NUL or control characters, no leading `/`. Such refs could escape
-//! a store's tree and are rejected with an error quoting the ref.
+//! a store's tree and are rejected with an error quoting the ref. Names that Git or a Git
+//! host refuses are rejected too, so that every store passes `git fsck --strict` and every
+//! push to a host with `receive.fsckObjects`: `.git` and its case, NTFS and HFS variants,
+//! `.gitmodules` and friends, 8.3 short names (`git~1`), zero-width and text-direction
+//! characters, a segment starting with `-`, segments over [`MAX_SEGMENT_LEN`] bytes, refs
+//! over [`MAX_REF_LEN`] bytes and an empty fragment (`x#`).
 //! [`Ref::ensure_storable`] additionally checks that a ref is absolute before a store uses
 //! [`Ref::storage_segments`] as a path.
 //!
@@ -35,7 +40,7 @@ mod resolve;
 
 pub use glob::{Glob, GlobError};
 pub use natural::natural_cmp;
-pub use parse::{ErrorKind, RefParseError};
+pub use parse::{ErrorKind, MAX_REF_LEN, MAX_SEGMENT_LEN, RefParseError};
 pub use resolve::{ReduceError, reduce};
 
 /// A parsed reference.
@@ -316,7 +321,6 @@ mod tests {
     #[test_case("a/-/p/+v1/task/x", mk("a", "p", false, Some("v1"), "task", "x", ""); "plus alias")]
     #[test_case("+/custom/x", mk("", "", true, Some(""), "custom", "x", ""); "plus global")]
     #[test_case("./+/custom/x", mk("", ".", false, Some(""), "custom", "x", ""); "dot plus")]
-    #[test_case("@/custom/#x", mk("", "", true, Some(""), "custom", "#x", ""); "first subpath char quirk")]
     #[test_case("./task", mk("", ".", false, None, "task", "", ""); "type without subpath")]
     #[test_case(".", mk("", ".", false, None, "", "", ""); "bare dot")]
     #[test_case("//", mk(".", "", false, None, "", "", ""); "bare repo root")]
@@ -449,6 +453,38 @@ mod tests {
     #[test_case("a\0b", ErrorKind::ControlCharacter; "nul")]
     #[test_case("a/-/b/@r1\n", ErrorKind::ControlCharacter; "newline")]
     #[test_case("@/custom/x#a\u{7f}", ErrorKind::ControlCharacter; "del in fragment")]
+    // Names Git refuses (issue 12): `git fsck` flags them as hasDotgit or gitmodulesBlob.
+    #[test_case("@/custom/.git", ErrorKind::GitReserved(".git".to_owned()); "dot git")]
+    #[test_case("@/custom/.GIT", ErrorKind::GitReserved(".GIT".to_owned()); "dot git upper")]
+    #[test_case("@/custom/.Git/x", ErrorKind::GitReserved(".Git".to_owned()); "dot git mixed case")]
+    #[test_case("@/custom/git~1", ErrorKind::GitReserved("git~1".to_owned()); "ntfs short name")]
+    #[test_case("@/custom/GIT~1", ErrorKind::GitReserved("GIT~1".to_owned()); "ntfs short name upper")]
+    #[test_case("@/custom/.git.", ErrorKind::GitReserved(".git.".to_owned()); "ntfs trailing dot")]
+    #[test_case("@/custom/.git ", ErrorKind::GitReserved(".git ".to_owned()); "ntfs trailing space")]
+    #[test_case("@/custom/.git~1", ErrorKind::GitReserved(".git~1".to_owned()); "dot git tilde")]
+    #[test_case("@/custom/.git::$INDEX_ALLOCATION",
+        ErrorKind::GitReserved(".git::$INDEX_ALLOCATION".to_owned()); "ntfs stream")]
+    #[test_case("@/custom/.gitmodules", ErrorKind::GitReserved(".gitmodules".to_owned()); "gitmodules")]
+    #[test_case("@/custom/.GITMODULES", ErrorKind::GitReserved(".GITMODULES".to_owned()); "gitmodules upper")]
+    #[test_case("@/custom/gitmod~1", ErrorKind::GitReserved("gitmod~1".to_owned()); "gitmodules short")]
+    #[test_case("@/custom/.gitattributes", ErrorKind::GitReserved(".gitattributes".to_owned());
+        "gitattributes")]
+    #[test_case("@/custom/.gitignore", ErrorKind::GitReserved(".gitignore".to_owned()); "gitignore")]
+    #[test_case("@/custom/.mailmap", ErrorKind::GitReserved(".mailmap".to_owned()); "mailmap")]
+    #[test_case(".git/-/p/@r1", ErrorKind::GitReserved(".git".to_owned()); "dot git repo")]
+    #[test_case("a/-/x/.git/p.ocu.star", ErrorKind::GitReserved(".git".to_owned()); "dot git filename")]
+    #[test_case("@/custom/.g\u{200c}it", ErrorKind::InvisibleCharacter('\u{200c}'); "zero width non joiner")]
+    #[test_case("@/custom/x\u{200b}", ErrorKind::InvisibleCharacter('\u{200b}'); "zero width space")]
+    #[test_case("@/custom/\u{feff}.git", ErrorKind::InvisibleCharacter('\u{feff}'); "byte order mark")]
+    #[test_case("@/custom/a\u{202e}b", ErrorKind::InvisibleCharacter('\u{202e}'); "right to left override")]
+    #[test_case("@/custom/x#a\u{2066}", ErrorKind::InvisibleCharacter('\u{2066}'); "isolate in fragment")]
+    #[test_case("@/custom/-x", ErrorKind::LeadingDash("-x".to_owned()); "dash subpath")]
+    #[test_case("a/-/-x", ErrorKind::LeadingDash("-x".to_owned()); "dash filename")]
+    #[test_case("-a/-/x", ErrorKind::LeadingDash("-a".to_owned()); "dash repo")]
+    #[test_case("@/custom/x#", ErrorKind::EmptyFragment; "empty fragment")]
+    #[test_case("a/-/p/@r1#", ErrorKind::EmptyFragment; "empty fragment after release")]
+    #[test_case("@/custom/#x", ErrorKind::UnexpectedFragment; "hash first in subpath")]
+    #[test_case("@/custom/#.yaml", ErrorKind::UnexpectedFragment; "document file name as segment")]
     fn rejects(input: &str, kind: ErrorKind) {
         let err = parse_err(input);
         assert_eq!(err.kind(), &kind);
@@ -456,7 +492,55 @@ mod tests {
     }
 
     #[test]
+    fn lengths_are_limited() {
+        let seg = "a".repeat(MAX_SEGMENT_LEN);
+        parse_ok(&format!("@/custom/{seg}"));
+        let long = "a".repeat(MAX_SEGMENT_LEN + 1);
+        assert_eq!(
+            parse_err(&format!("@/custom/{long}")).kind(),
+            &ErrorKind::SegmentTooLong(MAX_SEGMENT_LEN + 1)
+        );
+        // The release folder is `@<release>`.
+        let release = "a".repeat(MAX_SEGMENT_LEN);
+        assert_eq!(
+            parse_err(&format!("x/-/p/@{release}")).kind(),
+            &ErrorKind::SegmentTooLong(MAX_SEGMENT_LEN + 1)
+        );
+        parse_ok(&format!("x/-/p/@{}", &release[1..]));
+        let many = vec!["abcdefgh"; 120].join("/");
+        let r = format!("@/custom/{many}");
+        assert!(r.len() > MAX_REF_LEN);
+        assert_eq!(parse_err(&r).kind(), &ErrorKind::TooLong(r.len()));
+        let at_limit = format!("@/custom/{}", &many[..MAX_REF_LEN - "@/custom/".len()]);
+        assert_eq!(at_limit.len(), MAX_REF_LEN);
+        if !at_limit.ends_with('/') {
+            parse_ok(&at_limit);
+        }
+    }
+
+    #[test]
+    fn names_close_to_reserved_ones_are_accepted() {
+        for ok in [
+            "@/custom/git",
+            "@/custom/x.git",
+            "@/custom/a.gitmodules",
+            "@/custom/git~x",
+            "@/custom/x-y",
+            "@/custom/x#-y",
+            "@/custom/x#.git",
+            "a/-/p/@v1.git",
+            "a/-/p/@-x",
+        ] {
+            parse_ok(ok);
+        }
+    }
+
+    #[test]
     fn error_message_quotes_ref() {
+        assert_eq!(
+            parse_err("@/custom/.git").to_string(),
+            r#"invalid ref "@/custom/.git": segment ".git" is a name Git reserves"#
+        );
         assert_eq!(
             parse_err("a/../b").to_string(),
             r#"invalid ref "a/../b": segment ".." is not allowed"#
@@ -685,7 +769,87 @@ mod tests {
         "[/@+#.=a1_-]{0,24}"
     }
 
+    /// A name `git fsck` flags, decorated the ways Git folds names on NTFS and HFS.
+    fn reserved_variant() -> impl Strategy<Value = String> {
+        let base = prop::sample::select(vec![
+            ".git",
+            ".gitmodules",
+            "git~1",
+            ".gitattributes",
+            ".gitignore",
+            ".mailmap",
+            "gitmod~1",
+            "gi7eba~1",
+            "-x",
+            "x#",
+            "#x",
+            "#.yaml",
+        ]);
+        let decor = || {
+            prop::sample::select(vec![
+                "",
+                "",
+                ".",
+                " ",
+                "\u{200c}",
+                "\u{200b}",
+                "\u{feff}",
+                "\u{202e}",
+                "~1",
+                "::$INDEX_ALLOCATION",
+            ])
+        };
+        (base, decor(), decor(), any::<bool>()).prop_map(|(b, pre, post, upper)| {
+            let b = if upper {
+                b.to_uppercase()
+            } else {
+                b.to_owned()
+            };
+            format!("{pre}{b}{post}")
+        })
+    }
+
+    /// Strings for the fuzz campaign of the ref parser (`docs/fuzzing.md`).
+    fn fuzz_input() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            tricky_string(),
+            (path(1, 2), reserved_variant()).prop_map(|(p, v)| format!("@/custom/{p}/{v}")),
+            reserved_variant().prop_map(|v| format!("a/-/{v}/@r1")),
+            reserved_variant().prop_map(|v| format!("{v}/-/p/@r1/task/x#{v}")),
+            ("[a-z]{1,3}", 1usize..400).prop_map(|(x, n)| format!("@/custom/{}", x.repeat(n))),
+            (1usize..200).prop_map(|n| format!("@/custom/{}", vec!["ab"; n].join("/"))),
+        ]
+    }
+
     proptest! {
+        // See: issue 12 (names Git refuses). Every storable ref's folders are names that
+        // `git fsck --strict` and Git hosts accept.
+        #[test]
+        fn fuzz_refs_are_git_safe(s in fuzz_input()) {
+            if let Ok(r) = Ref::parse(&s) {
+                prop_assert!(s.len() <= MAX_REF_LEN);
+                prop_assert!(!s.chars().any(parse::is_invisible), "{:?}", s);
+                let again = Ref::parse(&r.to_string());
+                prop_assert_eq!(again.as_ref(), Ok(&r));
+                if r.ensure_storable().is_ok() {
+                    for seg in r.storage_segments() {
+                        prop_assert!(seg.len() <= MAX_SEGMENT_LEN, "{:?}", s);
+                        prop_assert!(seg == "-" || !seg.starts_with('-'), "{:?}", s);
+                        prop_assert!(!seg.contains('#'), "{:?}", s);
+                        let folded = seg.to_ascii_lowercase();
+                        let trimmed = folded.trim_end_matches(['.', ' ']);
+                        prop_assert!(
+                            trimmed != ".git" && trimmed != "git~1"
+                                && !folded.starts_with(".gitmodules")
+                                && !folded.starts_with(".git"),
+                            "{:?} has folder {:?}", s, seg
+                        );
+                    }
+                }
+            }
+        }
+
         #[test]
         fn generated_refs_round_trip(r in valid_ref()) {
             let s = r.to_string();

@@ -25,6 +25,18 @@ const SUBPATH_TYPES: &[&str] = &[
     "op",
 ];
 
+/// The longest accepted ref, in bytes (its canonical string, fragment included).
+///
+/// A document's path in Git is `refs/` or `applied/` plus the ref plus `/#.yaml`; 1024
+/// bytes keeps every checkout far below the usual 4096-byte path limit.
+pub const MAX_REF_LEN: usize = 1024;
+
+/// The longest accepted segment (one file or folder name in Git), in bytes.
+///
+/// Most file systems refuse names over 255 bytes, so a longer segment would make a
+/// checkout of the store fail. For a release the segment is `@` plus the release.
+pub const MAX_SEGMENT_LEN: usize = 255;
+
 /// Why a ref failed to parse (or to be accepted as a store key).
 ///
 /// Returned by [`RefParseError::kind`]; new variants may be added.
@@ -67,6 +79,22 @@ pub enum ErrorKind {
     NotCanonical,
     /// A store path rebuilt into a ref carried a fragment.
     FragmentInStoragePath,
+    /// The ref is longer than [`MAX_REF_LEN`] bytes.
+    TooLong(usize),
+    /// A segment is longer than [`MAX_SEGMENT_LEN`] bytes (Git hosts and file systems
+    /// refuse longer file names).
+    SegmentTooLong(usize),
+    /// A segment starts with `-` (only the repo separator `-` may).
+    LeadingDash(String),
+    /// A segment is a name Git reserves or that `git fsck` flags: `.git` and its case,
+    /// NTFS and HFS variants, `.gitmodules` and its friends, or an 8.3 short name such as
+    /// `git~1`.
+    GitReserved(String),
+    /// The ref contains a zero-width or text-direction character, which Git on macOS
+    /// ignores in names and which hides what a ref really says.
+    InvisibleCharacter(char),
+    /// A `#` is followed by nothing: an empty fragment.
+    EmptyFragment,
 }
 
 impl fmt::Display for ErrorKind {
@@ -93,6 +121,25 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Relative => f.write_str("ref is relative"),
             ErrorKind::NotCanonical => f.write_str("ref does not round-trip"),
             ErrorKind::FragmentInStoragePath => f.write_str("store path contains a fragment"),
+            ErrorKind::TooLong(n) => {
+                write!(f, "ref is {n} bytes long, the limit is {MAX_REF_LEN}")
+            }
+            ErrorKind::SegmentTooLong(n) => write!(
+                f,
+                "a segment is {n} bytes long, the limit is {MAX_SEGMENT_LEN}"
+            ),
+            ErrorKind::LeadingDash(seg) => {
+                write!(f, "segment {seg:?} must not start with '-'")
+            }
+            ErrorKind::GitReserved(seg) => {
+                write!(f, "segment {seg:?} is a name Git reserves")
+            }
+            ErrorKind::InvisibleCharacter(c) => write!(
+                f,
+                "invisible character U+{:04X} is not allowed",
+                u32::from(*c)
+            ),
+            ErrorKind::EmptyFragment => f.write_str("empty fragment after '#'"),
         }
     }
 }
@@ -139,8 +186,14 @@ fn parse_ref(s: &str) -> Result<Ref, ErrorKind> {
     if s.is_empty() {
         return Err(ErrorKind::Empty);
     }
+    if s.len() > MAX_REF_LEN {
+        return Err(ErrorKind::TooLong(s.len()));
+    }
     if s.chars().any(char::is_control) {
         return Err(ErrorKind::ControlCharacter);
+    }
+    if let Some(c) = s.chars().find(|&c| is_invisible(c)) {
+        return Err(ErrorKind::InvisibleCharacter(c));
     }
     let mut lexer = Lexer {
         input: s,
@@ -280,6 +333,9 @@ impl Lexer<'_> {
     /// The fragment: the rest of the input.
     fn fragment(&mut self, start: usize) -> Result<(), ErrorKind> {
         let rest = &self.input[start..];
+        if rest.is_empty() {
+            return Err(ErrorKind::EmptyFragment);
+        }
         if rest.contains("/@") {
             return Err(ErrorKind::UnexpectedReleaseInFragment);
         }
@@ -308,6 +364,56 @@ fn check_segments(field: &str) -> Result<(), ErrorKind> {
     Ok(())
 }
 
+/// Checks the segments of a field that becomes folder names in Git: the rules of
+/// [`check_segments`] plus what `git fsck` or a Git host refuses.
+fn check_path_segments(field: &str) -> Result<(), ErrorKind> {
+    check_segments(field)?;
+    field.split('/').try_for_each(check_git_name)
+}
+
+/// Checks one folder name of a store path against what Git and Git hosts accept.
+///
+/// - at most [`MAX_SEGMENT_LEN`] bytes;
+/// - no leading `-` (it reads as an option to Git tools, and the grammar keeps `-` for
+///   the repo separator);
+/// - no `#` (it starts a fragment, and `#.yaml`/`#.link` are the store's file names);
+/// - not `.git` or a name starting with `.git` (`.gitmodules`, `.gitattributes`,
+///   `.gitignore`, `.git.`, `.git~1`, `.GIT`, ...), after removing the characters macOS
+///   ignores in names; not `.mailmap`; no `~` followed by a digit (NTFS 8.3 short names
+///   such as `git~1` or `gitmod~1`).
+pub(crate) fn check_git_name(seg: &str) -> Result<(), ErrorKind> {
+    if seg.len() > MAX_SEGMENT_LEN {
+        return Err(ErrorKind::SegmentTooLong(seg.len()));
+    }
+    if seg.starts_with('-') {
+        return Err(ErrorKind::LeadingDash(seg.to_owned()));
+    }
+    if seg.contains('#') {
+        return Err(ErrorKind::UnexpectedFragment);
+    }
+    let folded: String = seg
+        .chars()
+        .filter(|&c| !is_invisible(c))
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let short_name = folded
+        .as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b'~' && w[1].is_ascii_digit());
+    if folded.starts_with(".git") || folded.starts_with(".mailmap") || short_name {
+        return Err(ErrorKind::GitReserved(seg.to_owned()));
+    }
+    Ok(())
+}
+
+/// Returns true for zero-width and text-direction characters: the ones Git's HFS
+/// protection ignores in names (U+200C–U+200F, U+202A–U+202E, U+206A–U+206F, U+FEFF) and
+/// the other invisible formatting characters of the same blocks (U+200B, U+2060–U+2069).
+pub(crate) fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}')
+}
+
 /// Validates the fields of a ref: the original's validation plus the path-safety rules.
 ///
 /// The only `.` values allowed are the relative markers: repo `.` (from `//` or `./-/`) and
@@ -326,24 +432,39 @@ pub(crate) fn check_fields(r: &Ref) -> Result<(), ErrorKind> {
     {
         return Err(ErrorKind::ControlCharacter);
     }
+    let invisible = fields
+        .iter()
+        .flat_map(|f| f.chars())
+        .chain(release.chars())
+        .find(|&c| is_invisible(c));
+    if let Some(c) = invisible {
+        return Err(ErrorKind::InvisibleCharacter(c));
+    }
     if r.global && !r.filename.is_empty() {
         return Err(ErrorKind::GlobalWithFilename);
     }
     if !r.repo.is_empty() && r.repo != "." {
-        check_segments(&r.repo)?;
+        check_path_segments(&r.repo)?;
     }
     if r.filename == "." {
         if !r.repo.is_empty() {
             return Err(ErrorKind::DotSegment(".".to_owned()));
         }
     } else if !r.filename.is_empty() {
-        check_segments(&r.filename)?;
+        check_path_segments(&r.filename)?;
+    }
+    if let Some(release) = &r.release {
+        // The folder name is `@<release>`: only its length can break a Git rule.
+        let len = release.len() + 1;
+        if len > MAX_SEGMENT_LEN {
+            return Err(ErrorKind::SegmentTooLong(len));
+        }
     }
     if !r.subpath_type.is_empty() || !r.subpath.is_empty() {
         check_segments(&r.subpath_type)?;
     }
     if !r.subpath.is_empty() {
-        check_segments(&r.subpath)?;
+        check_path_segments(&r.subpath)?;
     }
     if !r.fragment.is_empty() {
         check_segments(&r.fragment)?;

@@ -8,9 +8,56 @@
 
 use starlark::environment::GlobalsBuilder;
 use starlark::starlark_module;
-use starlark::values::dict::AllocDict;
-use starlark::values::list::AllocList;
+use starlark::values::dict::{AllocDict, DictRef};
+use starlark::values::list::{AllocList, ListRef};
+use starlark::values::structs::StructRef;
+use starlark::values::tuple::TupleRef;
 use starlark::values::{Heap, Value};
+
+use crate::limits::{self, LimitError};
+
+/// Checks that a Starlark value nests lists, tuples, dicts and structs at most `max`
+/// levels deep, walking it with an explicit stack.
+///
+/// Starlark's own conversion to JSON recurses once per level, so a value built with
+/// `x = [x]` in a loop would overflow the stack of the thread converting it; this check
+/// runs first and turns that into an error naming the limit.
+///
+/// # Errors
+///
+/// [`LimitError::TooDeep`].
+pub fn check_depth(value: Value<'_>, max: usize) -> Result<(), LimitError> {
+    let mut stack = vec![(value, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        if d > max {
+            return Err(LimitError::TooDeep { limit: max });
+        }
+        if let Some(list) = ListRef::from_value(v) {
+            stack.extend(list.iter().map(|x| (x, d + 1)));
+        } else if let Some(tuple) = TupleRef::from_value(v) {
+            stack.extend(tuple.iter().map(|x| (x, d + 1)));
+        } else if let Some(dict) = DictRef::from_value(v) {
+            stack.extend(dict.iter().flat_map(|(k, x)| [(k, d + 1), (x, d + 1)]));
+        } else if let Some(st) = StructRef::from_value(v) {
+            stack.extend(st.iter().map(|(_, x)| (x, d + 1)));
+        }
+    }
+    Ok(())
+}
+
+/// Returns the JSON form of a Starlark value, after checking it against the
+/// [limits]: nesting first (the conversion recurses), then the numbers.
+///
+/// # Errors
+///
+/// A limit error, or Starlark's error for values without a JSON form.
+pub fn to_json_checked(value: Value<'_>) -> starlark::Result<serde_json::Value> {
+    let limits = limits::current();
+    check_depth(value, limits.max_depth).map_err(starlark::Error::new_other)?;
+    let json = value.to_json_value().map_err(starlark::Error::new_other)?;
+    limits::check_value(&json, &limits).map_err(starlark::Error::new_other)?;
+    Ok(json)
+}
 
 /// Converts JSON into Starlark values; object keys are inserted in sorted order, so dict
 /// iteration and `str(d)` are deterministic (spec §9.1.11).
@@ -88,7 +135,7 @@ fn write_sorted(value: &serde_json::Value, out: &mut String) {
 ///
 /// Fails for values that have no JSON form (functions, non-string dict keys, ...).
 pub fn encode_value(value: Value<'_>) -> starlark::Result<String> {
-    let json = value.to_json_value().map_err(starlark::Error::new_other)?;
+    let json = to_json_checked(value)?;
     let mut out = String::new();
     write_sorted(&json, &mut out);
     Ok(out)

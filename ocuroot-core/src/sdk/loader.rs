@@ -152,6 +152,14 @@ impl<'c> Session<'c> {
                 return Err(ConfigError::LoadCycle { files });
             }
         }
+        // The parser and compiler recurse along the nesting of the source: refuse deep
+        // nesting before they run, so that a hostile file cannot overflow the stack.
+        crate::limits::check_source(&source, &crate::limits::current()).map_err(|source| {
+            ConfigError::Limit {
+                file: PathBuf::from(&name),
+                source,
+            }
+        })?;
         let ast = AstModule::parse(&name, source, &dialect())
             .map_err(|e| ConfigError::eval(&name, &e))?;
         let sdk_version = sdk_version_of(&ast).map_err(|e| ConfigError::Version {

@@ -84,6 +84,15 @@ pub fn globals_builder() -> GlobalsBuilder {
         .with(secrets::register_secret)
 }
 
+/// Returns a builder of the SDK globals without host access: the universals plus `print`,
+/// `struct`, `json` and `ocuroot` (no `host` namespace or aliases, no `http`, no `secret`).
+/// Used for values given on the command line (`ocuroot state set -f starlark`).
+pub fn pure_globals_builder() -> GlobalsBuilder {
+    GlobalsBuilder::extended_by(&[LibraryExtension::StructType, LibraryExtension::Print])
+        .with(ocuroot_builtin)
+        .with(json::register_json)
+}
+
 /// Returns the base SDK globals (see [`globals_builder`]).
 pub fn globals() -> Globals {
     globals_builder().build()

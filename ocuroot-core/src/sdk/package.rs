@@ -43,7 +43,21 @@ const PRELUDE_FILE: &str = "<ocuroot-sdk>/prelude.star";
 /// Returns the globals package files are evaluated with (built once per process).
 pub fn package_globals() -> &'static Globals {
     static GLOBALS: OnceLock<Globals> = OnceLock::new();
-    GLOBALS.get_or_init(|| {
+    GLOBALS.get_or_init(|| with_prelude(globals_builder()))
+}
+
+/// The globals of `-f starlark` expressions: the package globals without any host access
+/// (no `host`, `shell`, `env`, `read`, `write`, `http`, `secret`).
+fn expression_globals() -> &'static Globals {
+    static GLOBALS: OnceLock<Globals> = OnceLock::new();
+    GLOBALS.get_or_init(|| with_prelude(crate::sdk::pure_globals_builder()))
+}
+
+/// The SDK prelude (`prelude.star`), evaluated once per process. Its functions use no host
+/// builtin, so sharing them with the host-less expression globals is safe.
+fn prelude() -> &'static FrozenModule {
+    static PRELUDE: OnceLock<FrozenModule> = OnceLock::new();
+    PRELUDE.get_or_init(|| {
         let prelude_globals = globals_builder()
             .with(register_package_builtins)
             .with(register_internal_builtins)
@@ -62,7 +76,15 @@ pub fn package_globals() -> &'static Globals {
             }
             module.freeze().expect("the SDK prelude freezes")
         });
-        let mut builder = globals_builder().with(register_package_builtins);
+        prelude
+    })
+}
+
+/// Returns `builder` plus the package builtins and the public names of the prelude.
+fn with_prelude(builder: starlark::environment::GlobalsBuilder) -> Globals {
+    let prelude = prelude();
+    {
+        let mut builder = builder.with(register_package_builtins);
         let names: Vec<String> = prelude
             .names()
             .map(|n| n.as_str().to_owned())
@@ -77,7 +99,7 @@ pub fn package_globals() -> &'static Globals {
             builder.set(&name, value);
         }
         builder.build()
-    })
+    }
 }
 
 /// What [`evaluate_package`] needs.
@@ -216,7 +238,9 @@ pub fn evaluate_package(opts: &PackageEvalOptions) -> Result<PackageEval, Config
         .with_package_scope(scope.clone())
         .install();
     let session = Session::new(&opts.root, package_globals().clone(), &ctx);
-    session.eval_file(Path::new(&opts.file))?;
+    session
+        .eval_file(Path::new(&opts.file))
+        .map_err(|e| e.masked(&opts.secrets))?;
     let file = PathBuf::from(&opts.file);
 
     let (declared, phases, environments) = {
@@ -363,8 +387,8 @@ impl LoadedPackage {
                 eval.eval_function(function, &[], &named)
             };
             match result {
-                Ok(value) => decode_result(value),
-                Err(e) => CallOutcome::failed(failure_message(&e)),
+                Ok(value) => decode_result(value, &ctx.secrets),
+                Err(e) => CallOutcome::failed(ctx.secrets.mask(&failure_message(&e))),
             }
         })
     }
@@ -420,7 +444,13 @@ struct DoneJson {
 }
 
 /// Interprets a function's return value (spec §4.7).
-fn decode_result(value: Value<'_>) -> CallOutcome {
+///
+/// Outputs are checked against the [limits](crate::limits) here, where they are converted,
+/// so that an output too deep, too large or holding a number no document can keep fails
+/// the run instead of the commit that would record it. Strings holding a registered
+/// secret are replaced by the masked-secret marker ([`Secrets::mark_json`]); a tag
+/// holding a secret fails the run, since tags become ref names and commit messages.
+fn decode_result(value: Value<'_>, secrets: &Secrets) -> CallOutcome {
     if value.is_none() {
         return CallOutcome::Done {
             outputs: JsonMap::new(),
@@ -464,6 +494,18 @@ fn decode_result(value: Value<'_>) -> CallOutcome {
     };
     let tags = done.tags.unwrap_or_default();
     for tag in &tags {
+        if secrets.mask(tag) != *tag {
+            return CallOutcome::failed(
+                "a tag must not contain a secret: tags become ref names and commit messages",
+            );
+        }
+        if tag.len() >= crate::refs::MAX_SEGMENT_LEN {
+            return CallOutcome::failed(format!(
+                "invalid tag: {} bytes long, tags are at most {} bytes",
+                tag.len(),
+                crate::refs::MAX_SEGMENT_LEN - 1
+            ));
+        }
         if release_number(tag).is_some() {
             return CallOutcome::failed(format!(
                 "tags must not be in the release format (r<number>): {tag}"
@@ -473,8 +515,21 @@ fn decode_result(value: Value<'_>) -> CallOutcome {
             return CallOutcome::failed(format!("invalid tag: {tag}"));
         }
     }
+    let outputs =
+        match secrets.mark_json(&serde_json::Value::Object(done.outputs.unwrap_or_default())) {
+            serde_json::Value::Object(m) => m,
+            _ => JsonMap::new(),
+        };
+    let limits = crate::limits::current();
+    let size = serde_json::to_string(&outputs).map_or(0, |s| s.len());
+    if size > limits.max_document_bytes {
+        return CallOutcome::failed(format!(
+            "outputs are too large: {}",
+            crate::limits::LimitError::document(size, &limits)
+        ));
+    }
     CallOutcome::Done {
-        outputs: done.outputs.unwrap_or_default(),
+        outputs,
         tags,
         watch: done.watch.unwrap_or_default(),
     }
@@ -483,13 +538,24 @@ fn decode_result(value: Value<'_>) -> CallOutcome {
 /// Evaluates a Starlark expression with the SDK globals and returns its JSON form (used by
 /// `ocuroot state set -f starlark`).
 ///
-/// Package builtins that need a package (`ref`, `environments`, ...) are unavailable.
+/// The expression is a value, not a program: it is evaluated without host access (no
+/// `shell`, `env`, `read`, `http`, `secret`): only Starlark's universals, `struct`,
+/// `json` and the pure helpers of the SDK (`environment(...)`, `done`, ...). Its source, the value's nesting, its numbers and its
+/// size are held to the [limits](crate::limits); the size is measured once the expression
+/// has been evaluated.
 ///
 /// # Errors
 ///
-/// [`ConfigError::Eval`] when the expression does not parse, fails, or has no JSON form.
+/// [`ConfigError::Eval`] when the expression does not parse, fails, uses a builtin that is
+/// not available, or has no JSON form; [`ConfigError::Limit`] when it is over a limit.
 pub fn eval_expression_json(expr: &str) -> Result<serde_json::Value, ConfigError> {
     const FILE: &str = "<expression>";
+    let limits = crate::limits::current();
+    let over = |source| ConfigError::Limit {
+        file: PathBuf::from(FILE),
+        source,
+    };
+    crate::limits::check_source(expr, &limits).map_err(over)?;
     let ctx = SdkContext::new(
         HostContext::default(),
         PathBuf::new(),
@@ -502,9 +568,14 @@ pub fn eval_expression_json(expr: &str) -> Result<serde_json::Value, ConfigError
         let mut eval = Evaluator::new(&module);
         ctx.attach(&mut eval);
         let value = eval
-            .eval_module(ast, package_globals())
+            .eval_module(ast, expression_globals())
             .map_err(|e| ConfigError::eval(FILE, &e))?;
-        to_json(value).map_err(|e| ConfigError::eval(FILE, &e))
+        let json = to_json(value).map_err(|e| ConfigError::eval(FILE, &e))?;
+        let size = serde_json::to_string(&json).map_or(0, |s| s.len());
+        if size > limits.max_document_bytes {
+            return Err(over(crate::limits::LimitError::document(size, &limits)));
+        }
+        Ok(json)
     })
 }
 

@@ -227,9 +227,10 @@ pub(crate) fn check_params(f: Value<'_>, def: &FnDef, inputs: &Inputs) -> starla
     Ok(())
 }
 
-/// Returns the JSON form of a Starlark value.
+/// Returns the JSON form of a Starlark value, checked against the limits (nesting before
+/// the recursive conversion, numbers after).
 pub(crate) fn to_json(v: Value<'_>) -> starlark::Result<serde_json::Value> {
-    v.to_json_value().map_err(starlark::Error::new_other)
+    crate::sdk::json::to_json_checked(v)
 }
 
 /// Resolves the ref string `s` against the base ref of the package.

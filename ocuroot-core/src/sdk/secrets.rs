@@ -18,6 +18,10 @@ use crate::sdk::context::{PrintSink, SdkContext, SourceLocation};
 /// The replacement text for a masked secret.
 pub const MASK: &str = "<secret>";
 
+/// The key of the marker that replaces an output string holding a secret:
+/// `{"masked_secret": "Bearer <secret>"}` (see [`Secrets::mark_json`]).
+pub const MARKER_KEY: &str = "masked_secret";
+
 /// A shared list of secret strings; clones share the list.
 #[derive(Clone, Default, Debug)]
 pub struct Secrets(Arc<RwLock<Vec<String>>>);
@@ -64,6 +68,38 @@ impl Secrets {
             serde_json::Value::Object(map) => serde_json::Value::Object(
                 map.iter()
                     .map(|(k, x)| (k.clone(), self.mask_json(x)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    /// Returns `v` with every string holding a registered secret replaced by the marker
+    /// `{"masked_secret": "<the string, masked>"}`.
+    ///
+    /// Used for task outputs: a consumer reading the output through `input()` receives a
+    /// dict it can detect (`"masked_secret" in v`) instead of a string such as
+    /// `Bearer <secret>` that would silently break a shell command interpolating it; using
+    /// the marker as a string fails the consumer's run with a type error.
+    pub fn mark_json(&self, v: &serde_json::Value) -> serde_json::Value {
+        if self.is_empty() {
+            return v.clone();
+        }
+        match v {
+            serde_json::Value::String(s) => {
+                let masked = self.mask(s);
+                if masked == *s {
+                    v.clone()
+                } else {
+                    serde_json::json!({ MARKER_KEY: masked })
+                }
+            }
+            serde_json::Value::Array(items) => {
+                serde_json::Value::Array(items.iter().map(|x| self.mark_json(x)).collect())
+            }
+            serde_json::Value::Object(map) => serde_json::Value::Object(
+                map.iter()
+                    .map(|(k, x)| (self.mask(k), self.mark_json(x)))
                     .collect(),
             ),
             other => other.clone(),
@@ -153,6 +189,10 @@ mod tests {
         assert_eq!(
             secrets.mask_json(&v),
             serde_json::json!({"abc": ["<secret>", 1, {"k": "z<secret>z"}]})
+        );
+        assert_eq!(
+            secrets.mark_json(&serde_json::json!({"h": "Bearer abc", "n": 1, "l": ["x"]})),
+            serde_json::json!({"h": {"masked_secret": "Bearer <secret>"}, "n": 1, "l": ["x"]})
         );
         let collect = Arc::new(CollectingSink::default());
         let sink = MaskingSink::new(collect.clone(), secrets.clone());

@@ -11,7 +11,7 @@ use std::fmt;
 use gix::ObjectId;
 
 use super::git::Snapshot;
-use super::layout::{Area, DOC_FILE};
+use super::layout::{Area, DOC_FILE, LINK_FILE};
 use super::{Store, StoreResult};
 use crate::refs::Ref;
 
@@ -109,48 +109,111 @@ pub(crate) struct DiffBlobs {
     pub applied: Option<ObjectId>,
 }
 
-/// Like [`diff_views`], with the blob ids of the documents on both sides.
-pub(crate) fn diff_view_blobs(
+/// Like [`diff_views`], with the blob ids of the documents on both sides and the entries of
+/// the intent tree that are no intent documents (see [`TreeProblem`]) beside the diff, from the same walk.
+pub(crate) fn diff_view_checked(
     intent: &super::View<'_>,
     state: &super::View<'_>,
-) -> StoreResult<Vec<DiffBlobs>> {
-    diff_snapshot_blobs(intent.snapshot(), state.snapshot())
+) -> StoreResult<(Vec<DiffBlobs>, Vec<TreeProblem>)> {
+    diff_snapshot_checked(intent.snapshot(), state.snapshot())
 }
 
 fn diff_snapshot_blobs(
     intent_snap: &Snapshot<'_>,
     state_snap: &Snapshot<'_>,
 ) -> StoreResult<Vec<DiffBlobs>> {
+    Ok(diff_snapshot_checked(intent_snap, state_snap)?.0)
+}
+
+/// An entry of the intent tree, on a changed path, that is no intent document: a symlink
+/// or gitlink where a document is expected, a folder named like a document file, a link
+/// file, a file with another name, or a document whose folder names no valid ref.
+///
+/// Such entries are never part of the diff (so never applied); [`intent_tree_problems`]
+/// reports them, and `intent::check_changes` with it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TreeProblem {
+    /// The entry's path inside the intent branch.
+    pub path: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Returns the entries of the intent tree that differ from state's applied mirror but are
+/// no intent documents (see [`TreeProblem`]), sorted by path. The walk is the one of
+/// [`diff_intent`], so its cost follows the changes too.
+///
+/// # Errors
+///
+/// Git errors.
+pub fn intent_tree_problems(intent: &Store, state: &Store) -> StoreResult<Vec<TreeProblem>> {
+    Ok(diff_snapshot_checked(&intent.backend().snapshot()?, &state.backend().snapshot()?)?.1)
+}
+
+fn diff_snapshot_checked(
+    intent_snap: &Snapshot<'_>,
+    state_snap: &Snapshot<'_>,
+) -> StoreResult<(Vec<DiffBlobs>, Vec<TreeProblem>)> {
     let left = intent_snap.area_tree(Area::Records)?;
     let right = state_snap.area_tree(Area::Applied)?;
-    let mut out = Vec::new();
+    let mut out = Out::default();
     let mut path = Vec::new();
     walk(intent_snap, left, state_snap, right, &mut path, &mut out)?;
-    out.sort_by(|a, b| a.entry.cmp(&b.entry));
-    Ok(out)
+    out.diff.sort_by(|a, b| a.entry.cmp(&b.entry));
+    out.problems.sort();
+    Ok((out.diff, out.problems))
 }
+
+/// What the walk collects.
+#[derive(Default)]
+struct Out {
+    diff: Vec<DiffBlobs>,
+    problems: Vec<TreeProblem>,
+}
+
+impl Out {
+    fn problem(&mut self, snap: &Snapshot<'_>, path: &[String], name: &[u8], message: String) {
+        let mut rel = vec![Area::Records.dir().to_string()];
+        rel.extend(path.iter().cloned());
+        rel.push(String::from_utf8_lossy(name).into_owned());
+        self.problems.push(TreeProblem {
+            path: snap.full_path(&rel),
+            message,
+        });
+    }
+}
+
+/// Git's mode of a symbolic link and of a gitlink (submodule) entry.
+const MODE_SYMLINK: &[u8] = b"120000";
+const MODE_GITLINK: &[u8] = b"160000";
 
 fn push(
     path: &[String],
     intent: Option<ObjectId>,
     applied: Option<ObjectId>,
-    out: &mut Vec<DiffBlobs>,
-) {
+    out: &mut Out,
+) -> Result<(), String> {
     let kind = match (intent, applied) {
         (Some(_), None) => DiffKind::Create,
         (None, Some(_)) => DiffKind::Delete,
         (Some(a), Some(b)) if a != b => DiffKind::Update,
-        _ => return,
+        _ => return Ok(()),
     };
     let segs: Vec<&str> = path.iter().map(String::as_str).collect();
-    // A path that is not a valid ref cannot have been written by ocuroot; a hand-made
-    // file there is reported by `intent check`, not here.
-    if let Ok(r) = Ref::from_storage_segments(&segs) {
-        out.push(DiffBlobs {
-            entry: DiffEntry { r, kind },
-            intent,
-            applied,
-        });
+    match Ref::from_storage_segments(&segs) {
+        Ok(r) => {
+            out.diff.push(DiffBlobs {
+                entry: DiffEntry { r, kind },
+                intent,
+                applied,
+            });
+            Ok(())
+        }
+        // A path that is not a valid ref cannot have been written by ocuroot: a hand-made
+        // file on the intent side is a problem to report, never a change to apply. On the
+        // applied side only ocuroot writes, so there is nothing to report.
+        Err(e) if intent.is_some() => Err(format!("the folder does not name a valid ref: {e}")),
+        Err(_) => Ok(()),
     }
 }
 
@@ -165,8 +228,8 @@ fn git_order(a: &[u8], a_tree: bool, b: &[u8], b_tree: bool) -> Ordering {
     })
 }
 
-/// A tree entry: name, whether it is a tree, object id.
-type Item<'t> = (&'t [u8], bool, &'t gix::oid);
+/// A tree entry: name, whether it is a tree, object id, mode.
+type Item<'t> = (&'t [u8], bool, &'t gix::oid, &'t [u8]);
 
 /// Splits a tree object's bytes into its entries in one pass, borrowing names and ids.
 ///
@@ -187,7 +250,7 @@ fn parse_tree(data: &[u8], hash_len: usize) -> Option<Vec<Item<'_>>> {
         }
         let id = gix::oid::try_from_bytes(&tail[..hash_len]).ok()?;
         rest = &tail[hash_len..];
-        out.push((name, mode == b"40000", id));
+        out.push((name, mode == b"40000", id, mode));
     }
     Some(out)
 }
@@ -209,7 +272,7 @@ fn walk(
     rs: &Snapshot<'_>,
     right: Option<ObjectId>,
     path: &mut Vec<String>,
-    out: &mut Vec<DiffBlobs>,
+    out: &mut Out,
 ) -> StoreResult<()> {
     if left == right {
         return Ok(());
@@ -244,17 +307,54 @@ fn walk(
         {
             continue;
         }
-        let Some(&(name, is_tree, _)) = le.or(re) else {
+        let Some(&(name, is_tree, _, _)) = le.or(re) else {
             continue;
         };
+        let file_name = name == DOC_FILE.as_bytes() || name == LINK_FILE.as_bytes();
+        if let Some(&(_, true, _, _)) = le
+            && file_name
+        {
+            out.problem(
+                ls,
+                path,
+                name,
+                "a folder where a file is expected".to_string(),
+            );
+            continue;
+        }
         if !is_tree {
+            // Judge every file on the intent side; the applied side is ocuroot's own.
+            let mut intent = le.map(|e| e.2.to_owned());
+            if let Some(&(_, _, _, mode)) = le {
+                let problem = if mode == MODE_SYMLINK {
+                    Some("a symlink is not allowed in intent; write the document itself")
+                } else if mode == MODE_GITLINK {
+                    Some("a submodule (gitlink) is not allowed in intent")
+                } else if name == LINK_FILE.as_bytes() {
+                    Some("links are not allowed in intent; write the document itself")
+                } else if name != DOC_FILE.as_bytes() {
+                    Some("unexpected file: intent documents are named #.yaml")
+                } else {
+                    None
+                };
+                if let Some(message) = problem {
+                    out.problem(ls, path, name, message.to_string());
+                    intent = None;
+                    if name != DOC_FILE.as_bytes() {
+                        continue;
+                    }
+                }
+            }
             if name == DOC_FILE.as_bytes() {
-                push(
-                    path,
-                    le.map(|e| e.2.to_owned()),
-                    re.map(|e| e.2.to_owned()),
-                    out,
-                );
+                let applied = re.filter(|e| !e.1).map(|e| e.2.to_owned());
+                if intent.is_none() && le.is_some() {
+                    // A bad entry stands where a document was: neither update nor delete
+                    // until it is fixed.
+                    continue;
+                }
+                if let Err(message) = push(path, intent, applied, out) {
+                    out.problem(ls, path, name, message);
+                }
             }
             continue;
         }
@@ -298,6 +398,8 @@ mod tests {
             assert_eq!(o.0, t.filename);
             assert_eq!(o.1, t.mode.is_tree());
             assert_eq!(o.2, t.oid);
+            let mut backing = [0u8; 6];
+            assert_eq!(o.3, t.mode.as_bytes(&mut backing).as_ref() as &[u8]);
         }
         assert_eq!(parse_tree(b"", 20), Some(Vec::new()));
         // Truncated: a name without its id, a mode without a name.

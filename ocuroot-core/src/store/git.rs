@@ -17,8 +17,8 @@ use super::layout::{self, Area, DOC_FILE, FORMAT_VERSION, LINK_FILE, MARKER_FILE
 use super::matcher::SegmentMatcher;
 use super::remote::{self, PushOutcome, RemoteFailure, RemoteOptions, RemoteSettings};
 use super::{
-    CommitOutcome, CommitTimings, Entry, HistoryChange, HistoryEntry, MatchOptions, Op, StoreError,
-    StoreKind, StoreOptions, StoreResult, Transaction,
+    CommitOutcome, CommitTimings, Entry, FileKind, HistoryChange, HistoryEntry, MatchOptions, Op,
+    StoreError, StoreKind, StoreOptions, StoreResult, Transaction,
 };
 use crate::clock::Clock;
 use crate::refs::{Glob, Ref};
@@ -167,6 +167,11 @@ impl GitBackend {
 
     pub(crate) fn repo_path(&self) -> &Path {
         &self.repo_path
+    }
+
+    /// Returns the remote URL as configured (credentials included), if the store has one.
+    pub(crate) fn remote_url(&self) -> Option<&str> {
+        self.remote.as_ref().map(|r| r.url.as_str())
     }
 
     pub(crate) fn branch(&self) -> &str {
@@ -1101,6 +1106,20 @@ fn decode_entry(
     }
 }
 
+/// Refuses a tree entry that is not a plain file where a document or link is expected: a
+/// symlink's blob is its target path and a gitlink names a commit of another repository,
+/// so neither may be read as a document.
+fn check_file_kind(kind: EntryKind, path: &str, loc: &str) -> StoreResult<()> {
+    match FileKind::of(kind) {
+        FileKind::File => Ok(()),
+        other => Err(StoreError::NotAFile {
+            path: path.to_string(),
+            location: loc.to_string(),
+            what: other.describe(),
+        }),
+    }
+}
+
 /// Parses a document file's bytes; `path` and `loc` name the file in errors.
 fn parse_document(bytes: &[u8], path: &str, loc: &str) -> StoreResult<Value> {
     let text = String::from_utf8_lossy(bytes);
@@ -1123,6 +1142,11 @@ pub(crate) struct Snapshot<'a> {
 impl Snapshot<'_> {
     fn loc(&self) -> String {
         self.backend.location()
+    }
+
+    /// Returns the path inside the branch of `rel` (relative to the store folder).
+    pub(crate) fn full_path(&self, rel: &[String]) -> String {
+        self.backend.full_path(rel).join("/")
     }
 
     fn check_marker(&self) -> StoreResult<()> {
@@ -1181,6 +1205,7 @@ impl Snapshot<'_> {
         match self.lookup(rel)? {
             Some((kind, id)) if kind != EntryKind::Tree => {
                 let loc = self.loc();
+                check_file_kind(kind, &self.backend.full_path(rel).join("/"), &loc)?;
                 let blob = self
                     .repo
                     .find_blob(id)
@@ -1204,6 +1229,7 @@ impl Snapshot<'_> {
             && kind != EntryKind::Tree
         {
             let path = self.backend.full_path(&doc).join("/");
+            check_file_kind(kind, &path, &loc)?;
             return decode_entry(&self.repo, id, false, &path, &loc).map(Some);
         }
         if area == Area::Records {
@@ -1212,6 +1238,7 @@ impl Snapshot<'_> {
                 && kind != EntryKind::Tree
             {
                 let path = self.backend.full_path(&link).join("/");
+                check_file_kind(kind, &path, &loc)?;
                 return decode_entry(&self.repo, id, true, &path, &loc).map(Some);
             }
         }
@@ -1223,6 +1250,7 @@ impl Snapshot<'_> {
         match self.lookup(&link)? {
             Some((kind, id)) if kind != EntryKind::Tree => {
                 let path = self.backend.full_path(&link).join("/");
+                check_file_kind(kind, &path, &self.loc())?;
                 match decode_entry(&self.repo, id, true, &path, &self.loc())? {
                     Entry::Link(t) => Ok(Some(t)),
                     Entry::Document(_) => Ok(None),
@@ -1453,12 +1481,20 @@ impl<'s, 'a> Overlay<'s, 'a> {
     }
 
     fn render(r: &Ref, value: &Value) -> StoreResult<Vec<u8>> {
-        yaml::to_canonical(value)
-            .map(String::into_bytes)
-            .map_err(|source| StoreError::Render {
+        let text = yaml::to_canonical(value).map_err(|source| StoreError::Render {
+            r: r.to_string(),
+            source,
+        })?;
+        // The last line of defence against gigabyte blobs: outside input is held to the
+        // document limit where it enters, and a run's logs to the log limit, the largest.
+        let limit = crate::limits::current().max_log_bytes;
+        crate::limits::check_size("the document", text.len(), limit, "max_log_bytes").map_err(
+            |e| StoreError::Render {
                 r: r.to_string(),
-                source,
-            })
+                source: e.into(),
+            },
+        )?;
+        Ok(text.into_bytes())
     }
 
     fn apply(&mut self, op: &Op) -> StoreResult<()> {
@@ -1565,7 +1601,9 @@ pub(crate) struct RawFile {
     pub rel: Vec<String>,
     /// Path inside the branch, for messages.
     pub path: String,
-    /// The content.
+    /// What kind of entry it is.
+    pub kind: FileKind,
+    /// The content (empty for a gitlink).
     pub bytes: Vec<u8>,
 }
 
@@ -1585,16 +1623,24 @@ impl Snapshot<'_> {
                 if kind == EntryKind::Tree {
                     stack.push((id, p));
                 } else {
-                    let blob = self
-                        .repo
-                        .find_blob(id)
-                        .map_err(git_err(&loc, "read blob"))?;
+                    let file_kind = FileKind::of(kind);
+                    // A gitlink names a commit of another repository: there is no blob.
+                    let bytes = if file_kind == FileKind::Submodule {
+                        Vec::new()
+                    } else {
+                        self.repo
+                            .find_blob(id)
+                            .map_err(git_err(&loc, "read blob"))?
+                            .data
+                            .clone()
+                    };
                     let mut full = vec![area.dir().to_string()];
                     full.extend(p.iter().cloned());
                     out.push(RawFile {
                         path: self.backend.full_path(&full).join("/"),
                         rel: p,
-                        bytes: blob.data.clone(),
+                        kind: file_kind,
+                        bytes,
                     });
                 }
             }

@@ -33,8 +33,10 @@ use crate::clock::Clock;
 use crate::refs::{Glob, Ref, RefParseError};
 use crate::yaml::YamlError;
 
-pub(crate) use diff::diff_view_blobs;
-pub use diff::{DiffEntry, DiffKind, diff_intent, diff_intent_at, diff_views};
+pub(crate) use diff::diff_view_checked;
+pub use diff::{
+    DiffEntry, DiffKind, TreeProblem, diff_intent, diff_intent_at, diff_views, intent_tree_problems,
+};
 pub use layout::Area;
 pub use maintenance::{Maintenance, maintain};
 pub use remote::{RemoteOptions, RemoteSettings};
@@ -569,6 +571,17 @@ pub enum StoreError {
         #[source]
         source: RefParseError,
     },
+    /// A tree entry where a document or link file is expected is a symlink or a gitlink
+    /// (for example after a hand-made commit).
+    #[error("store file {path} in {location} is {what}, not a file")]
+    NotAFile {
+        /// The entry's path inside the branch.
+        path: String,
+        /// The store location.
+        location: String,
+        /// What it is (`a symlink`, `a submodule (gitlink)`).
+        what: &'static str,
+    },
     /// The store was written by an incompatible version.
     #[error(
         "unsupported store format {found} in {location} (this ocuroot reads format {expected})"
@@ -712,6 +725,15 @@ impl Store {
     /// Fails on Git errors.
     pub fn tip(&self) -> StoreResult<Option<String>> {
         self.git.tip_hex()
+    }
+
+    /// Returns the credentials in this store's remote URL ([`url_credentials`]), which
+    /// callers register as secrets so that no log, output or message shows them.
+    pub fn credentials(&self) -> Vec<String> {
+        self.git
+            .remote_url()
+            .map(url_credentials)
+            .unwrap_or_default()
     }
 
     /// Returns what is stored exactly at `r` (no link resolution, fragment ignored).
@@ -973,6 +995,41 @@ impl Store {
     }
 }
 
+/// Returns the credentials a remote URL carries: the user-info part (`token@`,
+/// `user:password@`: the token, the password and the whole part) and the query string
+/// (the whole string and each parameter's value), longest first. A URL without any gives
+/// nothing; values under 4 bytes are left out, as they would mask ordinary text.
+pub fn url_credentials(url: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    if url.contains("://")
+        && let Some((userinfo, _host)) = authority.rsplit_once('@')
+    {
+        match userinfo.split_once(':') {
+            Some((_user, password)) => {
+                out.push(password.to_owned());
+                out.push(userinfo.to_owned());
+            }
+            None => out.push(userinfo.to_owned()),
+        }
+    }
+    if let Some((_, query)) = rest.split_once('?') {
+        let query = query.split('#').next().unwrap_or("");
+        out.push(query.to_owned());
+        for pair in query.split('&') {
+            if let Some((_, value)) = pair.split_once('=') {
+                out.push(value.to_owned());
+            }
+        }
+    }
+    out.retain(|c| c.len() >= 4);
+    out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    out.dedup();
+    out
+}
+
 /// Checks that every operation of `tx` addresses a storable ref without a fragment.
 fn check_ops(tx: &Transaction) -> StoreResult<()> {
     for op in tx.ops() {
@@ -996,6 +1053,37 @@ fn check_ops(tx: &Transaction) -> StoreResult<()> {
     Ok(())
 }
 
+/// What a non-folder entry of a store tree is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FileKind {
+    /// A regular (or executable) file: the only kind ocuroot writes.
+    File,
+    /// A symbolic link.
+    Symlink,
+    /// A gitlink: a submodule entry naming a commit of another repository.
+    Submodule,
+}
+
+impl FileKind {
+    pub(crate) fn of(kind: gix::objs::tree::EntryKind) -> FileKind {
+        use gix::objs::tree::EntryKind;
+        match kind {
+            EntryKind::Link => FileKind::Symlink,
+            EntryKind::Commit => FileKind::Submodule,
+            EntryKind::Blob | EntryKind::BlobExecutable | EntryKind::Tree => FileKind::File,
+        }
+    }
+
+    /// Returns how messages name the kind (`a file`, `a symlink`, `a submodule (gitlink)`).
+    pub fn describe(self) -> &'static str {
+        match self {
+            FileKind::File => "a file",
+            FileKind::Symlink => "a symlink",
+            FileKind::Submodule => "a submodule (gitlink)",
+        }
+    }
+}
+
 /// A file of a store as it is in Git, for validation (see [`View::files`]).
 #[derive(Clone, Debug)]
 pub struct StoreFile {
@@ -1005,6 +1093,10 @@ pub struct StoreFile {
     pub r: Option<Ref>,
     /// The file name inside the ref folder (`#.yaml`, `#.link`, or something unexpected).
     pub name: String,
+    /// Whether it is a file, a symlink or a gitlink.
+    pub kind: FileKind,
+    /// Why the folder names no ref, when [`StoreFile::r`] is `None`.
+    pub folder_error: Option<String>,
     /// The raw content.
     pub text: String,
 }
@@ -1118,10 +1210,13 @@ impl View<'_> {
                     .iter()
                     .map(String::as_str)
                     .collect();
+                let parsed = Ref::from_storage_segments(&dir);
                 StoreFile {
                     path: f.path,
-                    r: Ref::from_storage_segments(&dir).ok(),
+                    folder_error: parsed.as_ref().err().map(ToString::to_string),
+                    r: parsed.ok(),
                     name,
+                    kind: f.kind,
                     text: String::from_utf8_lossy(&f.bytes).into_owned(),
                 }
             })
@@ -1132,6 +1227,22 @@ impl View<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_credentials_are_found() {
+        assert_eq!(
+            url_credentials("https://user:hunter22@host/r.git?token=abcd1234&x=1"),
+            [
+                "token=abcd1234&x=1",
+                "user:hunter22",
+                "abcd1234",
+                "hunter22"
+            ]
+        );
+        assert_eq!(url_credentials("https://tok3n@host/r.git"), ["tok3n"]);
+        assert!(url_credentials("git@github.com:org/r.git").is_empty());
+        assert!(url_credentials("/plain/path").is_empty());
+    }
 
     #[test]
     fn appended_transactions_name_both_in_the_summary_and_keep_every_op() {

@@ -76,11 +76,15 @@ pub enum RemoteFailure {
     Local(String),
 }
 
-/// Returns `url` with any `user:password@` (or `token@`) part replaced by `***@`.
+/// Returns `url` with any `user:password@` (or `token@`) part replaced by `***@` and any
+/// query string (`?token=…`) by `?***`.
 pub fn redact(url: &str) -> String {
     static USERINFO: LazyLock<regex::Regex> =
         LazyLock::new(|| regex::Regex::new(r"://[^/@\s']+@").expect("valid regex"));
-    USERINFO.replace_all(url, "://***@").into_owned()
+    static QUERY: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r"(://[^\s'?]*)\?[^\s'#]*").expect("valid regex"));
+    let url = USERINFO.replace_all(url, "://***@");
+    QUERY.replace_all(&url, "$1?***").into_owned()
 }
 
 /// Returns the cache repository path for `url` under `home` (`$OCUROOT_HOME`).
@@ -571,6 +575,13 @@ mod tests {
         );
         assert_eq!(redact("/plain/path.git"), "/plain/path.git");
         assert_eq!(redact("git://127.0.0.1:9/x"), "git://127.0.0.1:9/x");
+        // See: issue 12 ("a token in a URL's query string appears in errors").
+        assert_eq!(
+            redact("fatal: 'https://host/r.git?token=t0ps3cret' not found"),
+            "fatal: 'https://host/r.git?***' not found"
+        );
+        let cache = cache_path(Path::new("/h"), "https://host/r.git?token=t0ps3cret");
+        assert!(!cache.to_string_lossy().contains("t0ps3cret"), "{cache:?}");
     }
 
     fn id(n: u8) -> ObjectId {

@@ -51,6 +51,21 @@ pub fn try_git(dir: &Path, args: &[&str]) -> Option<String> {
 /// `repo` with plain git plumbing, as a person editing the store by hand would. The branch
 /// is created if missing. Returns the new commit.
 pub fn hand_commit(repo: &Path, branch: &str, files: &[(&str, Option<&str>)]) -> String {
+    let entries: Vec<(&str, &str, Option<&str>)> = files
+        .iter()
+        .map(|(path, content)| ("100644", *path, *content))
+        .collect();
+    hand_commit_modes(repo, branch, &entries)
+}
+
+/// Like [`hand_commit`], with a Git mode per entry: `(mode, path, content)`. For `100644`
+/// and `120000` (a symlink, whose content is its target) the content is written as a blob;
+/// for `160000` (a gitlink, a submodule entry) it is the commit id the entry names.
+pub fn hand_commit_modes(
+    repo: &Path,
+    branch: &str,
+    files: &[(&str, &str, Option<&str>)],
+) -> String {
     let tmp = tempfile::tempdir().expect("tempdir");
     let index = tmp.path().join("index");
     let run = |args: &[&str], input: Option<&str>| -> String {
@@ -84,16 +99,20 @@ pub fn hand_commit(repo: &Path, branch: &str, files: &[(&str, Option<&str>)]) ->
     if let Some(parent) = &parent {
         run(&["read-tree", parent], None);
     }
-    for (path, content) in files {
+    for (mode, path, content) in files {
         match content {
             Some(c) => {
-                let blob = run(&["hash-object", "-w", "--stdin"], Some(c));
+                let object = if *mode == "160000" {
+                    c.to_string()
+                } else {
+                    run(&["hash-object", "-w", "--stdin"], Some(c))
+                };
                 run(
                     &[
                         "update-index",
                         "--add",
                         "--cacheinfo",
-                        &format!("100644,{blob},{path}"),
+                        &format!("{mode},{object},{path}"),
                     ],
                     None,
                 );
