@@ -2,8 +2,6 @@
 
 use serde_json::json;
 
-use ocuroot_core::store::{StoreKind, Transaction};
-
 use crate::common::{TestEnv, git};
 
 /// Returns the YAML of an intent document as stored in the hub.

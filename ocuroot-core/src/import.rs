@@ -148,9 +148,9 @@ pub enum ImportError {
     Store {
         /// `state` or `intent`.
         kind: &'static str,
-        /// The store error.
+        /// The store error (boxed: it is large, and this is the cold path).
         #[source]
-        source: StoreError,
+        source: Box<StoreError>,
     },
 }
 
@@ -465,11 +465,11 @@ impl Prepared {
         // apply (a link over an existing document, say) fails before the other lands.
         let state_err = |source| ImportError::Store {
             kind: "state",
-            source,
+            source: Box::new(source),
         };
         let intent_err = |source| ImportError::Store {
             kind: "intent",
-            source,
+            source: Box::new(source),
         };
         state.preview(&self.state.tx).map_err(state_err)?;
         if let Some(plan) = &self.intent {
