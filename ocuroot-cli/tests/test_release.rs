@@ -983,4 +983,33 @@ fn issue_11_retry_picks_the_numerically_latest_of_twelve_releases() {
             "r{n} was not retried"
         );
     }
+    // `--package`/`--release` build the ref when none is given (spec §5.1).
+    let got = env
+        .run(&[
+            "state",
+            "get",
+            "--package",
+            "fail.ocu.star",
+            "--release",
+            "r12",
+        ])
+        .success();
+    assert!(got.stdout.contains("commit"), "{got}");
+    assert_eq!(env.run(&["state", "get"]).code(), 2, "a ref is required");
+    let repl = env
+        .run(&[
+            "repl",
+            "--package",
+            "fail.ocu.star",
+            "--release",
+            "r3",
+            "-c",
+            "ref(ref = './custom/x')",
+        ])
+        .success();
+    assert!(
+        repl.stdout
+            .contains("preview.git/-/fail.ocu.star/@r3/custom/x"),
+        "{repl}"
+    );
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::release::escape;
 use super::work::WorkItem;
 use super::{Engine, EngineResult, ProgressEvent, decode, ref_of};
-use crate::config::{self, REPO_CONFIG_FILE, StoreSelection};
+use crate::config::{self, REPO_CONFIG_FILE, StoreSelection, StoreSpec};
 use crate::refs::Glob;
 use crate::store::{Area, Entry, MatchOptions, Transaction};
 
@@ -70,7 +70,7 @@ pub struct Triggered {
 
 impl Engine<'_> {
     /// Records this repository's configuration for the current commit, once, in state;
-    /// with a separate intent store, also copies it there as the repository's latest
+    /// with an intent store in another repository, also copies it there as the repository's latest
     /// configuration ([`Area::Repos`]), so that commands run in a checkout of the intent
     /// store find the state store and the triggers (spec §5.1).
     ///
@@ -97,13 +97,15 @@ impl Engine<'_> {
             tx.link(&latest, &at);
             self.ws.state.commit(&tx)?;
         }
-        let separate_intent = matches!(
-            self.ws.config.stores,
+        // Two branches of one repository need no copy: a checkout of the intent branch
+        // reads the configurations from the `state` branch of its `origin`.
+        let separate_intent = match &self.ws.config.stores {
             Some(StoreSelection {
-                intent: Some(_),
-                ..
-            })
-        );
+                state,
+                intent: Some(intent),
+            }) => !same_repository(state, intent),
+            _ => false,
+        };
         if separate_intent {
             let copy = crate::model::to_json(&RepoConfigDoc {
                 commit: Some(commit.to_string()),
@@ -216,6 +218,16 @@ impl Engine<'_> {
             commit: commit.to_string(),
             result,
         })
+    }
+}
+
+/// Returns true when two store selections name the same repository (so only their branches
+/// differ).
+fn same_repository(a: &StoreSpec, b: &StoreSpec) -> bool {
+    match (a, b) {
+        (StoreSpec::Fs { path: a }, StoreSpec::Fs { path: b }) => a == b,
+        (StoreSpec::Git { remote_url: a, .. }, StoreSpec::Git { remote_url: b, .. }) => a == b,
+        _ => false,
     }
 }
 
