@@ -308,6 +308,17 @@ mod tests {
         assert!(from_str::<Value>("x: '123456789012345678901234567890'\ny: 1e19\n").is_ok());
     }
 
+    // See: issue 12, found by `fuzz_state_set_json` (docs/fuzzing.md): a double whose
+    // YAML spelling is not Rust's shortest one was accepted but not readable again.
+    #[test]
+    fn issue_12_fuzz_double_spelled_by_the_yaml_writer_reads_back() {
+        let v: Value = serde_json::from_str("6000000000000003e-1").expect("json");
+        let text = to_canonical(&v).expect("render");
+        let back: Value = from_str(&text).expect("parse");
+        assert_eq!(back.as_f64(), v.as_f64());
+        assert_eq!(to_canonical(&back).expect("again"), text);
+    }
+
     #[test]
     fn duplicate_keys_are_rejected() {
         assert!(from_str::<Value>("a: 1\na: 2\n").is_err());
