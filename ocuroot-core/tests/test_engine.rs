@@ -2,17 +2,11 @@
 //! most `EngineOptions::wave_slice` runs.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
 
-use ocuroot_core::engine::{
-    CascadeScope, ClaimOptions, Engine, EngineOptions, NoProcesses, NoProgress, Owner,
-    ReleaseOutcome, ReleaseStatus,
-};
-use ocuroot_core::sdk::CollectingSink;
-use ocuroot_core::workspace::{Workspace, WorkspaceOptions};
+use ocuroot_core::engine::{CascadeScope, Engine, EngineOptions, ReleaseOutcome, ReleaseStatus};
+use ocuroot_core::workspace::Workspace;
 
-use crate::common::{clock, git};
+use crate::common::git;
 
 /// A repository with `envs` environments and `packages` packages deploying to each.
 fn repo(dir: &Path, packages: usize, envs: usize) {
@@ -51,35 +45,11 @@ fn repo(dir: &Path, packages: usize, envs: usize) {
 }
 
 fn workspace(dir: &Path) -> Workspace {
-    Workspace::open(WorkspaceOptions {
-        cwd: dir.to_path_buf(),
-        env: [("OCU_REPO_COMMIT_OVERRIDE".to_string(), "c1".to_string())]
-            .into_iter()
-            .collect(),
-        clock: clock(),
-        sink: Arc::new(CollectingSink::default()),
-        home: Some(dir.join(".home")),
-        remote: Default::default(),
-    })
-    .expect("open workspace")
+    crate::common::engine_workspace(dir)
 }
 
 fn options(wave_slice: usize) -> EngineOptions {
-    EngineOptions {
-        parallel: 4,
-        progress: Arc::new(NoProgress),
-        clock: clock(),
-        results_window: Duration::from_secs(600),
-        wave_slice,
-        claims: ClaimOptions::new(
-            Owner {
-                host: "test".to_string(),
-                pid: std::process::id(),
-                ..Owner::default()
-            },
-            Arc::new(NoProcesses),
-        ),
-    }
+    crate::common::engine_options(wave_slice)
 }
 
 fn state_commits(dir: &Path) -> usize {

@@ -4,20 +4,15 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
 
-use ocuroot_core::engine::{
-    ClaimOptions, Engine, EngineOptions, NoProcesses, NoProgress, Owner, WorkFilter,
-};
+use ocuroot_core::engine::{Engine, EngineOptions, WorkFilter};
 use ocuroot_core::model::{DeployIntent, Environment, TaskSummary};
 use ocuroot_core::refs::Ref;
-use ocuroot_core::sdk::CollectingSink;
 use ocuroot_core::store::{Area, MatchOptions, Transaction};
-use ocuroot_core::workspace::{Workspace, WorkspaceOptions};
+use ocuroot_core::workspace::Workspace;
 use proptest::prelude::*;
 
-use crate::common::{clock, git, r};
+use crate::common::{git, r};
 
 const PACKAGES: [&str; 3] = ["a", "b", "c"];
 /// Environments every release deploys to (they exist when the releases are made).
@@ -84,35 +79,11 @@ fn template(dir: &Path) {
 }
 
 fn workspace(dir: &Path) -> Workspace {
-    Workspace::open(WorkspaceOptions {
-        cwd: dir.to_path_buf(),
-        env: [("OCU_REPO_COMMIT_OVERRIDE".to_string(), "c1".to_string())]
-            .into_iter()
-            .collect(),
-        clock: clock(),
-        sink: Arc::new(CollectingSink::default()),
-        home: Some(dir.join(".home")),
-        remote: Default::default(),
-    })
-    .expect("open workspace")
+    crate::common::engine_workspace(dir)
 }
 
 fn options() -> EngineOptions {
-    EngineOptions {
-        parallel: 4,
-        progress: Arc::new(NoProgress),
-        clock: clock(),
-        results_window: Duration::from_secs(600),
-        wave_slice: EngineOptions::DEFAULT_WAVE_SLICE,
-        claims: ClaimOptions::new(
-            Owner {
-                host: "test".to_string(),
-                pid: std::process::id(),
-                ..Owner::default()
-            },
-            Arc::new(NoProcesses),
-        ),
-    }
+    crate::common::engine_options(EngineOptions::DEFAULT_WAVE_SLICE)
 }
 
 /// One intent edit.

@@ -754,17 +754,10 @@ fn runs_with_status_in(
     release: &Ref,
     statuses: &[RunStatus],
 ) -> EngineResult<Vec<Ref>> {
-    let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
-    let glob = Glob::new(&format!(
-        "{}/{{task,deploy}}/*/*/status/{{{}}}",
-        escape(&release.to_string()),
-        names.join(",")
-    ))?;
-    let refs = reader.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
-    let mut out: Vec<Ref> = refs.iter().filter_map(|r| status_run(r).ok()).collect();
-    out.sort();
-    out.dedup();
-    Ok(out)
+    Ok(run_statuses_in(reader, release, statuses)?
+        .into_iter()
+        .map(|(run, _)| run)
+        .collect())
 }
 
 fn check_input_names(run: &Ref, inputs: &model::Inputs) -> EngineResult<()> {

@@ -84,3 +84,40 @@ pub fn remote_options(
     opts.prefix = prefix.to_string();
     opts
 }
+
+/// Opens a workspace on the repository `dir` as the engine tests do: commit `c1`, the test
+/// clock, a home folder inside `dir`.
+pub fn engine_workspace(dir: &Path) -> ocuroot_core::workspace::Workspace {
+    ocuroot_core::workspace::Workspace::open(ocuroot_core::workspace::WorkspaceOptions {
+        cwd: dir.to_path_buf(),
+        env: [("OCU_REPO_COMMIT_OVERRIDE".to_string(), "c1".to_string())]
+            .into_iter()
+            .collect(),
+        clock: clock(),
+        sink: Arc::new(ocuroot_core::sdk::CollectingSink::default()),
+        home: Some(dir.join(".home")),
+        remote: Default::default(),
+    })
+    .expect("open workspace")
+}
+
+/// Engine options for tests: 4 runs at once, no progress, waves in slices of `wave_slice`,
+/// claims as this test process (no owner judged gone).
+pub fn engine_options(wave_slice: usize) -> ocuroot_core::engine::EngineOptions {
+    use ocuroot_core::engine::{ClaimOptions, EngineOptions, NoProcesses, NoProgress, Owner};
+    EngineOptions {
+        parallel: 4,
+        progress: Arc::new(NoProgress),
+        clock: clock(),
+        results_window: std::time::Duration::from_secs(600),
+        wave_slice,
+        claims: ClaimOptions::new(
+            Owner {
+                host: "test".to_string(),
+                pid: std::process::id(),
+                ..Owner::default()
+            },
+            Arc::new(NoProcesses),
+        ),
+    }
+}
