@@ -413,3 +413,54 @@ fn issue_10_removing_an_environment_runs_downs_in_reverse_dependency_order() {
     assert_eq!(env1.run(&["state", "diff"]).success().stdout, "");
     worktrees_and_clones_removed(&env1);
 }
+
+// See: issue 10: a `down` ordered after its reader's `down` follows a `release retry` of
+// that reader's failed `down` instead of waiting for the failed run forever.
+#[test]
+fn issue_10_a_waiting_down_follows_the_retry_of_its_readers_down() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let remote = store_remote(tmp.path());
+    let book = tmp.path().join("ledger.txt");
+    let (mut env1, _) = repo_of(tmp.path(), "teardown", "repo1", &remote);
+    let (mut env2, _) = repo_of(tmp.path(), "teardown", "repo2", &remote);
+    for env in [&mut env1, &mut env2] {
+        env.set_env("LEDGER", book.to_str().expect("utf-8"));
+    }
+    for f in ["environments.ocu.star", "network.ocu.star", "db.ocu.star"] {
+        env1.run(&["release", "new", f]).success();
+    }
+    env2.run(&["release", "new", "app.ocu.star"]).success();
+    env1.run(&["state", "delete", "@/environment/production"])
+        .success();
+    let out = env1.run_with("", &["work", "cascade"], &[("FAIL_DB_DOWN", "1")], None);
+    assert_eq!(out.code(), 1, "db's down fails: {out}");
+    let downs = |book: &Path| -> Vec<String> {
+        ledger(book)
+            .into_iter()
+            .filter(|l| l.starts_with("down"))
+            .collect()
+    };
+    assert_eq!(
+        downs(&book),
+        ["down app production"],
+        "network waits: {out}"
+    );
+    let retry = env1.run(&["release", "retry", "db.ocu.star/@r1"]);
+    assert_eq!(retry.code(), 0, "{retry}");
+    let out = env1.run(&["work", "cascade"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(
+        downs(&book),
+        [
+            "down app production",
+            "down db production",
+            "down network production"
+        ],
+        "{out}"
+    );
+    assert!(!exists(
+        &env1,
+        "teardown-repo1/-/network.ocu.star/@/deploy/production"
+    ));
+    assert_eq!(env1.run(&["state", "diff"]).success().stdout, "");
+}

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeSet;
 
-use super::release::{escape, status_ref};
+use super::release::{completion_of, status_ref};
 use super::{Engine, EngineError, EngineResult, RunStatus, ref_of};
 use crate::model::{self, Environment, RunDoc, RunFunction};
 use crate::plan::{Effect, Plan, package_releases};
@@ -110,10 +110,7 @@ impl Engine<'_> {
                     release: crate::plan::release_ref(release).to_string(),
                     functions: vec![RunFunction {
                         function: function.clone(),
-                        dependencies: after
-                            .iter()
-                            .map(|a| format!("{}/status/complete", escape(&a.to_string())))
-                            .collect(),
+                        dependencies: after.iter().map(completion_of).collect(),
                         inputs: inputs.clone(),
                     }],
                     output: None,

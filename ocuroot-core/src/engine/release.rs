@@ -308,6 +308,7 @@ impl Engine<'_> {
             });
         }
         let mut tx = Transaction::new(format!("retrying failed runs\n\n{release}"));
+        let mut moved = Vec::new();
         for run in failed {
             let doc: RunDoc = decode(&run, "run", self.ws.state.get(&run)?)?;
             let task = run_task(&run)?;
@@ -326,6 +327,7 @@ impl Engine<'_> {
             };
             tx.set(&new_run, model::to_json(&new_doc));
             tx.set(&status_ref(&new_run, RunStatus::Pending)?, self.marker());
+            moved.push((completion_of(&run), completion_of(&new_run)));
             self.set_status(
                 &mut tx,
                 &run,
@@ -333,9 +335,44 @@ impl Engine<'_> {
                 RunStatus::FailedRetried,
             )?;
         }
+        self.follow_retries(&mut tx, &moved)?;
         // The new runs start in the same commit.
         let done = self.run_to_pause_carrying(&release, &loaded, Some(tx))?;
         self.commit_leftover(done)
+    }
+
+    /// Points runs that wait for one of the retried runs (a `down` ordered after its
+    /// reader's `down`, see [`crate::plan`]) at the retry instead: `moved` holds each old and
+    /// new completion dependency. Waiting runs anywhere in the store are looked at, so this
+    /// costs a walk of the pending and paused runs, once per retry.
+    fn follow_retries(&self, tx: &mut Transaction, moved: &[(String, String)]) -> EngineResult<()> {
+        let glob = Glob::new("**/status/{pending,paused}")?;
+        let waiting =
+            self.ws
+                .state
+                .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
+        for status in waiting {
+            let run = status_run(&status)?;
+            let Some(v) = self.ws.state.try_get(&run)? else {
+                continue;
+            };
+            let mut doc: RunDoc = decode(&run, "run", v)?;
+            let mut changed = false;
+            for dep in doc
+                .functions
+                .iter_mut()
+                .flat_map(|f| f.dependencies.iter_mut())
+            {
+                if let Some((_, new)) = moved.iter().find(|(old, _)| old == dep) {
+                    *dep = new.clone();
+                    changed = true;
+                }
+            }
+            if changed {
+                tx.set(&run, model::to_json(&doc));
+            }
+        }
+        Ok(())
     }
 
     /// Returns the release refs recorded for `commit` in this repository, sorted.
@@ -814,6 +851,11 @@ const MAX_LOST_CLAIMS: u32 = 1000;
 type Claimed = Vec<(Ref, Option<super::Owner>)>;
 
 pub(crate) use crate::refs::glob::escape;
+
+/// The dependency glob that waits for `run` to complete (`<run>/status/complete`, escaped).
+pub(crate) fn completion_of(run: &Ref) -> String {
+    format!("{}/status/complete", escape(&run.to_string()))
+}
 
 /// `<run>/status/<status>`.
 pub(crate) fn status_ref(run: &Ref, status: RunStatus) -> EngineResult<Ref> {
