@@ -698,15 +698,11 @@ fn issue_10_concurrent_releases_with_deployments_against_git_daemon() {
     let served = tmp.path().join("served");
     std::fs::create_dir_all(&served).expect("mkdir");
     let daemon = GitDaemon::start(&served);
-    for round in 0..rounds() {
-        let name = format!("round{round}.git");
+    // Every round twice: one cache per job (one runner per job), then one shared cache.
+    for (round, shared) in (0..rounds()).flat_map(|r| [(r, false), (r, true)]) {
+        let name = format!("round{round}-{shared}.git");
         bare_remote(&served.join(&name));
-        race_releases_and_writes(
-            &daemon.url(&name),
-            &served.join(&name),
-            round % 2 == 0,
-            round,
-        );
+        race_releases_and_writes(&daemon.url(&name), &served.join(&name), shared, round);
     }
 }
 
@@ -717,9 +713,9 @@ fn issue_10_concurrent_releases_with_deployments_over_smart_http() {
     let served = tmp.path().join("served");
     std::fs::create_dir_all(&served).expect("mkdir");
     let http = GitHttp::start(&served);
-    for round in 0..rounds() {
-        let name = format!("round{round}.git");
+    for (round, shared) in (0..rounds()).flat_map(|r| [(r, false), (r, true)]) {
+        let name = format!("round{round}-{shared}.git");
         bare_remote(&served.join(&name));
-        race_releases_and_writes(&http.url(&name), &served.join(&name), round % 2 == 1, round);
+        race_releases_and_writes(&http.url(&name), &served.join(&name), shared, round);
     }
 }
