@@ -345,15 +345,13 @@ fn ledger(path: &Path) -> Vec<String> {
         .collect()
 }
 
-// See: issue 10 ("One intent pipeline"): removing an environment ran every `down` at once;
-// a deployment that reads another's outputs must go down before the one it reads from.
-#[test]
-fn issue_10_removing_an_environment_runs_downs_in_reverse_dependency_order() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let remote = store_remote(tmp.path());
-    let book = tmp.path().join("ledger.txt");
-    let (mut env1, _) = repo_of(tmp.path(), "teardown", "repo1", &remote);
-    let (mut env2, _) = repo_of(tmp.path(), "teardown", "repo2", &remote);
+/// The `teardown` fixture's two repositories sharing a store under `tmp`, every package
+/// deployed to both environments; returns repo1's environment and the ledger file.
+fn teardown_deployed(tmp: &Path) -> (TestEnv, PathBuf) {
+    let remote = store_remote(tmp);
+    let book = tmp.join("ledger.txt");
+    let (mut env1, _) = repo_of(tmp, "teardown", "repo1", &remote);
+    let (mut env2, _) = repo_of(tmp, "teardown", "repo2", &remote);
     for env in [&mut env1, &mut env2] {
         env.set_env("LEDGER", book.to_str().expect("utf-8"));
     }
@@ -361,6 +359,15 @@ fn issue_10_removing_an_environment_runs_downs_in_reverse_dependency_order() {
         env1.run(&["release", "new", f]).success();
     }
     env2.run(&["release", "new", "app.ocu.star"]).success();
+    (env1, book)
+}
+
+// See: issue 10 ("One intent pipeline"): removing an environment ran every `down` at once;
+// a deployment that reads another's outputs must go down before the one it reads from.
+#[test]
+fn issue_10_removing_an_environment_runs_downs_in_reverse_dependency_order() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (env1, book) = teardown_deployed(tmp.path());
     assert_eq!(ledger(&book).len(), 6, "{:?}", ledger(&book));
 
     env1.run(&["state", "delete", "@/environment/production"])
@@ -419,17 +426,7 @@ fn issue_10_removing_an_environment_runs_downs_in_reverse_dependency_order() {
 #[test]
 fn issue_10_a_waiting_down_follows_the_retry_of_its_readers_down() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let remote = store_remote(tmp.path());
-    let book = tmp.path().join("ledger.txt");
-    let (mut env1, _) = repo_of(tmp.path(), "teardown", "repo1", &remote);
-    let (mut env2, _) = repo_of(tmp.path(), "teardown", "repo2", &remote);
-    for env in [&mut env1, &mut env2] {
-        env.set_env("LEDGER", book.to_str().expect("utf-8"));
-    }
-    for f in ["environments.ocu.star", "network.ocu.star", "db.ocu.star"] {
-        env1.run(&["release", "new", f]).success();
-    }
-    env2.run(&["release", "new", "app.ocu.star"]).success();
+    let (env1, book) = teardown_deployed(tmp.path());
     env1.run(&["state", "delete", "@/environment/production"])
         .success();
     let out = env1.run_with("", &["work", "cascade"], &[("FAIL_DB_DOWN", "1")], None);

@@ -27,21 +27,7 @@ fn repo(dir: &Path, packages: usize, envs: usize) {
         )
         .expect("write");
     }
-    git(dir, &["init", "-q", "-b", "main"]);
-    git(dir, &["add", "-A"]);
-    git(
-        dir,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-q",
-            "-m",
-            "init",
-        ],
-    );
+    crate::common::commit_all(dir);
 }
 
 fn workspace(dir: &Path) -> Workspace {

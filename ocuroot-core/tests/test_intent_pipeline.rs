@@ -12,7 +12,7 @@ use ocuroot_core::store::{Area, MatchOptions, Transaction};
 use ocuroot_core::workspace::Workspace;
 use proptest::prelude::*;
 
-use crate::common::{git, r};
+use crate::common::r;
 
 const PACKAGES: [&str; 3] = ["a", "b", "c"];
 /// Environments every release deploys to (they exist when the releases are made).
@@ -49,21 +49,7 @@ fn template(dir: &Path) {
         )
         .expect("write");
     }
-    git(dir, &["init", "-q", "-b", "main"]);
-    git(dir, &["add", "-A"]);
-    git(
-        dir,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-q",
-            "-m",
-            "init",
-        ],
-    );
+    crate::common::commit_all(dir);
     let ws = workspace(dir);
     let engine = Engine::new(&ws, options());
     engine

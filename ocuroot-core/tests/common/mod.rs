@@ -121,3 +121,22 @@ pub fn engine_options(wave_slice: usize) -> ocuroot_core::engine::EngineOptions 
         ),
     }
 }
+
+/// Makes `dir` a Git repository (branch `main`) whose one commit holds every file in it.
+pub fn commit_all(dir: &Path) {
+    git(dir, &["init", "-q", "-b", "main"]);
+    git(dir, &["add", "-A"]);
+    git(
+        dir,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-q",
+            "-m",
+            "init",
+        ],
+    );
+}
