@@ -7,6 +7,7 @@
 use std::error::Error as StdError;
 use std::process::ExitCode;
 
+use ocuroot_core::engine::EngineError;
 use ocuroot_core::plan::PlanError;
 use ocuroot_core::refs::RefParseError;
 use ocuroot_core::store::StoreError;
@@ -195,6 +196,45 @@ impl From<PlanError> for CommandError {
             ),
             other => CommandError::user(other),
         }
+    }
+}
+
+impl From<EngineError> for CommandError {
+    fn from(e: EngineError) -> Self {
+        let hint = match &e {
+            EngineError::CommitMismatch { expected, .. } => Some(format!(
+                "to check out the expected commit, run: git checkout {expected}"
+            )),
+            EngineError::NoFailedRuns { .. } => Some(
+                "nothing to retry; `ocuroot state match '<release>/**/status/*'` shows run states"
+                    .to_string(),
+            ),
+            EngineError::Uncommitted { .. } => Some(
+                "push releases what is committed: commit (or stash) the changes, then push again"
+                    .to_string(),
+            ),
+            EngineError::Checkout { .. } => Some(
+                "work of another commit runs in a git worktree, of another repository in a clone \
+                 from the remotes recorded in state: check that the commit exists there and that \
+                 your Git credentials can fetch it"
+                    .to_string(),
+            ),
+            EngineError::NoProgress { .. } => Some(
+                "`ocuroot work cascade --dryrun` lists the work; `ocuroot state get <ref>` shows \
+                 why a run cannot finish"
+                    .to_string(),
+            ),
+            _ => None,
+        };
+        let mut err = match e {
+            EngineError::Store(s) => CommandError::from(s),
+            EngineError::Plan(p) => CommandError::from(p),
+            other => CommandError::user(other),
+        };
+        if let Some(h) = hint {
+            err = err.hint(h);
+        }
+        err
     }
 }
 

@@ -99,7 +99,7 @@ pub fn run_label(run: &Ref) -> String {
         .subpath
         .rsplit_once('/')
         .unwrap_or((run.subpath.as_str(), ""));
-    format!("{}@{release} {}/{task}#{n}", run.filename, run.subpath_type)
+    format!("{}@{release} {}/{task}#{n}", run.filename, run.type_str())
 }
 
 impl Progress for StderrProgress {

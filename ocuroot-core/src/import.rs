@@ -40,6 +40,7 @@ use serde_json::{Value, json};
 
 use crate::engine::redact_url;
 use crate::intent::IntentKind;
+use crate::refs::SubpathType;
 use crate::refs::{Ref, names};
 use crate::store::{Store, StoreError, StoreKind, Transaction, remote};
 
@@ -339,7 +340,7 @@ impl DocKind {
             r.subpath.split('/').collect()
         };
         if r.global {
-            return match r.subpath_type.as_str() {
+            return match r.type_str() {
                 "environment" if !link => DocKind::Environment,
                 "custom" if !link => DocKind::CustomState,
                 "push" if !link => DocKind::PushIndex,
@@ -348,7 +349,7 @@ impl DocKind {
             };
         }
         if r.filename == REPO_CONFIG && release.is_some() {
-            return match (r.subpath_type.as_str(), link, release) {
+            return match (r.type_str(), link, release) {
                 ("", true, Some("")) => DocKind::RepoConfigLink,
                 ("", false, Some(c)) if !c.is_empty() => DocKind::RepoConfig,
                 ("push", true, Some("")) => DocKind::PushIndexLink,
@@ -365,7 +366,7 @@ impl DocKind {
             };
         };
         let rn = names::release_number(release).is_some();
-        match (r.subpath_type.as_str(), link) {
+        match (r.type_str(), link) {
             ("", true) if names::is_valid_tag(release) => DocKind::Tag,
             ("", false) if rn => DocKind::Release,
             ("commit", false) => DocKind::CommitMarker,
@@ -1007,7 +1008,7 @@ fn resolve(items: &BTreeMap<Ref, Item>, r: &Ref) -> Ref {
 /// single-segment custom state and environments.
 fn in_original_diff(r: &Ref, item: &Item) -> bool {
     let single = !r.subpath.is_empty() && !r.subpath.contains('/');
-    match (r.subpath_type.as_str(), item) {
+    match (r.type_str(), item) {
         ("deploy", Item::Link(_)) => !r.global && r.release.as_deref() == Some("") && single,
         ("custom", Item::Doc(_)) => single && r.release.is_some(),
         ("environment", Item::Doc(_)) => r.global && single,
@@ -1079,7 +1080,7 @@ fn convert_repo_config(body: &Value) -> Result<Value, String> {
 
 /// True for a push index of a repository configuration (`…/repo.ocu.star/@<c>/push/index`).
 fn is_push_index(r: &Ref) -> bool {
-    !r.global && r.filename == REPO_CONFIG && r.subpath_type == "push" && r.subpath == "index"
+    !r.global && r.filename == REPO_CONFIG && r.is(SubpathType::Push) && r.subpath == "index"
 }
 
 /// Adds our `packages` (package file → watched paths) to an original push index, whose
@@ -1114,7 +1115,7 @@ fn convert_push_index(body: &Value) -> Value {
 
 /// True for a repository configuration document or its `@` link.
 fn is_repo_config(r: &Ref) -> bool {
-    !r.global && r.filename == REPO_CONFIG && r.release.is_some() && r.subpath_type.is_empty()
+    !r.global && r.filename == REPO_CONFIG && r.release.is_some() && r.subpath_type.is_none()
 }
 
 /// Maps the parsed stores to our transactions.

@@ -39,7 +39,7 @@ impl IntentKind {
         }
         let single = !r.subpath.is_empty() && !r.subpath.contains('/');
         if r.global {
-            return match r.subpath_type.as_str() {
+            return match r.type_str() {
                 "environment" if single => Some(IntentKind::Environment),
                 "custom" if !r.subpath.is_empty() => Some(IntentKind::Custom),
                 _ => None,
@@ -49,7 +49,7 @@ impl IntentKind {
         if r.filename.is_empty() {
             return None;
         }
-        match r.subpath_type.as_str() {
+        match r.type_str() {
             "custom" if !r.subpath.is_empty() => Some(IntentKind::Custom),
             "deploy" if single && release.is_empty() => Some(IntentKind::Deploy),
             _ => None,

@@ -283,3 +283,17 @@ pub struct LogEntry {
 pub fn to_json<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).expect("model types always serialize to JSON")
 }
+
+/// A recorded repository configuration (`<repo>/-/repo.ocu.star/@<commit>`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RepoConfigDoc {
+    /// Remote URLs of the repository, credentials removed.
+    #[serde(rename = "Remotes", default)]
+    pub remotes: Vec<String>,
+    /// The text of `repo.ocu.star`.
+    pub source: String,
+    /// The commit the configuration was recorded at: set in the copy kept in a separate
+    /// intent store (`repos/`), absent in state, where the ref names the commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+}

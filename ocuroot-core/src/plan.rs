@@ -37,6 +37,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::intent::{IntentKind, IntentProblem};
+use crate::refs::SubpathType;
 
 use crate::model::{
     DeployIntent, Environment, FnDef, Inputs, ReleaseDoc, RunDoc, TaskSummary, WorkSpec,
@@ -467,7 +468,7 @@ type Deployment = (String, String);
 /// The deployment that input `input` reads, if any.
 fn reads_deployment(input: &crate::model::InputDesc) -> Option<Deployment> {
     let r = Ref::parse(input.reference.as_deref()?).ok()?;
-    if r.subpath_type != "deploy" || r.filename.is_empty() {
+    if !r.is(SubpathType::Deploy) || r.filename.is_empty() {
         return None;
     }
     let env = r.subpath.split('/').next()?.to_string();

@@ -642,7 +642,7 @@ fn registered_configs(dir: &Path) -> Vec<(String, String)> {
         let Ok(text) = std::fs::read_to_string(&doc) else {
             continue;
         };
-        let Ok(config) = crate::yaml::from_str::<crate::engine::RepoConfigDoc>(&text) else {
+        let Ok(config) = crate::yaml::from_str::<crate::model::RepoConfigDoc>(&text) else {
             continue;
         };
         out.push((target.repo.clone(), config.source));
@@ -684,7 +684,7 @@ fn copied_configs(dir: &Path) -> Vec<(String, String)> {
         let Ok(text) = std::fs::read_to_string(entry.path()) else {
             continue;
         };
-        if let Ok(doc) = crate::yaml::from_str::<crate::engine::RepoConfigDoc>(&text) {
+        if let Ok(doc) = crate::yaml::from_str::<crate::model::RepoConfigDoc>(&text) {
             out.push((repo, doc.source));
         }
     }
@@ -718,7 +718,7 @@ fn registered_configs_on_state_branch(dir: &Path) -> Vec<(String, String)> {
                 continue;
             };
             let text = String::from_utf8_lossy(&blob.data).into_owned();
-            if let Ok(doc) = crate::yaml::from_str::<crate::engine::RepoConfigDoc>(&text) {
+            if let Ok(doc) = crate::yaml::from_str::<crate::model::RepoConfigDoc>(&text) {
                 out.push((target.repo.clone(), doc.source));
             }
         }

@@ -5,6 +5,7 @@ mod test_engine;
 mod test_fuzz;
 mod test_import;
 mod test_intent_pipeline;
+mod test_layers;
 mod test_remote;
 mod test_store;
 mod test_transports;

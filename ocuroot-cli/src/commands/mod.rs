@@ -12,15 +12,17 @@ mod state;
 mod store;
 mod work;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use ocuroot_core::engine::{ClaimOptions, EngineOptions};
 use ocuroot_core::workspace::{Workspace, WorkspaceOptions};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ExecArgs};
 use crate::env::{ProcessEnv, StderrSink};
 use crate::error::CommandResult;
+use crate::progress::{StderrProgress, TtyProgress};
 
 /// Runs the parsed command, writing results to `out`.
 pub fn run(cli: Cli, env: &ProcessEnv, out: &mut dyn Write) -> CommandResult {
@@ -79,4 +81,29 @@ pub fn open_workspace(env: &ProcessEnv) -> Result<Workspace, crate::error::Comma
         home: env.ocuroot_home(),
         remote: env.remote_settings(),
     })?)
+}
+
+/// Returns the engine options of a run-executing command: parallelism, progress output
+/// (a live display on a terminal outside CI), the clock and run claims.
+fn engine_options(env: &ProcessEnv, exec: &ExecArgs) -> EngineOptions {
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    EngineOptions {
+        // Runs mostly wait on other systems (deploy APIs, shell commands), so the default
+        // runs well beyond the CPU count.
+        parallel: exec.parallel.unwrap_or((cpus * 4).max(16)).max(1),
+        progress: if std::io::stderr().is_terminal() && env.get("CI").is_none() {
+            Arc::new(TtyProgress::new())
+        } else {
+            Arc::new(StderrProgress::new())
+        },
+        clock: env.clock(),
+        results_window: EngineOptions::DEFAULT_RESULTS_WINDOW,
+        wave_slice: EngineOptions::DEFAULT_WAVE_SLICE,
+        claims: ClaimOptions {
+            takeover: exec.takeover,
+            ..env.claim_options()
+        },
+    }
 }

@@ -1,20 +1,16 @@
 //! `ocuroot release new|continue|retry|lint`.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use ocuroot_core::engine::{
-    CascadeScope, ClaimOptions, Engine, EngineError, EngineOptions, ReleaseOutcome, ReleaseStatus,
-};
+use ocuroot_core::engine::{CascadeScope, Engine, EngineError, ReleaseOutcome, ReleaseStatus};
 use ocuroot_core::refs::Ref;
 use ocuroot_core::workspace::Workspace;
 
-use super::open_workspace;
+use super::{engine_options, open_workspace};
 use crate::cli::{ExecArgs, ReleaseCommand, TargetArgs};
 use crate::env::ProcessEnv;
 use crate::error::{CommandError, CommandResult};
-use crate::progress::{StderrProgress, TtyProgress};
 
 pub fn run(cmd: ReleaseCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandResult {
     match cmd {
@@ -27,7 +23,7 @@ pub fn run(cmd: ReleaseCommand, env: &ProcessEnv, out: &mut dyn Write) -> Comman
             let ws = open_workspace(env)?;
             let r = target_ref(&ws, &target)?;
             let engine = Engine::new(&ws, engine_options(env, &exec));
-            engine.save_repo_config().map_err(engine_error)?;
+            engine.save_repo_config()?;
             match engine.release_new(&r, force) {
                 Err(EngineError::AlreadyReleased { refs, .. }) => {
                     for r in &refs {
@@ -41,12 +37,9 @@ pub fn run(cmd: ReleaseCommand, env: &ProcessEnv, out: &mut dyn Write) -> Comman
                     .hint("you can force a new release with the --force flag"))
                 }
                 other => {
-                    let outcome = other.map_err(engine_error)?;
+                    let outcome = other?;
                     let cascaded = if cascade {
-                        engine
-                            .cascade(CascadeScope::ThisProcess)
-                            .map_err(engine_error)?
-                            .failed
+                        engine.cascade(CascadeScope::ThisProcess)?.failed
                     } else {
                         false
                     };
@@ -62,18 +55,16 @@ pub fn run(cmd: ReleaseCommand, env: &ProcessEnv, out: &mut dyn Write) -> Comman
             let ws = open_workspace(env)?;
             let r = target_ref(&ws, &target)?;
             let engine = Engine::new(&ws, engine_options(env, &exec));
-            engine.save_repo_config().map_err(engine_error)?;
-            finish(engine.release_continue(&r).map_err(engine_error)?, out)
+            engine.save_repo_config()?;
+            finish(engine.release_continue(&r)?, out)
         }
         ReleaseCommand::Retry { target, exec } => {
             let ws = open_workspace(env)?;
             let mut r = target_ref(&ws, &target)?;
             let engine = Engine::new(&ws, engine_options(env, &exec));
-            engine.save_repo_config().map_err(engine_error)?;
+            engine.save_repo_config()?;
             if !r.has_release() {
-                let releases = engine
-                    .releases_for_commit(ws.commit())
-                    .map_err(engine_error)?;
+                let releases = engine.releases_for_commit(ws.commit())?;
                 let pkg = r.clone();
                 let mine: Vec<&Ref> = releases
                     .iter()
@@ -89,13 +80,13 @@ pub fn run(cmd: ReleaseCommand, env: &ProcessEnv, out: &mut dyn Write) -> Comman
                     }
                 };
             }
-            finish(engine.release_retry(&r).map_err(engine_error)?, out)
+            finish(engine.release_retry(&r)?, out)
         }
         ReleaseCommand::Lint { file } => {
             let ws = open_workspace(env)?;
             let r = ws.resolve_cli_ref(&file)?;
             let engine = Engine::new(&ws, engine_options(env, &ExecArgs::default()));
-            let lines = engine.lint(&r).map_err(engine_error)?;
+            let lines = engine.lint(&r)?;
             for line in lines {
                 writeln!(out, "{line}")?;
             }
@@ -112,29 +103,6 @@ fn target_ref(ws: &Workspace, target: &TargetArgs) -> Result<Ref, CommandError> 
         (None, None) => target.package.clone(),
     };
     Ok(ws.resolve_cli_ref(&text)?)
-}
-
-pub(super) fn engine_options(env: &ProcessEnv, exec: &ExecArgs) -> EngineOptions {
-    let cpus = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    EngineOptions {
-        // Runs mostly wait on other systems (deploy APIs, shell commands), so the default
-        // runs well beyond the CPU count.
-        parallel: exec.parallel.unwrap_or((cpus * 4).max(16)).max(1),
-        progress: if std::io::stderr().is_terminal() && env.get("CI").is_none() {
-            Arc::new(TtyProgress::new())
-        } else {
-            Arc::new(StderrProgress::new())
-        },
-        clock: env.clock(),
-        results_window: EngineOptions::DEFAULT_RESULTS_WINDOW,
-        wave_slice: EngineOptions::DEFAULT_WAVE_SLICE,
-        claims: ClaimOptions {
-            takeover: exec.takeover,
-            ..env.claim_options()
-        },
-    }
 }
 
 fn finish(outcome: ReleaseOutcome, out: &mut dyn Write) -> CommandResult {
@@ -170,41 +138,4 @@ fn finish(outcome: ReleaseOutcome, out: &mut dyn Write) -> CommandResult {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-pub(super) fn engine_error(e: EngineError) -> CommandError {
-    let hint = match &e {
-        EngineError::CommitMismatch { expected, .. } => Some(format!(
-            "to check out the expected commit, run: git checkout {expected}"
-        )),
-        EngineError::NoFailedRuns { .. } => Some(
-            "nothing to retry; `ocuroot state match '<release>/**/status/*'` shows run states"
-                .to_string(),
-        ),
-        EngineError::Uncommitted { .. } => Some(
-            "push releases what is committed: commit (or stash) the changes, then push again"
-                .to_string(),
-        ),
-        EngineError::Checkout { .. } => Some(
-            "work of another commit runs in a git worktree, of another repository in a clone \
-             from the remotes recorded in state: check that the commit exists there and that \
-             your Git credentials can fetch it"
-                .to_string(),
-        ),
-        EngineError::NoProgress { .. } => Some(
-            "`ocuroot work cascade --dryrun` lists the work; `ocuroot state get <ref>` shows \
-             why a run cannot finish"
-                .to_string(),
-        ),
-        _ => None,
-    };
-    let mut err = match e {
-        EngineError::Store(s) => CommandError::from(s),
-        EngineError::Plan(p) => CommandError::from(p),
-        other => CommandError::user(other),
-    };
-    if let Some(h) = hint {
-        err = err.hint(h);
-    }
-    err
 }

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use ocuroot_core::engine::{CascadeScope, Engine, WorkFilter, WorkItem};
 
+use super::engine_options;
 use super::open_workspace;
-use super::release::{engine_error, engine_options};
 use crate::cli::WorkCommand;
 use crate::env::ProcessEnv;
 use crate::error::{CommandError, CommandResult};
@@ -27,8 +27,7 @@ pub fn run(cmd: WorkCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandRe
             if intent {
                 if dryrun {
                     let pairs: Vec<serde_json::Value> = engine
-                        .latest_commits()
-                        .map_err(engine_error)?
+                        .latest_commits()?
                         .into_iter()
                         .map(|(repo, commit)| serde_json::json!({"repo": repo, "commit": commit}))
                         .collect();
@@ -44,53 +43,45 @@ pub fn run(cmd: WorkCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandRe
                     )?;
                     return Ok(ExitCode::SUCCESS);
                 }
-                engine.trigger_latest().map_err(engine_error)?;
+                engine.trigger_latest()?;
                 return Ok(ExitCode::SUCCESS);
             }
-            let items = engine
-                .identify_work(&WorkFilter::default(), false)
-                .map_err(engine_error)?;
+            let items = engine.identify_work(&WorkFilter::default(), false)?;
             if dryrun {
                 return print_items(out, &items);
             }
-            engine.trigger_items(&items, true).map_err(engine_error)?;
+            engine.trigger_items(&items, true)?;
             Ok(ExitCode::SUCCESS)
         }
         WorkCommand::Continue { dryrun, exec } => {
             let engine = Engine::new(&ws, engine_options(env, &exec));
-            engine.save_repo_config().map_err(engine_error)?;
-            let mut items = engine.ready_runs(&filter).map_err(engine_error)?;
-            items.extend(
-                engine
-                    .reconcilable_deployments(&filter)
-                    .map_err(engine_error)?,
-            );
+            engine.save_repo_config()?;
+            let mut items = engine.ready_runs(&filter)?;
+            items.extend(engine.reconcilable_deployments(&filter)?);
             if dryrun {
                 return print_items(out, &items);
             }
-            let failed = engine.execute_work(&items).map_err(engine_error)?;
+            let failed = engine.execute_work(&items)?;
             exit_for(failed)
         }
         WorkCommand::Cascade { dryrun, exec } => {
             let engine = Engine::new(&ws, engine_options(env, &exec));
             if dryrun {
-                let items = engine
-                    .identify_work(&WorkFilter::default(), true)
-                    .map_err(engine_error)?;
+                let items = engine.identify_work(&WorkFilter::default(), true)?;
                 return print_items(out, &items);
             }
-            engine.save_repo_config().map_err(engine_error)?;
-            let report = engine.cascade(CascadeScope::All).map_err(engine_error)?;
+            engine.save_repo_config()?;
+            let report = engine.cascade(CascadeScope::All)?;
             exit_for(report.failed)
         }
         WorkCommand::Ops { dryrun, exec } => {
             let engine = Engine::new(&ws, engine_options(env, &exec));
-            engine.save_repo_config().map_err(engine_error)?;
-            let items = engine.pending_ops(&filter).map_err(engine_error)?;
+            engine.save_repo_config()?;
+            let items = engine.pending_ops(&filter)?;
             if dryrun {
                 return print_items(out, &items);
             }
-            let failed = engine.execute_work(&items).map_err(engine_error)?;
+            let failed = engine.execute_work(&items)?;
             exit_for(failed)
         }
         WorkCommand::Any {
@@ -100,26 +91,24 @@ pub fn run(cmd: WorkCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandRe
         } => {
             let engine = Engine::new(&ws, engine_options(env, &exec));
             if !dryrun {
-                engine.save_repo_config().map_err(engine_error)?;
+                engine.save_repo_config()?;
             }
             let mut failed = false;
             let mut previous: Option<Vec<WorkItem>> = None;
             for _ in 0..MAX_ROUNDS {
-                let items = engine.identify_work(&filter, true).map_err(engine_error)?;
+                let items = engine.identify_work(&filter, true)?;
                 if dryrun {
                     return print_items(out, &items);
                 }
                 if items.is_empty() || previous.as_ref() == Some(&items) {
                     break;
                 }
-                failed |= engine.execute_work(&items).map_err(engine_error)?;
+                failed |= engine.execute_work(&items)?;
                 previous = Some(items);
             }
             // Work left at other commits is handed to their CI jobs.
-            let rest = engine
-                .identify_work(&WorkFilter::default(), false)
-                .map_err(engine_error)?;
-            engine.trigger_items(&rest, false).map_err(engine_error)?;
+            let rest = engine.identify_work(&WorkFilter::default(), false)?;
+            engine.trigger_items(&rest, false)?;
             exit_for(failed)
         }
     }
@@ -143,12 +132,10 @@ pub fn apply(env: &ProcessEnv, reference: &str, cascade: bool) -> CommandResult 
     refuse_invalid_intent(&ws)?;
     let r = ws.resolve_cli_ref(reference)?;
     let engine = Engine::new(&ws, engine_options(env, &crate::cli::ExecArgs::default()));
-    engine.apply_intent(&r).map_err(engine_error)?;
+    engine.apply_intent(&r)?;
     if cascade {
-        engine.save_repo_config().map_err(engine_error)?;
-        let report = engine
-            .cascade(CascadeScope::ThisProcess)
-            .map_err(engine_error)?;
+        engine.save_repo_config()?;
+        let report = engine.cascade(CascadeScope::ThisProcess)?;
         return exit_for(report.failed);
     }
     Ok(ExitCode::SUCCESS)
@@ -165,21 +152,21 @@ pub fn push(
     refuse_invalid_intent(&ws)?;
     let engine = Engine::new(&ws, engine_options(env, exec));
     if ws.store_checkout.is_some() {
-        let (refs, failed) = engine.push_intent(dryrun).map_err(engine_error)?;
+        let (refs, failed) = engine.push_intent(dryrun)?;
         for r in &refs {
             writeln!(out, "{r}")?;
         }
         return exit_for(failed);
     }
     if dryrun {
-        let plan = engine.push_plan().map_err(engine_error)?;
+        let plan = engine.push_plan()?;
         for file in &plan.files {
             writeln!(out, "{file}")?;
         }
         return Ok(ExitCode::SUCCESS);
     }
-    engine.save_repo_config().map_err(engine_error)?;
-    let report = engine.push().map_err(engine_error)?;
+    engine.save_repo_config()?;
+    let report = engine.push()?;
     for file in &report.files {
         writeln!(out, "{file}")?;
     }

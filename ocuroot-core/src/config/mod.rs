@@ -2,7 +2,7 @@
 //! `repo.ocu.star` into a [`RepoConfig`].
 //!
 //! [`evaluate_repo_config`] runs `repo.ocu.star` with the base SDK globals plus the
-//! repo-level builtins ([`builtins`]), then assembles the settings (§5.4) in three layers:
+//! repo-level builtins ([`crate::sdk::repo_builtins`]), then assembles the settings (§5.4) in three layers:
 //!
 //! 1. what builtin calls recorded (`repo_alias()`, `remotes()`, `store.set()`);
 //! 2. same-named globals of the file: `repo_alias`, `repo_remotes`, `state_store`,
@@ -15,11 +15,11 @@
 //! What this module leaves to others: opening stores, reading git remotes (the caller
 //! passes the URL to [`repo_name_from_url`]) and package evaluation.
 
-pub mod builtins;
 mod cache;
 mod error;
+#[cfg(test)]
+mod keywords;
 mod settings;
-pub mod store;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,12 +28,12 @@ use starlark::environment::{FrozenModule, Module};
 use starlark::eval::Evaluator;
 use starlark::values::{OwnedFrozenValue, Value};
 
+pub use crate::store::{StoreSelection, StoreSpec};
 pub use cache::evaluate_repo_config_cached;
 pub use error::ConfigError;
-pub use store::{StoreSelection, StoreSpec};
 
 pub use crate::sdk::HostContext;
-use crate::sdk::{PrintSink, SdkContext, Session};
+use crate::sdk::{EvalError, PrintSink, SdkContext, Session};
 
 /// The name of the file that marks a repository root and configures it.
 pub const REPO_CONFIG_FILE: &str = "repo.ocu.star";
@@ -121,7 +121,7 @@ impl TriggerFn {
             ctx.attach(&mut eval);
             eval.eval_function(function, &[commit], &[])
                 .map(|_| ())
-                .map_err(|e| ConfigError::eval(&self.file, &e))
+                .map_err(|e| ConfigError::from(EvalError::eval(&self.file, &e)))
         })
     }
 }
@@ -170,7 +170,7 @@ pub fn evaluate_repo_config(
         .map_or_else(|| host.cwd.clone(), Path::to_path_buf);
     let ctx = SdkContext::new(host.clone(), root.clone(), sink).install();
     let globals = crate::sdk::globals_builder()
-        .with(builtins::register_repo_builtins)
+        .with(crate::sdk::repo_builtins::register_repo_builtins)
         .build();
     let session = Session::new(&root, globals, &ctx);
     let loaded = session.eval_source(&abs, source.to_owned())?;

@@ -7,7 +7,9 @@ use starlark::values::UnpackValue;
 use starlark::values::Value;
 use starlark::values::list_or_tuple::UnpackListOrTuple;
 
-use crate::config::{ConfigError, RepoConfig, StoreSelection, StoreSpec};
+use crate::config::{ConfigError, RepoConfig};
+use crate::sdk::store_value;
+use crate::store::StoreSelection;
 
 fn bad(name: &str, reason: impl Into<String>) -> ConfigError {
     ConfigError::BadSetting {
@@ -58,10 +60,10 @@ pub(crate) fn apply_globals(
         config.remotes = Some(string_list("repo_remotes", v.value())?);
     }
     let state = get("state_store")
-        .map(|v| StoreSpec::from_value(v.value()).map_err(|e| bad("state_store", e)))
+        .map(|v| store_value::from_value(v.value()).map_err(|e| bad("state_store", e)))
         .transpose()?;
     let intent = get("intent_store")
-        .map(|v| StoreSpec::from_value(v.value()).map_err(|e| bad("intent_store", e)))
+        .map(|v| store_value::from_value(v.value()).map_err(|e| bad("intent_store", e)))
         .transpose()?;
     match (state, intent, &mut config.stores) {
         (Some(state), intent, stores) => {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use test_case::test_case;
 
 use super::*;
+use crate::sdk::EvalError;
 use crate::sdk::CollectingSink;
 
 #[test_case("https://github.com/a/b.git", "github.com/a/b"; "https with .git")]
@@ -177,7 +178,7 @@ fn empty_alias_fails() {
 fn error_has_file_line_and_column() {
     let result = eval("x = 1\n\ny = x + \"a\"\n");
     match result.expect_err("fails") {
-        ConfigError::Eval { file, rendered } => {
+        ConfigError::Eval(EvalError::Eval { file, rendered }) => {
             assert_eq!(file, Path::new("repo.ocu.star"));
             assert!(rendered.contains("repo.ocu.star:3:5"), "{rendered}");
         }

@@ -10,7 +10,6 @@
 
 use std::collections::BTreeSet;
 
-use super::release::{completion_of, status_ref};
 use super::{Engine, EngineError, EngineResult, RunStatus, ref_of};
 use crate::model::{self, Environment, RunDoc, RunFunction};
 use crate::plan::{Effect, Plan, package_releases};
@@ -110,14 +109,14 @@ impl Engine<'_> {
                     release: crate::plan::release_ref(release).to_string(),
                     functions: vec![RunFunction {
                         function: function.clone(),
-                        dependencies: after.iter().map(completion_of).collect(),
+                        dependencies: after.iter().map(Ref::completion_glob).collect(),
                         inputs: inputs.clone(),
                     }],
                     output: None,
                     watch_files: None,
                 };
                 state_tx.create(run, model::to_json(&doc));
-                state_tx.set(&status_ref(run, RunStatus::Pending)?, self.marker());
+                state_tx.set(&run.status(RunStatus::Pending), self.marker());
             }
             Effect::SetEnvironment {
                 environment,

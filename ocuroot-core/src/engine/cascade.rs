@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use super::trigger::RepoConfigDoc;
 use super::work::{Changes, WorkFilter, WorkItem, WorkType};
 use super::{Engine, EngineError, EngineResult, ProgressEvent, decode, ref_of};
 use crate::config::REPO_CONFIG_FILE;
+use crate::model::RepoConfigDoc;
 
 /// At most this many rounds of identify-then-execute in one cascade.
 const MAX_ROUNDS: usize = 100;

@@ -32,81 +32,24 @@ mod run;
 mod trigger;
 mod work;
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::clock::Clock;
-use crate::config::ConfigError;
 use crate::refs::{Glob, GlobError, Ref, RefParseError};
-use crate::sdk::Secrets;
+use crate::sdk::{EvalError, Secrets};
 use crate::store::{Area, MatchOptions, Store, StoreError, StoreResult, View};
 use crate::workspace::Workspace;
 
+pub use crate::refs::RunStatus;
 pub use cascade::{CascadeReport, CascadeScope};
 pub use claim::{ClaimOptions, LocalProcesses, NoProcesses, Owner, Processes};
 pub use push::{PushIndex, PushPackage, PushPlan, PushReport};
 pub use release::{ReleaseOutcome, ReleaseStatus};
-pub use trigger::{RepoConfigDoc, Triggered, redact_url};
+pub use trigger::{Triggered, redact_url};
 pub use work::{Changes, OPS_PER_COMMIT, RELEASES_PER_BATCH, WorkFilter, WorkItem, WorkType};
-
-/// The status of a run, stored as the single `status/<name>` marker below the run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RunStatus {
-    /// Created, not started.
-    Pending,
-    /// Executing.
-    Running,
-    /// Waiting for inputs of a `next()` function.
-    Paused,
-    /// Finished with `done()`.
-    Complete,
-    /// Failed.
-    Failed,
-    /// Failed and superseded by a retry run.
-    FailedRetried,
-    /// Cancelled (never produced, kept for compatibility).
-    Cancelled,
-}
-
-impl RunStatus {
-    /// Every status.
-    pub const ALL: [RunStatus; 7] = [
-        RunStatus::Pending,
-        RunStatus::Running,
-        RunStatus::Paused,
-        RunStatus::Complete,
-        RunStatus::Failed,
-        RunStatus::FailedRetried,
-        RunStatus::Cancelled,
-    ];
-
-    /// The marker name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Pending => "pending",
-            RunStatus::Running => "running",
-            RunStatus::Paused => "paused",
-            RunStatus::Complete => "complete",
-            RunStatus::Failed => "failed",
-            RunStatus::FailedRetried => "failed_retried",
-            RunStatus::Cancelled => "cancelled",
-        }
-    }
-
-    /// Parses a marker name.
-    pub fn parse(s: &str) -> Option<RunStatus> {
-        RunStatus::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-}
-
-impl fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What the engine reports while it works.
 #[derive(Clone, Debug)]
@@ -217,7 +160,7 @@ pub enum EngineError {
     Store(#[from] StoreError),
     /// Evaluating a package failed.
     #[error(transparent)]
-    Config(#[from] ConfigError),
+    Eval(#[from] EvalError),
     /// A ref did not parse.
     #[error(transparent)]
     Ref(#[from] RefParseError),
@@ -331,6 +274,12 @@ pub enum EngineError {
     NoProgress {
         /// The refs of the outstanding work.
         items: Vec<String>,
+    },
+    /// A ref that should name a run (or a run's status marker) does not.
+    #[error("{r} is not a run or a run's status marker")]
+    NotARun {
+        /// The ref.
+        r: String,
     },
     /// The file declares environments and packages at once, or something else invalid.
     #[error("{0}")]
@@ -456,6 +405,11 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
         what,
         source,
     })
+}
+
+/// The run a status marker or run ref names, or [`EngineError::NotARun`].
+pub(crate) fn not_a_run(found: Option<Ref>, of: &Ref) -> EngineResult<Ref> {
+    found.ok_or_else(|| EngineError::NotARun { r: of.to_string() })
 }
 
 /// Parses a ref built from known-good parts.

@@ -12,11 +12,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::cascade::CascadeScope;
-use super::release::escape;
 use super::work::{WorkItem, WorkType};
 use super::{Engine, EngineError, EngineResult, ProgressEvent, decode, ref_of};
 use crate::config::REPO_CONFIG_FILE;
 use crate::model::{self, RunDoc};
+use crate::refs::glob::escape;
 use crate::refs::{Glob, Ref};
 use crate::store::{Area, MatchOptions, Transaction};
 
@@ -248,7 +248,7 @@ impl Engine<'_> {
         )?;
         let mut out = BTreeSet::new();
         for marker in releases {
-            let release = super::release::RefExt::release_ref(&marker);
+            let release = marker.release_ref();
             let runs = self.ws.state.match_refs(
                 Area::Records,
                 &[Glob::new(&format!(

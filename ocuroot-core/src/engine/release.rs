@@ -8,9 +8,11 @@ use serde_json::Value;
 use super::claim::{ClaimState, claim_state};
 use super::run::Candidate;
 use super::{
-    Engine, EngineError, EngineResult, ProgressEvent, RunStatus, StateReader, decode, ref_of,
+    Engine, EngineError, EngineResult, ProgressEvent, RunStatus, StateReader, decode, not_a_run,
+    ref_of,
 };
 use crate::model::{self, Environment, ReleaseDoc, RunDoc, RunFunction};
+use crate::refs::glob::escape;
 use crate::refs::{Glob, Ref, names};
 use crate::sdk::{LoadedPackage, PackageEval, PackageEvalOptions, evaluate_package};
 use crate::store::{Area, MatchOptions, StoreError, Transaction};
@@ -139,7 +141,7 @@ impl Engine<'_> {
                 MatchOptions { no_links: true },
             )?;
             if !existing.is_empty() {
-                let refs = existing.iter().map(RefExt::release_ref).collect();
+                let refs = existing.iter().map(Ref::release_ref).collect();
                 return Err(EngineError::AlreadyReleased { commit, refs });
             }
         }
@@ -240,7 +242,7 @@ impl Engine<'_> {
                 check_input_names(&run, &doc.functions[0].inputs)?;
                 tx.set(&run, model::to_json(&doc));
                 // A new run has no other status marker to remove.
-                tx.set(&status_ref(&run, RunStatus::Pending)?, self.marker());
+                tx.set(&run.status(RunStatus::Pending), self.marker());
             }
             previous = this;
         }
@@ -311,7 +313,7 @@ impl Engine<'_> {
         let mut moved = Vec::new();
         for run in failed {
             let doc: RunDoc = decode(&run, "run", self.ws.state.get(&run)?)?;
-            let task = run_task(&run)?;
+            let task = not_a_run(run.run_task(), &run)?;
             let next = self.next_run_number(&task)?;
             let new_run = ref_of(&format!("{task}/{next}"))?;
             let first = doc
@@ -326,8 +328,8 @@ impl Engine<'_> {
                 ..doc
             };
             tx.set(&new_run, model::to_json(&new_doc));
-            tx.set(&status_ref(&new_run, RunStatus::Pending)?, self.marker());
-            moved.push((completion_of(&run), completion_of(&new_run)));
+            tx.set(&new_run.status(RunStatus::Pending), self.marker());
+            moved.push((run.completion_glob(), new_run.completion_glob()));
             self.set_status(
                 &mut tx,
                 &run,
@@ -352,7 +354,7 @@ impl Engine<'_> {
                 .state
                 .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
         for status in waiting {
-            let run = status_run(&status)?;
+            let run = not_a_run(status.status_run(), &status)?;
             let Some(v) = self.ws.state.try_get(&run)? else {
                 continue;
             };
@@ -430,9 +432,9 @@ impl Engine<'_> {
         status: RunStatus,
     ) -> EngineResult<()> {
         for other in from.iter().filter(|s| **s != status) {
-            tx.delete_if_exists(&status_ref(run, *other)?);
+            tx.delete_if_exists(&run.status(*other));
         }
-        tx.set(&status_ref(run, status)?, self.marker());
+        tx.set(&run.status(status), self.marker());
         Ok(())
     }
 
@@ -633,18 +635,6 @@ impl Engine<'_> {
         Ok(lines)
     }
 
-    #[allow(dead_code)]
-    pub(crate) fn run_status(&self, run: &Ref) -> EngineResult<Option<RunStatus>> {
-        let glob = Glob::new(&format!("{}/status/*", escape(&run.to_string())))?;
-        let refs =
-            self.ws
-                .state
-                .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
-        Ok(refs
-            .iter()
-            .find_map(|r| r.subpath.rsplit('/').next().and_then(RunStatus::parse)))
-    }
-
     /// Returns the runs that can execute now, the ones blocked on inputs, and the ones
     /// another job holds, as `reader` sees the store.
     fn candidates(
@@ -665,9 +655,7 @@ impl Engine<'_> {
         let mut blocked = Vec::new();
         let mut claimed = Vec::new();
         for (run, status) in runs {
-            let marker = reader
-                .try_get(&status_ref(&run, status)?)?
-                .unwrap_or(Value::Null);
+            let marker = reader.try_get(&run.status(status))?.unwrap_or(Value::Null);
             let claim = match claim_state(&self.opts.claims, status, marker) {
                 ClaimState::Held(owner) => {
                     claimed.push((run, owner));
@@ -778,7 +766,7 @@ fn run_statuses_in(
         .iter()
         .filter_map(|r| {
             let status = r.subpath.rsplit('/').next().and_then(RunStatus::parse)?;
-            Some((status_run(r).ok()?, status))
+            Some((r.status_run()?, status))
         })
         .collect();
     out.sort();
@@ -849,55 +837,3 @@ const MAX_LOST_CLAIMS: u32 = 1000;
 
 /// Runs another job holds, with their owners.
 type Claimed = Vec<(Ref, Option<super::Owner>)>;
-
-pub(crate) use crate::refs::glob::escape;
-
-/// The dependency glob that waits for `run` to complete (`<run>/status/complete`, escaped).
-pub(crate) fn completion_of(run: &Ref) -> String {
-    format!("{}/status/complete", escape(&run.to_string()))
-}
-
-/// `<run>/status/<status>`.
-pub(crate) fn status_ref(run: &Ref, status: RunStatus) -> EngineResult<Ref> {
-    ref_of(&format!("{run}/status/{status}"))
-}
-
-/// `<run>/status/<x>` → `<run>`.
-pub(crate) fn status_run(status: &Ref) -> EngineResult<Ref> {
-    let s = status.to_string();
-    let idx = s
-        .rfind("/status/")
-        .ok_or_else(|| EngineError::Invalid(format!("{s} is not a status ref")))?;
-    ref_of(&s[..idx])
-}
-
-/// `<rel>/<type>/<name>/<n>` → `<rel>/<type>/<name>`.
-pub(crate) fn run_task(run: &Ref) -> EngineResult<Ref> {
-    let (task, _) = run
-        .subpath
-        .rsplit_once('/')
-        .ok_or_else(|| EngineError::Invalid(format!("{run} is not a run ref")))?;
-    Ok(Ref {
-        subpath: task.to_string(),
-        fragment: String::new(),
-        ..run.clone()
-    })
-}
-
-/// Extension helpers on refs used by the engine.
-pub(crate) trait RefExt {
-    /// The release part only: `<repo>/-/<pkg>/@<release>`.
-    fn release_ref(&self) -> Ref;
-}
-
-impl RefExt for Ref {
-    fn release_ref(&self) -> Ref {
-        Ref {
-            repo: self.repo.clone(),
-            filename: self.filename.clone(),
-            global: self.global,
-            release: self.release.clone(),
-            ..Ref::default()
-        }
-    }
-}

@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::claim::{ClaimState, RunningMarker};
-use super::release::{run_task, status_ref};
-use super::{Engine, EngineResult, Progress, ProgressEvent, RunStatus, decode, ref_of};
+use super::{Engine, EngineResult, Progress, ProgressEvent, RunStatus, not_a_run, ref_of};
 use crate::clock::Clock;
 use crate::model::{
     self, DeployIntent, Inputs, JsonMap, LogEntry, RunDoc, RunFunction, TaskSummary,
 };
+use crate::refs::SubpathType;
 use crate::refs::{Ref, names};
 use crate::sdk::{CallContext, CallOutcome, LoadedPackage, PrintSink, Secrets, SourceLocation};
 use crate::store::Transaction;
@@ -262,7 +262,7 @@ impl Engine<'_> {
             }
             started.set(&c.run, self.secrets.mask_json(&model::to_json(&doc)));
             self.claim(&mut started, c)?;
-            if c.run.subpath_type == "deploy" && doc.functions.len() == 1 {
+            if c.run.is(SubpathType::Deploy) && doc.functions.len() == 1 {
                 let env = c.run.subpath.split('/').next().unwrap_or_default();
                 let intent_ref = ref_of(&format!(
                     "{}/-/{}/@/deploy/{env}",
@@ -306,7 +306,7 @@ impl Engine<'_> {
                 c.run
             )));
         };
-        let from_ref = status_ref(&c.run, *from)?;
+        let from_ref = c.run.status(*from);
         tx.expect(&from_ref, Some(marker.clone()));
         if *from != RunStatus::Running {
             tx.delete(&from_ref);
@@ -315,10 +315,7 @@ impl Engine<'_> {
             time: self.now(),
             owner: Some(self.opts.claims.owner.clone()),
         };
-        tx.set(
-            &status_ref(&c.run, RunStatus::Running)?,
-            model::to_json(&running),
-        );
+        tx.set(&c.run.status(RunStatus::Running), model::to_json(&running));
         Ok(())
     }
 
@@ -480,7 +477,7 @@ impl Engine<'_> {
         for r in results {
             let _ = (r.duration, &r.detail);
             let release = &r.release;
-            let logs_ref = ref_of(&format!("{}/logs", r.run))?;
+            let logs_ref = r.run.child("logs");
             let mut logs: Vec<Value> = match self.ws.state.try_get(&logs_ref)? {
                 Some(Value::Array(a)) => a,
                 _ => Vec::new(),
@@ -495,7 +492,7 @@ impl Engine<'_> {
             if r.status != RunStatus::Complete {
                 continue;
             }
-            let task = run_task(&r.run)?;
+            let task = not_a_run(r.run.run_task(), &r.run)?;
             let pkg = format!("{}/-/{}", r.run.repo, r.run.filename);
             for tag in &r.tags {
                 tx.link(&ref_of(&format!("{pkg}/@{tag}"))?, release);
@@ -513,7 +510,10 @@ impl Engine<'_> {
                 output: r.doc.output.clone().unwrap_or_default(),
             };
             tx.set(&task, self.secrets.mask_json(&model::to_json(&summary)));
-            let latest = ref_of(&format!("{pkg}/@/{}/{}", task.subpath_type, task.subpath))?;
+            let latest = Ref {
+                release: Some(String::new()),
+                ..task.clone()
+            };
             if r.doc.run_type == "down" {
                 tx.unlink(&latest);
             } else {
@@ -521,12 +521,6 @@ impl Engine<'_> {
             }
         }
         Ok(Some(tx))
-    }
-
-    /// Reads a run document.
-    #[allow(dead_code)]
-    pub(crate) fn read_run(&self, run: &Ref) -> EngineResult<RunDoc> {
-        decode(run, "run", self.ws.state.get(run)?)
     }
 }
 

@@ -9,28 +9,15 @@
 
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::release::escape;
 use super::work::WorkItem;
 use super::{Engine, EngineResult, ProgressEvent, decode, ref_of};
 use crate::config::{self, REPO_CONFIG_FILE, StoreSelection, StoreSpec};
+use crate::model::RepoConfigDoc;
 use crate::refs::Glob;
+use crate::refs::glob::escape;
 use crate::store::{Area, Entry, MatchOptions, Transaction};
-
-/// A recorded repository configuration (`<repo>/-/repo.ocu.star/@<commit>`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RepoConfigDoc {
-    /// Remote URLs of the repository, credentials removed.
-    #[serde(rename = "Remotes", default)]
-    pub remotes: Vec<String>,
-    /// The text of `repo.ocu.star`.
-    pub source: String,
-    /// The commit the configuration was recorded at: set in the copy kept in a separate
-    /// intent store (`repos/`), absent in state, where the ref names the commit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commit: Option<String>,
-}
 
 /// Removes credentials from a URL so they never reach state or logs, keeping it usable for
 /// cloning: for `http(s)://` the whole user part goes (it is a token or `user:token`); for

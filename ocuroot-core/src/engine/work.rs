@@ -7,11 +7,11 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::claim::{ClaimState, claim_state};
-use super::release::{RefExt, escape, status_run};
-use super::{Engine, EngineError, EngineResult, RunStatus, decode, ref_of};
+use super::{Engine, EngineError, EngineResult, RunStatus, decode, not_a_run, ref_of};
 use crate::intent::IntentKind;
 use crate::model::{self, ReleaseDoc, RunDoc, RunFunction, TaskSummary};
-use crate::refs::{Glob, Ref};
+use crate::refs::glob::escape;
+use crate::refs::{Glob, Ref, SubpathType};
 use crate::store::{Area, MatchOptions, Transaction, diff_intent};
 
 /// The kind of a work item (`work_type` in JSON).
@@ -151,7 +151,7 @@ impl Engine<'_> {
                 .state
                 .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?
         {
-            let run = status_run(&status)?;
+            let run = not_a_run(status.status_run(), &status)?;
             if status.subpath.ends_with("/status/running") {
                 let marker = self.ws.state.try_get(&status)?.unwrap_or_default();
                 // Held by another live job: not work for this one (and not planned as such),
@@ -442,7 +442,7 @@ impl Engine<'_> {
         }
         let mut releases = BTreeSet::new();
         for item in items.iter().filter(|i| i.work_type == WorkType::Run) {
-            if item.r.subpath_type == "deploy"
+            if item.r.is(SubpathType::Deploy)
                 && !item.r.subpath.contains('/')
                 && let Some(entry) = self.deployment_inputs_changed(&item.r, None)?
             {

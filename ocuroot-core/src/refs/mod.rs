@@ -11,6 +11,8 @@
 //! - `resolve`: relative refs ([`Ref::relative_to`]) and [`reduce`].
 //! - [`names`]: validators for tags, release ids, environment and input names.
 //! - `natural`: the natural order of refs ([`natural_cmp`]; `r2` before `r10`).
+//! - `kinds`: the typed parts ([`SubpathType`], [`RunStatus`]) and the builders of the refs
+//!   around a run ([`Ref::status`], [`Ref::run_task`], [`Ref::release_ref`], …).
 //!
 //! Invariants enforced at parse time: no `.`/`..` segment outside the relative-ref markers,
 //! no empty segment, no NUL or control characters, no leading `/`. Such refs could escape
@@ -33,12 +35,14 @@ use std::cmp::Ordering;
 use std::fmt;
 
 pub mod glob;
+mod kinds;
 pub mod names;
 mod natural;
 mod parse;
 mod resolve;
 
 pub use glob::{Glob, GlobError};
+pub use kinds::{RunStatus, SubpathType};
 pub use natural::natural_cmp;
 pub use parse::{ErrorKind, MAX_REF_LEN, MAX_SEGMENT_LEN, RefParseError};
 pub use resolve::{ReduceError, reduce};
@@ -59,8 +63,8 @@ pub struct Ref {
     /// `Some("r1")`, a tag, or a commit.
     pub release: Option<String>,
     /// The subpath type (`deploy`, `task`, `custom`, `environment`, `commit`, `push`, `op`),
-    /// or empty. `call` is normalised to `task` by the parser.
-    pub subpath_type: String,
+    /// or `None`. `call` is normalised to `task` by the parser.
+    pub subpath_type: Option<SubpathType>,
     /// The subpath after the type (`staging`, `build/1/status/complete`), or empty.
     pub subpath: String,
     /// The fragment after `#` (`output/count`), or empty.
@@ -68,6 +72,11 @@ pub struct Ref {
 }
 
 impl Ref {
+    /// The subpath type as written (`""` for none).
+    pub fn type_str(&self) -> &'static str {
+        self.subpath_type.map_or("", SubpathType::as_str)
+    }
+
     /// Parses a ref string (spec §2.2); the same as [`str::parse`].
     ///
     /// # Errors
@@ -193,7 +202,7 @@ impl Ord for Ref {
             .then_with(|| natural_cmp(&self.filename, &other.filename))
             .then_with(|| self.global.cmp(&other.global))
             .then_with(|| opt(&self.release, &other.release))
-            .then_with(|| natural_cmp(&self.subpath_type, &other.subpath_type))
+            .then_with(|| natural_cmp(self.type_str(), other.type_str()))
             .then_with(|| natural_cmp(&self.subpath, &other.subpath))
             .then_with(|| natural_cmp(&self.fragment, &other.fragment))
     }
@@ -232,8 +241,8 @@ impl fmt::Display for Ref {
         if let Some(release) = &self.release {
             seg(f, release, true)?;
         }
-        if !self.subpath_type.is_empty() || !self.subpath.is_empty() {
-            seg(f, &self.subpath_type, false)?;
+        if self.subpath_type.is_some() || !self.subpath.is_empty() {
+            seg(f, self.type_str(), false)?;
             // Deviation: no trailing '/' for a type without subpath, so `./task` round-trips.
             if !self.subpath.is_empty() {
                 seg(f, &self.subpath, false)?;
@@ -269,7 +278,7 @@ mod tests {
             filename: filename.to_owned(),
             global,
             release: release.map(str::to_owned),
-            subpath_type: ty.to_owned(),
+            subpath_type: SubpathType::parse(ty),
             subpath: sub.to_owned(),
             fragment: frag.to_owned(),
         }
@@ -646,8 +655,12 @@ mod tests {
         );
         let bad_release = mk("a", "p", false, Some("r1/x"), "", "", "");
         assert!(bad_release.ensure_storable().is_err());
-        let bad_type = mk("a", "p", false, Some("r1"), "call", "x", "");
-        assert!(bad_type.ensure_storable().is_err());
+        // A subpath needs a type (the enum makes an unknown type unrepresentable).
+        let no_type = mk("a", "p", false, Some("r1"), "", "x", "");
+        assert_eq!(
+            no_type.ensure_storable().map_err(|e| e.kind().clone()),
+            Err(ErrorKind::EmptySegment)
+        );
     }
 
     #[test_case(&["a", "-", "p", "@r1#x"], ErrorKind::FragmentInStoragePath; "fragment")]
@@ -738,7 +751,7 @@ mod tests {
             tail().prop_map(|(t, s, f)| {
                 let mut r = build(String::new(), ".".to_owned(), false, None);
                 if !t.is_empty() {
-                    (r.subpath_type, r.subpath, r.fragment) = (t, s, f);
+                    (r.subpath_type, r.subpath, r.fragment) = (SubpathType::parse(&t), s, f);
                 }
                 r
             }),
@@ -759,7 +772,7 @@ mod tests {
         };
         if let Some((release, (t, s, f))) = rel {
             r.release = Some(release);
-            (r.subpath_type, r.subpath, r.fragment) = (t, s, f);
+            (r.subpath_type, r.subpath, r.fragment) = (SubpathType::parse(&t), s, f);
         }
         r
     }

@@ -12,18 +12,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::Ref;
-
-/// The subpath types accepted after the release part.
-const SUBPATH_TYPES: &[&str] = &[
-    "deploy",
-    "task",
-    "custom",
-    "environment",
-    "commit",
-    "push",
-    "op",
-];
+use super::{Ref, SubpathType};
 
 /// The longest accepted ref, in bytes (its canonical string, fragment included).
 ///
@@ -198,6 +187,7 @@ fn parse_ref(s: &str) -> Result<Ref, ErrorKind> {
     let mut lexer = Lexer {
         input: s,
         out: Ref::default(),
+        raw_type: "",
     };
     if let Some(rest) = s.strip_prefix("//") {
         lexer.out.repo = ".".to_owned();
@@ -216,7 +206,16 @@ fn parse_ref(s: &str) -> Result<Ref, ErrorKind> {
     } else {
         lexer.path(0)?;
     }
-    let out = lexer.out;
+    let (out, raw_type) = (lexer.out, lexer.raw_type);
+    if out.subpath_type.is_none() && !raw_type.is_empty() {
+        // An unknown type: every other field is checked first, as for a known one.
+        check_fields(&Ref {
+            subpath_type: Some(SubpathType::Task),
+            ..out
+        })?;
+        check_segments(raw_type)?;
+        return Err(ErrorKind::InvalidSubpathType(raw_type.to_owned()));
+    }
     check_fields(&out)?;
     Ok(out)
 }
@@ -226,9 +225,11 @@ fn parse_ref(s: &str) -> Result<Ref, ErrorKind> {
 struct Lexer<'a> {
     input: &'a str,
     out: Ref,
+    /// The subpath type as written, checked once the whole ref is lexed.
+    raw_type: &'a str,
 }
 
-impl Lexer<'_> {
+impl<'a> Lexer<'a> {
     /// Path mode: repo and/or filename, then possibly a release.
     fn path(&mut self, start: usize) -> Result<(), ErrorKind> {
         let bytes = self.input.as_bytes();
@@ -287,17 +288,15 @@ impl Lexer<'_> {
 
     /// The subpath type: one segment, then the subpath.
     fn subpath_type(&mut self, start: usize) -> Result<(), ErrorKind> {
-        let rest = &self.input[start..];
+        let input: &'a str = self.input;
+        let rest = &input[start..];
         let (ty, next) = match rest.find(['/', '#']) {
             None => (rest, None),
             Some(end) if rest.as_bytes()[end] == b'#' => return Err(ErrorKind::UnexpectedFragment),
             Some(end) => (&rest[..end], Some(start + end + 1)),
         };
-        self.out.subpath_type = if ty == "call" {
-            "task".to_owned()
-        } else {
-            ty.to_owned()
-        };
+        self.raw_type = ty;
+        self.out.subpath_type = SubpathType::parse(ty);
         match next {
             None => Ok(()),
             Some(_) if ty.is_empty() => Err(ErrorKind::EmptySegment),
@@ -419,13 +418,7 @@ pub(crate) fn is_invisible(c: char) -> bool {
 /// The only `.` values allowed are the relative markers: repo `.` (from `//` or `./-/`) and
 /// filename `.` with an empty repo (from `./`, `./@`).
 pub(crate) fn check_fields(r: &Ref) -> Result<(), ErrorKind> {
-    let fields = [
-        &r.repo,
-        &r.filename,
-        &r.subpath_type,
-        &r.subpath,
-        &r.fragment,
-    ];
+    let fields = [&r.repo, &r.filename, &r.subpath, &r.fragment];
     let release = r.release.as_deref().unwrap_or("");
     if fields.iter().any(|f| f.chars().any(char::is_control))
         || release.chars().any(char::is_control)
@@ -460,17 +453,14 @@ pub(crate) fn check_fields(r: &Ref) -> Result<(), ErrorKind> {
             return Err(ErrorKind::SegmentTooLong(len));
         }
     }
-    if !r.subpath_type.is_empty() || !r.subpath.is_empty() {
-        check_segments(&r.subpath_type)?;
+    if r.subpath_type.is_none() && !r.subpath.is_empty() {
+        return Err(ErrorKind::EmptySegment);
     }
     if !r.subpath.is_empty() {
         check_path_segments(&r.subpath)?;
     }
     if !r.fragment.is_empty() {
         check_segments(&r.fragment)?;
-    }
-    if !r.subpath_type.is_empty() && !SUBPATH_TYPES.contains(&r.subpath_type.as_str()) {
-        return Err(ErrorKind::InvalidSubpathType(r.subpath_type.clone()));
     }
     Ok(())
 }

@@ -27,66 +27,11 @@ use std::sync::Arc;
 use starlark::PrintHandler;
 use starlark::eval::Evaluator;
 
-use crate::config::StoreSpec;
-use crate::model::Environment;
-use crate::refs::Ref;
 use crate::sdk::defs::FileRegistry;
-use crate::sdk::package_builtins::PackageRecorder;
+use crate::sdk::output::{PrintSink, SourceLocation};
+use crate::sdk::package_builtins::{PackageRecorder, PackageScope};
 use crate::sdk::secrets::Secrets;
-
-/// Receives every line of output produced while evaluating or running Starlark code.
-///
-/// Implementations decide where the text goes (progress output, a run's log). A line never
-/// contains the trailing newline.
-pub trait PrintSink: Send + Sync {
-    /// Records one line of output.
-    fn print(&self, line: &str);
-
-    /// Records one line of output printed by Starlark `print` at `at`.
-    ///
-    /// Sinks that store run logs override this to keep the `filename`/`line`/`col`
-    /// attributes; the default forwards to [`PrintSink::print`].
-    fn print_at(&self, line: &str, at: &SourceLocation) {
-        let _ = at;
-        self.print(line);
-    }
-}
-
-/// Where a line of output was printed: a position in a config file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceLocation {
-    /// The file, relative to the repo root.
-    pub filename: String,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column.
-    pub col: usize,
-}
-
-/// A [`PrintSink`] that collects lines in memory; useful for tests and for capturing output.
-#[derive(Debug, Default)]
-pub struct CollectingSink {
-    lines: std::sync::Mutex<Vec<String>>,
-}
-
-impl CollectingSink {
-    /// Returns a copy of the lines printed so far.
-    pub fn lines(&self) -> Vec<String> {
-        match self.lines.lock() {
-            Ok(lines) => lines.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-}
-
-impl PrintSink for CollectingSink {
-    fn print(&self, line: &str) {
-        match self.lines.lock() {
-            Ok(mut lines) => lines.push(line.to_owned()),
-            Err(poisoned) => poisoned.into_inner().push(line.to_owned()),
-        }
-    }
-}
+use crate::store::StoreSpec;
 
 /// The facts about the host that evaluation may observe.
 ///
@@ -112,15 +57,6 @@ pub struct RepoRecorder {
     /// Whether `trigger(fn)` was called; the function itself is kept as the module's extra
     /// value so that it is frozen together with the module.
     pub trigger_set: bool,
-}
-
-/// What package builtins (`ref`, `input`, `environments`) need to know about the package.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PackageScope {
-    /// The release (or package) ref relative refs resolve against.
-    pub base_ref: Ref,
-    /// The environments `environments()` returns, sorted by name.
-    pub environments: Vec<Environment>,
 }
 
 /// The context of one evaluation session, reachable from builtins through `eval.extra`.

@@ -435,11 +435,11 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::config::ConfigError;
+    use crate::sdk::EvalError;
     use crate::sdk::{CollectingSink, HostContext, LoadedModule, Session, globals};
 
     struct Run {
-        result: Result<LoadedModule, ConfigError>,
+        result: Result<LoadedModule, EvalError>,
         lines: Vec<String>,
     }
 

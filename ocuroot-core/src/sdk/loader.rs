@@ -21,7 +21,7 @@ use starlark::environment::{FrozenModule, Globals, Module};
 use starlark::eval::{Evaluator, ReturnFileLoader};
 use starlark::syntax::AstModule;
 
-use crate::config::ConfigError;
+use crate::sdk::EvalError;
 use crate::sdk::context::{InstalledContext, SdkContext};
 use crate::sdk::dialect;
 use crate::sdk::version::sdk_version_of;
@@ -111,13 +111,13 @@ impl<'c> Session<'c> {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Io`] if the file cannot be read, otherwise as [`Session::eval_source`].
-    pub fn eval_file(&self, path: &Path) -> Result<LoadedModule, ConfigError> {
+    /// [`EvalError::Io`] if the file cannot be read, otherwise as [`Session::eval_source`].
+    pub fn eval_file(&self, path: &Path) -> Result<LoadedModule, EvalError> {
         let abs = normalize(&self.root.join(path));
         if let Some(done) = self.cache.borrow().get(&abs) {
             return Ok(done.clone());
         }
-        let source = std::fs::read_to_string(&abs).map_err(|source| ConfigError::Io {
+        let source = std::fs::read_to_string(&abs).map_err(|source| EvalError::Io {
             path: abs.clone(),
             source,
         })?;
@@ -130,12 +130,12 @@ impl<'c> Session<'c> {
     ///
     /// # Errors
     ///
-    /// - [`ConfigError::Eval`] for syntax and runtime errors, rendered against the user's
+    /// - [`EvalError::Eval`] for syntax and runtime errors, rendered against the user's
     ///   file (a loaded file's error names that file);
-    /// - [`ConfigError::Version`] for a bad `ocuroot(...)` call;
-    /// - [`ConfigError::LoadOutsideRoot`], [`ConfigError::LoadCycle`] and
-    ///   [`ConfigError::Load`] for bad `load()`s.
-    pub fn eval_source(&self, path: &Path, source: String) -> Result<LoadedModule, ConfigError> {
+    /// - [`EvalError::Version`] for a bad `ocuroot(...)` call;
+    /// - [`EvalError::LoadOutsideRoot`], [`EvalError::LoadCycle`] and
+    ///   [`EvalError::Load`] for bad `load()`s.
+    pub fn eval_source(&self, path: &Path, source: String) -> Result<LoadedModule, EvalError> {
         let abs = normalize(&self.root.join(path));
         if let Some(done) = self.cache.borrow().get(&abs) {
             return Ok(done.clone());
@@ -149,20 +149,20 @@ impl<'c> Session<'c> {
                     .map(|p| self.display_name(p))
                     .collect();
                 files.push(name);
-                return Err(ConfigError::LoadCycle { files });
+                return Err(EvalError::LoadCycle { files });
             }
         }
         // The parser and compiler recurse along the nesting of the source: refuse deep
         // nesting before they run, so that a hostile file cannot overflow the stack.
         crate::limits::check_source(&source, &crate::limits::current()).map_err(|source| {
-            ConfigError::Limit {
+            EvalError::Limit {
                 file: PathBuf::from(&name),
                 source,
             }
         })?;
-        let ast = AstModule::parse(&name, source, &dialect())
-            .map_err(|e| ConfigError::eval(&name, &e))?;
-        let sdk_version = sdk_version_of(&ast).map_err(|e| ConfigError::Version {
+        let ast =
+            AstModule::parse(&name, source, &dialect()).map_err(|e| EvalError::eval(&name, &e))?;
+        let sdk_version = sdk_version_of(&ast).map_err(|e| EvalError::Version {
             location: e.location,
             source: e.error,
         })?;
@@ -183,9 +183,9 @@ impl<'c> Session<'c> {
                 ctx.attach(&mut eval);
                 eval.set_loader(&loader);
                 eval.eval_module(ast, &self.globals)
-                    .map_err(|e| ConfigError::eval(&name, &e))?;
+                    .map_err(|e| EvalError::eval(&name, &e))?;
             }
-            module.freeze().map_err(|e| ConfigError::Eval {
+            module.freeze().map_err(|e| EvalError::Eval {
                 file: PathBuf::from(&name),
                 rendered: format!("{e:?}"),
             })
@@ -208,7 +208,7 @@ impl<'c> Session<'c> {
         &self,
         file: &Path,
         ast: &AstModule,
-    ) -> Result<Vec<(String, FrozenModule)>, ConfigError> {
+    ) -> Result<Vec<(String, FrozenModule)>, EvalError> {
         let dir = file.parent().unwrap_or(&self.root).to_path_buf();
         let mut out = Vec::new();
         for load in ast.loads() {
@@ -216,7 +216,7 @@ impl<'c> Session<'c> {
             let module_id = load.module_id.to_owned();
             let target = normalize(&dir.join(&module_id));
             if !target.starts_with(&self.root) {
-                return Err(ConfigError::LoadOutsideRoot {
+                return Err(EvalError::LoadOutsideRoot {
                     location,
                     module: module_id,
                 });
@@ -230,7 +230,7 @@ impl<'c> Session<'c> {
                         // Let eval_source report the cycle with the whole chain.
                         String::new()
                     } else {
-                        std::fs::read_to_string(&target).map_err(|source| ConfigError::Load {
+                        std::fs::read_to_string(&target).map_err(|source| EvalError::Load {
                             location: location.clone(),
                             module: module_id.clone(),
                             source,
@@ -258,7 +258,7 @@ mod tests {
         std::fs::write(path, content).expect("write");
     }
 
-    fn eval(root: &Path, file: &str) -> Result<(LoadedModule, Vec<String>), ConfigError> {
+    fn eval(root: &Path, file: &str) -> Result<(LoadedModule, Vec<String>), EvalError> {
         let sink = Arc::new(CollectingSink::default());
         let ctx =
             SdkContext::new(HostContext::default(), root.to_path_buf(), sink.clone()).install();
@@ -358,7 +358,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         write(dir.path(), "pkg.ocu.star", "load('./nope.ocu.star', 'X')\n");
         let err = eval(dir.path(), "pkg.ocu.star").expect_err("missing");
-        assert!(matches!(err, ConfigError::Load { .. }), "{err:?}");
+        assert!(matches!(err, EvalError::Load { .. }), "{err:?}");
         assert!(err.to_string().starts_with("pkg.ocu.star:1:6"), "{err}");
     }
 
@@ -373,7 +373,7 @@ mod tests {
         );
         let err = eval(dir.path(), "pkg.ocu.star").expect_err("fails");
         match err {
-            ConfigError::Eval { file, rendered } => {
+            EvalError::Eval { file, rendered } => {
                 assert_eq!(file, PathBuf::from("lib/bad.ocu.star"));
                 assert!(rendered.contains("lib/bad.ocu.star:2:5"), "{rendered}");
             }
@@ -418,7 +418,7 @@ R = str(sq) + str(d) + str(g(1)) + str(s.n) + str(D["k"])
         write(dir.path(), "pkg.ocu.star", "ocuroot('2.0.0')\n");
         let err = eval(dir.path(), "pkg.ocu.star").expect_err("bad version");
         match &err {
-            ConfigError::Version { location, source } => {
+            EvalError::Version { location, source } => {
                 assert!(location.starts_with("pkg.ocu.star:1:1"), "{location}");
                 assert_eq!(source.to_string(), "version 2.0.0 not found");
             }

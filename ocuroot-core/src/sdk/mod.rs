@@ -19,37 +19,46 @@
 //! - [`stubs`]: the SDK rendered as Starlark stubs, and [`examples`]: the example
 //!   configurations shipped in the binary (both for `ocuroot mcp`).
 //!
-//! Repo-level builtins live in [`crate::config`] and register themselves on top of
-//! [`globals_builder()`].
+//! - [`repo_builtins`]: the builtins of `repo.ocu.star` (`repo_alias`, `store.*`, …), which
+//!   [`crate::config`] registers on top of [`globals_builder()`]; [`store_value`]: the
+//!   Starlark form of a store.
+//!
+//! Errors are [`EvalError`]s; `config` wraps them in its own error.
 
 pub mod context;
 pub mod defs;
+mod error;
 pub mod examples;
 pub mod host;
 pub mod http;
 pub mod json;
 pub mod loader;
+pub mod output;
 pub mod package;
 pub mod package_builtins;
 pub mod repl;
+pub mod repo_builtins;
 pub mod secrets;
+pub mod store_value;
 pub mod stubs;
 pub mod version;
 
 use starlark::environment::{Globals, GlobalsBuilder, LibraryExtension};
+use starlark::eval::Evaluator;
 use starlark::starlark_module;
 use starlark::syntax::Dialect;
+use starlark::values::Value;
 use starlark::values::none::NoneType;
 
-pub use context::{
-    CollectingSink, HostContext, InstalledContext, PackageScope, PrintSink, RepoRecorder,
-    SdkContext, SourceLocation,
-};
+pub use context::{HostContext, InstalledContext, RepoRecorder, SdkContext};
+pub use error::EvalError;
 pub use loader::{LoadedModule, Session};
+pub use output::{CollectingSink, PrintSink, SourceLocation};
 pub use package::{
     CallContext, CallOutcome, LoadedPackage, PackageEval, PackageEvalOptions, eval_expression_json,
     evaluate_package,
 };
+pub use package_builtins::PackageScope;
 pub use secrets::{MaskingSink, Secrets};
 pub use version::{DEFAULT_SDK_VERSION, VersionError};
 
@@ -74,6 +83,31 @@ fn ocuroot_builtin(builder: &mut GlobalsBuilder) {
     }
 }
 
+/// `secret(value)` was given something other than a string.
+#[derive(Debug, thiserror::Error)]
+#[error("secret value must be a string")]
+pub struct SecretNotString;
+
+#[starlark_module]
+fn secret_builtin(builder: &mut GlobalsBuilder) {
+    /// Registers `value` as a secret, masked in all output from now on, and returns it.
+    fn secret<'v>(
+        value: Value<'v>,
+        eval: &mut Evaluator<'v, '_, '_>,
+    ) -> starlark::Result<Value<'v>> {
+        let s = value
+            .unpack_str()
+            .ok_or_else(|| starlark::Error::new_other(SecretNotString))?;
+        SdkContext::from_eval(eval)?.secrets().register(s);
+        Ok(value)
+    }
+}
+
+/// Registers `secret(value)` (see [`Secrets`]).
+fn register_secret(builder: &mut GlobalsBuilder) {
+    secret_builtin(builder);
+}
+
 /// Returns a builder holding the base SDK globals, ready for more builtins to be added.
 pub fn globals_builder() -> GlobalsBuilder {
     GlobalsBuilder::extended_by(&[LibraryExtension::StructType, LibraryExtension::Print])
@@ -81,7 +115,7 @@ pub fn globals_builder() -> GlobalsBuilder {
         .with(json::register_json)
         .with(host::register_host)
         .with(http::register_http)
-        .with(secrets::register_secret)
+        .with(register_secret)
 }
 
 /// Returns a builder of the SDK globals without host access: the universals plus `print`,

@@ -24,13 +24,15 @@ use starlark::syntax::AstModule;
 use starlark::values::structs::AllocStruct;
 use starlark::values::{OwnedFrozenValue, Value};
 
-use crate::config::ConfigError;
 use crate::model::{Environment, FnDef, Inputs, JsonMap, Package, Phase, WorkSpec};
 use crate::refs::Ref;
 use crate::refs::names::{is_valid_input_name, is_valid_tag, release_number};
-use crate::sdk::context::{CollectingSink, HostContext, PackageScope, PrintSink, SdkContext};
+use crate::sdk::EvalError;
+use crate::sdk::context::{HostContext, SdkContext};
 use crate::sdk::defs::FileRegistry;
 use crate::sdk::json::to_starlark;
+use crate::sdk::output::{CollectingSink, PrintSink};
+use crate::sdk::package_builtins::PackageScope;
 use crate::sdk::package_builtins::{
     Params, register_internal_builtins, register_package_builtins, to_json,
 };
@@ -215,12 +217,12 @@ impl CallOutcome {
 ///
 /// # Errors
 ///
-/// - [`ConfigError::Eval`] for Starlark errors, including input-checking errors of `task`,
+/// - [`EvalError::Eval`] for Starlark errors, including input-checking errors of `task`,
 ///   `deploy` and `next` and bad environment names, with the user's `file:line:col`;
-/// - [`ConfigError::Validation`] when an environment or task name is used more than once;
-/// - [`ConfigError::EnvironmentsAndPackage`] when the file declares both;
+/// - [`EvalError::Validation`] when an environment or task name is used more than once;
+/// - [`EvalError::EnvironmentsAndPackage`] when the file declares both;
 /// - load and version errors as [`Session::eval_file`].
-pub fn evaluate_package(opts: &PackageEvalOptions) -> Result<PackageEval, ConfigError> {
+pub fn evaluate_package(opts: &PackageEvalOptions) -> Result<PackageEval, EvalError> {
     let package_dir = match Path::new(&opts.file).parent() {
         Some(dir) => opts.root.join(dir),
         None => opts.root.clone(),
@@ -253,7 +255,7 @@ pub fn evaluate_package(opts: &PackageEvalOptions) -> Result<PackageEval, Config
         )
     };
     if declared && !environments.is_empty() {
-        return Err(ConfigError::EnvironmentsAndPackage { file });
+        return Err(EvalError::EnvironmentsAndPackage { file });
     }
     if !environments.is_empty() {
         return Ok(PackageEval::Environments(environments));
@@ -263,7 +265,7 @@ pub fn evaluate_package(opts: &PackageEvalOptions) -> Result<PackageEval, Config
     }
     let problems = validate(&phases);
     if !problems.is_empty() {
-        return Err(ConfigError::Validation { file, problems });
+        return Err(EvalError::Validation { file, problems });
     }
 
     let mut files = ctx.context().files.borrow().clone();
@@ -546,12 +548,12 @@ fn decode_result(value: Value<'_>, secrets: &Secrets) -> CallOutcome {
 ///
 /// # Errors
 ///
-/// [`ConfigError::Eval`] when the expression does not parse, fails, uses a builtin that is
-/// not available, or has no JSON form; [`ConfigError::Limit`] when it is over a limit.
-pub fn eval_expression_json(expr: &str) -> Result<serde_json::Value, ConfigError> {
+/// [`EvalError::Eval`] when the expression does not parse, fails, uses a builtin that is
+/// not available, or has no JSON form; [`EvalError::Limit`] when it is over a limit.
+pub fn eval_expression_json(expr: &str) -> Result<serde_json::Value, EvalError> {
     const FILE: &str = "<expression>";
     let limits = crate::limits::current();
-    let over = |source| ConfigError::Limit {
+    let over = |source| EvalError::Limit {
         file: PathBuf::from(FILE),
         source,
     };
@@ -563,14 +565,14 @@ pub fn eval_expression_json(expr: &str) -> Result<serde_json::Value, ConfigError
     )
     .install();
     let ast = AstModule::parse(FILE, expr.to_owned(), &dialect())
-        .map_err(|e| ConfigError::eval(FILE, &e))?;
+        .map_err(|e| EvalError::eval(FILE, &e))?;
     Module::with_temp_heap(|module| {
         let mut eval = Evaluator::new(&module);
         ctx.attach(&mut eval);
         let value = eval
             .eval_module(ast, expression_globals())
-            .map_err(|e| ConfigError::eval(FILE, &e))?;
-        let json = to_json(value).map_err(|e| ConfigError::eval(FILE, &e))?;
+            .map_err(|e| EvalError::eval(FILE, &e))?;
+        let json = to_json(value).map_err(|e| EvalError::eval(FILE, &e))?;
         let size = serde_json::to_string(&json).map_or(0, |s| s.len());
         if size > limits.max_document_bytes {
             return Err(over(crate::limits::LimitError::document(size, &limits)));
@@ -581,6 +583,3 @@ pub fn eval_expression_json(expr: &str) -> Result<serde_json::Value, ConfigError
 
 #[cfg(test)]
 mod tests;
-
-#[cfg(test)]
-mod keywords;

@@ -26,8 +26,17 @@ use crate::model::{DeploySpec, Environment, FnDef, InputDesc, Inputs, Phase, Tas
 use crate::refs::Ref;
 use crate::refs::names::is_valid_environment_name;
 use crate::sdk::SdkContext;
-use crate::sdk::context::{PackageScope, SourceLocation};
 use crate::sdk::json::to_starlark;
+use crate::sdk::output::SourceLocation;
+
+/// What package builtins (`ref`, `input`, `environments`) need to know about the package.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackageScope {
+    /// The release (or package) ref relative refs resolve against.
+    pub base_ref: Ref,
+    /// The environments `environments()` returns, sorted by name.
+    pub environments: Vec<Environment>,
+}
 
 /// Errors raised by the package builtins.
 #[derive(Debug, thiserror::Error)]

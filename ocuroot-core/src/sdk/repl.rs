@@ -30,11 +30,14 @@ use starlark::values::list::ListRef;
 use starlark::values::tuple::TupleRef;
 use starlark::values::{OwnedFrozenValue, Value};
 
-use crate::config::ConfigError;
 use crate::model::{Environment, FnDef, InputDesc, Package, WorkSpec};
+use crate::refs::SubpathType;
 use crate::refs::{Glob, Ref};
-use crate::sdk::context::{HostContext, InstalledContext, PackageScope, PrintSink, SdkContext};
+use crate::sdk::EvalError;
+use crate::sdk::context::{HostContext, InstalledContext, SdkContext};
+use crate::sdk::output::PrintSink;
 use crate::sdk::package::package_globals;
+use crate::sdk::package_builtins::PackageScope;
 use crate::sdk::secrets::{MaskingSink, Secrets};
 use crate::sdk::{Session, dialect};
 use crate::store::{Area, MatchOptions, Store, StoreError};
@@ -88,7 +91,7 @@ impl Repl {
     /// # Errors
     ///
     /// The errors of [`Session::eval_file`] when the file does not evaluate.
-    pub fn new(opts: ReplOptions) -> Result<Repl, ConfigError> {
+    pub fn new(opts: ReplOptions) -> Result<Repl, EvalError> {
         let prefix = Arc::new(PrefixSink {
             inner: opts.sink,
             prefix: Mutex::new(None),
@@ -127,7 +130,7 @@ impl Repl {
                 .is_some_and(|n| n == "repo.ocu.star")
             {
                 crate::sdk::globals_builder()
-                    .with(crate::config::builtins::register_repo_builtins)
+                    .with(crate::sdk::repo_builtins::register_repo_builtins)
                     .build()
             } else {
                 package_globals().clone()
@@ -158,13 +161,13 @@ impl Repl {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Eval`] when the input does not parse or fails; the session is left as
+    /// [`EvalError::Eval`] when the input does not parse or fails; the session is left as
     /// it was before the input.
-    pub fn eval(&mut self, source: &str) -> Result<Option<String>, ConfigError> {
+    pub fn eval(&mut self, source: &str) -> Result<Option<String>, EvalError> {
         self.inputs += 1;
         let name = format!("<input-{}>", self.inputs);
         let ast = AstModule::parse(&name, source.to_owned(), &dialect())
-            .map_err(|e| ConfigError::eval(&name, &e))?;
+            .map_err(|e| EvalError::eval(&name, &e))?;
         self.prefix.set(None);
         let ctx = &self.ctx;
         let bindings = &self.bindings;
@@ -181,15 +184,15 @@ impl Repl {
                 ctx.attach(&mut eval);
                 let value = eval
                     .eval_module(ast, package_globals())
-                    .map_err(|e| ConfigError::eval(&name, &e))?;
+                    .map_err(|e| EvalError::eval(&name, &e))?;
                 (!value.is_none()).then(|| pretty(value))
             };
             let names: Vec<String> = module.names().map(|n| n.as_str().to_owned()).collect();
-            let frozen = module.freeze().map_err(|e| ConfigError::Eval {
+            let frozen = module.freeze().map_err(|e| EvalError::Eval {
                 file: PathBuf::from(&name),
                 rendered: format!("{e:?}"),
             })?;
-            Ok::<_, ConfigError>((rendered, names, frozen))
+            Ok::<_, EvalError>((rendered, names, frozen))
         })?;
         for n in names {
             if let Ok(v) = frozen.get(&n) {
@@ -512,7 +515,7 @@ fn reads_deployment(desc: &InputDesc, env: &str) -> bool {
     let Ok(r) = r.parse::<Ref>() else {
         return false;
     };
-    r.subpath_type == "deploy" && r.subpath == env
+    r.is(SubpathType::Deploy) && r.subpath == env
 }
 
 #[cfg(test)]
@@ -520,7 +523,7 @@ mod tests {
     use super::*;
     use crate::sdk::CollectingSink;
 
-    fn repl(root: &Path, file: Option<&str>) -> (Result<Repl, ConfigError>, Arc<CollectingSink>) {
+    fn repl(root: &Path, file: Option<&str>) -> (Result<Repl, EvalError>, Arc<CollectingSink>) {
         let sink = Arc::new(CollectingSink::default());
         let repl = Repl::new(ReplOptions {
             root: root.to_path_buf(),

@@ -8,12 +8,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use starlark::environment::GlobalsBuilder;
-use starlark::eval::Evaluator;
-use starlark::starlark_module;
-use starlark::values::Value;
-
-use crate::sdk::context::{PrintSink, SdkContext, SourceLocation};
+use crate::sdk::output::{PrintSink, SourceLocation};
 
 /// The replacement text for a masked secret.
 pub const MASK: &str = "<secret>";
@@ -147,30 +142,6 @@ impl PrintSink for MaskingSink {
 }
 
 /// `secret()` was given something other than a string.
-#[derive(Debug, thiserror::Error)]
-#[error("secret value must be a string")]
-pub struct SecretNotString;
-
-#[starlark_module]
-fn secret_builtin(builder: &mut GlobalsBuilder) {
-    /// Registers `value` as a secret, masked in all output from now on, and returns it.
-    fn secret<'v>(
-        value: Value<'v>,
-        eval: &mut Evaluator<'v, '_, '_>,
-    ) -> starlark::Result<Value<'v>> {
-        let s = value
-            .unpack_str()
-            .ok_or_else(|| starlark::Error::new_other(SecretNotString))?;
-        SdkContext::from_eval(eval)?.secrets().register(s);
-        Ok(value)
-    }
-}
-
-/// Registers `secret(value)`.
-pub fn register_secret(builder: &mut GlobalsBuilder) {
-    secret_builtin(builder);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

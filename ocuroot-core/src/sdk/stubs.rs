@@ -39,7 +39,7 @@ pub fn sdk_stubs(version: &str) -> Result<String, VersionError> {
     let mut seen = BTreeSet::new();
     let package = super::package::package_globals().documentation();
     let repo = super::globals_builder()
-        .with(crate::config::builtins::register_repo_builtins)
+        .with(crate::sdk::repo_builtins::register_repo_builtins)
         .build()
         .documentation();
     for (section, doc) in [("package files", package), ("repo.ocu.star", repo)] {

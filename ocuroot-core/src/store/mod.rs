@@ -22,6 +22,7 @@ pub mod layout;
 mod maintenance;
 mod matcher;
 pub mod remote;
+mod spec;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -40,6 +41,7 @@ pub use diff::{
 pub use layout::Area;
 pub use maintenance::{Maintenance, maintain};
 pub use remote::{RemoteOptions, RemoteSettings};
+pub use spec::{StoreSelection, StoreSpec};
 
 /// The result type of store operations.
 pub type StoreResult<T> = Result<T, StoreError>;

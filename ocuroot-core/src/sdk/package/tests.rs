@@ -58,7 +58,7 @@ impl Fixture {
         }
     }
 
-    fn eval(&self, file: &str) -> Result<PackageEval, ConfigError> {
+    fn eval(&self, file: &str) -> Result<PackageEval, EvalError> {
         evaluate_package(&self.opts(file))
     }
 
@@ -667,7 +667,7 @@ phase("b", [deploy(environment = e, up = f, down = f), task(f, "t")])
     );
 
     let err = fx.eval("duplicates.ocu.star").expect_err("invalid");
-    assert!(matches!(err, ConfigError::Validation { .. }), "{err:?}");
+    assert!(matches!(err, EvalError::Validation { .. }), "{err:?}");
     assert_eq!(
         err.to_string(),
         "validation: Package validation failed:\n  \

@@ -347,7 +347,7 @@ fn every_sdk_name_is_in_the_table() {
     let table: BTreeSet<String> = TABLE.iter().map(|(n, _, _)| (*n).to_owned()).collect();
     let mut names = sdk_names(package_globals());
     let repo_globals = globals_builder()
-        .with(crate::config::builtins::register_repo_builtins)
+        .with(crate::sdk::repo_builtins::register_repo_builtins)
         .build();
     names.extend(
         sdk_names(&repo_globals)

@@ -18,8 +18,9 @@ use starlark::values::none::{NoneOr, NoneType};
 use starlark::values::tuple::UnpackTuple;
 use starlark::values::{Heap, Value};
 
-use crate::config::store::StoreSpec;
 use crate::sdk::SdkContext;
+use crate::sdk::store_value;
+use crate::store::StoreSpec;
 
 /// Errors raised by repo-level builtins.
 #[derive(Debug, thiserror::Error)]
@@ -58,11 +59,12 @@ fn store_members(builder: &mut GlobalsBuilder) {
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> starlark::Result<NoneType> {
         let ctx = SdkContext::from_eval(eval)?;
-        let state = StoreSpec::from_value(state).map_err(|e| err(RepoBuiltinError::BadStore(e)))?;
+        let state =
+            store_value::from_value(state).map_err(|e| err(RepoBuiltinError::BadStore(e)))?;
         let intent = match intent {
             NoneOr::None => None,
             NoneOr::Other(v) => {
-                Some(StoreSpec::from_value(v).map_err(|e| err(RepoBuiltinError::BadStore(e)))?)
+                Some(store_value::from_value(v).map_err(|e| err(RepoBuiltinError::BadStore(e)))?)
             }
         };
         let mut repo = ctx.repo.borrow_mut();
@@ -75,7 +77,7 @@ fn store_members(builder: &mut GlobalsBuilder) {
 
     /// Returns a filesystem store at `path`, relative to the repo root.
     fn fs<'v>(path: String, heap: Heap<'v>) -> starlark::Result<Value<'v>> {
-        Ok(StoreSpec::Fs { path }.to_value(heap))
+        Ok(store_value::to_value(&StoreSpec::Fs { path }, heap))
     }
 
     /// Returns a Git store in `remote_url`.
@@ -92,7 +94,7 @@ fn store_members(builder: &mut GlobalsBuilder) {
             create_branch,
             support_files: support_files.into_option().unwrap_or_default(),
         };
-        Ok(spec.to_value(heap))
+        Ok(store_value::to_value(&spec, heap))
     }
 }
 
