@@ -8,7 +8,7 @@ use std::time::Duration;
 use ocuroot_core::clock::{Clock, FixedClock, SystemClock, Timestamp};
 use ocuroot_core::engine::{ClaimOptions, LocalProcesses, Owner};
 use ocuroot_core::sdk::PrintSink;
-use ocuroot_core::store::RemoteSettings;
+use ocuroot_core::store::{Author, RemoteSettings};
 
 /// The environment and working directory of this process.
 #[derive(Clone)]
@@ -17,6 +17,8 @@ pub struct ProcessEnv {
     pub vars: BTreeMap<String, String>,
     /// The working directory.
     pub cwd: PathBuf,
+    /// `--offline`: read remote stores' caches only (as `OCUROOT_OFFLINE=1`).
+    pub offline: bool,
 }
 
 impl ProcessEnv {
@@ -26,7 +28,11 @@ impl ProcessEnv {
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect();
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-        ProcessEnv { vars, cwd }
+        ProcessEnv {
+            vars,
+            cwd,
+            offline: false,
+        }
     }
 
     /// Returns a variable if set and non-empty.
@@ -53,6 +59,7 @@ impl ProcessEnv {
         if let Some(v) = self.get("OCUROOT_OFFLINE") {
             settings.offline = !matches!(v.to_ascii_lowercase().as_str(), "0" | "false" | "no");
         }
+        settings.offline |= self.offline;
         if let Some(secs) = self
             .get("OCUROOT_FETCH_INTERVAL")
             .and_then(|v| v.parse::<f64>().ok())
@@ -61,6 +68,19 @@ impl ProcessEnv {
             settings.fetch_interval = Duration::from_secs_f64(secs);
         }
         settings
+    }
+
+    /// Returns the author of store commits: `OCUROOT_GIT_USER_NAME` and
+    /// `OCUROOT_GIT_USER_EMAIL`, each defaulting to ocuroot's own identity.
+    pub fn author(&self) -> Author {
+        let mut author = Author::default();
+        if let Some(name) = self.get("OCUROOT_GIT_USER_NAME") {
+            author.name = name.to_string();
+        }
+        if let Some(email) = self.get("OCUROOT_GIT_USER_EMAIL") {
+            author.email = email.to_string();
+        }
+        author
     }
 
     /// Returns who this process is when it claims runs (host, pid, pid namespace, start

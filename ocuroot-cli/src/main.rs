@@ -17,10 +17,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let mut env = env::ProcessEnv::capture();
-    if args.offline {
-        env.vars
-            .insert("OCUROOT_OFFLINE".to_string(), "1".to_string());
-    }
+    env.offline = args.offline;
     // Limits on outside input are process-wide settings (`OCU_CFG_max_*`, docs/limits.md).
     match ocuroot_core::limits::Limits::from_settings(&env.vars) {
         Ok(limits) => ocuroot_core::limits::configure(limits),

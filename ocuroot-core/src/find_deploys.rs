@@ -228,11 +228,10 @@ impl GitDetail {
 /// without a name, store errors and [`FindDeploysError::BadRelease`] for a release document
 /// that does not decode.
 pub fn find_deploys(ws: &Workspace, start: &str, end: &str) -> FindDeploysResult<Vec<Ref>> {
-    let repo = ws
-        .repo_name
-        .as_deref()
-        .ok_or(FindDeploysError::NoRepoName)?;
-    let commits: BTreeSet<String> = commits_between(&ws.root, start, end)?.into_iter().collect();
+    let repo = ws.repo_name().ok_or(FindDeploysError::NoRepoName)?;
+    let commits: BTreeSet<String> = commits_between(ws.root(), start, end)?
+        .into_iter()
+        .collect();
     let by_commit = deployments_by_commit(ws, repo)?;
     let mut out: Vec<Ref> = by_commit
         .into_iter()
@@ -255,11 +254,11 @@ fn deployments_by_commit(
     let mut out: BTreeMap<String, Vec<Ref>> = BTreeMap::new();
     let mut release_commits: BTreeMap<String, Option<String>> = BTreeMap::new();
     for link in ws
-        .state
+        .state()
         .match_refs(Area::Records, &[glob], MatchOptions::default())?
     {
-        let deployment = ws.state.resolve_link(&link)?;
-        let release = ws.state.resolve_link(&Ref {
+        let deployment = ws.state().resolve_link(&link)?;
+        let release = ws.state().resolve_link(&Ref {
             repo: deployment.repo.clone(),
             filename: deployment.filename.clone(),
             global: deployment.global,
@@ -270,7 +269,7 @@ fn deployments_by_commit(
         let commit = match release_commits.get(&key) {
             Some(c) => c.clone(),
             None => {
-                let c = match ws.state.try_get(&release)? {
+                let c = match ws.state().try_get(&release)? {
                     Some(v) => Some(
                         serde_json::from_value::<ReleaseDoc>(v)
                             .map_err(|source| FindDeploysError::BadRelease {

@@ -29,6 +29,7 @@ pub mod intent;
 pub mod limits;
 pub mod model;
 pub mod plan;
+pub mod redact;
 pub mod refs;
 pub mod sdk;
 pub mod store;

@@ -204,12 +204,41 @@ pub struct RunFunction {
     pub inputs: Inputs,
 }
 
+/// What a run executes: a task, or a deployment's `up` or `down`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunType {
+    /// A task (`<rel>/task/<name>/<n>`).
+    Task,
+    /// A deployment's `up` (`<rel>/deploy/<env>/<n>`).
+    Up,
+    /// A deployment's `down`: the environment is torn down.
+    Down,
+}
+
+impl RunType {
+    /// The name stored in run documents.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunType::Task => "task",
+            RunType::Up => "up",
+            RunType::Down => "down",
+        }
+    }
+}
+
+impl std::fmt::Display for RunType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A run document (`<rel>/{task,deploy}/<name>/<n>`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunDoc {
     /// `task`, `up` or `down`.
     #[serde(rename = "type")]
-    pub run_type: String,
+    pub run_type: RunType,
     /// The release ref.
     pub release: String,
     /// The function chain.
@@ -229,7 +258,7 @@ pub struct TaskSummary {
     pub run_ref: String,
     /// The run type.
     #[serde(rename = "type")]
-    pub run_type: String,
+    pub run_type: RunType,
     /// The release ref.
     pub release: String,
     /// The entry function's populated inputs.

@@ -37,6 +37,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::intent::{IntentKind, IntentProblem};
+use crate::model::RunType;
 use crate::refs::SubpathType;
 
 use crate::model::{
@@ -604,7 +605,7 @@ impl Ctx<'_> {
         {
             let summary: TaskSummary = decode(&current, "task summary", v)?;
             let deployed = release_ref(&self.state.resolve_link(&parse(&summary.release)?)?);
-            if summary.run_type != "down" && deployed == release && summary.input == inputs {
+            if summary.run_type != RunType::Down && deployed == release && summary.input == inputs {
                 return Ok(vec![Effect::Deployed {
                     deployment: current,
                 }]);
@@ -612,7 +613,9 @@ impl Ctx<'_> {
         }
         let task = parse(&format!("{release}/deploy/{env}"))?;
         for (run, doc) in self.open_runs(&task)? {
-            if doc.run_type != "down" && doc.functions.first().is_some_and(|f| f.inputs == inputs) {
+            if doc.run_type != RunType::Down
+                && doc.functions.first().is_some_and(|f| f.inputs == inputs)
+            {
                 return Ok(vec![Effect::Scheduled { run }]);
             }
         }
@@ -663,7 +666,7 @@ impl Ctx<'_> {
             return Ok(vec![Effect::NotDeployed]);
         };
         let summary: TaskSummary = decode(&deployment, "task summary", v)?;
-        if summary.run_type == "down" {
+        if summary.run_type == RunType::Down {
             return Ok(vec![Effect::NotDeployed]);
         }
         let deployed_by = parse(&summary.run_ref)?;

@@ -82,7 +82,9 @@ fn deploy_all(slice: usize) -> (tempfile::TempDir, usize) {
         for e in 1..=3 {
             let link = format!("engine/-/pkg{p}.ocu.star/@/deploy/env{e}#output/p");
             assert_eq!(
-                ws.state.get(&link.parse().expect("ref")).expect("deployed"),
+                ws.state()
+                    .get(&link.parse().expect("ref"))
+                    .expect("deployed"),
                 serde_json::json!(p),
                 "{link}"
             );

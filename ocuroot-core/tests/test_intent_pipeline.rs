@@ -13,6 +13,7 @@ use ocuroot_core::workspace::Workspace;
 use proptest::prelude::*;
 
 use crate::common::r;
+use ocuroot_core::model::RunType;
 
 const PACKAGES: [&str; 3] = ["a", "b", "c"];
 /// Environments every release deploys to (they exist when the releases are made).
@@ -113,7 +114,7 @@ fn commit_edits(ws: &Workspace, edits: &[Edit]) {
     let state_envs: BTreeSet<String> = BASE_ENVS
         .iter()
         .chain([&EXTRA_ENV])
-        .filter(|e| ws.state.try_get(&env_ref(e)).expect("read").is_some())
+        .filter(|e| ws.state().try_get(&env_ref(e)).expect("read").is_some())
         .map(|e| e.to_string())
         .collect();
     let mut removed = BTreeSet::new();
@@ -155,11 +156,11 @@ fn commit_edits(ws: &Workspace, edits: &[Edit]) {
             }
         }
     }
-    ws.intent.commit(&tx).expect("commit intent");
+    ws.intent().commit(&tx).expect("commit intent");
 }
 
 /// `ocuroot work any`: apply intent, run what is ready, until nothing is left.
-fn work_any(engine: &Engine<'_>) {
+fn work_any(engine: &Engine) {
     let filter = WorkFilter {
         commit: Some("c1".to_string()),
         changes: None,
@@ -178,10 +179,10 @@ fn work_any(engine: &Engine<'_>) {
 }
 
 fn check_settled(ws: &Workspace) -> Result<(), TestCaseError> {
-    let plan = ocuroot_core::plan::plan(&ws.intent, None, &ws.state).expect("plan");
+    let plan = ocuroot_core::plan::plan(ws.intent(), None, ws.state()).expect("plan");
     prop_assert!(plan.is_empty(), "plan after work: {:#?}", plan.items);
     let intents = ws
-        .intent
+        .intent()
         .match_refs(
             Area::Records,
             &[ocuroot_core::refs::Glob::new("**/@/deploy/*").expect("glob")],
@@ -190,14 +191,14 @@ fn check_settled(ws: &Workspace) -> Result<(), TestCaseError> {
         .expect("match");
     for intent_ref in intents {
         let intent: DeployIntent =
-            serde_json::from_value(ws.intent.get(&intent_ref).expect("intent")).expect("intent");
-        let deployed = ws.state.resolve_link(&intent_ref).expect("resolve");
+            serde_json::from_value(ws.intent().get(&intent_ref).expect("intent")).expect("intent");
+        let deployed = ws.state().resolve_link(&intent_ref).expect("resolve");
         prop_assert!(deployed != intent_ref, "{intent_ref} is not deployed");
         let summary: TaskSummary =
-            serde_json::from_value(ws.state.get(&deployed).expect("summary")).expect("summary");
+            serde_json::from_value(ws.state().get(&deployed).expect("summary")).expect("summary");
         prop_assert_eq!(&summary.release, &intent.release, "{}", intent_ref);
         prop_assert_eq!(&summary.input, &intent.input, "{}", intent_ref);
-        prop_assert!(summary.run_type != "down");
+        prop_assert!(summary.run_type != RunType::Down);
     }
     Ok(())
 }

@@ -6,7 +6,8 @@
 //! draws them):
 //!
 //! ```text
-//! clock, limits, git_subprocess   the bottom: no other module of core
+//! clock, limits, redact,          the bottom: no other module of core
+//! git_subprocess
 //! refs                            the ref grammar
 //! yaml, model                     documents and their types
 //! store                           the Git-backed store
@@ -29,6 +30,7 @@ const CORE_LAYERS: &[&str] = &[
     "clock",
     "limits",
     "git_subprocess",
+    "redact",
     "refs",
     "yaml",
     "model",

@@ -76,6 +76,9 @@ pub fn open_workspace(env: &ProcessEnv) -> Result<Workspace, crate::error::Comma
     Ok(Workspace::open(WorkspaceOptions {
         cwd: env.cwd.clone(),
         env: env.vars.clone(),
+        repo_url_override: env.get("OCU_REPO_URL_OVERRIDE").map(str::to_string),
+        commit_override: env.get("OCU_REPO_COMMIT_OVERRIDE").map(str::to_string),
+        author: env.author(),
         clock: env.clock(),
         sink: Arc::new(StderrSink),
         home: env.ocuroot_home(),

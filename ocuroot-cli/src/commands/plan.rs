@@ -19,7 +19,7 @@ pub fn run_plan(
     out: &mut dyn Write,
 ) -> CommandResult {
     let ws = open_workspace(env)?;
-    let plan = plan(&ws.intent, rev, &ws.state)?;
+    let plan = plan(ws.intent(), rev, ws.state())?;
     let items = &plan.items;
     match output {
         LogFormat::Json => {
@@ -89,10 +89,10 @@ pub fn run_intent(cmd: IntentCommand, env: &ProcessEnv, out: &mut dyn Write) -> 
         IntentCommand::Check { rev } => {
             let ws = open_workspace(env)?;
             let view = match &rev {
-                Some(rev) => ws.intent.view_at(rev)?,
-                None => ws.intent.view()?,
+                Some(rev) => ws.intent().view_at(rev)?,
+                None => ws.intent().view()?,
             };
-            let problems = intent::check(&view, &ws.state)?;
+            let problems = intent::check(&view, ws.state())?;
             for p in &problems {
                 writeln!(out, "{p}")?;
             }

@@ -64,7 +64,7 @@ pub fn run(cmd: ReleaseCommand, env: &ProcessEnv, out: &mut dyn Write) -> Comman
             let engine = Engine::new(&ws, engine_options(env, &exec));
             engine.save_repo_config()?;
             if !r.has_release() {
-                let releases = engine.releases_for_commit(ws.commit())?;
+                let releases = engine.releases_for_commit(ws.commit_name())?;
                 let pkg = r.clone();
                 let mine: Vec<&Ref> = releases
                     .iter()
@@ -75,7 +75,7 @@ pub fn run(cmd: ReleaseCommand, env: &ProcessEnv, out: &mut dyn Write) -> Comman
                     None => {
                         return Err(CommandError::message(format!(
                             "no release of {pkg} at commit {}",
-                            ws.commit()
+                            ws.commit_name()
                         )));
                     }
                 };

@@ -45,9 +45,9 @@ pub fn run_repl(
     let ws = open_workspace(env).ok();
     let (root, environments, host) = match &ws {
         Some(ws) => (
-            ws.root.clone(),
-            state_environments(&ws.state).map_err(CommandError::user)?,
-            ws.host.clone(),
+            ws.root().to_path_buf(),
+            state_environments(ws.state()).map_err(CommandError::user)?,
+            ws.host().clone(),
         ),
         None => (
             env.cwd.clone(),
@@ -220,23 +220,23 @@ pub fn preview(env: &ProcessEnv, file: &str) -> Result<Previewed, CommandError> 
                 .hint("preview takes a package file, e.g. `ocuroot preview package.ocu.star`"),
         );
     }
-    if r.filename.is_empty() || !ws.root.join(&r.filename).is_file() {
+    if r.filename.is_empty() || !ws.root().join(&r.filename).is_file() {
         return Err(CommandError::message(format!(
             "package file not found: {file}"
         )));
     }
-    let environments = state_environments(&ws.state).map_err(CommandError::user)?;
+    let environments = state_environments(ws.state()).map_err(CommandError::user)?;
     let opts = PackageEvalOptions {
-        root: ws.root.clone(),
+        root: ws.root().to_path_buf(),
         file: r.filename.clone(),
         base_ref: Ref {
-            repo: ws.repo_name.clone().unwrap_or_else(|| REPL_REPO.to_owned()),
+            repo: ws.repo_name().unwrap_or(REPL_REPO).to_owned(),
             filename: r.filename.clone(),
             release: Some(PREVIEW_RELEASE.to_owned()),
             ..Ref::default()
         },
         environments: environments.clone(),
-        host: ws.host.clone(),
+        host: ws.host().clone(),
         sink: Arc::new(StderrSink),
         secrets: Secrets::default(),
     };

@@ -18,14 +18,14 @@ pub fn run(cmd: StateCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandR
         StateCommand::Get { target, output } => {
             let ws = open_workspace(env)?;
             let r = ws.resolve_cli_ref(&ref_text(&target))?;
-            let value = ws.state.get(&r)?;
+            let value = ws.state().get(&r)?;
             write_doc(out, &value, output)?;
         }
         StateCommand::Match { glob, no_links } => {
             let ws = open_workspace(env)?;
             let glob = Glob::new(&glob).map_err(CommandError::user)?;
             let refs = ws
-                .state
+                .state()
                 .match_refs(Area::Records, &[glob], MatchOptions { no_links })?;
             for r in refs {
                 writeln!(out, "{r}")?;
@@ -43,13 +43,13 @@ pub fn run(cmd: StateCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandR
                 parse_value(&value, format).map_err(|e| e.context(format!("cannot set {r}")))?;
             // The same rules as `intent check`: a document that would block every `work`
             // command is refused before anything is written.
-            ocuroot_core::intent::check_write(&r, &value, &ws.state).map_err(|problem| {
+            ocuroot_core::intent::check_write(&r, &value, ws.state()).map_err(|problem| {
                 CommandError::message(format!("cannot set {r}: {problem}"))
                     .hint("nothing was written; `ocuroot intent check` applies the same rules")
             })?;
             let mut tx = Transaction::new(format!("set intent {r}"));
             tx.set(&r, value);
-            ws.intent.commit(&tx)?;
+            ws.intent().commit(&tx)?;
         }
         StateCommand::Delete { target } => {
             let ws = open_workspace(env)?;
@@ -57,7 +57,7 @@ pub fn run(cmd: StateCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandR
             require_intent_ref(&r)?;
             let mut tx = Transaction::new(format!("delete intent {r}"));
             tx.delete(&r);
-            ws.intent.commit(&tx)?;
+            ws.intent().commit(&tx)?;
         }
         StateCommand::Apply { target, cascade } => {
             return super::work::apply(env, &ref_text(&target), cascade);
@@ -65,7 +65,7 @@ pub fn run(cmd: StateCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandR
         StateCommand::Diff => {
             let ws = open_workspace(env)?;
             // The plan, not the bare tree diff: invalid intent is refused, not listed.
-            let plan = ocuroot_core::plan::plan(&ws.intent, None, &ws.state)?;
+            let plan = ocuroot_core::plan::plan(ws.intent(), None, ws.state())?;
             for item in &plan.items {
                 writeln!(out, "{}", item.r)?;
             }
@@ -78,7 +78,7 @@ pub fn run(cmd: StateCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandR
         } => {
             let ws = open_workspace(env)?;
             let r = ws.resolve_cli_ref(&ref_text(&target))?;
-            let store = if intent { &ws.intent } else { &ws.state };
+            let store = if intent { &ws.intent() } else { &ws.state() };
             let history = store.history(Area::Records, &r.without_fragment(), limit)?;
             match output {
                 LogFormat::Json => {

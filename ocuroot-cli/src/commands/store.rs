@@ -39,20 +39,20 @@ pub fn run(cmd: StoreCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandR
             if dryrun {
                 return Ok(ExitCode::SUCCESS);
             }
-            let outcome = prepared.commit(&ws.state, &ws.intent)?;
+            let outcome = prepared.commit(ws.state(), ws.intent())?;
             if prepared.intent.is_some() {
                 status(
                     out,
                     "intent",
                     outcome.intent_commit.as_deref(),
-                    &ws.intent.location(),
+                    &ws.intent().location(),
                 )?;
             }
             status(
                 out,
                 "state",
                 outcome.state_commit.as_deref(),
-                &ws.state.location(),
+                &ws.state().location(),
             )?;
         }
     }

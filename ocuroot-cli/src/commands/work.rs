@@ -18,7 +18,7 @@ pub fn run(cmd: WorkCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandRe
     let ws = open_workspace(env)?;
     refuse_invalid_intent(&ws)?;
     let filter = WorkFilter {
-        commit: Some(ws.commit().to_string()),
+        commit: Some(ws.commit_name().to_string()),
         changes: None,
     };
     match cmd {
@@ -117,7 +117,7 @@ pub fn run(cmd: WorkCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandRe
 /// Work never starts from intent that does not validate: every problem is reported instead,
 /// and nothing runs or is written.
 fn refuse_invalid_intent(ws: &ocuroot_core::workspace::Workspace) -> Result<(), CommandError> {
-    let problems = ocuroot_core::intent::check_changes(&ws.intent, &ws.state)?;
+    let problems = ocuroot_core::intent::check_changes(ws.intent(), ws.state())?;
     if problems.is_empty() {
         return Ok(());
     }
@@ -151,7 +151,7 @@ pub fn push(
     let ws = open_workspace(env)?;
     refuse_invalid_intent(&ws)?;
     let engine = Engine::new(&ws, engine_options(env, exec));
-    if ws.store_checkout.is_some() {
+    if ws.store_checkout().is_some() {
         let (refs, failed) = engine.push_intent(dryrun)?;
         for r in &refs {
             writeln!(out, "{r}")?;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use test_case::test_case;
 
 use super::*;
-use crate::sdk::EvalError;
 use crate::sdk::CollectingSink;
+use crate::sdk::EvalError;
 
 #[test_case("https://github.com/a/b.git", "github.com/a/b"; "https with .git")]
 #[test_case("https://github.com/a/b", "github.com/a/b"; "https")]

@@ -11,6 +11,7 @@
 use std::collections::BTreeSet;
 
 use super::{Engine, EngineError, EngineResult, RunStatus, ref_of};
+use crate::model::RunType;
 use crate::model::{self, Environment, RunDoc, RunFunction};
 use crate::plan::{Effect, Plan, package_releases};
 use crate::refs::{Ref, names};
@@ -19,7 +20,7 @@ use crate::store::{StoreError, Transaction};
 /// How many times intent is planned again after another job applied part of it first.
 const MAX_REPLANS: u32 = 20;
 
-impl Engine<'_> {
+impl Engine {
     /// Plans the intent changes (all of them, or those whose ref is in `only`) and carries
     /// them out. Returns the plan that was applied.
     ///
@@ -29,7 +30,7 @@ impl Engine<'_> {
     pub fn apply_intent_changes(&self, only: Option<&BTreeSet<Ref>>) -> EngineResult<Plan> {
         let mut attempt = 0;
         loop {
-            let mut plan = crate::plan::plan(&self.ws.intent, None, &self.ws.state)?;
+            let mut plan = crate::plan::plan(&self.cx.intent, None, &self.cx.state)?;
             if let Some(only) = only {
                 plan.retain_refs(only);
             }
@@ -69,9 +70,9 @@ impl Engine<'_> {
         }
         // Intent first: when the two cannot share a push, the applied mirror must never be
         // ahead of the intent it mirrors.
-        self.ws
+        self.cx
             .intent
-            .commit_with(&intent_tx, &self.ws.state, &state_tx)?;
+            .commit_with(&intent_tx, &self.cx.state, &state_tx)?;
         Ok(())
     }
 
@@ -100,12 +101,12 @@ impl Engine<'_> {
                 ..
             } => {
                 let run_type = if matches!(effect, Effect::Up { .. }) {
-                    "up"
+                    RunType::Up
                 } else {
-                    "down"
+                    RunType::Down
                 };
                 let doc = RunDoc {
-                    run_type: run_type.to_string(),
+                    run_type,
                     release: crate::plan::release_ref(release).to_string(),
                     functions: vec![RunFunction {
                         function: function.clone(),
@@ -153,24 +154,22 @@ impl Engine<'_> {
 /// starts, it writes intent and its applied mirror together, so it never shows as drift.
 ///
 /// Every environment is validated before anything is written.
-pub(crate) fn register_environments(engine: &Engine<'_>, envs: &[Environment]) -> EngineResult<()> {
+pub(crate) fn register_environments(engine: &Engine, envs: &[Environment]) -> EngineResult<()> {
     let names: Vec<&str> = envs.iter().map(|e| e.name.as_str()).collect();
     let mut intent_tx = Transaction::new(format!("register environments\n\n{}", names.join("\n")));
     let mut state_tx =
         Transaction::new(format!("apply environment intent\n\n{}", names.join("\n")));
-    let view = engine.ws.state.view()?;
+    let view = engine.cx.state.view()?;
     let releases = package_releases(&view)?;
     for env in envs {
         if !names::is_valid_environment_name(&env.name) {
-            return Err(EngineError::Invalid(format!(
-                "environment validation failed: environment names may only contain letters, numbers, periods and underscores: {}",
-                env.name
-            )));
+            return Err(EngineError::BadEnvironmentName {
+                name: env.name.clone(),
+            });
         }
         let r = ref_of(&format!("@/environment/{}", env.name))?;
         let value = model::to_json(env);
-        let raw =
-            crate::yaml::to_canonical(&value).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let raw = crate::yaml::to_canonical(&value)?;
         intent_tx.set(&r, value.clone());
         state_tx.set_applied_raw(&r, raw);
         if view.try_get(&r)?.as_ref() == Some(&value) {
@@ -185,8 +184,8 @@ pub(crate) fn register_environments(engine: &Engine<'_>, envs: &[Environment]) -
         }
     }
     engine
-        .ws
+        .cx
         .intent
-        .commit_with(&intent_tx, &engine.ws.state, &state_tx)?;
+        .commit_with(&intent_tx, &engine.cx.state, &state_tx)?;
     Ok(())
 }

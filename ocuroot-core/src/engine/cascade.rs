@@ -5,20 +5,18 @@
 //! commit its release was made at. Work of the current checkout runs here; work of another
 //! commit of this repository runs in a `git worktree` of it; work of another repository runs
 //! in a clone from the remotes recorded with its configuration
-//! (`<repo>/-/repo.ocu.star/@<commit>`). Every worker shares this process's stores, so what
-//! one batch writes is what the next round of work identification reads. Worktrees and
-//! clones live under `$OCUROOT_HOME/worktrees` and `$OCUROOT_HOME/clones` and are removed
-//! when their batch is done.
+//! (`<repo>/-/repo.ocu.star/@<commit>`). Checkouts come from the context's
+//! [`CheckoutSource`](super::CheckoutSource) (the workspace's worktrees and clones, see
+//! `workspace::checkout`). Every worker shares this process's stores, so what one batch
+//! writes is what the next round of work identification reads.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 use super::work::{Changes, WorkFilter, WorkItem, WorkType};
-use super::{Engine, EngineError, EngineResult, ProgressEvent, decode, ref_of};
-use crate::config::REPO_CONFIG_FILE;
+use super::{Engine, EngineError, EngineResult, ProgressEvent, decode};
 use crate::model::RepoConfigDoc;
+use crate::refs::Ref;
 
 /// At most this many rounds of identify-then-execute in one cascade.
 const MAX_ROUNDS: usize = 100;
@@ -44,62 +42,10 @@ pub struct CascadeReport {
     pub failed: bool,
 }
 
-/// A worktree or clone made for one batch, removed on drop.
-struct Checkout {
-    /// The checkout's top folder.
-    dir: PathBuf,
-    /// The folder holding `repo.ocu.star` inside it.
-    root: PathBuf,
-    /// For a worktree: the repository it belongs to (to unregister it).
-    worktree_of: Option<PathBuf>,
-}
-
-impl Drop for Checkout {
-    fn drop(&mut self) {
-        if let Some(repo) = &self.worktree_of {
-            let removed = git(
-                repo,
-                &["worktree", "remove", "--force", &path_arg(&self.dir)],
-            );
-            if removed.is_ok() {
-                return;
-            }
-            let _ = std::fs::remove_dir_all(&self.dir);
-            let _ = git(repo, &["worktree", "prune"]);
-        } else {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-fn path_arg(p: &Path) -> String {
-    p.to_string_lossy().into_owned()
-}
-
-/// Runs `git` in `dir`, returning its trimmed standard output or its standard error.
-///
-/// `gix` cannot add worktrees, and cloning at a detached commit must use the user's Git
-/// configuration (credential helpers, SSH agent, URL rewrites) exactly as `git` does, so
-/// these two steps use the `git` binary.
-fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-    }
-}
-
-impl Engine<'_> {
+impl Engine {
     /// Returns the refs this process has written to state and intent so far.
     pub fn process_changes(&self) -> Changes {
-        Changes::new(self.ws.state.changes(), self.ws.intent.changes())
+        Changes::new(self.cx.state.changes(), self.cx.intent.changes())
     }
 
     /// Identifies and executes work until none is left (spec §6.8).
@@ -143,9 +89,7 @@ impl Engine<'_> {
             report.executed.extend(items.iter().cloned());
             previous = Some(items);
         }
-        Err(EngineError::Invalid(format!(
-            "cascade stopped after {MAX_ROUNDS} rounds with work still appearing"
-        )))
+        Err(EngineError::TooManyRounds { rounds: MAX_ROUNDS })
     }
 
     /// Executes work items, each in a checkout of its repository at its commit (spec §6.7
@@ -154,7 +98,7 @@ impl Engine<'_> {
     ///
     /// # Errors
     ///
-    /// [`EngineError::Checkout`] when a checkout cannot be made; [`EngineError::Invalid`]
+    /// [`EngineError::Checkout`] when a checkout cannot be made; [`EngineError::NoCommit`]
     /// for commit-bound work without a commit; store and evaluation errors. Returns `true`
     /// when some release ended failed.
     pub fn execute_in_checkouts(&self, items: &[WorkItem]) -> EngineResult<bool> {
@@ -168,10 +112,9 @@ impl Engine<'_> {
         let mut groups: BTreeMap<(String, String), Vec<WorkItem>> = BTreeMap::new();
         for item in bound {
             if item.commit.is_empty() {
-                return Err(EngineError::Invalid(format!(
-                    "commit is empty for work item {} ({:?})",
-                    item.r, item.work_type
-                )));
+                return Err(EngineError::NoCommit {
+                    r: item.r.to_string(),
+                });
             }
             groups
                 .entry((item.r.repo.clone(), item.commit.clone()))
@@ -179,166 +122,41 @@ impl Engine<'_> {
                 .push(item);
         }
         for ((repo, commit), items) in groups {
-            if Some(&repo) == self.ws.repo_name.as_ref() && commit == self.ws.commit() {
+            if self.cx.is_current(&repo, &commit) {
                 failed |= self.execute_work(&items)?;
                 continue;
             }
-            let checkout = self.checkout(&repo, &commit)?;
+            let remotes = if self.cx.repo_name.as_deref() == Some(repo.as_str()) {
+                Vec::new()
+            } else {
+                self.recorded_remotes(&repo, &commit)?
+            };
+            let worker = self.cx.checkouts.open(&repo, &commit, &remotes)?;
             self.progress(ProgressEvent::Message(format!(
                 "running {} work item{} of {repo} at {} in {}",
                 items.len(),
                 if items.len() == 1 { "" } else { "s" },
                 short(&commit),
-                checkout.dir.display()
+                worker.dir.display()
             )));
-            let worker = self
-                .ws
-                .worker(&checkout.root, &repo, &commit)
-                .map_err(|e| checkout_error(&repo, &commit, e.to_string()))?;
-            let engine = Engine::new(&worker, self.opts.clone());
+            let engine = Engine::with_context(worker.context.clone(), self.opts.clone());
             failed |= engine.execute_work(&items)?;
         }
         Ok(failed)
     }
 
-    fn home(&self) -> EngineResult<&Path> {
-        self.ws.options().home.as_deref().ok_or_else(|| {
-            EngineError::Invalid(
-                "work at other commits needs a home folder for worktrees and clones \
-                 (set OCUROOT_HOME or HOME)"
-                    .to_string(),
-            )
-        })
-    }
-
-    /// Makes a clean checkout of `repo` at `commit`.
-    fn checkout(&self, repo: &str, commit: &str) -> EngineResult<Checkout> {
-        let home = self.home()?;
-        if Some(repo) == self.ws.repo_name.as_deref() {
-            let top = gix::discover(&self.ws.root)
-                .ok()
-                .and_then(|r| r.workdir().map(Path::to_path_buf))
-                .ok_or_else(|| {
-                    checkout_error(
-                        repo,
-                        commit,
-                        format!("{} is not in a Git checkout", self.ws.root.display()),
-                    )
-                })?;
-            let rel = self
-                .ws
-                .root
-                .strip_prefix(&top)
-                .map(Path::to_path_buf)
-                .unwrap_or_default();
-            let dir =
-                new_dir(&home.join("worktrees")).map_err(|e| checkout_error(repo, commit, e))?;
-            git(
-                &top,
-                &[
-                    "worktree",
-                    "add",
-                    "--quiet",
-                    "--detach",
-                    &path_arg(&dir),
-                    commit,
-                ],
-            )
-            .map_err(|e| {
-                let _ = std::fs::remove_dir_all(&dir);
-                checkout_error(repo, commit, e)
-            })?;
-            let checkout = Checkout {
-                root: dir.join(rel),
-                dir,
-                worktree_of: Some(top),
-            };
-            verify_head(&checkout, repo, commit)?;
-            return Ok(checkout);
-        }
-        let at = ref_of(&format!("{repo}/-/{REPO_CONFIG_FILE}/@{commit}"))?;
-        let Some(doc) = self.ws.state.try_get(&at)? else {
-            return Err(checkout_error(
-                repo,
-                commit,
-                format!("no configuration recorded at {at}, so its remotes are unknown"),
-            ));
+    /// The remotes recorded with `repo`'s configuration at `commit`, to clone it from.
+    fn recorded_remotes(&self, repo: &str, commit: &str) -> EngineResult<Vec<String>> {
+        let at = Ref::repo_config(repo, commit);
+        let Some(doc) = self.cx.state.try_get(&at)? else {
+            return Err(EngineError::Checkout {
+                repo: repo.to_string(),
+                commit: commit.to_string(),
+                message: format!("no configuration recorded at {at}, so its remotes are unknown"),
+            });
         };
         let doc: RepoConfigDoc = decode(&at, "repository configuration", doc)?;
-        if doc.remotes.is_empty() {
-            return Err(checkout_error(
-                repo,
-                commit,
-                format!("{at} records no remotes to clone from"),
-            ));
-        }
-        let mut errors = Vec::new();
-        for remote in &doc.remotes {
-            let dir = new_dir(&home.join("clones")).map_err(|e| checkout_error(repo, commit, e))?;
-            let checkout = Checkout {
-                root: dir.clone(),
-                dir,
-                worktree_of: None,
-            };
-            let cloned = git(
-                home,
-                &[
-                    "clone",
-                    "--quiet",
-                    "--no-checkout",
-                    remote,
-                    &path_arg(&checkout.dir),
-                ],
-            )
-            .and_then(|_| git(&checkout.dir, &["checkout", "--quiet", "--detach", commit]));
-            match cloned {
-                Ok(_) => {
-                    verify_head(&checkout, repo, commit)?;
-                    return Ok(checkout);
-                }
-                Err(e) => errors.push(format!("{}: {e}", super::redact_url(remote))),
-            }
-        }
-        Err(checkout_error(
-            repo,
-            commit,
-            format!(
-                "all remotes exhausted trying to clone the repository:\n  {}",
-                errors.join("\n  ")
-            ),
-        ))
-    }
-}
-
-/// Creates a new empty folder with a unique name under `parent`.
-fn new_dir(parent: &Path) -> Result<PathBuf, String> {
-    std::fs::create_dir_all(parent)
-        .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    let dir = tempfile::Builder::new()
-        .prefix("ocuroot-")
-        .tempdir_in(parent)
-        .map_err(|e| format!("cannot create a folder in {}: {e}", parent.display()))?;
-    Ok(dir.keep())
-}
-
-fn verify_head(checkout: &Checkout, repo: &str, commit: &str) -> EngineResult<()> {
-    let head =
-        git(&checkout.dir, &["rev-parse", "HEAD"]).map_err(|e| checkout_error(repo, commit, e))?;
-    if head != commit && !head.starts_with(commit) {
-        return Err(checkout_error(
-            repo,
-            commit,
-            format!("the checkout is at {head}, not at the expected commit"),
-        ));
-    }
-    Ok(())
-}
-
-fn checkout_error(repo: &str, commit: &str, message: impl Into<String>) -> EngineError {
-    EngineError::Checkout {
-        repo: repo.to_string(),
-        commit: commit.to_string(),
-        message: message.into(),
+        Ok(doc.remotes)
     }
 }
 

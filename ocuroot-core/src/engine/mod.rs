@@ -26,6 +26,7 @@
 mod apply;
 mod cascade;
 mod claim;
+mod context;
 mod push;
 mod release;
 mod run;
@@ -43,12 +44,14 @@ use crate::sdk::{EvalError, Secrets};
 use crate::store::{Area, MatchOptions, Store, StoreError, StoreResult, View};
 use crate::workspace::Workspace;
 
+pub use crate::redact::redact_url;
 pub use crate::refs::RunStatus;
 pub use cascade::{CascadeReport, CascadeScope};
 pub use claim::{ClaimOptions, LocalProcesses, NoProcesses, Owner, Processes};
+pub use context::{CheckoutSource, Context, Worker};
 pub use push::{PushIndex, PushPackage, PushPlan, PushReport};
 pub use release::{ReleaseOutcome, ReleaseStatus};
-pub use trigger::{Triggered, redact_url};
+pub use trigger::Triggered;
 pub use work::{Changes, OPS_PER_COMMIT, RELEASES_PER_BATCH, WorkFilter, WorkItem, WorkType};
 
 /// What the engine reports while it works.
@@ -275,45 +278,126 @@ pub enum EngineError {
         /// The refs of the outstanding work.
         items: Vec<String>,
     },
+    /// A cascade kept finding new work round after round.
+    #[error("cascade stopped after {rounds} rounds with work still appearing")]
+    TooManyRounds {
+        /// The rounds run.
+        rounds: usize,
+    },
+    /// Commit-bound work without a commit to run it at.
+    #[error("no commit recorded for work item {r}")]
+    NoCommit {
+        /// The work item's ref.
+        r: String,
+    },
     /// A ref that should name a run (or a run's status marker) does not.
     #[error("{r} is not a run or a run's status marker")]
     NotARun {
         /// The ref.
         r: String,
     },
-    /// The file declares environments and packages at once, or something else invalid.
-    #[error("{0}")]
-    Invalid(String),
+    /// A ref given as intent is not one (`@/environment/…`, `@/custom/…`, a deploy intent).
+    #[error("unknown subpath type: {r} is not an intent ref")]
+    NotIntent {
+        /// The ref.
+        r: String,
+    },
+    /// A release's package file no longer declares a package.
+    #[error("{file} no longer declares a package")]
+    NotAPackage {
+        /// The package file.
+        file: String,
+    },
+    /// A run document has no function to run.
+    #[error("run {run} has no functions")]
+    NoFunctions {
+        /// The run.
+        run: String,
+    },
+    /// A batch ended without an outcome for one of its releases (a bug).
+    #[error("no outcome for release {release}")]
+    NoOutcome {
+        /// The release.
+        release: String,
+    },
+    /// An input name that cannot be a ref segment.
+    #[error("invalid input name {name:?} in {run}")]
+    BadInputName {
+        /// The input name.
+        name: String,
+        /// The run declaring it.
+        run: String,
+    },
+    /// A worker thread could not be started.
+    #[error("cannot start a worker thread")]
+    Thread {
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A run another job holds was about to be run here.
+    #[error("run {run} is held by another job")]
+    Held {
+        /// The run.
+        run: String,
+    },
+    /// `push` without a repository name.
+    #[error("push needs a repository name: set repo_alias() or an origin remote")]
+    NoRepoName,
+    /// `push` in a checkout of the state branch.
+    #[error(
+        "push from a checkout of the state branch is not supported: run it in a source repository or a checkout of the intent branch"
+    )]
+    PushFromState,
+    /// An intent push outside a checkout of the intent branch.
+    #[error("push_intent needs a checkout of the intent branch")]
+    NotAnIntentCheckout,
+    /// An environment name that is not letters, digits, periods and underscores.
+    #[error(
+        "environment validation failed: environment names may only contain letters, numbers, periods and underscores: {name}"
+    )]
+    BadEnvironmentName {
+        /// The name.
+        name: String,
+    },
+    /// A document could not be rendered as YAML (over a limit).
+    #[error(transparent)]
+    Yaml(#[from] crate::yaml::YamlError),
 }
 
 /// The result type of engine operations.
 pub type EngineResult<T> = Result<T, EngineError>;
 
 /// Runs releases in a workspace.
-pub struct Engine<'w> {
-    ws: &'w Workspace,
+pub struct Engine {
+    cx: Context,
     opts: EngineOptions,
     secrets: Secrets,
     /// Runs reported as held by another job, each reported once.
     held: std::sync::Mutex<std::collections::BTreeSet<Ref>>,
 }
 
-impl<'w> Engine<'w> {
-    /// Creates an engine for `ws`.
-    pub fn new(ws: &'w Workspace, opts: EngineOptions) -> Engine<'w> {
+impl Engine {
+    /// Creates an engine for the workspace `ws` (see [`Context::of`]).
+    pub fn new(ws: &Workspace, opts: EngineOptions) -> Engine {
+        Engine::with_context(Context::of(ws), opts)
+    }
+
+    /// Creates an engine over `cx`.
+    pub fn with_context(cx: Context, opts: EngineOptions) -> Engine {
         // A remote store's URL often comes from the environment (`store.git(env()[...])`),
         // so a task printing its environment would print the token: mask it like a secret.
         let secrets = Secrets::default();
-        for credential in ws
+        for credential in cx
             .state
             .credentials()
             .into_iter()
-            .chain(ws.intent.credentials())
+            .chain(cx.intent.credentials())
         {
             secrets.register(&credential);
         }
         Engine {
-            ws,
+            cx,
             opts,
             secrets,
             held: Default::default(),

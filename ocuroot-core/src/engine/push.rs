@@ -63,9 +63,9 @@ pub struct PushReport {
     pub failed: bool,
 }
 
-impl Engine<'_> {
+impl Engine {
     fn push_index_link(&self) -> EngineResult<Option<Ref>> {
-        self.ws
+        self.cx
             .repo_name
             .as_ref()
             .map(|repo| ref_of(&format!("{repo}/-/{REPO_CONFIG_FILE}/@/push/index")))
@@ -79,19 +79,19 @@ impl Engine<'_> {
     /// [`EngineError::Uncommitted`] when the checkout has uncommitted, staged or untracked
     /// changes; [`EngineError::Git`] for history it cannot read; store errors.
     pub fn push_plan(&self) -> EngineResult<PushPlan> {
-        let repo_name = self.ws.repo_name.clone().ok_or_else(|| {
-            EngineError::Invalid(
-                "push needs a repository name: set repo_alias() or an origin remote".to_string(),
-            )
-        })?;
-        let git = SourceRepo::open(&self.ws.root)?;
+        let repo_name = self
+            .cx
+            .repo_name
+            .clone()
+            .ok_or_else(|| EngineError::NoRepoName)?;
+        let git = SourceRepo::open(&self.cx.root)?;
         let changed = git.uncommitted()?;
         if !changed.is_empty() {
             return Err(EngineError::Uncommitted { files: changed });
         }
-        let commit = self.ws.commit().to_string();
+        let commit = self.cx.commit_name().to_string();
         let link = self.push_index_link()?.expect("repository name is known");
-        let index: PushIndex = match self.ws.state.try_get(&link)? {
+        let index: PushIndex = match self.cx.state.try_get(&link)? {
             Some(v) => decode(&link, "push index", v)?,
             None => PushIndex::default(),
         };
@@ -103,7 +103,7 @@ impl Engine<'_> {
             Some(prev) => {
                 let paths = git.changed_paths(prev, &commit)?;
                 for path in &paths {
-                    if is_package_file(path) && self.ws.root.join(path).is_file() {
+                    if is_package_file(path) && self.cx.root.join(path).is_file() {
                         files.insert(path.clone());
                     }
                 }
@@ -113,7 +113,7 @@ impl Engine<'_> {
                             .iter()
                             .any(|p| p.starts_with(w.trim_start_matches("./")))
                     });
-                    if watched && self.ws.root.join(file).is_file() {
+                    if watched && self.cx.root.join(file).is_file() {
                         files.insert(file.clone());
                     }
                 }
@@ -127,7 +127,7 @@ impl Engine<'_> {
             }
         }
         let ignore = self
-            .ws
+            .cx
             .config
             .release_ignore
             .iter()
@@ -163,7 +163,7 @@ impl Engine<'_> {
     /// As [`Engine::push_plan`], [`Engine::cascade`].
     pub fn push(&self) -> EngineResult<PushReport> {
         let plan = self.push_plan()?;
-        let commit = self.ws.commit().to_string();
+        let commit = self.cx.commit_name().to_string();
         if plan.files.is_empty() {
             self.progress(ProgressEvent::Message(
                 "no package files changed since the last push".to_string(),
@@ -182,13 +182,13 @@ impl Engine<'_> {
                 .packages
                 .insert(file.clone(), PushPackage { watch_files: watch });
         }
-        let repo = self.ws.repo_name.clone().unwrap_or_default();
+        let repo = self.cx.repo_name.clone().unwrap_or_default();
         let at = ref_of(&format!("{repo}/-/{REPO_CONFIG_FILE}/@{commit}/push/index"))?;
         let link = self.push_index_link()?.expect("repository name is known");
         let mut tx = Transaction::new(format!("push index\n\n{at}"));
         tx.set(&at, model::to_json(&index));
         tx.link(&link, &at);
-        self.ws.state.commit(&tx)?;
+        self.cx.state.commit(&tx)?;
         Ok(PushReport {
             files: plan.files,
             failed,
@@ -202,21 +202,15 @@ impl Engine<'_> {
     ///
     /// # Errors
     ///
-    /// [`EngineError::Invalid`] outside an intent checkout; store and cascade errors.
+    /// [`EngineError::NotAnIntentCheckout`] outside an intent checkout; store and cascade errors.
     pub fn push_intent(&self, dryrun: bool) -> EngineResult<(Vec<Ref>, bool)> {
-        match self.ws.store_checkout {
+        match self.cx.store_checkout {
             Some(crate::store::StoreKind::Intent) => {}
             Some(crate::store::StoreKind::State) => {
-                return Err(EngineError::Invalid(
-                    "push from a checkout of the state branch is not supported: run it in a \
-                     source repository or a checkout of the intent branch"
-                        .to_string(),
-                ));
+                return Err(EngineError::PushFromState);
             }
             None => {
-                return Err(EngineError::Invalid(
-                    "push_intent needs a checkout of the intent branch".to_string(),
-                ));
+                return Err(EngineError::NotAnIntentCheckout);
             }
         }
         let items = self.intent_work()?;
@@ -226,22 +220,22 @@ impl Engine<'_> {
         }
         let mut failed = self.execute_in_checkouts(&items)?;
         failed |= self.cascade(CascadeScope::ThisProcess)?.failed;
-        let head = SourceRepo::open(&self.ws.root)
+        let head = SourceRepo::open(&self.cx.root)
             .ok()
             .and_then(|g| g.repo.head_id().ok().map(|id| id.to_string()))
             .unwrap_or_default();
         let at = ref_of("@/push/intent_commit")?;
         let mut tx = Transaction::new(format!("push index\n\n{at}"));
         tx.set(&at, serde_json::json!({ "commit": head }));
-        self.ws.state.commit(&tx)?;
+        self.cx.state.commit(&tx)?;
         Ok((refs, failed))
     }
 
     /// The union of `watch_files` of every run of the releases of `file` at `commit`.
     fn watch_files(&self, file: &str, commit: &str) -> EngineResult<Vec<String>> {
-        let repo = self.ws.repo_name.clone().unwrap_or_default();
+        let repo = self.cx.repo_name.clone().unwrap_or_default();
         let pkg = format!("{}/-/{}", escape(&repo), escape(file));
-        let releases = self.ws.state.match_refs(
+        let releases = self.cx.state.match_refs(
             Area::Records,
             &[Glob::new(&format!("{pkg}/@*/commit/{}", escape(commit)))?],
             MatchOptions { no_links: true },
@@ -249,7 +243,7 @@ impl Engine<'_> {
         let mut out = BTreeSet::new();
         for marker in releases {
             let release = marker.release_ref();
-            let runs = self.ws.state.match_refs(
+            let runs = self.cx.state.match_refs(
                 Area::Records,
                 &[Glob::new(&format!(
                     "{}/{{task,deploy}}/*/*",
@@ -258,7 +252,7 @@ impl Engine<'_> {
                 MatchOptions { no_links: true },
             )?;
             for run in runs {
-                if let Some(v) = self.ws.state.try_get(&run)? {
+                if let Some(v) = self.cx.state.try_get(&run)? {
                     let doc: RunDoc = decode(&run, "run", v)?;
                     out.extend(doc.watch_files.unwrap_or_default());
                 }

@@ -11,6 +11,7 @@ use super::{
     Engine, EngineError, EngineResult, ProgressEvent, RunStatus, StateReader, decode, not_a_run,
     ref_of,
 };
+use crate::model::RunType;
 use crate::model::{self, Environment, ReleaseDoc, RunDoc, RunFunction};
 use crate::refs::glob::escape;
 use crate::refs::{Glob, Ref, names};
@@ -50,9 +51,9 @@ pub enum ReleaseOutcome {
     Nothing,
 }
 
-impl Engine<'_> {
+impl Engine {
     fn package_file(&self, pkg: &Ref) -> EngineResult<String> {
-        if let Some(this) = &self.ws.repo_name
+        if let Some(this) = &self.cx.repo_name
             && !pkg.repo.is_empty()
             && &pkg.repo != this
         {
@@ -63,7 +64,7 @@ impl Engine<'_> {
             });
         }
         let file = pkg.filename.clone();
-        if file.is_empty() || !self.ws.root.join(&file).is_file() {
+        if file.is_empty() || !self.cx.root.join(&file).is_file() {
             return Err(EngineError::PackageNotFound { path: file });
         }
         Ok(file)
@@ -74,7 +75,7 @@ impl Engine<'_> {
     fn package_ref(&self, pkg: &Ref) -> EngineResult<(String, Ref)> {
         let file = self.package_file(pkg)?;
         let repo = self
-            .ws
+            .cx
             .repo_name
             .clone()
             .unwrap_or_else(|| pkg.repo.clone());
@@ -87,14 +88,14 @@ impl Engine<'_> {
     }
 
     fn environments(&self) -> EngineResult<Vec<Environment>> {
-        let refs = self.ws.state.match_refs(
+        let refs = self.cx.state.match_refs(
             Area::Records,
             &[Glob::new("@/environment/*")?],
             MatchOptions::default(),
         )?;
         let mut out = Vec::new();
         for r in refs {
-            if let Some(v) = self.ws.state.try_get(&r)? {
+            if let Some(v) = self.cx.state.try_get(&r)? {
                 out.push(decode(&r, "environment", v)?);
             }
         }
@@ -104,11 +105,11 @@ impl Engine<'_> {
 
     fn evaluate(&self, file: &str, base: &Ref) -> EngineResult<PackageEval> {
         let opts = PackageEvalOptions {
-            root: self.ws.root.clone(),
+            root: self.cx.root.clone(),
             file: file.to_string(),
             base_ref: base.clone(),
             environments: self.environments()?,
-            host: self.ws.host.clone(),
+            host: self.cx.host.clone(),
             sink: self.progress_sink(None),
             secrets: self.secrets.clone(),
         };
@@ -128,14 +129,14 @@ impl Engine<'_> {
             return Err(EngineError::ReleaseSpecified { r: pkg.to_string() });
         }
         let (file, pkg) = self.package_ref(pkg)?;
-        let commit = self.ws.commit().to_string();
+        let commit = self.cx.commit_name().to_string();
         if !force {
             let glob = Glob::new(&format!(
                 "{}/@*/commit/{}",
                 escape(&pkg.to_string()),
                 escape(&commit)
             ))?;
-            let existing = self.ws.state.match_refs(
+            let existing = self.cx.state.match_refs(
                 Area::Records,
                 &[glob],
                 MatchOptions { no_links: true },
@@ -173,7 +174,7 @@ impl Engine<'_> {
     fn next_release_id(&self, pkg: &Ref) -> EngineResult<u64> {
         let glob = Glob::new(&format!("{}/@*", escape(&pkg.to_string())))?;
         let refs =
-            self.ws
+            self.cx
                 .state
                 .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
         let max = refs
@@ -229,7 +230,11 @@ impl Engine<'_> {
                 }
                 let run = ref_of(&format!("{task}/1"))?;
                 let doc = RunDoc {
-                    run_type: if spec.kind() == "task" { "task" } else { "up" }.to_string(),
+                    run_type: if spec.kind() == "task" {
+                        RunType::Task
+                    } else {
+                        RunType::Up
+                    },
                     release: release.to_string(),
                     functions: vec![RunFunction {
                         function: spec.entry().clone(),
@@ -269,29 +274,27 @@ impl Engine<'_> {
             });
         }
         let resolved = self
-            .ws
+            .cx
             .state
             .resolve_link(&release.release_ref())?
             .release_ref();
-        let Some(doc) = self.ws.state.try_get(&resolved)? else {
+        let Some(doc) = self.cx.state.try_get(&resolved)? else {
             return Err(EngineError::ReleaseNotFound {
                 r: release.to_string(),
             });
         };
         let doc: ReleaseDoc = decode(&resolved, "release", doc)?;
-        if doc.commit != self.ws.commit() {
+        if doc.commit != self.cx.commit_name() {
             return Err(EngineError::CommitMismatch {
                 release: resolved.to_string(),
                 expected: doc.commit,
-                current: self.ws.commit().to_string(),
+                current: self.cx.commit_name().to_string(),
             });
         }
         let file = self.package_file(&resolved)?;
         match self.evaluate(&file, &resolved)? {
             PackageEval::Package(loaded) => Ok((resolved, loaded)),
-            _ => Err(EngineError::Invalid(format!(
-                "{file} no longer declares a package"
-            ))),
+            _ => Err(EngineError::NotAPackage { file }),
         }
     }
 
@@ -312,7 +315,7 @@ impl Engine<'_> {
         let mut tx = Transaction::new(format!("retrying failed runs\n\n{release}"));
         let mut moved = Vec::new();
         for run in failed {
-            let doc: RunDoc = decode(&run, "run", self.ws.state.get(&run)?)?;
+            let doc: RunDoc = decode(&run, "run", self.cx.state.get(&run)?)?;
             let task = not_a_run(run.run_task(), &run)?;
             let next = self.next_run_number(&task)?;
             let new_run = ref_of(&format!("{task}/{next}"))?;
@@ -320,7 +323,9 @@ impl Engine<'_> {
                 .functions
                 .first()
                 .cloned()
-                .ok_or_else(|| EngineError::Invalid(format!("run {run} has no functions")))?;
+                .ok_or_else(|| EngineError::NoFunctions {
+                    run: run.to_string(),
+                })?;
             let new_doc = RunDoc {
                 functions: vec![first],
                 output: None,
@@ -350,12 +355,12 @@ impl Engine<'_> {
     fn follow_retries(&self, tx: &mut Transaction, moved: &[(String, String)]) -> EngineResult<()> {
         let glob = Glob::new("**/status/{pending,paused}")?;
         let waiting =
-            self.ws
+            self.cx
                 .state
                 .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
         for status in waiting {
             let run = not_a_run(status.status_run(), &status)?;
-            let Some(v) = self.ws.state.try_get(&run)? else {
+            let Some(v) = self.cx.state.try_get(&run)? else {
                 continue;
             };
             let mut doc: RunDoc = decode(&run, "run", v)?;
@@ -383,14 +388,14 @@ impl Engine<'_> {
     ///
     /// Store errors.
     pub fn releases_for_commit(&self, commit: &str) -> EngineResult<Vec<Ref>> {
-        let repo = self.ws.repo_name.clone().unwrap_or_default();
+        let repo = self.cx.repo_name.clone().unwrap_or_default();
         let glob = Glob::new(&format!(
             "{}/-/**/@*/commit/{}",
             escape(&repo),
             escape(commit)
         ))?;
         let refs =
-            self.ws
+            self.cx
                 .state
                 .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
         let mut out: Vec<Ref> = refs.iter().map(Ref::release_ref).collect();
@@ -402,7 +407,7 @@ impl Engine<'_> {
     pub(crate) fn next_run_number(&self, task: &Ref) -> EngineResult<u64> {
         let glob = Glob::new(&format!("{}/*", escape(&task.to_string())))?;
         let refs =
-            self.ws
+            self.cx
                 .state
                 .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
         let max = refs
@@ -418,7 +423,7 @@ impl Engine<'_> {
         release: &Ref,
         statuses: &[RunStatus],
     ) -> EngineResult<Vec<Ref>> {
-        runs_with_status_in(&*self.ws.state, release, statuses)
+        runs_with_status_in(&*self.cx.state, release, statuses)
     }
 
     /// Records a status change: removes the markers the run can have now (`from`; a new
@@ -444,7 +449,7 @@ impl Engine<'_> {
     ///
     /// Store errors.
     pub fn release_status(&self, release: &Ref) -> EngineResult<ReleaseStatus> {
-        release_status_in(&*self.ws.state, release)
+        release_status_in(&*self.cx.state, release)
     }
 
     /// Runs `release` until no run can make progress (spec §6.3).
@@ -473,9 +478,9 @@ impl Engine<'_> {
         carry: Option<Transaction>,
     ) -> EngineResult<(ReleaseOutcome, Option<Transaction>)> {
         let (mut outcomes, leftover) = self.run_batch(&[(release, loaded)], carry)?;
-        let outcome = outcomes
-            .pop()
-            .ok_or_else(|| EngineError::Invalid(format!("no outcome for release {release}")))?;
+        let outcome = outcomes.pop().ok_or_else(|| EngineError::NoOutcome {
+            release: release.to_string(),
+        })?;
         Ok((outcome, leftover))
     }
 
@@ -485,7 +490,7 @@ impl Engine<'_> {
         (outcome, leftover): (ReleaseOutcome, Option<Transaction>),
     ) -> EngineResult<ReleaseOutcome> {
         if let Some(tx) = leftover {
-            self.ws.state.commit(&tx)?;
+            self.cx.state.commit(&tx)?;
         }
         Ok(outcome)
     }
@@ -523,11 +528,11 @@ impl Engine<'_> {
                 let view;
                 let reader: &dyn StateReader = match &carry {
                     Some(tx) => {
-                        preview = self.ws.state.preview(tx)?;
+                        preview = self.cx.state.preview(tx)?;
                         &preview
                     }
                     None => {
-                        view = self.ws.state.view()?;
+                        view = self.cx.state.view()?;
                         &view
                     }
                 };
@@ -569,10 +574,10 @@ impl Engine<'_> {
         let preview;
         let reader: &dyn StateReader = match &carry {
             Some(tx) => {
-                preview = self.ws.state.preview(tx)?;
+                preview = self.cx.state.preview(tx)?;
                 &preview
             }
-            None => &*self.ws.state,
+            None => &*self.cx.state,
         };
         let mut outcomes = Vec::with_capacity(releases.len());
         for ((release, _), waiting) in releases.iter().zip(waiting) {
@@ -704,12 +709,12 @@ impl Engine<'_> {
 
     /// True when every dependency glob matches at least one state ref.
     pub(crate) fn dependencies_satisfied(&self, deps: &[String]) -> EngineResult<bool> {
-        dependencies_satisfied_in(&*self.ws.state, deps)
+        dependencies_satisfied_in(&*self.cx.state, deps)
     }
 
     /// Reads each ref input from state (spec §4.6): found sets the value, not found keeps it.
     pub(crate) fn populate(&self, inputs: &model::Inputs) -> EngineResult<model::Inputs> {
-        populate_in(&*self.ws.state, inputs)
+        populate_in(&*self.cx.state, inputs)
     }
 
     pub(crate) fn package_dir(&self, release: &Ref) -> std::path::PathBuf {
@@ -717,7 +722,7 @@ impl Engine<'_> {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default();
-        self.ws.root.join(dir)
+        self.cx.root.join(dir)
     }
 }
 
@@ -788,9 +793,10 @@ fn runs_with_status_in(
 fn check_input_names(run: &Ref, inputs: &model::Inputs) -> EngineResult<()> {
     for name in inputs.keys() {
         if !names::is_valid_input_name(name) {
-            return Err(EngineError::Invalid(format!(
-                "invalid input name {name:?} in {run}"
-            )));
+            return Err(EngineError::BadInputName {
+                name: name.to_string(),
+                run: run.to_string(),
+            });
         }
     }
     Ok(())

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::claim::{ClaimState, RunningMarker};
 use super::{Engine, EngineResult, Progress, ProgressEvent, RunStatus, not_a_run, ref_of};
 use crate::clock::Clock;
+use crate::model::RunType;
 use crate::model::{
     self, DeployIntent, Inputs, JsonMap, LogEntry, RunDoc, RunFunction, TaskSummary,
 };
@@ -128,7 +129,7 @@ impl PrintSink for MessageSink {
     }
 }
 
-impl Engine<'_> {
+impl Engine {
     /// A sink for prints outside runs (package evaluation), masked.
     pub(crate) fn progress_sink(&self, _run: Option<&Ref>) -> Arc<dyn PrintSink> {
         Arc::new(MessageSink {
@@ -175,10 +176,8 @@ impl Engine<'_> {
                             }
                         }
                     });
-                if let Err(e) = spawned {
-                    return Err(super::EngineError::Invalid(format!(
-                        "cannot start a worker thread: {e}"
-                    )));
+                if let Err(source) = spawned {
+                    return Err(super::EngineError::Thread { source });
                 }
             }
             drop(tx);
@@ -214,7 +213,7 @@ impl Engine<'_> {
                     let results = std::mem::take(&mut gathered);
                     let committed = self.results_tx(results).and_then(|tx| {
                         if let Some(tx) = tx {
-                            self.ws.state.commit(&tx)?;
+                            self.cx.state.commit(&tx)?;
                         }
                         Ok(())
                     });
@@ -227,7 +226,7 @@ impl Engine<'_> {
             match first_error {
                 Some(e) => {
                     if let Some(tx) = results {
-                        self.ws.state.commit(&tx)?;
+                        self.cx.state.commit(&tx)?;
                     }
                     Err(e)
                 }
@@ -268,7 +267,7 @@ impl Engine<'_> {
                     "{}/-/{}/@/deploy/{env}",
                     c.run.repo, c.run.filename
                 ))?;
-                if doc.run_type == "down" {
+                if doc.run_type == RunType::Down {
                     intent_tx.delete_if_exists(&intent_ref);
                     started.delete_applied(&intent_ref);
                 } else {
@@ -291,9 +290,9 @@ impl Engine<'_> {
         };
         // Intent first: when the two cannot share a push, the applied mirror must never
         // be ahead of the intent it mirrors (that would read as intent deleted).
-        self.ws
+        self.cx
             .intent
-            .commit_with(&intent_tx, &self.ws.state, &state_tx)?;
+            .commit_with(&intent_tx, &self.cx.state, &state_tx)?;
         Ok(())
     }
 
@@ -301,10 +300,9 @@ impl Engine<'_> {
     /// found with is expected, and replaced by a `running` marker naming this job.
     fn claim(&self, tx: &mut Transaction, c: &Candidate) -> EngineResult<()> {
         let ClaimState::Free { from, marker, .. } = &c.claim else {
-            return Err(super::EngineError::Invalid(format!(
-                "run {} is held by another job",
-                c.run
-            )));
+            return Err(super::EngineError::Held {
+                run: c.run.to_string(),
+            });
         };
         let from_ref = c.run.status(*from);
         tx.expect(&from_ref, Some(marker.clone()));
@@ -354,7 +352,7 @@ impl Engine<'_> {
             });
         }
         let ctx = CallContext {
-            host: self.ws.host.clone(),
+            host: self.cx.host.clone(),
             package_dir: self.package_dir(release),
             sink: sink.clone(),
             secrets: self.secrets.clone(),
@@ -478,7 +476,7 @@ impl Engine<'_> {
             let _ = (r.duration, &r.detail);
             let release = &r.release;
             let logs_ref = r.run.child("logs");
-            let mut logs: Vec<Value> = match self.ws.state.try_get(&logs_ref)? {
+            let mut logs: Vec<Value> = match self.cx.state.try_get(&logs_ref)? {
                 Some(Value::Array(a)) => a,
                 _ => Vec::new(),
             };
@@ -499,7 +497,7 @@ impl Engine<'_> {
             }
             let summary = TaskSummary {
                 run_ref: r.run.to_string(),
-                run_type: r.doc.run_type.clone(),
+                run_type: r.doc.run_type,
                 release: release.to_string(),
                 input: r
                     .doc
@@ -514,7 +512,7 @@ impl Engine<'_> {
                 release: Some(String::new()),
                 ..task.clone()
             };
-            if r.doc.run_type == "down" {
+            if r.doc.run_type == RunType::Down {
                 tx.unlink(&latest);
             } else {
                 tx.link(&latest, &task);

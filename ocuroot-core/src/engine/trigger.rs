@@ -15,34 +15,10 @@ use super::work::WorkItem;
 use super::{Engine, EngineResult, ProgressEvent, decode, ref_of};
 use crate::config::{self, REPO_CONFIG_FILE, StoreSelection, StoreSpec};
 use crate::model::RepoConfigDoc;
+use crate::redact::redact_url;
 use crate::refs::Glob;
 use crate::refs::glob::escape;
 use crate::store::{Area, Entry, MatchOptions, Transaction};
-
-/// Removes credentials from a URL so they never reach state or logs, keeping it usable for
-/// cloning: for `http(s)://` the whole user part goes (it is a token or `user:token`); for
-/// other schemes only a password (`ssh://git:pw@host` -> `ssh://git@host`: the user name
-/// is part of the address, as `git@` is for GitHub). A password containing an unencoded `@`
-/// is removed whole (the last `@` of the authority ends the user part).
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return url.to_string();
-    };
-    if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") {
-        return format!("{scheme}://{host}{path}");
-    }
-    match userinfo.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}@{host}{path}"),
-        None => url.to_string(),
-    }
-}
 
 /// The outcome of triggering one commit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -55,7 +31,7 @@ pub struct Triggered {
     pub result: String,
 }
 
-impl Engine<'_> {
+impl Engine {
     /// Records this repository's configuration for the current commit, once, in state;
     /// with an intent store in another repository, also copies it there as the repository's latest
     /// configuration ([`Area::Repos`]), so that commands run in a checkout of the intent
@@ -65,28 +41,28 @@ impl Engine<'_> {
     ///
     /// Store errors.
     pub fn save_repo_config(&self) -> EngineResult<()> {
-        let Some(repo) = &self.ws.repo_name else {
+        let Some(repo) = &self.cx.repo_name else {
             return Ok(());
         };
-        let commit = self.ws.commit();
+        let commit = self.cx.commit_name();
         let at = ref_of(&format!("{repo}/-/{REPO_CONFIG_FILE}/@{commit}"))?;
         let latest = ref_of(&format!("{repo}/-/{REPO_CONFIG_FILE}/@"))?;
-        let mut remotes: Vec<String> = self.ws.config.remotes.clone().unwrap_or_default();
-        remotes.extend(self.ws.origin_url().map(str::to_string));
+        let mut remotes: Vec<String> = self.cx.config.remotes.clone().unwrap_or_default();
+        remotes.extend(self.cx.origin_url.as_deref().map(str::to_string));
         let doc = RepoConfigDoc {
             remotes: remotes.iter().map(|u| redact_url(u)).collect(),
-            source: self.ws.config.source.clone(),
+            source: self.cx.config.source.clone(),
             commit: None,
         };
-        if self.ws.state.try_get(&at)?.is_none() {
+        if self.cx.state.try_get(&at)?.is_none() {
             let mut tx = Transaction::new(format!("Save repo config\n\n{at}"));
             tx.set(&at, crate::model::to_json(&doc));
             tx.link(&latest, &at);
-            self.ws.state.commit(&tx)?;
+            self.cx.state.commit(&tx)?;
         }
         // Two branches of one repository need no copy: a checkout of the intent branch
         // reads the configurations from the `state` branch of its `origin`.
-        let separate_intent = match &self.ws.config.stores {
+        let separate_intent = match &self.cx.config.stores {
             Some(StoreSelection {
                 state,
                 intent: Some(intent),
@@ -98,14 +74,14 @@ impl Engine<'_> {
                 commit: Some(commit.to_string()),
                 ..doc
             });
-            let current = match self.ws.intent.entry(Area::Repos, &latest)? {
+            let current = match self.cx.intent.entry(Area::Repos, &latest)? {
                 Some(Entry::Document(v)) => Some(v),
                 _ => None,
             };
             if current.as_ref() != Some(&copy) {
                 let mut tx = Transaction::new(format!("Save repo config\n\n{at}"));
                 tx.set_in(Area::Repos, &latest, copy);
-                self.ws.intent.commit(&tx)?;
+                self.cx.intent.commit(&tx)?;
             }
         }
         Ok(())
@@ -125,8 +101,8 @@ impl Engine<'_> {
     ) -> EngineResult<Vec<Triggered>> {
         let mut pairs = BTreeSet::new();
         for item in items.iter().filter(|i| !i.commit.is_empty()) {
-            let current =
-                Some(&item.r.repo) == self.ws.repo_name.as_ref() && item.commit == self.ws.commit();
+            let current = Some(&item.r.repo) == self.cx.repo_name.as_ref()
+                && item.commit == self.cx.commit_name();
             if include_current || !current {
                 pairs.insert((item.r.repo.clone(), item.commit.clone()));
             }
@@ -147,11 +123,11 @@ impl Engine<'_> {
         let glob = Glob::new(&format!("**/-/{}/@", escape(REPO_CONFIG_FILE)))?;
         let mut out = Vec::new();
         for link in self
-            .ws
+            .cx
             .state
             .match_refs(Area::Records, &[glob], MatchOptions::default())?
         {
-            let target = self.ws.state.resolve_link(&link)?;
+            let target = self.cx.state.resolve_link(&link)?;
             if let Some(commit) = target.release.clone().filter(|c| !c.is_empty()) {
                 out.push((link.repo.clone(), commit));
             }
@@ -174,22 +150,22 @@ impl Engine<'_> {
     fn trigger(&self, repo: &str, commit: &str) -> EngineResult<Triggered> {
         let at = ref_of(&format!("{repo}/-/{REPO_CONFIG_FILE}/@{commit}"))?;
         let latest = ref_of(&format!("{repo}/-/{REPO_CONFIG_FILE}/@"))?;
-        let doc = match self.ws.state.try_get(&at)? {
+        let doc = match self.cx.state.try_get(&at)? {
             Some(v) => Some(v),
-            None => self.ws.state.try_get(&latest)?,
+            None => self.cx.state.try_get(&latest)?,
         };
         let result = match doc {
             None => "no recorded repo.ocu.star".to_string(),
             Some(v) => {
                 let doc: RepoConfigDoc = decode(&at, "repo config", v)?;
-                let path = self.ws.root.join(REPO_CONFIG_FILE);
+                let path = self.cx.root.join(REPO_CONFIG_FILE);
                 let sink = self.progress_sink(None);
-                match config::evaluate_repo_config(&path, &doc.source, &self.ws.host, sink.clone())
+                match config::evaluate_repo_config(&path, &doc.source, &self.cx.host, sink.clone())
                 {
                     Err(e) => format!("error: {e}"),
                     Ok(cfg) => match cfg.trigger {
                         None => "no trigger".to_string(),
-                        Some(t) => match t.call(commit, &self.ws.root, &self.ws.host, sink) {
+                        Some(t) => match t.call(commit, &self.cx.root, &self.cx.host, sink) {
                             Ok(()) => "triggered".to_string(),
                             Err(e) => format!("error: {e}"),
                         },
@@ -215,38 +191,5 @@ fn same_repository(a: &StoreSpec, b: &StoreSpec) -> bool {
         (StoreSpec::Fs { path: a }, StoreSpec::Fs { path: b }) => a == b,
         (StoreSpec::Git { remote_url: a, .. }, StoreSpec::Git { remote_url: b, .. }) => a == b,
         _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact_url;
-
-    #[test]
-    fn credentials_are_removed() {
-        assert_eq!(
-            redact_url("https://user:token@github.com/a/b.git"),
-            "https://github.com/a/b.git"
-        );
-        assert_eq!(
-            redact_url("https://github.com/a/b.git"),
-            "https://github.com/a/b.git"
-        );
-        assert_eq!(
-            redact_url("git@github.com:a/b.git"),
-            "git@github.com:a/b.git"
-        );
-        // The ssh user is part of the address, not a secret; a password is.
-        assert_eq!(redact_url("ssh://git@host/x"), "ssh://git@host/x");
-        assert_eq!(redact_url("ssh://git:pw@host/x"), "ssh://git@host/x");
-        assert_eq!(
-            redact_url("https://x-access-token:p@ss@github.com/a/b"),
-            "https://github.com/a/b"
-        );
-        assert_eq!(redact_url("https://tok@host"), "https://host");
-        assert_eq!(
-            redact_url("file:///srv/a@b/repo.git"),
-            "file:///srv/a@b/repo.git"
-        );
     }
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::claim::{ClaimState, claim_state};
 use super::{Engine, EngineError, EngineResult, RunStatus, decode, not_a_run, ref_of};
 use crate::intent::IntentKind;
+use crate::model::RunType;
 use crate::model::{self, ReleaseDoc, RunDoc, RunFunction, TaskSummary};
 use crate::refs::glob::escape;
 use crate::refs::{Glob, Ref, SubpathType};
@@ -96,14 +97,14 @@ impl Changes {
     }
 }
 
-impl Engine<'_> {
+impl Engine {
     /// Lists the intent differences as work items.
     ///
     /// # Errors
     ///
     /// Store errors.
     pub fn intent_work(&self) -> EngineResult<Vec<WorkItem>> {
-        let diff = diff_intent(&self.ws.intent, &self.ws.state)?;
+        let diff = diff_intent(&self.cx.intent, &self.cx.state)?;
         Ok(diff
             .into_iter()
             .map(|d| WorkItem {
@@ -119,15 +120,15 @@ impl Engine<'_> {
     }
 
     fn repo_prefix(&self, filter: &WorkFilter) -> String {
-        match (&filter.commit, &self.ws.repo_name) {
+        match (&filter.commit, &self.cx.repo_name) {
             (Some(_), Some(repo)) => format!("{}/-/**", escape(repo)),
             _ => "**".to_string(),
         }
     }
 
     fn release_commit(&self, release: &Ref) -> EngineResult<Option<String>> {
-        let resolved = self.ws.state.resolve_link(&release.release_ref())?;
-        Ok(match self.ws.state.try_get(&resolved.release_ref())? {
+        let resolved = self.cx.state.resolve_link(&release.release_ref())?;
+        Ok(match self.cx.state.try_get(&resolved.release_ref())? {
             Some(v) => Some(decode::<ReleaseDoc>(&resolved, "release", v)?.commit),
             None => None,
         })
@@ -147,13 +148,13 @@ impl Engine<'_> {
         ))?;
         let mut out = Vec::new();
         for status in
-            self.ws
+            self.cx
                 .state
                 .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?
         {
             let run = not_a_run(status.status_run(), &status)?;
             if status.subpath.ends_with("/status/running") {
-                let marker = self.ws.state.try_get(&status)?.unwrap_or_default();
+                let marker = self.cx.state.try_get(&status)?.unwrap_or_default();
                 // Held by another live job: not work for this one (and not planned as such),
                 // but said, so that a run stuck under a gone job on another machine shows.
                 if let ClaimState::Held(owner) =
@@ -169,7 +170,7 @@ impl Engine<'_> {
             if filter.commit.as_ref().is_some_and(|c| c != &commit) {
                 continue;
             }
-            let doc: RunDoc = decode(&run, "run", self.ws.state.get(&run)?)?;
+            let doc: RunDoc = decode(&run, "run", self.cx.state.get(&run)?)?;
             let Some(last) = doc.functions.last() else {
                 continue;
             };
@@ -206,11 +207,11 @@ impl Engine<'_> {
         let glob = Glob::new(&format!("{}/@/deploy/*", self.repo_prefix(filter)))?;
         let mut out = Vec::new();
         for link in self
-            .ws
+            .cx
             .state
             .match_refs(Area::Records, &[glob], MatchOptions::default())?
         {
-            let deployment = self.ws.state.resolve_link(&link)?;
+            let deployment = self.cx.state.resolve_link(&link)?;
             let Some(commit) = self.release_commit(&deployment)? else {
                 continue;
             };
@@ -239,15 +240,15 @@ impl Engine<'_> {
         deployment: &Ref,
         changes: Option<&BTreeSet<Ref>>,
     ) -> EngineResult<Option<RunFunction>> {
-        let Some(summary) = self.ws.state.try_get(deployment)? else {
+        let Some(summary) = self.cx.state.try_get(deployment)? else {
             return Ok(None);
         };
         let summary: TaskSummary = decode(deployment, "task summary", summary)?;
-        if summary.run_type == "down" {
+        if summary.run_type == RunType::Down {
             return Ok(None);
         }
         let run = Ref::parse(&summary.run_ref)?;
-        let doc: RunDoc = decode(&run, "run", self.ws.state.get(&run)?)?;
+        let doc: RunDoc = decode(&run, "run", self.cx.state.get(&run)?)?;
         let Some(entry) = doc.functions.first().cloned() else {
             return Ok(None);
         };
@@ -292,7 +293,7 @@ impl Engine<'_> {
         let glob = Glob::new(&format!("{}/@*/op/*", self.repo_prefix(filter)))?;
         let mut out = Vec::new();
         for op in
-            self.ws
+            self.cx
                 .state
                 .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?
         {
@@ -358,7 +359,7 @@ impl Engine<'_> {
         if changes.contains(&bare) {
             return Ok(true);
         }
-        let resolved = self.ws.state.resolve_link(&bare)?;
+        let resolved = self.cx.state.resolve_link(&bare)?;
         Ok(resolved != bare && changes.contains(&resolved))
     }
 
@@ -367,7 +368,7 @@ impl Engine<'_> {
         if self.touched(changes, r)? {
             return Ok(true);
         }
-        let resolved = self.ws.intent.resolve_link(r)?;
+        let resolved = self.cx.intent.resolve_link(r)?;
         Ok(changes.contains(&resolved))
     }
 
@@ -449,7 +450,7 @@ impl Engine<'_> {
                 let next = self.next_run_number(&item.r)?;
                 let run = ref_of(&format!("{}/{next}", item.r))?;
                 let doc = RunDoc {
-                    run_type: "up".to_string(),
+                    run_type: RunType::Up,
                     release: item.r.release_ref().to_string(),
                     functions: vec![entry],
                     output: None,
@@ -458,7 +459,7 @@ impl Engine<'_> {
                 let mut tx = Transaction::new(format!("redeploy on input change\n\n{run}"));
                 tx.set(&run, model::to_json(&doc));
                 self.set_status(&mut tx, &run, &[], RunStatus::Pending)?;
-                self.ws.state.commit(&tx)?;
+                self.cx.state.commit(&tx)?;
             }
             releases.insert(item.r.release_ref());
         }
@@ -506,7 +507,7 @@ impl Engine<'_> {
 
     fn commit_carry(&self, carry: Option<Transaction>) -> EngineResult<()> {
         if let Some(tx) = carry {
-            self.ws.state.commit(&tx)?;
+            self.cx.state.commit(&tx)?;
         }
         Ok(())
     }
@@ -516,13 +517,11 @@ impl Engine<'_> {
     ///
     /// # Errors
     ///
-    /// [`EngineError::Invalid`] for refs that are not intent; [`EngineError::Plan`] for
+    /// [`EngineError::NotIntent`] for refs that are not intent; [`EngineError::Plan`] for
     /// invalid intent; store errors.
     pub fn apply_intent(&self, r: &Ref) -> EngineResult<()> {
         if IntentKind::of(r).is_none() {
-            return Err(EngineError::Invalid(format!(
-                "unknown subpath type: {r} is not an intent ref"
-            )));
+            return Err(EngineError::NotIntent { r: r.to_string() });
         }
         self.apply_intent_changes(Some(&BTreeSet::from([r.clone()])))?;
         Ok(())
@@ -561,12 +560,12 @@ impl Engine<'_> {
                 let (release, loaded) = self.open_release(&op.release_ref())?;
                 self.add_first_runs(&mut tx, &release, &loaded.package, true)?;
                 let mut doc: ReleaseDoc =
-                    decode(&release, "release", self.ws.state.get(&release)?)?;
+                    decode(&release, "release", self.cx.state.get(&release)?)?;
                 doc.package = loaded.package.clone();
                 tx.set(&release, model::to_json(&doc));
                 tx.delete_if_exists(op);
             }
-            self.ws.state.commit(&tx)?;
+            self.cx.state.commit(&tx)?;
         }
         Ok(())
     }

@@ -131,7 +131,36 @@ impl fmt::Display for RunStatus {
     }
 }
 
+/// The file that configures a repository (`repo.ocu.star`); state records its copies as
+/// refs of this package.
+pub const REPO_CONFIG_FILE: &str = "repo.ocu.star";
+
 impl Ref {
+    /// A recorded repository configuration: `<repo>/-/repo.ocu.star/@<commit>`; an empty
+    /// `commit` names the link to the latest (`…/@`).
+    ///
+    /// Like every builder, this checks nothing: a store refuses a ref that is not
+    /// [storable](Ref::ensure_storable).
+    pub fn repo_config(repo: &str, commit: &str) -> Ref {
+        Ref {
+            repo: repo.to_string(),
+            filename: REPO_CONFIG_FILE.to_string(),
+            release: Some(commit.to_string()),
+            ..Ref::default()
+        }
+    }
+
+    /// A global ref: `@/<type>/<name>` (`@/environment/staging`, `@/custom/approval`).
+    pub fn global(ty: SubpathType, name: &str) -> Ref {
+        Ref {
+            global: true,
+            release: Some(String::new()),
+            subpath_type: Some(ty),
+            subpath: name.to_string(),
+            ..Ref::default()
+        }
+    }
+
     /// The release part only: `<repo>/-/<package>/@<release>` (global refs keep their
     /// global marker).
     pub fn release_ref(&self) -> Ref {
@@ -280,6 +309,23 @@ mod tests {
             run.status_glob()
                 .expect("glob")
                 .matches("repo/-/pkg.ocu.star/@r2/deploy/staging/3/status/paused")
+        );
+    }
+
+    #[test]
+    fn builders_of_repository_and_global_refs() {
+        assert_eq!(
+            Ref::repo_config("github.com/a/b", "abc"),
+            r("github.com/a/b/-/repo.ocu.star/@abc")
+        );
+        assert_eq!(Ref::repo_config("a", ""), r("a/-/repo.ocu.star/@"));
+        assert_eq!(
+            Ref::global(SubpathType::Environment, "staging"),
+            r("@/environment/staging")
+        );
+        assert_eq!(
+            Ref::repo_config("a", "c1").with_subpath(SubpathType::Push, "index"),
+            r("a/-/repo.ocu.star/@c1/push/index")
         );
     }
 

@@ -42,7 +42,7 @@ mod parse;
 mod resolve;
 
 pub use glob::{Glob, GlobError};
-pub use kinds::{RunStatus, SubpathType};
+pub use kinds::{REPO_CONFIG_FILE, RunStatus, SubpathType};
 pub use natural::natural_cmp;
 pub use parse::{ErrorKind, MAX_REF_LEN, MAX_SEGMENT_LEN, RefParseError};
 pub use resolve::{ReduceError, reduce};

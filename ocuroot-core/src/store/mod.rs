@@ -21,6 +21,7 @@ mod git;
 pub mod layout;
 mod maintenance;
 mod matcher;
+pub mod recorded;
 pub mod remote;
 mod spec;
 

@@ -90,9 +90,10 @@ pub fn remote_options(
 pub fn engine_workspace(dir: &Path) -> ocuroot_core::workspace::Workspace {
     ocuroot_core::workspace::Workspace::open(ocuroot_core::workspace::WorkspaceOptions {
         cwd: dir.to_path_buf(),
-        env: [("OCU_REPO_COMMIT_OVERRIDE".to_string(), "c1".to_string())]
-            .into_iter()
-            .collect(),
+        env: Default::default(),
+        repo_url_override: None,
+        commit_override: Some("c1".to_string()),
+        author: Default::default(),
         clock: clock(),
         sink: Arc::new(ocuroot_core::sdk::CollectingSink::default()),
         home: Some(dir.join(".home")),
