@@ -7,6 +7,7 @@ mod common;
 mod test_bad_input;
 mod test_cascade;
 mod test_ci;
+mod test_dependencies;
 mod test_claims;
 mod test_cli;
 mod test_completion;

@@ -3,16 +3,24 @@
 //! Ocuroot records what a CI/CD system did as **state** and what people want as **intent**,
 //! both as YAML documents in Git, and computes the work that closes the gap.
 //!
-//! Modules:
-//! - [`refs`]: the ref grammar (parse, render, relative refs, globs, reduce).
-//! - [`yaml`]: canonical YAML, the only user of the YAML crate.
-//! - [`limits`]: depth and size limits on outside input.
-//! - [`store`]: the Git-backed document store with transactions.
-//! - [`config`]: `repo.ocu.star` evaluation and settings.
-//! - [`sdk`]: the Starlark SDK foundation (dialect, globals, host access, loading).
-//! - [`find_deploys`]: which current deployments were made from a range of commits.
+//! Modules, lowest layer first (each uses only those above it in this list; see
+//! `docs/architecture.md` and the layering test `tests/test_layers.rs`):
+//! - [`clock`], [`limits`], [`redact`]: the clock trait, limits on outside input, removing
+//!   credentials from URLs.
+//! - [`refs`]: the ref grammar (parse, render, relative refs, globs, reduce), typed subpath
+//!   types and run statuses, and the builders of the refs around a run.
+//! - [`yaml`]: canonical YAML, the only user of the YAML crate; [`model`]: the document
+//!   types.
+//! - [`store`]: the Git-backed document store with transactions, and the configurations a
+//!   store checkout records.
+//! - [`intent`]: intent validation; [`plan`]: the intent pipeline (trees in, effects out).
+//! - [`sdk`]: the Starlark SDK (dialect, globals, host access, loading, packages);
+//!   [`config`]: `repo.ocu.star` evaluation and settings; [`init`]: starter files.
+//! - [`workspace`]: a checkout with its configuration and stores, and checkouts of other
+//!   commits; [`find_deploys`]: which deployments were made from a range of commits.
+//! - [`engine`]: releases, runs, intent application, work, cascade and push over a
+//!   [`engine::Context`].
 //! - [`import`]: importing stores written by the original Ocuroot.
-//! - [`init`]: starter files (`repo.ocu.star`, an example release, CI configuration).
 //!
 //! The library never prints and never reads the process environment or clock: callers pass
 //! settings, an environment map and a [`clock::Clock`] in.

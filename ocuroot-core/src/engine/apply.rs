@@ -107,7 +107,7 @@ impl Engine {
                 };
                 let doc = RunDoc {
                     run_type,
-                    release: crate::plan::release_ref(release).to_string(),
+                    release: release.release_ref().to_string(),
                     functions: vec![RunFunction {
                         function: function.clone(),
                         dependencies: after.iter().map(Ref::completion_glob).collect(),

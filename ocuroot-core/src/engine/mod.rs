@@ -28,6 +28,7 @@ mod cascade;
 mod claim;
 mod context;
 mod push;
+pub mod query;
 mod release;
 mod run;
 mod trigger;
@@ -39,9 +40,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::clock::Clock;
-use crate::refs::{Glob, GlobError, Ref, RefParseError};
+use crate::refs::{GlobError, Ref, RefParseError};
 use crate::sdk::{EvalError, Secrets};
-use crate::store::{Area, MatchOptions, Store, StoreError, StoreResult, View};
+use crate::store::StoreError;
 use crate::workspace::Workspace;
 
 pub use crate::redact::redact_url;
@@ -431,50 +432,6 @@ impl Engine {
         if first {
             self.progress(ProgressEvent::Claimed { run, owner });
         }
-    }
-}
-
-/// Where the engine reads state: the store's tip, or a [`View`] (a preview of writes not
-/// committed yet).
-pub(crate) trait StateReader {
-    /// Returns the document at `r` (links resolved, fragment applied), if any.
-    fn try_get(&self, r: &Ref) -> StoreResult<Option<Value>>;
-    /// Returns the refs matching any of `globs`.
-    fn match_refs(
-        &self,
-        area: Area,
-        globs: &[Glob],
-        options: MatchOptions,
-    ) -> StoreResult<Vec<Ref>>;
-}
-
-impl StateReader for Store {
-    fn try_get(&self, r: &Ref) -> StoreResult<Option<Value>> {
-        Store::try_get(self, r)
-    }
-
-    fn match_refs(
-        &self,
-        area: Area,
-        globs: &[Glob],
-        options: MatchOptions,
-    ) -> StoreResult<Vec<Ref>> {
-        Store::match_refs(self, area, globs, options)
-    }
-}
-
-impl StateReader for View<'_> {
-    fn try_get(&self, r: &Ref) -> StoreResult<Option<Value>> {
-        View::try_get(self, r)
-    }
-
-    fn match_refs(
-        &self,
-        area: Area,
-        globs: &[Glob],
-        options: MatchOptions,
-    ) -> StoreResult<Vec<Ref>> {
-        View::match_refs(self, area, globs, options)
     }
 }
 

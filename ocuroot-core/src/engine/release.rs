@@ -1,14 +1,14 @@
 //! Creating, continuing and retrying releases.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde_json::Value;
 
 use super::claim::{ClaimState, claim_state};
+use super::query;
 use super::run::Candidate;
 use super::{
-    Engine, EngineError, EngineResult, ProgressEvent, RunStatus, StateReader, decode, not_a_run,
+    Engine, EngineError, EngineResult, ProgressEvent, RunStatus, decode, not_a_run,
     ref_of,
 };
 use crate::model::RunType;
@@ -16,7 +16,7 @@ use crate::model::{self, Environment, ReleaseDoc, RunDoc, RunFunction};
 use crate::refs::glob::escape;
 use crate::refs::{Glob, Ref, names};
 use crate::sdk::{LoadedPackage, PackageEval, PackageEvalOptions, evaluate_package};
-use crate::store::{Area, MatchOptions, StoreError, Transaction};
+use crate::store::{Area, MatchOptions, Reader, StoreError, Transaction};
 
 /// The overall status of a release (spec §6.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,19 +88,7 @@ impl Engine {
     }
 
     fn environments(&self) -> EngineResult<Vec<Environment>> {
-        let refs = self.cx.state.match_refs(
-            Area::Records,
-            &[Glob::new("@/environment/*")?],
-            MatchOptions::default(),
-        )?;
-        let mut out = Vec::new();
-        for r in refs {
-            if let Some(v) = self.cx.state.try_get(&r)? {
-                out.push(decode(&r, "environment", v)?);
-            }
-        }
-        out.sort();
-        Ok(out)
+        query::environments(&*self.cx.state)
     }
 
     fn evaluate(&self, file: &str, base: &Ref) -> EngineResult<PackageEval> {
@@ -172,16 +160,7 @@ impl Engine {
     }
 
     fn next_release_id(&self, pkg: &Ref) -> EngineResult<u64> {
-        let glob = Glob::new(&format!("{}/@*", escape(&pkg.to_string())))?;
-        let refs =
-            self.cx
-                .state
-                .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
-        let max = refs
-            .iter()
-            .filter_map(|r| r.release.as_deref().and_then(names::release_number))
-            .max();
-        Ok(max.unwrap_or(0) + 1)
+        query::next_release_id(&*self.cx.state, pkg)
     }
 
     /// Returns the transaction that creates `release` (not committed yet): the release
@@ -405,16 +384,7 @@ impl Engine {
     }
 
     pub(crate) fn next_run_number(&self, task: &Ref) -> EngineResult<u64> {
-        let glob = Glob::new(&format!("{}/*", escape(&task.to_string())))?;
-        let refs =
-            self.cx
-                .state
-                .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
-        let max = refs
-            .iter()
-            .filter_map(|r| r.subpath.rsplit('/').next()?.parse::<u64>().ok())
-            .max();
-        Ok(max.unwrap_or(0) + 1)
+        query::next_run_number(&*self.cx.state, task)
     }
 
     /// Returns the run refs of `release` whose status is one of `statuses`.
@@ -423,7 +393,7 @@ impl Engine {
         release: &Ref,
         statuses: &[RunStatus],
     ) -> EngineResult<Vec<Ref>> {
-        runs_with_status_in(&*self.cx.state, release, statuses)
+        query::runs_with_status(&*self.cx.state, release, statuses)
     }
 
     /// Records a status change: removes the markers the run can have now (`from`; a new
@@ -449,7 +419,7 @@ impl Engine {
     ///
     /// Store errors.
     pub fn release_status(&self, release: &Ref) -> EngineResult<ReleaseStatus> {
-        release_status_in(&*self.cx.state, release)
+        query::release_status(&*self.cx.state, release)
     }
 
     /// Runs `release` until no run can make progress (spec §6.3).
@@ -526,7 +496,7 @@ impl Engine {
             {
                 let preview;
                 let view;
-                let reader: &dyn StateReader = match &carry {
+                let reader: &dyn Reader = match &carry {
                     Some(tx) => {
                         preview = self.cx.state.preview(tx)?;
                         &preview
@@ -572,7 +542,7 @@ impl Engine {
             }
         }
         let preview;
-        let reader: &dyn StateReader = match &carry {
+        let reader: &dyn Reader = match &carry {
             Some(tx) => {
                 preview = self.cx.state.preview(tx)?;
                 &preview
@@ -589,7 +559,7 @@ impl Engine {
             }
             outcomes.push(ReleaseOutcome::Release {
                 release: (*release).clone(),
-                status: release_status_in(reader, release)?,
+                status: query::release_status(reader, release)?,
                 waiting,
             });
         }
@@ -644,14 +614,14 @@ impl Engine {
     /// another job holds, as `reader` sees the store.
     fn candidates(
         &self,
-        reader: &dyn StateReader,
+        reader: &dyn Reader,
         release: &Ref,
         loaded: &LoadedPackage,
     ) -> EngineResult<(Vec<Candidate>, Waiting, Claimed)> {
         // `running` runs are candidates only when their claim can be taken over (see
         // `engine::claim`): a run left `running` by a job that is gone is executed again
         // (at least once), one that another live job holds is skipped.
-        let runs = run_statuses_in(
+        let runs = query::run_statuses(
             reader,
             release,
             &[RunStatus::Pending, RunStatus::Paused, RunStatus::Running],
@@ -675,10 +645,10 @@ impl Engine {
             let Some(last) = doc.functions.last().cloned() else {
                 continue;
             };
-            if !dependencies_satisfied_in(reader, &last.dependencies)? {
+            if !query::dependencies_satisfied(reader, &last.dependencies)? {
                 continue;
             }
-            let inputs = populate_in(reader, &last.inputs)?;
+            let inputs = query::populate(reader, &last.inputs)?;
             let missing: Vec<String> = inputs
                 .iter()
                 .filter(|(_, d)| d.is_missing())
@@ -709,12 +679,12 @@ impl Engine {
 
     /// True when every dependency glob matches at least one state ref.
     pub(crate) fn dependencies_satisfied(&self, deps: &[String]) -> EngineResult<bool> {
-        dependencies_satisfied_in(&*self.cx.state, deps)
+        query::dependencies_satisfied(&*self.cx.state, deps)
     }
 
     /// Reads each ref input from state (spec §4.6): found sets the value, not found keeps it.
     pub(crate) fn populate(&self, inputs: &model::Inputs) -> EngineResult<model::Inputs> {
-        populate_in(&*self.cx.state, inputs)
+        query::populate(&*self.cx.state, inputs)
     }
 
     pub(crate) fn package_dir(&self, release: &Ref) -> std::path::PathBuf {
@@ -724,70 +694,6 @@ impl Engine {
             .unwrap_or_default();
         self.cx.root.join(dir)
     }
-}
-
-/// Returns the run refs of `release` whose status is one of `statuses`, read from `reader`.
-/// The status of `release` as `reader` sees it (see [`Engine::release_status`]).
-fn release_status_in(reader: &dyn StateReader, release: &Ref) -> EngineResult<ReleaseStatus> {
-    let glob = Glob::new(&format!(
-        "{}/{{task,deploy}}/*/*/status/*",
-        escape(&release.to_string())
-    ))?;
-    let refs = reader.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
-    let statuses: BTreeSet<RunStatus> = refs
-        .iter()
-        .filter_map(|r| r.subpath.rsplit('/').next().and_then(RunStatus::parse))
-        .collect();
-    Ok(
-        if statuses.is_empty() || statuses.iter().all(|s| *s == RunStatus::Pending) {
-            ReleaseStatus::Pending
-        } else if statuses.contains(&RunStatus::Failed) {
-            ReleaseStatus::Failed
-        } else if statuses.contains(&RunStatus::Running) {
-            ReleaseStatus::Running
-        } else if statuses.contains(&RunStatus::Cancelled) {
-            ReleaseStatus::Cancelled
-        } else {
-            ReleaseStatus::Complete
-        },
-    )
-}
-
-/// Returns the runs of `release` whose status is one of `statuses`, with that status, read
-/// from `reader`, sorted by run.
-fn run_statuses_in(
-    reader: &dyn StateReader,
-    release: &Ref,
-    statuses: &[RunStatus],
-) -> EngineResult<Vec<(Ref, RunStatus)>> {
-    let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
-    let glob = Glob::new(&format!(
-        "{}/{{task,deploy}}/*/*/status/{{{}}}",
-        escape(&release.to_string()),
-        names.join(",")
-    ))?;
-    let refs = reader.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
-    let mut out: Vec<(Ref, RunStatus)> = refs
-        .iter()
-        .filter_map(|r| {
-            let status = r.subpath.rsplit('/').next().and_then(RunStatus::parse)?;
-            Some((r.status_run()?, status))
-        })
-        .collect();
-    out.sort();
-    out.dedup_by(|a, b| a.0 == b.0);
-    Ok(out)
-}
-
-fn runs_with_status_in(
-    reader: &dyn StateReader,
-    release: &Ref,
-    statuses: &[RunStatus],
-) -> EngineResult<Vec<Ref>> {
-    Ok(run_statuses_in(reader, release, statuses)?
-        .into_iter()
-        .map(|(run, _)| run)
-        .collect())
 }
 
 fn check_input_names(run: &Ref, inputs: &model::Inputs) -> EngineResult<()> {
@@ -800,37 +706,6 @@ fn check_input_names(run: &Ref, inputs: &model::Inputs) -> EngineResult<()> {
         }
     }
     Ok(())
-}
-
-/// True when every dependency glob matches at least one ref `reader` sees.
-fn dependencies_satisfied_in(reader: &dyn StateReader, deps: &[String]) -> EngineResult<bool> {
-    for dep in deps {
-        let glob = Glob::new(dep)?;
-        if reader
-            .match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?
-            .is_empty()
-        {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
-/// Reads each ref input through `reader` (spec §4.6): found sets the value, not found keeps
-/// it.
-fn populate_in(reader: &dyn StateReader, inputs: &model::Inputs) -> EngineResult<model::Inputs> {
-    let mut out = BTreeMap::new();
-    for (name, desc) in inputs {
-        let mut d = desc.clone();
-        if let Some(r) = &desc.reference {
-            let r = Ref::parse(r)?;
-            if let Some(v) = reader.try_get(&r)? {
-                d.value = Some(v);
-            }
-        }
-        out.insert(name.clone(), d);
-    }
-    Ok(out)
 }
 
 /// Runs blocked on inputs, with the missing input names.

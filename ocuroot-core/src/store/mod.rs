@@ -22,6 +22,7 @@ pub mod layout;
 mod maintenance;
 mod matcher;
 pub mod recorded;
+mod reader;
 pub mod remote;
 mod spec;
 
@@ -42,6 +43,7 @@ pub use diff::{
 pub use layout::Area;
 pub use maintenance::{Maintenance, maintain};
 pub use remote::{RemoteOptions, RemoteSettings};
+pub use reader::Reader;
 pub use spec::{StoreSelection, StoreSpec};
 
 /// The result type of store operations.
