@@ -28,7 +28,7 @@ use ocuroot_core::workspace::{Workspace, WorkspaceOptions};
 use serde_json::Value;
 
 pub use ocuroot_core::engine::{
-    CascadeReport, EngineError, ReleaseOutcome, ReleaseStatus, WorkItem, WorkType,
+    CascadeReport, EngineError, ReleaseOutcome, ReleaseStatus, WorkItem,
 };
 pub use ocuroot_core::plan::{Effect, Plan};
 
@@ -514,7 +514,32 @@ impl Harness {
 
     /// `ocuroot plan`: what applying the intent branch's tip would do.
     pub fn plan(&self) -> Plan {
-        self.command(|ws, _| ocuroot_core::plan::plan(&ws.intent, None, &ws.state).expect("plan"))
+        self.try_plan().expect("plan")
+    }
+
+    /// As [`Harness::plan`], with planning errors (invalid intent) as text.
+    pub fn try_plan(&self) -> Result<Plan, String> {
+        self.command(|ws, _| {
+            ocuroot_core::plan::plan(&ws.intent, None, &ws.state).map_err(|e| e.to_string())
+        })
+    }
+
+    /// Commits `files` (path inside the intent branch, content; `None` deletes) to the intent
+    /// store with plain Git, as a merged pull request would.
+    pub fn hand_commit_intent(&self, files: &[(&str, Option<&str>)]) {
+        self.command(|ws, _| {
+            super::hand_commit(ws.intent.repo_path(), ws.intent.branch(), files);
+        })
+    }
+
+    /// The text of the intent document file at `path` inside the intent branch.
+    pub fn intent_file(&self, path: &str) -> String {
+        self.command(|ws, _| {
+            git(
+                ws.intent.repo_path(),
+                &["show", &format!("{}:{path}", ws.intent.branch())],
+            )
+        })
     }
 
     /// Carries out `plan` as it is (the engine's plan executor).
