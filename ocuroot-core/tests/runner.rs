@@ -2,6 +2,7 @@
 
 mod common;
 mod test_engine;
+mod test_engine_cascade;
 mod test_engine_intent;
 mod test_engine_release;
 mod test_fuzz;

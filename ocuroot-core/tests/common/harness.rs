@@ -128,6 +128,11 @@ pub struct Harness {
     progress: Arc<Recorder>,
 }
 
+/// The text of `testdata/<rel>`.
+pub fn fixture_text(rel: &str) -> String {
+    std::fs::read_to_string(fixture_dir(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+}
+
 fn fixture_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../testdata")
@@ -225,6 +230,20 @@ impl Harness {
         origin
     }
 
+    /// Writes a file of the source repository (not committed).
+    pub fn write_file(&self, rel: &str, text: &str) {
+        let path = self.repo.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(path, text).expect("write");
+    }
+
+    /// Runs `git` in the source repository and returns its output.
+    pub fn git(&self, args: &[&str]) -> String {
+        git(&self.repo, args)
+    }
+
     /// Adds `origin` with `url` (never fetched), which names a repository without an alias.
     pub fn set_origin_url(&self, url: &str) {
         git(&self.repo, &["remote", "add", "origin", url]);
@@ -248,6 +267,27 @@ impl Harness {
         let head = git(&self.repo, &["rev-parse", "HEAD"]).trim().to_string();
         self.commits.push(head.clone());
         head
+    }
+
+    /// The worktrees and clones a cascade left under `$OCUROOT_HOME`, and the worktrees
+    /// still registered with the source repository besides its own.
+    pub fn leftover_checkouts(&self) -> Vec<String> {
+        let mut left = Vec::new();
+        for dir in ["worktrees", "clones"] {
+            let path = self.home.join(".ocuroot").join(dir);
+            if let Ok(entries) = std::fs::read_dir(&path) {
+                left.extend(entries.flatten().map(|e| e.path().display().to_string()));
+            }
+        }
+        let listed = git(&self.repo, &["worktree", "list", "--porcelain"]);
+        left.extend(
+            listed
+                .lines()
+                .filter(|l| l.starts_with("worktree "))
+                .skip(1)
+                .map(str::to_string),
+        );
+        left
     }
 
     /// Returns the `n`th commit (1-based) of the source repository.
