@@ -4,6 +4,7 @@ mod common;
 mod test_engine;
 mod test_engine_cascade;
 mod test_engine_intent;
+mod test_engine_push;
 mod test_engine_release;
 mod test_fuzz;
 mod test_import;

@@ -608,14 +608,27 @@ impl Harness {
 
     // --- push ---------------------------------------------------------------------------
 
-    /// `ocuroot push --dryrun`: the package files `push` would release.
+    /// `ocuroot push --dryrun`: the package files `push` would release (in a checkout of
+    /// the intent branch: the intent refs it would apply).
     pub fn push_dryrun(&self) -> Result<Vec<String>, EngineError> {
-        self.command(|_, engine| Ok(engine.push_plan()?.files))
+        self.command(|ws, engine| {
+            if ws.store_checkout.is_some() {
+                let (refs, _) = engine.push_intent(true)?;
+                return Ok(refs.iter().map(ToString::to_string).collect());
+            }
+            Ok(engine.push_plan()?.files)
+        })
     }
 
-    /// `ocuroot push`: the package files released and whether some run failed.
+    /// `ocuroot push`: the package files released (in a checkout of the intent branch: the
+    /// intent refs applied) and whether some run failed.
     pub fn push(&self) -> Result<(Vec<String>, bool), EngineError> {
-        self.command(|_, engine| {
+        self.command(|ws, engine| {
+            Self::refuse_invalid_intent(ws).map_err(EngineError::Invalid)?;
+            if ws.store_checkout.is_some() {
+                let (refs, failed) = engine.push_intent(false)?;
+                return Ok((refs.iter().map(ToString::to_string).collect(), failed));
+            }
             engine.save_repo_config()?;
             let report = engine.push()?;
             Ok((report.files, report.failed))
