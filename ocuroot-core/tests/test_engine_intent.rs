@@ -81,6 +81,52 @@ fn a_new_environment_is_planned_applied_and_deployed_to_by_ops_and_continue() {
 }
 
 #[test]
+fn an_environment_applied_with_cascade_is_deployed_to_at_once_and_removed_the_same_way() {
+    let h = environments();
+    h.set_intent(
+        "@/environment/production3",
+        json!({"attributes": {"type": "prod"}, "name": "production3"}),
+    );
+    assert!(
+        !h.state_apply("@/environment/production3", true)
+            .expect("apply --cascade")
+    );
+    for p in ["package1", "package2"] {
+        assert!(
+            h.exists(&format!("{p}.ocu.star/@/deploy/production3")),
+            "{p}"
+        );
+        assert!(!h.exists(&format!("{p}.ocu.star/@r1/op/check_envs")), "{p}");
+    }
+    h.delete_intent("@/environment/production2");
+    assert!(
+        !h.state_apply("@/environment/production2", true)
+            .expect("apply --cascade")
+    );
+    assert!(!h.exists("@/environment/production2"));
+    for p in ["package1", "package2"] {
+        assert!(
+            !h.exists(&format!("{p}.ocu.star/@/deploy/production2")),
+            "{p}"
+        );
+        assert!(
+            !h.repo()
+                .join(format!(".deploys/production2/{p}.txt"))
+                .exists()
+        );
+        assert!(
+            h.repo()
+                .join(format!(".deploys/production/{p}.txt"))
+                .exists()
+        );
+    }
+    assert!(
+        h.work_any_dryrun().expect("dryrun").is_empty(),
+        "nothing left"
+    );
+}
+
+#[test]
 fn a_removed_environment_takes_its_deployments_down_and_removes_their_intent() {
     let h = environments();
     h.delete_intent("@/environment/production2");
@@ -179,6 +225,55 @@ fn custom_state_is_set_and_removed_through_the_plan() {
     assert!(!h.exists("@/custom/test"));
     assert_eq!(h.state_tree(), "", "record and mirror removed");
     assert!(h.plan().is_empty());
+}
+
+/// The `minimal` fixture with `basic` deployed and `approvals` waiting for its approval.
+fn deployed() -> Harness {
+    let mut h = Harness::fixture("minimal");
+    h.at_commit("commitid");
+    for f in [
+        "environments/package.ocu.star",
+        "basic.ocu.star",
+        "approvals.ocu.star",
+    ] {
+        h.release_new(f).expect(f);
+    }
+    h
+}
+
+const BASIC: &str = "refs/minimal/repo/-/basic.ocu.star";
+const APPROVAL: &str = "refs/minimal/repo/-/approvals.ocu.star/@r1/custom/approval/#.yaml";
+
+#[test]
+fn an_intent_commit_made_with_plain_git_is_carried_out_by_work_any() {
+    let h = deployed();
+    h.hand_commit_intent(&[
+        ("refs/@/environment/production2/#.yaml", None),
+        (&format!("{BASIC}/@/deploy/production/#.yaml"), None),
+        (APPROVAL, Some("'1'\n")),
+    ]);
+    let plan = h.plan();
+    insta::assert_snapshot!("plain_git_plan", plan_text(&h, &plan));
+    let before = h.state_files();
+    assert!(!h.work_any().expect("work any"));
+    assert!(!h.exists("@/environment/production2"));
+    assert!(!h.exists("basic.ocu.star/@/deploy/production2"));
+    assert!(!h.exists("basic.ocu.star/@/deploy/production"));
+    assert!(h.exists("basic.ocu.star/@/deploy/staging"));
+    assert!(h.exists("approvals.ocu.star/@r1/task/prod_approval/1/status/paused"));
+    insta::assert_snapshot!("plain_git_state", h.state_diff(&before));
+    assert!(h.plan().is_empty());
+}
+
+#[test]
+fn a_plan_of_a_pull_request_branch_shows_what_merging_it_does_and_writes_nothing() {
+    let h = deployed();
+    let tip = h.state_tip();
+    h.hand_commit_intent_on("approve-prod", &[(APPROVAL, Some("'1'\n"))]);
+    let plan = h.plan_at("approve-prod");
+    insta::assert_snapshot!("branch_plan", plan_text(&h, &plan));
+    assert!(h.plan().is_empty(), "the intent branch itself is unchanged");
+    assert_eq!(h.state_tip(), tip);
 }
 
 const APP: &str = "rollback/-/app.ocu.star";

@@ -105,8 +105,51 @@ fn a_release_runs_its_phases_until_an_approval_and_continues_once_approved() {
 }
 
 #[test]
-fn a_forced_second_release_of_a_commit_counts_on_from_the_first() {
+fn a_release_deploys_everywhere_with_its_outputs_tags_and_logs() {
     let h = minimal();
+    let (release, status, waiting) = released(&h.release_new("basic.ocu.star").expect("release"));
+    assert_eq!(release, "minimal/repo/-/basic.ocu.star/@r1");
+    assert_eq!(status, ReleaseStatus::Complete);
+    assert!(waiting.is_empty(), "{waiting:?}");
+    assert_eq!(
+        h.text("basic.ocu.star/@/deploy/production#output/env_name"),
+        "production"
+    );
+    assert_eq!(h.text("basic.ocu.star/@/deploy/staging#output/count"), "1");
+    assert_eq!(
+        h.text("basic.ocu.star/@r1/task/build#output/output2"),
+        "value2"
+    );
+    assert!(h.exists("basic.ocu.star/@/deploy/production2"));
+    // The build's file functions ran relative to the package directory.
+    assert!(h.repo().join(".build/output.txt").exists());
+    // Tags from done(tags=...) link to the release.
+    assert_eq!(h.text("basic.ocu.star/@v1"), h.text("basic.ocu.star/@r1"));
+    // Logs are stored per run, each line with its source.
+    let logs = h
+        .get("basic.ocu.star/@r1/deploy/staging/1/logs")
+        .expect("logs");
+    assert_eq!(logs[0]["message"], "deploying to staging");
+    assert_eq!(logs[0]["attributes"]["filename"], "tasks.ocu.star");
+    insta::assert_snapshot!("basic_r1", h.state_tree());
+}
+
+#[test]
+fn a_task_without_done_completes_and_a_task_needs_no_phase() {
+    let h = minimal();
+    for f in ["missing_done", "build_only"] {
+        let (_, status, _) = released(&h.release_new(&format!("{f}.ocu.star")).expect(f));
+        assert_eq!(status, ReleaseStatus::Complete, "{f}");
+        assert!(
+            h.exists(&format!("{f}.ocu.star/@r1/task/build/1/status/complete")),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn a_forced_second_release_of_a_commit_counts_on_from_the_first() {
+    let mut h = minimal();
     h.release_new("basic.ocu.star").expect("r1");
     assert!(matches!(
         h.release_new("basic.ocu.star"),
@@ -120,6 +163,11 @@ fn a_forced_second_release_of_a_commit_counts_on_from_the_first() {
     assert_eq!(h.text("basic.ocu.star/@/deploy/staging#output/count"), "2");
     assert_eq!(h.text("basic.ocu.star/@v2"), h.text("basic.ocu.star/@r2"));
     insta::assert_snapshot!("basic_r2_forced", h.state_diff(&before));
+    // Another commit needs no force.
+    h.at_commit("commit2");
+    let (release, _, _) = released(&h.release_new("basic.ocu.star").expect("r3"));
+    assert_eq!(release, "minimal/repo/-/basic.ocu.star/@r3");
+    assert_eq!(h.text("basic.ocu.star/@/deploy/staging#output/count"), "3");
 }
 
 #[test]
@@ -158,6 +206,50 @@ fn a_release_waits_for_another_packages_outputs_and_continues_when_they_exist() 
         );
     }
     insta::assert_snapshot!("frontend_continued", h.state_diff(&before));
+    assert!(h.work_continue_dryrun().expect("dryrun").is_empty());
+}
+
+#[test]
+fn an_upstream_change_redeploys_the_dependants_within_their_release() {
+    let mut h = Harness::fixture("dependencies");
+    h.at_commit("commitid");
+    for f in [
+        "environments/package.ocu.star",
+        "backend/package.ocu.star",
+        "./-/frontend/package.ocu.star",
+    ] {
+        h.release_new(f).expect(f);
+    }
+    let before = h.state_files();
+    let cred = "./-/backend/package.ocu.star/@/custom/credential/staging";
+    h.set_intent(cred, json!("efgh"));
+    h.state_apply(cred, false).expect("apply");
+    // The backend's staging input changed: it redeploys, in its same release.
+    assert_eq!(
+        crate::common::harness::refs(&h.work_continue_dryrun().expect("dryrun")),
+        ["dependencies/-/backend/package.ocu.star/@r1/deploy/staging".to_string()].into()
+    );
+    assert!(!h.work_continue().expect("continue"));
+    assert_eq!(
+        h.text("./-/backend/package.ocu.star/@/deploy/staging#output/credential"),
+        "efgh"
+    );
+    // Now the frontend reads a changed output: it redeploys, staging only.
+    assert_eq!(
+        crate::common::harness::refs(&h.work_continue_dryrun().expect("dryrun")),
+        ["dependencies/-/frontend/package.ocu.star/@r1/deploy/staging".to_string()].into()
+    );
+    assert!(!h.work_continue().expect("continue"));
+    assert_eq!(
+        h.text("./-/frontend/package.ocu.star/@/deploy/staging#output/backend_credential"),
+        "efgh"
+    );
+    assert!(h.exists("frontend/package.ocu.star/@r1/deploy/staging/2/status/complete"));
+    assert!(
+        !h.exists("frontend/package.ocu.star/@r2"),
+        "a redeploy, no new release"
+    );
+    insta::assert_snapshot!("upstream_change_redeployed", h.state_diff(&before));
     assert!(h.work_continue_dryrun().expect("dryrun").is_empty());
 }
 

@@ -572,6 +572,25 @@ impl Harness {
         })
     }
 
+    /// As [`Harness::hand_commit_intent`], on `branch` of the intent store's repository (a
+    /// pull-request branch), made from the intent branch's tip if it does not exist.
+    pub fn hand_commit_intent_on(&self, branch: &str, files: &[(&str, Option<&str>)]) {
+        self.command(|ws, _| {
+            let repo = ws.intent.repo_path();
+            if super::git::try_git(repo, &["rev-parse", "--verify", "-q", branch]).is_none() {
+                git(repo, &["branch", branch, ws.intent.branch()]);
+            }
+            super::hand_commit(repo, branch, files);
+        })
+    }
+
+    /// `ocuroot plan --intent <rev>`: what applying the intent at `rev` would do.
+    pub fn plan_at(&self, rev: &str) -> Plan {
+        self.command(|ws, _| {
+            ocuroot_core::plan::plan(&ws.intent, Some(rev), &ws.state).expect("plan")
+        })
+    }
+
     /// The text of the intent document file at `path` inside the intent branch.
     pub fn intent_file(&self, path: &str) -> String {
         self.command(|ws, _| {
