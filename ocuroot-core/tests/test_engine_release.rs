@@ -347,3 +347,78 @@ fn a_retry_reads_an_input_fixed_after_the_failure() {
     assert!(h.exists("package.ocu.star/@r1/task/report/1/status/complete"));
     insta::assert_snapshot!("retry_input_retried", h.state_diff(&before));
 }
+
+/// Issue 11: release ids order as numbers. With twelve releases of one commit, `release
+/// retry` without a release picks `@r12` (not `@r9`, the greatest as a string).
+#[test]
+fn issue_11_retry_picks_the_numerically_latest_of_twelve_releases() {
+    let h = Harness::fixture("always_fails");
+    for n in 1..=12 {
+        let (release, status, _) =
+            released(&h.release_new_force("fail.ocu.star").expect("release"));
+        assert_eq!(release, format!("demo/-/fail.ocu.star/@r{n}"));
+        assert_eq!(status, ReleaseStatus::Failed);
+    }
+    let listed: Vec<String> = h
+        .matching("demo/-/fail.ocu.star/@*")
+        .into_iter()
+        .filter(|r| r.contains("@r"))
+        .collect();
+    let want: Vec<String> = (1..=12)
+        .map(|n| format!("demo/-/fail.ocu.star/@r{n}"))
+        .collect();
+    assert_eq!(listed, want, "ordered as numbers");
+    let (release, status, _) = released(&h.release_retry("fail.ocu.star").expect("retry"));
+    assert_eq!(release, "demo/-/fail.ocu.star/@r12");
+    assert_eq!(status, ReleaseStatus::Failed);
+    assert!(h.exists("fail.ocu.star/@r12/task/build/2/status/failed"));
+    assert!(h.exists("fail.ocu.star/@r12/task/build/1/status/failed_retried"));
+    for n in 1..=11 {
+        assert!(
+            !h.exists(&format!("fail.ocu.star/@r{n}/task/build/2")),
+            "r{n} was not retried"
+        );
+    }
+}
+
+#[test]
+fn work_is_bound_to_the_commit_its_release_was_made_at() {
+    let mut h = Harness::fixture("dependencies");
+    h.at_commit("commitid");
+    h.release_new("environments/package.ocu.star")
+        .expect("environments");
+    h.at_commit("commit2");
+    h.release_new("./-/frontend/package.ocu.star")
+        .expect("frontend at commit2");
+    h.at_commit("commit1");
+    h.release_new("backend/package.ocu.star")
+        .expect("backend at commit1");
+    h.at_commit("commitid");
+    // The frontend at commit2 can run now: the trigger asks commit2's CI job to continue.
+    let bound = h.work_trigger_dryrun().expect("dryrun");
+    assert!(bound.iter().all(|i| i.commit == "commit2"), "{bound:?}");
+    assert_eq!(
+        h.work_trigger().expect("trigger"),
+        [(
+            "dependencies".to_string(),
+            "commit2".to_string(),
+            "triggered".to_string()
+        )]
+    );
+    let triggers = h.repo().join(".store/triggers");
+    assert!(triggers.join("commit2").exists());
+    // commitid has no frontend release: nothing runs there.
+    assert!(!h.work_continue().expect("continue at commitid"));
+    assert!(!h.exists("frontend/package.ocu.star/@/deploy/staging"));
+    h.at_commit("commit2");
+    let before = h.state_files();
+    assert!(!h.work_continue().expect("continue at commit2"));
+    assert_eq!(
+        h.text("./-/frontend/package.ocu.star/@/deploy/staging#output/backend_credential"),
+        "abcd"
+    );
+    insta::assert_snapshot!("bound_to_commit2", h.state_diff(&before));
+    // The configuration each command ran with is recorded, per commit.
+    assert!(h.exists("dependencies/-/repo.ocu.star/@commit2"));
+    assert!(h.exists("dependencies/-/repo.ocu.star/@"));
+}

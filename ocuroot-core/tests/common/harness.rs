@@ -519,6 +519,24 @@ impl Harness {
         })
     }
 
+    /// `ocuroot work trigger --dryrun`: the commit-bound work of every commit.
+    pub fn work_trigger_dryrun(&self) -> Result<Vec<WorkItem>, EngineError> {
+        self.command(|_, engine| engine.identify_work(&WorkFilter::default(), false))
+    }
+
+    /// `ocuroot work trigger`: triggers every (repository, commit) with commit-bound work;
+    /// returns `(repo, commit, result)` of each.
+    pub fn work_trigger(&self) -> Result<Vec<(String, String, String)>, EngineError> {
+        self.command(|_, engine| {
+            let items = engine.identify_work(&WorkFilter::default(), false)?;
+            Ok(engine
+                .trigger_items(&items, true)?
+                .into_iter()
+                .map(|t| (t.repo, t.commit, t.result))
+                .collect())
+        })
+    }
+
     // --- intent -------------------------------------------------------------------------
 
     /// `ocuroot state set <ref> <value>` (validated as the CLI does).
