@@ -422,3 +422,18 @@ fn work_is_bound_to_the_commit_its_release_was_made_at() {
     assert!(h.exists("dependencies/-/repo.ocu.star/@commit2"));
     assert!(h.exists("dependencies/-/repo.ocu.star/@"));
 }
+
+#[test]
+fn secrets_are_masked_in_progress_logs_and_store_history() {
+    let h = Harness::fixture("secrets");
+    let (_, status, _) = released(&h.release_new("release.ocu.star").expect("release"));
+    assert_eq!(status, ReleaseStatus::Complete);
+    let progress = h.progress().join("\n");
+    assert!(progress.contains("the token is <secret>"), "{progress}");
+    let history = h.state_history();
+    assert!(history.contains("<secret>"), "the logs are stored masked");
+    for secret in ["abc123", "def456"] {
+        assert!(!progress.contains(secret), "progress leaks {secret}");
+        assert!(!history.contains(secret), "store history leaks {secret}");
+    }
+}

@@ -9,7 +9,8 @@
 //! Test files use only this API, so that a change to the engine's or the workspace's API is
 //! absorbed here.
 //!
-//! [`Harness::state_tree`] renders the state store's tree, every file with its text, with the
+//! [`Harness::state_tree`] renders the state store's tree, every file with its text, and
+//! [`Harness::state_diff`] what a command changed in it (see [`super::tree`]), with the
 //! temporary folder shown as `$TEST_ENV` and commit ids by name (`[commit:1]`) or as `[HASH]`,
 //! ready for `insta` snapshots.
 #![allow(dead_code)]
@@ -33,6 +34,8 @@ pub use ocuroot_core::engine::{
 pub use ocuroot_core::plan::{Effect, Plan};
 
 use super::git;
+pub use super::tree::Tree;
+use super::tree::filter;
 
 /// The claim owner every harness engine runs as: a fixed host and pid, so that `running`
 /// markers left in state render the same in every run of the suite.
@@ -721,6 +724,11 @@ impl Harness {
         })
     }
 
+    /// `git log -p --all` of the state store's repository: everything its history holds.
+    pub fn state_history(&self) -> String {
+        self.command(|ws, _| git(ws.state.repo_path(), &["log", "-p", "--all"]))
+    }
+
     /// The state store's tip commit, to tell whether a command wrote anything.
     pub fn state_tip(&self) -> Option<String> {
         self.command(|ws, _| ws.state.tip().expect("tip"))
@@ -761,71 +769,9 @@ impl Harness {
     }
 
     /// Replaces the temporary root with `$TEST_ENV`, known commits with `[commit:<n>]` and
-    /// other 40-digit hex ids with `[HASH]`.
+    /// other 40-digit hex ids with `[HASH]` (see [`filter`]).
     pub fn filter_text(&self, text: &str) -> String {
-        let mut out = text.replace(self.root.to_str().expect("utf-8"), "$TEST_ENV");
-        for (i, c) in self.commits.iter().enumerate() {
-            out = out.replace(c.as_str(), &format!("[commit:{}]", i + 1));
-        }
-        static HEX: std::sync::LazyLock<regex::Regex> =
-            std::sync::LazyLock::new(|| regex::Regex::new(r"\b[0-9a-f]{40}\b").expect("regex"));
-        let out = HEX.replace_all(&out, "[HASH]");
-        // `os()` and `arch()` as the `minimal` fixture's build prints them.
-        PLATFORM
-            .replace_all(&out, "building on [PLATFORM]")
-            .into_owned()
-    }
-}
-
-static PLATFORM: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-    regex::Regex::new(r"building on [a-z0-9_]+/[a-z0-9_]+").expect("regex")
-});
-
-/// Files of a store (path and text, filtered), as [`Harness::state_files`] returns them.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Tree(BTreeMap<String, String>);
-
-impl Tree {
-    /// Every path with its text indented below it.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        for (path, text) in &self.0 {
-            push_file(&mut out, "", path, Some(text));
-        }
-        out
-    }
-
-    /// The paths, one per line.
-    pub fn paths(&self) -> Vec<String> {
-        self.0.keys().cloned().collect()
-    }
-
-    /// What changed from `before` to this tree (see [`Harness::state_diff`]).
-    pub fn diff(&self, before: &Tree) -> String {
-        let mut out = String::new();
-        let paths: BTreeSet<&String> = self.0.keys().chain(before.0.keys()).collect();
-        for path in paths {
-            match (before.0.get(path), self.0.get(path)) {
-                (None, Some(text)) => push_file(&mut out, "+ ", path, Some(text)),
-                (Some(old), Some(text)) if old != text => {
-                    push_file(&mut out, "~ ", path, Some(text))
-                }
-                (Some(_), None) => push_file(&mut out, "- ", path, None),
-                _ => {}
-            }
-        }
-        out
-    }
-}
-
-fn push_file(out: &mut String, mark: &str, path: &str, text: Option<&str>) {
-    out.push_str(mark);
-    out.push_str(path);
-    out.push('\n');
-    for line in text.unwrap_or_default().lines() {
-        out.push_str("      ");
-        out.push_str(line);
-        out.push('\n');
+        filter(text, &self.root, &self.commits)
     }
 }
 
