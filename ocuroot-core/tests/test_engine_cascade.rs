@@ -137,6 +137,26 @@ fn work_cascade_redeploys_a_dependant_in_another_repository_from_a_clone() {
 }
 
 #[test]
+fn release_cascade_reaches_another_repository() {
+    let estate = Estate::new();
+    let (mut h1, _h2) = two_repos(&estate);
+    commit2(&mut h1);
+    h1.set_intent("@/custom/test", serde_json::json!("foo"));
+    let (_, report) = h1
+        .release_new_cascade("a.ocu.star")
+        .expect("release --cascade");
+    assert!(!report.failed);
+    assert_eq!(h1.text(B2), TWO);
+    assert!(
+        !h1.exists("@/custom/test"),
+        "not this release's consequence"
+    );
+    h1.work_cascade().expect("work cascade");
+    assert_eq!(h1.text("@/custom/test"), "foo");
+    assert_eq!(h1.leftover_checkouts(), Vec::<String>::new());
+}
+
+#[test]
 fn a_cascade_to_a_repository_whose_remote_is_gone_names_it_and_changes_nothing_there() {
     let estate = Estate::new();
     let (mut h1, h2) = two_repos(&estate);

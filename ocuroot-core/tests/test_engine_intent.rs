@@ -81,6 +81,23 @@ fn a_new_environment_is_planned_applied_and_deployed_to_by_ops_and_continue() {
 }
 
 #[test]
+fn a_new_environment_is_deployed_to_by_work_any() {
+    let h = environments();
+    h.set_intent(
+        "@/environment/production3",
+        json!({"attributes": {"type": "prod"}, "name": "production3"}),
+    );
+    assert!(!h.work_any().expect("work any"));
+    for p in ["package1", "package2"] {
+        assert!(
+            h.exists(&format!("{p}.ocu.star/@/deploy/production3")),
+            "{p}"
+        );
+    }
+    assert!(h.work_any_dryrun().expect("dryrun").is_empty());
+}
+
+#[test]
 fn an_environment_applied_with_cascade_is_deployed_to_at_once_and_removed_the_same_way() {
     let h = environments();
     h.set_intent(

@@ -102,6 +102,25 @@ fn a_release_runs_its_phases_until_an_approval_and_continues_once_approved() {
     insta::assert_snapshot!("approvals_r1_continued", h.state_diff(&before));
     assert!(h.work_continue_dryrun().expect("dryrun").is_empty());
     assert!(h.plan().is_empty());
+
+    // A second release waits on its own approvals, given by its tag and continued.
+    let (release, _, waiting) = released(&h.release_new_force("approvals.ocu.star").expect("r2"));
+    assert_eq!(release, format!("{APPROVALS}/@r2"));
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    for (n, approval) in [(1, "approval"), (2, "approval2")] {
+        let r = format!("{APPROVALS}/@v2/custom/{approval}");
+        h.set_intent(&r, json!("1"));
+        h.state_apply(&r, false).expect("apply");
+        h.release_continue(&format!("{APPROVALS}/@v2"))
+            .expect("continue");
+        // r2's production deploy counts on from r1's (1) only once both approvals exist.
+        let count = h.text(&format!("{APPROVALS}/@/deploy/production#output/count"));
+        assert_eq!(count, n.to_string(), "after {approval}");
+    }
+    assert_eq!(
+        h.release_status(&format!("{APPROVALS}/@r2")),
+        ReleaseStatus::Complete
+    );
 }
 
 #[test]
