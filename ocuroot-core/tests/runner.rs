@@ -2,6 +2,10 @@
 
 mod common;
 mod test_engine;
+mod test_engine_cascade;
+mod test_engine_intent;
+mod test_engine_push;
+mod test_engine_release;
 mod test_fuzz;
 mod test_import;
 mod test_intent_pipeline;

@@ -118,7 +118,12 @@ pub fn hand_commit_modes(
                 );
             }
             None => {
-                run(&["update-index", "--force-remove", path], None);
+                // `--force-remove` needs a work tree; a zero-mode entry removes the path in
+                // a bare repository too.
+                run(
+                    &["update-index", "--index-info"],
+                    Some(&format!("0 {}\t{path}\n", "0".repeat(40))),
+                );
             }
         }
     }

@@ -2,7 +2,9 @@
 #![allow(dead_code)]
 
 mod git;
+pub mod harness;
 pub mod original;
+pub mod tree;
 pub use git::{
     GitDaemon, GitHttp, bare_remote, fake_ssh, git, hand_commit, pushes, record_pushes, ssh_log,
 };
