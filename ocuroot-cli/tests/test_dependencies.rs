@@ -242,7 +242,7 @@ fn live_progress_on_a_terminal() {
     {
         panic!("the `script` command (util-linux) is required for this test");
     }
-    let env = setup_minimal();
+    let env = crate::test_release::setup_minimal();
     let bin = env!("CARGO_BIN_EXE_ocuroot");
     let cmd = format!("OCU_REPO_COMMIT_OVERRIDE=commitid {bin} release new build_only.ocu.star");
     let out = std::process::Command::new("script")

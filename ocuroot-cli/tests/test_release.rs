@@ -25,7 +25,7 @@ pub(crate) fn value(env: &TestEnv, r: &str) -> String {
     }
 }
 
-fn setup_minimal() -> TestEnv {
+pub(crate) fn setup_minimal() -> TestEnv {
     let env = fixture("minimal");
     env.run(&["release", "new", "environments/package.ocu.star"])
         .success();

@@ -8,8 +8,7 @@ use super::claim::{ClaimState, claim_state};
 use super::query;
 use super::run::Candidate;
 use super::{
-    Engine, EngineError, EngineResult, ProgressEvent, RunStatus, decode, not_a_run,
-    ref_of,
+    Engine, EngineError, EngineResult, ProgressEvent, RunStatus, decode, not_a_run, ref_of,
 };
 use crate::model::RunType;
 use crate::model::{self, Environment, ReleaseDoc, RunDoc, RunFunction};

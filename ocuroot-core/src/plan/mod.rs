@@ -437,7 +437,11 @@ fn describe(item: &PlanItem) -> String {
         .join("; ")
 }
 
-pub(super) fn decode<T: serde::de::DeserializeOwned>(r: &Ref, what: &'static str, v: Value) -> PlanResult<T> {
+pub(super) fn decode<T: serde::de::DeserializeOwned>(
+    r: &Ref,
+    what: &'static str,
+    v: Value,
+) -> PlanResult<T> {
     serde_json::from_value(v).map_err(|source| PlanError::BadDocument {
         r: r.to_string(),
         what,

@@ -129,7 +129,10 @@ impl Ctx<'_> {
     }
 
     fn release_doc(&self, release: &Ref) -> PlanResult<Option<(Ref, ReleaseDoc)>> {
-        let resolved = self.state.resolve_link(&release.release_ref())?.release_ref();
+        let resolved = self
+            .state
+            .resolve_link(&release.release_ref())?
+            .release_ref();
         Ok(match self.state.try_get(&resolved)? {
             Some(v) => Some((resolved.clone(), decode(&resolved, "release", v)?)),
             None => None,
@@ -155,7 +158,10 @@ impl Ctx<'_> {
             && let Some(v) = self.state.try_get(&current)?
         {
             let summary: TaskSummary = decode(&current, "task summary", v)?;
-            let deployed = self.state.resolve_link(&parse(&summary.release)?)?.release_ref();
+            let deployed = self
+                .state
+                .resolve_link(&parse(&summary.release)?)?
+                .release_ref();
             if summary.run_type != RunType::Down && deployed == release && summary.input == inputs {
                 return Ok(vec![Effect::Deployed {
                     deployment: current,
@@ -304,7 +310,11 @@ impl Ctx<'_> {
 /// The inputs a deploy intent runs with (see the module doc): its own, with refs into other
 /// releases of the same package read from the named release; or, when it lists none, the
 /// ones the release's package declares for the environment.
-pub(super) fn effective_inputs(listed: &Inputs, release: &Ref, spec: &crate::model::DeploySpec) -> Inputs {
+pub(super) fn effective_inputs(
+    listed: &Inputs,
+    release: &Ref,
+    spec: &crate::model::DeploySpec,
+) -> Inputs {
     if listed.is_empty() {
         return spec.inputs.clone();
     }
@@ -355,4 +365,3 @@ pub(crate) fn package_releases(state: &View<'_>) -> PlanResult<Vec<Ref>> {
     }
     Ok(chosen.into_values().collect())
 }
-

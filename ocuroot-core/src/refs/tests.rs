@@ -469,12 +469,7 @@ fn valid_ref() -> impl Strategy<Value = Ref> {
             prop_oneof![Just(String::new()), path(1, 3)],
             prop::option::of(with_release())
         )
-            .prop_map(|(filename, rel)| build(
-                ".".to_owned(),
-                filename,
-                false,
-                rel
-            )),
+            .prop_map(|(filename, rel)| build(".".to_owned(), filename, false, rel)),
         // Package relative: filename[/@release/...]
         (path(1, 3), prop::option::of(with_release())).prop_map(|(filename, rel)| build(
             String::new(),

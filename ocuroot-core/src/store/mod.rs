@@ -21,8 +21,8 @@ mod git;
 pub mod layout;
 mod maintenance;
 mod matcher;
-pub mod recorded;
 mod reader;
+pub mod recorded;
 pub mod remote;
 mod spec;
 
@@ -42,8 +42,8 @@ pub use diff::{
 };
 pub use layout::Area;
 pub use maintenance::{Maintenance, maintain};
-pub use remote::{RemoteOptions, RemoteSettings};
 pub use reader::Reader;
+pub use remote::{RemoteOptions, RemoteSettings};
 pub use spec::{StoreSelection, StoreSpec};
 
 /// The result type of store operations.

@@ -26,8 +26,12 @@ pub trait Reader {
     /// # Errors
     ///
     /// As [`Store::match_refs`].
-    fn match_refs(&self, area: Area, globs: &[Glob], options: MatchOptions)
-    -> StoreResult<Vec<Ref>>;
+    fn match_refs(
+        &self,
+        area: Area,
+        globs: &[Glob],
+        options: MatchOptions,
+    ) -> StoreResult<Vec<Ref>>;
 }
 
 impl Reader for Store {

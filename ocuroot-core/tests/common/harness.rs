@@ -330,6 +330,20 @@ impl Harness {
         Workspace::open(WorkspaceOptions {
             cwd: cwd.to_path_buf(),
             env: self.env.clone(),
+            repo_url_override: self.env.get("OCU_REPO_URL_OVERRIDE").cloned(),
+            commit_override: self.env.get("OCU_REPO_COMMIT_OVERRIDE").cloned(),
+            author: ocuroot_core::store::Author {
+                name: self
+                    .env
+                    .get("OCUROOT_GIT_USER_NAME")
+                    .cloned()
+                    .unwrap_or_else(|| ocuroot_core::store::Author::default().name),
+                email: self
+                    .env
+                    .get("OCUROOT_GIT_USER_EMAIL")
+                    .cloned()
+                    .unwrap_or_else(|| ocuroot_core::store::Author::default().email),
+            },
             clock: super::clock(),
             sink: Arc::new(ocuroot_core::sdk::CollectingSink::default()),
             home: Some(self.home.join(".ocuroot")),
@@ -342,7 +356,7 @@ impl Harness {
     }
 
     /// Runs `f` with a fresh workspace and an engine on it.
-    fn command<T>(&self, f: impl FnOnce(&Workspace, &Engine<'_>) -> T) -> T {
+    fn command<T>(&self, f: impl FnOnce(&Workspace, &Engine) -> T) -> T {
         let ws = self.workspace();
         let engine = Engine::new(&ws, self.options());
         f(&ws, &engine)
@@ -354,17 +368,14 @@ impl Harness {
     }
 
     /// Work never starts from intent that does not validate (the `work` commands' check).
-    fn refuse_invalid_intent(ws: &Workspace) -> Result<(), String> {
-        let problems = ocuroot_core::intent::check_changes(&ws.intent, &ws.state)
-            .map_err(|e| e.to_string())?;
+    fn refuse_invalid_intent(ws: &Workspace) -> Result<(), EngineError> {
+        let problems = ocuroot_core::intent::check_changes(ws.intent(), ws.state())?;
         if problems.is_empty() {
             return Ok(());
         }
-        Err(problems
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n"))
+        Err(EngineError::Plan(ocuroot_core::plan::PlanError::Invalid(
+            problems,
+        )))
     }
 
     // --- release ------------------------------------------------------------------------
@@ -423,7 +434,7 @@ impl Harness {
             let mut r = Self::resolve(ws, target);
             engine.save_repo_config()?;
             if !r.has_release() {
-                let releases = engine.releases_for_commit(ws.commit())?;
+                let releases = engine.releases_for_commit(ws.commit_name())?;
                 let mine: Vec<&Ref> = releases
                     .iter()
                     .filter(|x| x.filename == r.filename)
@@ -442,7 +453,7 @@ impl Harness {
 
     fn filter(ws: &Workspace) -> WorkFilter {
         WorkFilter {
-            commit: Some(ws.commit().to_string()),
+            commit: Some(ws.commit_name().to_string()),
             changes: None,
         }
     }
@@ -461,7 +472,7 @@ impl Harness {
     /// `ocuroot work continue`: returns whether some run failed.
     pub fn work_continue(&self) -> Result<bool, EngineError> {
         self.command(|ws, engine| {
-            Self::refuse_invalid_intent(ws).map_err(EngineError::Invalid)?;
+            Self::refuse_invalid_intent(ws)?;
             engine.save_repo_config()?;
             let filter = Self::filter(ws);
             let mut items = engine.ready_runs(&filter)?;
@@ -473,7 +484,7 @@ impl Harness {
     /// `ocuroot work ops`: runs the pending operations of this commit.
     pub fn work_ops(&self) -> Result<bool, EngineError> {
         self.command(|ws, engine| {
-            Self::refuse_invalid_intent(ws).map_err(EngineError::Invalid)?;
+            Self::refuse_invalid_intent(ws)?;
             engine.save_repo_config()?;
             let items = engine.pending_ops(&Self::filter(ws))?;
             engine.execute_work(&items)
@@ -489,7 +500,7 @@ impl Harness {
     /// nothing changes, then triggers the rest. Returns whether some run failed.
     pub fn work_any(&self) -> Result<bool, EngineError> {
         self.command(|ws, engine| {
-            Self::refuse_invalid_intent(ws).map_err(EngineError::Invalid)?;
+            Self::refuse_invalid_intent(ws)?;
             engine.save_repo_config()?;
             let filter = Self::filter(ws);
             let mut failed = false;
@@ -516,7 +527,7 @@ impl Harness {
     /// `ocuroot work cascade`.
     pub fn work_cascade(&self) -> Result<CascadeReport, EngineError> {
         self.command(|ws, engine| {
-            Self::refuse_invalid_intent(ws).map_err(EngineError::Invalid)?;
+            Self::refuse_invalid_intent(ws)?;
             engine.save_repo_config()?;
             engine.cascade(CascadeScope::All)
         })
@@ -546,11 +557,11 @@ impl Harness {
     pub fn set_intent(&self, target: &str, value: Value) {
         self.command(|ws, _| {
             let r = Self::resolve(ws, target);
-            ocuroot_core::intent::check_write(&r, &value, &ws.state)
+            ocuroot_core::intent::check_write(&r, &value, ws.state())
                 .unwrap_or_else(|e| panic!("cannot set {r}: {e}"));
             let mut tx = Transaction::new(format!("set intent {r}"));
             tx.set(&r, value);
-            ws.intent.commit(&tx).expect("commit intent");
+            ws.intent().commit(&tx).expect("commit intent");
         })
     }
 
@@ -560,14 +571,14 @@ impl Harness {
             let r = Self::resolve(ws, target);
             let mut tx = Transaction::new(format!("delete intent {r}"));
             tx.delete(&r);
-            ws.intent.commit(&tx).expect("commit intent");
+            ws.intent().commit(&tx).expect("commit intent");
         })
     }
 
     /// Returns the intent document at `target`, if any.
     pub fn intent(&self, target: &str) -> Option<Value> {
         self.command(|ws, _| {
-            ws.intent
+            ws.intent()
                 .try_get(&Self::resolve(ws, target))
                 .expect("read intent")
         })
@@ -581,7 +592,7 @@ impl Harness {
     /// As [`Harness::plan`], with planning errors (invalid intent) as text.
     pub fn try_plan(&self) -> Result<Plan, String> {
         self.command(|ws, _| {
-            ocuroot_core::plan::plan(&ws.intent, None, &ws.state).map_err(|e| e.to_string())
+            ocuroot_core::plan::plan(ws.intent(), None, ws.state()).map_err(|e| e.to_string())
         })
     }
 
@@ -589,7 +600,7 @@ impl Harness {
     /// store with plain Git, as a merged pull request would.
     pub fn hand_commit_intent(&self, files: &[(&str, Option<&str>)]) {
         self.command(|ws, _| {
-            super::hand_commit(ws.intent.repo_path(), ws.intent.branch(), files);
+            super::hand_commit(ws.intent().repo_path(), ws.intent().branch(), files);
         })
     }
 
@@ -597,9 +608,9 @@ impl Harness {
     /// pull-request branch), made from the intent branch's tip if it does not exist.
     pub fn hand_commit_intent_on(&self, branch: &str, files: &[(&str, Option<&str>)]) {
         self.command(|ws, _| {
-            let repo = ws.intent.repo_path();
+            let repo = ws.intent().repo_path();
             if super::git::try_git(repo, &["rev-parse", "--verify", "-q", branch]).is_none() {
-                git(repo, &["branch", branch, ws.intent.branch()]);
+                git(repo, &["branch", branch, ws.intent().branch()]);
             }
             super::hand_commit(repo, branch, files);
         })
@@ -608,7 +619,7 @@ impl Harness {
     /// `ocuroot plan --intent <rev>`: what applying the intent at `rev` would do.
     pub fn plan_at(&self, rev: &str) -> Plan {
         self.command(|ws, _| {
-            ocuroot_core::plan::plan(&ws.intent, Some(rev), &ws.state).expect("plan")
+            ocuroot_core::plan::plan(ws.intent(), Some(rev), ws.state()).expect("plan")
         })
     }
 
@@ -616,8 +627,8 @@ impl Harness {
     pub fn intent_file(&self, path: &str) -> String {
         self.command(|ws, _| {
             git(
-                ws.intent.repo_path(),
-                &["show", &format!("{}:{path}", ws.intent.branch())],
+                ws.intent().repo_path(),
+                &["show", &format!("{}:{path}", ws.intent().branch())],
             )
         })
     }
@@ -635,7 +646,7 @@ impl Harness {
     /// `ocuroot state apply <ref>` (with `--cascade` when `cascade`).
     pub fn state_apply(&self, target: &str, cascade: bool) -> Result<bool, EngineError> {
         self.command(|ws, engine| {
-            Self::refuse_invalid_intent(ws).map_err(EngineError::Invalid)?;
+            Self::refuse_invalid_intent(ws)?;
             let r = Self::resolve(ws, target);
             engine.apply_intent(&r)?;
             if cascade {
@@ -652,7 +663,7 @@ impl Harness {
     /// the intent branch: the intent refs it would apply).
     pub fn push_dryrun(&self) -> Result<Vec<String>, EngineError> {
         self.command(|ws, engine| {
-            if ws.store_checkout.is_some() {
+            if ws.store_checkout().is_some() {
                 let (refs, _) = engine.push_intent(true)?;
                 return Ok(refs.iter().map(ToString::to_string).collect());
             }
@@ -664,8 +675,8 @@ impl Harness {
     /// intent refs applied) and whether some run failed.
     pub fn push(&self) -> Result<(Vec<String>, bool), EngineError> {
         self.command(|ws, engine| {
-            Self::refuse_invalid_intent(ws).map_err(EngineError::Invalid)?;
-            if ws.store_checkout.is_some() {
+            Self::refuse_invalid_intent(ws)?;
+            if ws.store_checkout().is_some() {
                 let (refs, failed) = engine.push_intent(false)?;
                 return Ok((refs.iter().map(ToString::to_string).collect(), failed));
             }
@@ -680,7 +691,7 @@ impl Harness {
     /// `ocuroot state get <ref>`: the document (links resolved, fragment applied), if any.
     pub fn get(&self, target: &str) -> Option<Value> {
         self.command(|ws, _| {
-            ws.state
+            ws.state()
                 .try_get(&Self::resolve(ws, target))
                 .expect("read state")
         })
@@ -706,7 +717,7 @@ impl Harness {
     pub fn matching(&self, glob: &str) -> Vec<String> {
         self.command(|ws, _| {
             let glob = ocuroot_core::refs::Glob::new(glob).expect("glob");
-            ws.state
+            ws.state()
                 .match_refs(Area::Records, &[glob], Default::default())
                 .expect("match")
                 .iter()
@@ -726,12 +737,12 @@ impl Harness {
 
     /// `git log -p --all` of the state store's repository: everything its history holds.
     pub fn state_history(&self) -> String {
-        self.command(|ws, _| git(ws.state.repo_path(), &["log", "-p", "--all"]))
+        self.command(|ws, _| git(ws.state().repo_path(), &["log", "-p", "--all"]))
     }
 
     /// The state store's tip commit, to tell whether a command wrote anything.
     pub fn state_tip(&self) -> Option<String> {
-        self.command(|ws, _| ws.state.tip().expect("tip"))
+        self.command(|ws, _| ws.state().tip().expect("tip"))
     }
 
     /// The state store's tree: every file of the records and the applied mirror with its
@@ -742,7 +753,7 @@ impl Harness {
 
     /// The state store's files, to compare with a later state ([`Harness::state_diff`]).
     pub fn state_files(&self) -> Tree {
-        self.command(|ws, _| self.files(&ws.state, &[Area::Records, Area::Applied]))
+        self.command(|ws, _| self.files(ws.state(), &[Area::Records, Area::Applied]))
     }
 
     /// What changed in the state store since `before`: files added (`+`, with their text),
@@ -753,7 +764,7 @@ impl Harness {
 
     /// The intent store's tree, rendered as [`Harness::state_tree`].
     pub fn intent_tree(&self) -> String {
-        self.command(|ws, _| self.files(&ws.intent, &[Area::Records]))
+        self.command(|ws, _| self.files(ws.intent(), &[Area::Records]))
             .render()
     }
 
