@@ -98,52 +98,6 @@ fn minimal_repo_alias_override() {
 }
 
 #[test]
-fn minimal_missing_done_and_task_without_phases() {
-    let env = setup_minimal();
-    assert_eq!(
-        env.run(&["release", "new", "missing_done.ocu.star"]).code(),
-        0
-    );
-    assert!(exists(
-        &env,
-        "missing_done.ocu.star/@r1/task/build/1/status/complete"
-    ));
-    assert_eq!(
-        env.run(&["release", "new", "build_only.ocu.star"]).code(),
-        0
-    );
-    assert!(exists(
-        &env,
-        "build_only.ocu.star/@r1/task/build/1/status/complete"
-    ));
-}
-
-#[test]
-fn minimal_force_and_commits() {
-    let mut env = setup_minimal();
-    assert_eq!(env.run(&["release", "new", "basic.ocu.star"]).code(), 0);
-    assert!(exists(&env, "basic.ocu.star/@r1"));
-    let again = env.run(&["release", "new", "basic.ocu.star"]);
-    assert_eq!(again.code(), 1, "{again}");
-    assert_eq!(again.stdout, "minimal/repo/-/basic.ocu.star/@r1\n\n");
-    assert!(again.stderr.contains("--force"), "{again}");
-    assert!(!exists(&env, "basic.ocu.star/@r2"));
-    assert_eq!(
-        env.run(&["release", "new", "basic.ocu.star", "--force"])
-            .code(),
-        0
-    );
-    assert!(exists(&env, "basic.ocu.star/@r2"));
-    assert_eq!(
-        value(&env, "basic.ocu.star/@/deploy/staging#output/count"),
-        "2"
-    );
-    env.set_env("OCU_REPO_COMMIT_OVERRIDE", "commit2");
-    assert_eq!(env.run(&["release", "new", "basic.ocu.star"]).code(), 0);
-    assert!(exists(&env, "basic.ocu.star/@r3"));
-}
-
-#[test]
 fn minimal_two_releases_with_approvals() {
     let env = setup_minimal();
     let pkg = "minimal/repo/-/approvals.ocu.star";
@@ -337,25 +291,6 @@ fn environments_create_with_apply_ops_and_continue() {
 }
 
 #[test]
-fn environments_create_with_work_any() {
-    let env = setup_environments();
-    assert_eq!(
-        env.run(&[
-            "state",
-            "set",
-            "-f=json",
-            "@/environment/production3",
-            PRODUCTION3
-        ])
-        .code(),
-        0
-    );
-    let out = env.run(&["work", "any"]);
-    assert_eq!(out.code(), 0, "{out}");
-    assert!(exists(&env, "package1.ocu.star/@/deploy/production3"));
-}
-
-#[test]
 fn environments_delete_takes_deployments_down() {
     let env = setup_environments();
     let file = |p: &str| env.repo().join(format!(".deploys/production2/{p}.txt"));
@@ -377,73 +312,6 @@ fn environments_delete_takes_deployments_down() {
     assert!(!file("package1").exists() && !file("package2").exists());
     assert!(env.repo().join(".deploys/staging/package1.txt").exists());
     assert!(env.repo().join(".deploys/production/package2.txt").exists());
-}
-
-#[test]
-fn environments_delete_with_apply_cascade() {
-    let env = setup_environments();
-    env.run(&["state", "delete", "@/environment/production2"])
-        .success();
-    let out = env.run(&["state", "apply", "@/environment/production2", "--cascade"]);
-    assert_eq!(out.code(), 0, "{out}");
-    assert!(!exists(&env, "@/environment/production2"));
-    for p in ["package1", "package2"] {
-        assert!(!exists(&env, &format!("{p}.ocu.star/@/deploy/production2")));
-        assert!(
-            !env.repo()
-                .join(format!(".deploys/production2/{p}.txt"))
-                .exists()
-        );
-        assert!(
-            env.repo()
-                .join(format!(".deploys/production/{p}.txt"))
-                .exists()
-        );
-    }
-    let out = env.run(&["work", "any", "--dryrun"]).success();
-    assert_eq!(out.stdout, "null\n", "nothing left: {out}");
-}
-
-#[test]
-fn environments_create_with_apply_cascade() {
-    let env = setup_environments();
-    env.run(&[
-        "state",
-        "set",
-        "-f=json",
-        "@/environment/production3",
-        PRODUCTION3,
-    ])
-    .success();
-    let out = env.run(&["state", "apply", "@/environment/production3", "--cascade"]);
-    assert_eq!(out.code(), 0, "{out}");
-    assert!(exists(&env, "package1.ocu.star/@/deploy/production3"));
-    assert!(exists(&env, "package2.ocu.star/@/deploy/production3"));
-    assert!(!exists(&env, "package1.ocu.star/@r1/op/check_envs"));
-}
-
-#[test]
-fn environments_delete_with_work_any_is_idempotent() {
-    let env = setup_environments();
-    assert_eq!(
-        env.run(&["state", "delete", "@/environment/production2"])
-            .code(),
-        0
-    );
-    assert_eq!(env.run(&["work", "any"]).code(), 0);
-    assert!(!exists(&env, "package2.ocu.star/@/deploy/production2"));
-    assert!(
-        !env.repo()
-            .join(".deploys/production2/package2.txt")
-            .exists()
-    );
-    let tip = env.git(&["-C", ".store/state", "rev-parse", "state"]);
-    assert_eq!(env.run(&["work", "any", "--comprehensive"]).code(), 0);
-    assert_eq!(
-        env.git(&["-C", ".store/state", "rev-parse", "state"]),
-        tip,
-        "nothing left to do"
-    );
 }
 
 #[test]
@@ -485,43 +353,6 @@ fn errors_failing_task_exits_1_and_retry_works() {
         &env,
         "package.ocu.star/@r1/deploy/production2/2/status/failed"
     ));
-}
-
-#[test]
-fn retries_explicit_ref_and_package_only() {
-    let env = TestEnv::from_fixture("retries");
-    // No alias: the repository is named after its origin remote.
-    env.git(&[
-        "remote",
-        "add",
-        "origin",
-        "https://github.com/example/retries.git",
-    ]);
-    env.run(&["release", "new", "environments.ocu.star"])
-        .success();
-    assert_ne!(env.run(&["release", "new", "release.ocu.star"]).code(), 0);
-    assert!(!exists(&env, "release.ocu.star/@/deploy/production"));
-    let out = env.run(&["release", "retry", "release.ocu.star/@r1"]);
-    assert_eq!(out.code(), 0, "{out}");
-    assert!(exists(&env, "release.ocu.star/@/deploy/production"));
-    assert!(exists(
-        &env,
-        "release.ocu.star/@r1/task/postrelease/1/status/complete"
-    ));
-    assert!(exists(
-        &env,
-        "release.ocu.star/@r1/deploy/production/1/status/failed_retried"
-    ));
-    assert!(exists(
-        &env,
-        "release.ocu.star/@r1/deploy/production/2/status/complete"
-    ));
-    let again = env.run(&["release", "retry", "release.ocu.star"]);
-    assert_ne!(again.code(), 0);
-    assert!(
-        again.stderr.contains("no failed functions found"),
-        "{again}"
-    );
 }
 
 #[test]
