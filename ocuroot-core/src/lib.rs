@@ -10,6 +10,7 @@
 //! - [`store`]: the Git-backed document store with transactions.
 //! - [`config`]: `repo.ocu.star` evaluation and settings.
 //! - [`sdk`]: the Starlark SDK foundation (dialect, globals, host access, loading).
+//! - [`git_subprocess`]: every `git` process core starts, with a hermetic environment.
 //! - [`find_deploys`]: which current deployments were made from a range of commits.
 //! - [`import`]: importing stores written by the original Ocuroot.
 //! - [`init`]: starter files (`repo.ocu.star`, an example release, CI configuration).
@@ -23,6 +24,7 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod find_deploys;
+pub mod git_subprocess;
 pub mod import;
 pub mod init;
 pub mod intent;

@@ -277,7 +277,7 @@ impl Workspace {
         }
         if configs.is_empty() && kind == StoreKind::Intent {
             // State and intent as two branches of one remote: read the state branch.
-            configs = registered_configs_on_state_branch(&dir);
+            configs = registered_configs_on_state_branch(&dir, &options.remote.git);
         }
         let Some((repo, source)) = configs.into_iter().next() else {
             return Err(WorkspaceError::NoReposRegistered { dir });
@@ -501,6 +501,7 @@ pub fn open_stores(
                 let mut opts =
                     StoreOptions::new(root.join(path), fs_branch, kind, ctx.clock.clone());
                 opts.prefix = prefix.to_string();
+                opts.git = ctx.remote.git.clone();
                 open_opts(opts)
             }
             StoreSpec::Git {
@@ -520,7 +521,7 @@ pub fn open_stores(
                 let branch = match branch {
                     Some(b) => b.clone(),
                     None if ctx.remote.offline => "main".to_string(),
-                    None => crate::store::remote_default_branch(remote_url)
+                    None => crate::store::remote_default_branch(remote_url, &ctx.remote.git)
                         .map_err(|source| WorkspaceError::Store { kind, source })?
                         .unwrap_or_else(|| "main".to_string()),
                 };
@@ -693,7 +694,10 @@ fn copied_configs(dir: &Path) -> Vec<(String, String)> {
 
 /// As [`registered_configs`], read from the `state` branch of the checkout's `origin`
 /// (fetched when the checkout does not have it yet). Empty when there is none.
-fn registered_configs_on_state_branch(dir: &Path) -> Vec<(String, String)> {
+fn registered_configs_on_state_branch(
+    dir: &Path,
+    git: &crate::git_subprocess::GitEnvironment,
+) -> Vec<(String, String)> {
     const STATE: &str = "refs/remotes/origin/state";
     let read = || -> Option<Vec<(String, String)>> {
         let repo = gix::discover(dir).ok()?;
@@ -729,13 +733,9 @@ fn registered_configs_on_state_branch(dir: &Path) -> Vec<(String, String)> {
     }
     // The checkout lacks the state branch: fetch it (`gix` has no simple fetch of one
     // refspec into an existing checkout, so this uses the `git` binary).
-    let fetched = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
+    let fetched = crate::git_subprocess::GitCommand::in_dir(git, dir)
         .args(["fetch", "-q", "origin", &format!("+state:{STATE}")])
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .status()
-        .is_ok_and(|s| s.success());
+        .succeeds();
     if fetched {
         read().unwrap_or_default()
     } else {

@@ -1,5 +1,9 @@
 //! Integration tests of `ocuroot-core`, one module per topic.
 
+// Tests build repositories with `git` and time things: the rules for the library do not
+// apply to them.
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 mod test_engine;
 mod test_fuzz;

@@ -12,13 +12,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 use super::trigger::RepoConfigDoc;
 use super::work::{Changes, WorkFilter, WorkItem, WorkType};
 use super::{Engine, EngineError, EngineResult, ProgressEvent, decode, ref_of};
 use crate::config::REPO_CONFIG_FILE;
+use crate::git_subprocess::{GitCommand, GitEnvironment};
 
 /// At most this many rounds of identify-then-execute in one cascade.
 const MAX_ROUNDS: usize = 100;
@@ -52,12 +52,15 @@ struct Checkout {
     root: PathBuf,
     /// For a worktree: the repository it belongs to (to unregister it).
     worktree_of: Option<PathBuf>,
+    /// The variables of the `git` processes that remove it.
+    git: GitEnvironment,
 }
 
 impl Drop for Checkout {
     fn drop(&mut self) {
         if let Some(repo) = &self.worktree_of {
             let removed = git(
+                &self.git,
                 repo,
                 &["worktree", "remove", "--force", &path_arg(&self.dir)],
             );
@@ -65,7 +68,7 @@ impl Drop for Checkout {
                 return;
             }
             let _ = std::fs::remove_dir_all(&self.dir);
-            let _ = git(repo, &["worktree", "prune"]);
+            let _ = git(&self.git, repo, &["worktree", "prune"]);
         } else {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
@@ -76,24 +79,16 @@ fn path_arg(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-/// Runs `git` in `dir`, returning its trimmed standard output or its standard error.
+/// Runs `git` in `dir`, returning its trimmed standard output or what went wrong.
 ///
-/// `gix` cannot add worktrees, and cloning at a detached commit must use the user's Git
-/// configuration (credential helpers, SSH agent, URL rewrites) exactly as `git` does, so
-/// these two steps use the `git` binary.
-fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
+/// `gix` cannot add worktrees or check out a detached commit of a clone, so these steps
+/// use the `git` binary (without the user's global Git configuration: a remote's
+/// credentials come from its URL, the SSH agent or an askpass program).
+fn git(env: &GitEnvironment, dir: &Path, args: &[&str]) -> Result<String, String> {
+    GitCommand::in_dir(env, dir)
         .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-    }
+        .run_text()
+        .map_err(|e| e.detail())
 }
 
 impl Engine<'_> {
@@ -214,6 +209,7 @@ impl Engine<'_> {
     /// Makes a clean checkout of `repo` at `commit`.
     fn checkout(&self, repo: &str, commit: &str) -> EngineResult<Checkout> {
         let home = self.home()?;
+        let git_env = self.ws.options().remote.git.clone();
         if Some(repo) == self.ws.repo_name.as_deref() {
             let top = gix::discover(&self.ws.root)
                 .ok()
@@ -234,6 +230,7 @@ impl Engine<'_> {
             let dir =
                 new_dir(&home.join("worktrees")).map_err(|e| checkout_error(repo, commit, e))?;
             git(
+                &git_env,
                 &top,
                 &[
                     "worktree",
@@ -252,6 +249,7 @@ impl Engine<'_> {
                 root: dir.join(rel),
                 dir,
                 worktree_of: Some(top),
+                git: git_env.clone(),
             };
             verify_head(&checkout, repo, commit)?;
             return Ok(checkout);
@@ -279,8 +277,10 @@ impl Engine<'_> {
                 root: dir.clone(),
                 dir,
                 worktree_of: None,
+                git: git_env.clone(),
             };
             let cloned = git(
+                &git_env,
                 home,
                 &[
                     "clone",
@@ -290,7 +290,13 @@ impl Engine<'_> {
                     &path_arg(&checkout.dir),
                 ],
             )
-            .and_then(|_| git(&checkout.dir, &["checkout", "--quiet", "--detach", commit]));
+            .and_then(|_| {
+                git(
+                    &git_env,
+                    &checkout.dir,
+                    &["checkout", "--quiet", "--detach", commit],
+                )
+            });
             match cloned {
                 Ok(_) => {
                     verify_head(&checkout, repo, commit)?;
@@ -322,8 +328,8 @@ fn new_dir(parent: &Path) -> Result<PathBuf, String> {
 }
 
 fn verify_head(checkout: &Checkout, repo: &str, commit: &str) -> EngineResult<()> {
-    let head =
-        git(&checkout.dir, &["rev-parse", "HEAD"]).map_err(|e| checkout_error(repo, commit, e))?;
+    let head = git(&checkout.git, &checkout.dir, &["rev-parse", "HEAD"])
+        .map_err(|e| checkout_error(repo, commit, e))?;
     if head != commit && !head.starts_with(commit) {
         return Err(checkout_error(
             repo,

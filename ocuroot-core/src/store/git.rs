@@ -21,6 +21,7 @@ use super::{
     StoreError, StoreKind, StoreOptions, StoreResult, Transaction,
 };
 use crate::clock::Clock;
+use crate::git_subprocess::{GitCommand, GitEnvironment};
 use crate::refs::{Glob, Ref};
 use crate::yaml;
 
@@ -38,6 +39,8 @@ pub(crate) struct GitBackend {
     max_attempts: u32,
     /// The remote this store's repository caches, if any.
     remote: Option<RemoteState>,
+    /// The variables of the store's `git` processes.
+    git_env: GitEnvironment,
 }
 
 /// The remote of a remote-backed store (its repository is then a cache).
@@ -141,6 +144,7 @@ impl GitBackend {
             author: options.author,
             clock: options.clock,
             max_attempts: options.max_attempts.max(1),
+            git_env: options.git,
             remote: options.remote.map(|r| RemoteState {
                 url: r.url,
                 support_files: r.support_files,
@@ -251,7 +255,7 @@ impl GitBackend {
             Ok(id) => id.detach(),
             Err(e) => match &self.remote {
                 Some(remote) if !remote.settings.offline => {
-                    match remote::fetch_rev(&self.repo_path, &remote.url, rev)
+                    match remote::fetch_rev(&self.git_env, &self.repo_path, &remote.url, rev)
                         .map_err(|f| self.remote_error(remote, "fetch a revision from", f))?
                     {
                         Some(id) => id,
@@ -510,7 +514,7 @@ impl GitBackend {
                 Ok(()) => {
                     // Best effort: the commit has landed, and a repository that could not
                     // be maintained now is only slower to read, never wrong.
-                    let _ = super::maintenance::maintain(&self.repo_path);
+                    let _ = super::maintenance::maintain(&self.repo_path, &self.git_env);
                     return Ok(CommitOutcome {
                         commit: Some(commit_id.to_string()),
                         retries,
@@ -594,6 +598,7 @@ impl GitBackend {
             };
             let outcome = timed(&mut t.push, || {
                 remote::push(
+                    &self.git_env,
                     &self.repo_path,
                     &remote.url,
                     &self.branch,
@@ -711,7 +716,7 @@ impl GitBackend {
                     new,
                     expected: snap.tip,
                 };
-                match remote::push_branches(&self.repo_path, &remote.url, &[update])
+                match remote::push_branches(&self.git_env, &self.repo_path, &remote.url, &[update])
                     .map_err(|f| self.remote_error(remote, "push to", f))?
                 {
                     PushOutcome::Accepted => {
@@ -742,7 +747,7 @@ impl GitBackend {
                 if updates.is_empty() {
                     return Ok(Some([outcome(None, attempt), outcome(None, attempt)]));
                 }
-                match remote::push_branches(&self.repo_path, &remote.url, &updates)
+                match remote::push_branches(&self.git_env, &self.repo_path, &remote.url, &updates)
                     .map_err(|f| self.remote_error(remote, "push to", f))?
                 {
                     PushOutcome::Accepted => {
@@ -821,11 +826,11 @@ impl GitBackend {
 
     /// Fetches the branch now (not debounced).
     fn fetch_now(&self, remote: &RemoteState) -> StoreResult<Option<ObjectId>> {
-        let tip = remote::fetch(&self.repo_path, &remote.url, &self.branch)
+        let tip = remote::fetch(&self.git_env, &self.repo_path, &remote.url, &self.branch)
             .map_err(|f| self.remote_error(remote, "fetch from", f))?;
         remote::mark_fetched(&self.repo_path, &self.branch);
         // A fetch brings packs; best effort, as after a local commit.
-        let _ = super::maintenance::maintain(&self.repo_path);
+        let _ = super::maintenance::maintain(&self.repo_path, &self.git_env);
         Ok(tip)
     }
 
@@ -971,6 +976,7 @@ fn shared_repo(
 /// cache is (re)built from the remote, and the branch is fetched (unless offline).
 fn prepare_cache(options: &StoreOptions, r: &RemoteOptions, location: &str) -> StoreResult<()> {
     let cache = &options.repo_path;
+    let env = &options.git;
     let redacted = remote::redact(&r.url);
     let failure = |action: &str, f: RemoteFailure| {
         let (RemoteFailure::Remote(detail) | RemoteFailure::Local(detail)) = f;
@@ -992,20 +998,21 @@ fn prepare_cache(options: &StoreOptions, r: &RemoteOptions, location: &str) -> S
     if r.settings.offline {
         return Ok(());
     }
-    let mut tip = match remote::fetch(cache, &r.url, &options.branch) {
+    let mut tip = match remote::fetch(env, cache, &r.url, &options.branch) {
         Ok(tip) => tip,
         Err(RemoteFailure::Local(_)) => {
             rebuild(cache, location)?;
-            remote::fetch(cache, &r.url, &options.branch).map_err(|f| failure("fetch from", f))?
+            remote::fetch(env, cache, &r.url, &options.branch)
+                .map_err(|f| failure("fetch from", f))?
         }
         Err(f) => return Err(failure("fetch from", f)),
     };
     if let Some(id) = tip
-        && !readable(cache, id)
+        && !readable(env, cache, id)
     {
         rebuild(cache, location)?;
-        tip =
-            remote::fetch(cache, &r.url, &options.branch).map_err(|f| failure("fetch from", f))?;
+        tip = remote::fetch(env, cache, &r.url, &options.branch)
+            .map_err(|f| failure("fetch from", f))?;
     }
     remote::mark_fetched(cache, &options.branch);
     if tip.is_none() && !r.create_branch {
@@ -1022,15 +1029,10 @@ fn prepare_cache(options: &StoreOptions, r: &RemoteOptions, location: &str) -> S
 }
 
 /// True when the commit `id` and its root tree can be read from the cache.
-fn readable(cache: &Path, id: ObjectId) -> bool {
-    std::process::Command::new("git")
-        .arg("--git-dir")
-        .arg(cache)
+fn readable(env: &GitEnvironment, cache: &Path, id: ObjectId) -> bool {
+    GitCommand::in_git_dir(env, cache)
         .args(["cat-file", "-e", &format!("{id}^{{tree}}")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+        .succeeds()
 }
 
 /// Creates the bare cache repository if it does not exist (tolerating a concurrent creator).

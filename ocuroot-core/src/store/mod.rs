@@ -30,6 +30,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::clock::Clock;
+use crate::git_subprocess::GitEnvironment;
 use crate::refs::{Glob, Ref, RefParseError};
 use crate::yaml::YamlError;
 
@@ -107,6 +108,9 @@ pub struct StoreOptions {
     pub max_attempts: u32,
     /// For a remote-backed store: the remote, whose cache `repo_path` is.
     pub remote: Option<RemoteOptions>,
+    /// The variables the store's `git` processes (maintenance, fetch, push) get;
+    /// [`StoreOptions::for_remote`] takes them from the remote's settings.
+    pub git: GitEnvironment,
 }
 
 impl StoreOptions {
@@ -126,6 +130,7 @@ impl StoreOptions {
             clock,
             max_attempts: 64,
             remote: None,
+            git: GitEnvironment::default(),
         }
     }
 
@@ -139,6 +144,7 @@ impl StoreOptions {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let mut opts = Self::new(remote::cache_path(home, &remote.url), branch, kind, clock);
+        opts.git = remote.settings.git.clone();
         opts.remote = Some(remote);
         opts
     }
@@ -149,8 +155,8 @@ impl StoreOptions {
 /// # Errors
 ///
 /// [`StoreError::Remote`] when the remote cannot be asked.
-pub fn remote_default_branch(url: &str) -> StoreResult<Option<String>> {
-    remote::default_branch(url).map_err(|f| {
+pub fn remote_default_branch(url: &str, git: &GitEnvironment) -> StoreResult<Option<String>> {
+    remote::default_branch(git, url).map_err(|f| {
         let (remote::RemoteFailure::Remote(detail) | remote::RemoteFailure::Local(detail)) = f;
         StoreError::Remote {
             remote: remote::redact(url),
