@@ -682,7 +682,8 @@ fn fetch_url(
             path: cache.clone(),
             source,
         })?;
-        gix::init_bare(&cache).map_err(|e| git_err("create a cache repository")(e.into()))?;
+        crate::store::init_bare(&cache)
+            .map_err(|e| git_err("create a cache repository")(e.into()))?;
     }
     let fetched = remote::fetch(git, &cache, url, branch).map_err(|f| {
         let detail = match f {

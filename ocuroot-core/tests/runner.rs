@@ -7,6 +7,7 @@
 mod common;
 mod test_engine;
 mod test_fuzz;
+mod test_hostile_env;
 mod test_import;
 mod test_intent_pipeline;
 mod test_remote;

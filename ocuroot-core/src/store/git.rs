@@ -108,7 +108,7 @@ impl GitBackend {
                 } else {
                     std::fs::create_dir_all(&options.repo_path)
                         .map_err(git_err(&location, "create repository directory"))?;
-                    match gix::init_bare(&options.repo_path) {
+                    match init_bare(&options.repo_path) {
                         Ok(_) => open().map_err(git_err(&location, "open repository"))?,
                         Err(init_err) => wait_for_open().ok_or_else(|| {
                             git_err(&location, "create bare repository")(init_err)
@@ -1035,6 +1035,18 @@ fn readable(env: &GitEnvironment, cache: &Path, id: ObjectId) -> bool {
         .succeeds()
 }
 
+/// Creates a bare repository at `path`, reading no Git configuration but its own (as every
+/// store repository is opened: `gix::init_bare` would read the user's global configuration,
+/// and fail when it does not parse).
+pub(crate) fn init_bare(path: &Path) -> Result<gix::ThreadSafeRepository, gix::Error> {
+    gix::ThreadSafeRepository::init_opts(
+        path,
+        gix::create::Kind::Bare,
+        gix::create::Options::default(),
+        gix::open::Options::isolated(),
+    )
+}
+
 /// Creates the bare cache repository if it does not exist (tolerating a concurrent creator).
 fn init_cache(cache: &Path, location: &str) -> StoreResult<()> {
     if cache.join("HEAD").is_file() {
@@ -1050,7 +1062,7 @@ fn init_cache(cache: &Path, location: &str) -> StoreResult<()> {
         std::process::id(),
         rand::random::<u32>()
     ));
-    gix::init_bare(&fresh).map_err(git_err(location, "create cache repository"))?;
+    init_bare(&fresh).map_err(git_err(location, "create cache repository"))?;
     if std::fs::rename(&fresh, cache).is_err() {
         // Another process put its cache in place first: use that one.
         let _ = std::fs::remove_dir_all(&fresh);

@@ -38,6 +38,7 @@ pub(crate) use diff::diff_view_checked;
 pub use diff::{
     DiffEntry, DiffKind, TreeProblem, diff_intent, diff_intent_at, diff_views, intent_tree_problems,
 };
+pub(crate) use git::init_bare;
 pub use layout::Area;
 pub use maintenance::{Maintenance, maintain};
 pub use remote::{RemoteOptions, RemoteSettings};
