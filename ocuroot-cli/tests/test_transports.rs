@@ -1,5 +1,6 @@
 //! Remote stores over smart HTTP (with credentials in the URL or from an askpass program;
-//! a credential helper of the global Git configuration is not used) and over ssh (through `GIT_SSH_COMMAND` and a fake `ssh`), end to end.
+//! a credential helper of the global Git configuration is not used) and over ssh (through
+//! `GIT_SSH_COMMAND` and a fake `ssh`), end to end.
 
 use std::path::{Path, PathBuf};
 
