@@ -238,7 +238,7 @@ pub struct GitCommand {
 }
 
 impl GitCommand {
-    /// Starts a command on the repository at `git_dir` (`--git-dir`, run from `-C git_dir`).
+    /// Starts a command on the repository at `git_dir` (`--git-dir`).
     pub fn in_git_dir(env: &GitEnvironment, git_dir: impl Into<PathBuf>) -> Self {
         GitCommand {
             env: env.clone(),
@@ -259,8 +259,8 @@ impl GitCommand {
         }
     }
 
-    /// Starts a command that needs no repository (`ls-remote <url>`), run in `/` so that
-    /// no repository is found from the working directory.
+    /// Starts a command that needs no repository (`ls-remote <url>`), run with `-C /` so
+    /// that no repository is found from the working directory.
     pub fn outside_repository(env: &GitEnvironment) -> Self {
         Self::in_dir(env, "/")
     }
@@ -314,14 +314,12 @@ impl GitCommand {
         for (k, v) in HERMETIC {
             cmd.env(k, v);
         }
+        // The repository is named on the command line, so the working directory (which
+        // stays the caller's, keeping relative paths valid) is never searched for one.
         match &self.location {
-            Location::GitDir(p) => {
-                cmd.current_dir(p).arg("--git-dir").arg(p);
-            }
-            Location::Dir(p) => {
-                cmd.current_dir(p).arg("-C").arg(p);
-            }
-        }
+            Location::GitDir(p) => cmd.arg("--git-dir").arg(p),
+            Location::Dir(p) => cmd.arg("-C").arg(p),
+        };
         cmd.args(&self.args)
             .stdin(if self.input.is_some() {
                 Stdio::piped()
