@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use ocuroot_core::clock::{Clock, FixedClock, SystemClock, Timestamp};
 use ocuroot_core::engine::{ClaimOptions, LocalProcesses, Owner};
+use ocuroot_core::git_subprocess::GitEnvironment;
 use ocuroot_core::sdk::PrintSink;
 use ocuroot_core::store::{Author, RemoteSettings};
 
@@ -23,6 +24,8 @@ pub struct ProcessEnv {
 
 impl ProcessEnv {
     /// Reads the environment and the working directory.
+    // The one place the CLI reads its process environment; everything else gets it from here.
+    #[allow(clippy::disallowed_methods)]
     pub fn capture() -> ProcessEnv {
         let vars = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
@@ -67,6 +70,7 @@ impl ProcessEnv {
         {
             settings.fetch_interval = Duration::from_secs_f64(secs);
         }
+        settings.git = self.git_environment();
         settings
     }
 
@@ -81,6 +85,13 @@ impl ProcessEnv {
             author.email = email.to_string();
         }
         author
+    }
+
+    /// Returns what `git` processes get of this environment: the variables of
+    /// [`ocuroot_core::git_subprocess::PASSED_THROUGH`] (`PATH`, the SSH agent, askpass,
+    /// proxies, CA bundles), nothing else.
+    pub fn git_environment(&self) -> GitEnvironment {
+        GitEnvironment::from_vars(self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
     }
 
     /// Returns who this process is when it claims runs (host, pid, pid namespace, start

@@ -3,6 +3,10 @@
 //! Each test builds a [`common::TestEnv`] (a temp Git repository with a `repo.ocu.star`) and
 //! runs the real binary in it. Outputs are `insta` snapshots under `tests/snapshots/`.
 
+// Tests build repositories with `git` and time things: the rules for the library do not
+// apply to them.
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 mod test_bad_input;
 mod test_cascade;

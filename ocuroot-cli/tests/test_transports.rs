@@ -1,5 +1,6 @@
-//! Remote stores over smart HTTP (with credentials in the URL or from a Git credential
-//! helper) and over ssh (through `GIT_SSH_COMMAND` and a fake `ssh`), end to end.
+//! Remote stores over smart HTTP (with credentials in the URL or from an askpass program;
+//! a credential helper of the global Git configuration is not used) and over ssh (through
+//! `GIT_SSH_COMMAND` and a fake `ssh`), end to end.
 
 use std::path::{Path, PathBuf};
 
@@ -104,34 +105,31 @@ fn http_token_in_the_url_is_never_printed_or_recorded() {
 }
 
 #[test]
-fn http_credentials_from_a_credential_helper() {
+fn http_credentials_from_an_askpass_program() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let served = tmp.path().join("served");
     let remote = served.join("store.git");
     bare_remote(&remote);
     let server = GitHttp::with_auth(&served, "ci", TOKEN);
-    let credentials = tmp.path().join("git-credentials");
-    let gitconfig = tmp.path().join("gitconfig");
+    // Git asks `$GIT_ASKPASS "Username for '…': "`, then the same for the password.
+    let token_file = tmp.path().join("token");
+    let askpass = tmp.path().join("askpass");
     std::fs::write(
-        &gitconfig,
+        &askpass,
         format!(
-            "[credential]\n\thelper = store --file={}\n",
-            credentials.display()
+            "#!/bin/sh\ncase \"$1\" in\n  Username*) echo ci ;;\n  *) cat '{}' ;;\nesac\n",
+            token_file.display()
         ),
     )
-    .expect("write gitconfig");
-    let write_credentials = |token: &str| {
-        std::fs::write(
-            &credentials,
-            format!("http://ci:{token}@127.0.0.1:{}\n", server.port),
-        )
-        .expect("write credentials")
-    };
-    write_credentials(TOKEN);
+    .expect("write askpass");
+    let mut perms = std::fs::metadata(&askpass).expect("askpass").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&askpass, perms).expect("chmod askpass");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).expect("write token");
     let url = server.url("store.git");
     let mut env = TestEnv::with_config(ONE_BRANCH);
     env.set_env("STORE_REMOTE", &url);
-    env.set_env("GIT_CONFIG_GLOBAL", gitconfig.to_str().expect("utf-8"));
+    env.set_env("GIT_ASKPASS", askpass.to_str().expect("utf-8"));
     env.run(&["state", "set", "@/custom/a", "1"]).success();
     // `state set` writes intent; `state diff` reads it back (not applied yet).
     let out = env.run(&["state", "diff"]).success();
@@ -149,8 +147,8 @@ fn http_credentials_from_a_credential_helper() {
             .contains("intent/refs/@/custom/a/#.yaml")
     );
 
-    // The helper's token goes stale: exit 1, naming the remote.
-    write_credentials("wrong-token-0815");
+    // The token goes stale: exit 1, naming the remote.
+    std::fs::write(&token_file, "wrong-token-0815\n").expect("write token");
     let out = env.run(&["state", "set", "@/custom/b", "2"]);
     assert_eq!(out.code(), 1, "{out}");
     assert!(
@@ -159,6 +157,44 @@ fn http_credentials_from_a_credential_helper() {
     );
     assert!(out.stderr.contains("Authentication failed"), "{out}");
     assert!(!out.stderr.contains("wrong-token-0815"), "{out}");
+}
+
+/// The global Git configuration never applies to ocuroot's `git` processes (issue 13), so
+/// a credential helper configured there is not asked: the fetch fails for want of a
+/// username, naming the remote.
+#[test]
+fn a_credential_helper_in_the_global_git_config_is_not_used() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let served = tmp.path().join("served");
+    let remote = served.join("store.git");
+    bare_remote(&remote);
+    let server = GitHttp::with_auth(&served, "ci", TOKEN);
+    let credentials = tmp.path().join("git-credentials");
+    let gitconfig = tmp.path().join("gitconfig");
+    std::fs::write(
+        &gitconfig,
+        format!(
+            "[credential]\n\thelper = store --file={}\n",
+            credentials.display()
+        ),
+    )
+    .expect("write gitconfig");
+    std::fs::write(
+        &credentials,
+        format!("http://ci:{TOKEN}@127.0.0.1:{}\n", server.port),
+    )
+    .expect("write credentials");
+    let url = server.url("store.git");
+    let mut env = TestEnv::with_config(ONE_BRANCH);
+    env.set_env("STORE_REMOTE", &url);
+    env.set_env("GIT_CONFIG_GLOBAL", gitconfig.to_str().expect("utf-8"));
+    let out = env.run(&["state", "set", "@/custom/a", "1"]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(
+        out.stderr.contains(&format!("cannot fetch from {url}")),
+        "{out}"
+    );
+    assert!(out.stderr.contains("could not read Username"), "{out}");
 }
 
 #[test]

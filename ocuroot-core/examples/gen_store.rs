@@ -21,6 +21,9 @@
 //! Documents are rendered with the store's own canonical YAML and paths, so the result is
 //! byte-identical to what ocuroot would have written. N counts YAML documents (links are
 //! extra); the actual count is printed.
+
+// A benchmark tool, not the library: it drives `git` directly.
+#![allow(clippy::disallowed_methods)]
 #![allow(clippy::print_stderr)]
 
 use std::error::Error;
@@ -421,7 +424,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     };
     // Leave the store as ocuroot keeps the stores it writes: the maintenance after its next
     // commit indexes the imported pack with a multi-pack index.
-    let done = ocuroot_core::store::maintain(&args.out.join(".ocuroot/store.git"))?;
+    let done = ocuroot_core::store::maintain(
+        &args.out.join(".ocuroot/store.git"),
+        &ocuroot_core::git_subprocess::GitEnvironment::default(),
+    )?;
     eprintln!("maintenance: {done:?}");
     eprintln!(
         "wrote {docs} documents and {links} links to {} in {:.1}s",

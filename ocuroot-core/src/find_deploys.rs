@@ -292,6 +292,7 @@ fn deployments_by_commit(
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests build repositories with plain `git`
 mod tests {
     use super::*;
     use std::process::Command;

@@ -497,6 +497,8 @@ pub struct ImportRequest {
     pub intent: Option<Source>,
     /// `$OCUROOT_HOME`: URL sources are fetched into `<home>/imports/`.
     pub home: Option<PathBuf>,
+    /// The variables of the `git` processes that fetch URL sources.
+    pub git: crate::git_subprocess::GitEnvironment,
 }
 
 /// Reads the sources and maps every envelope. Problems are collected in the result, not
@@ -507,14 +509,14 @@ pub struct ImportRequest {
 /// Sources that cannot be read at all: missing folders or branches, Git and fetch errors,
 /// no original store, an invalid store info file or an unsupported format version.
 pub fn prepare(req: &ImportRequest) -> Result<Prepared, ImportError> {
-    let state_files = load(&req.state, req.home.as_deref())?;
+    let state_files = load(&req.state, req.home.as_deref(), &req.git)?;
     let state_label = req.state.to_string();
     let (state_raw, intent_raw) = match split_layout(&state_label, state_files)? {
         Layout::Single(s) => {
             let intent = match &req.intent {
                 Some(src) => {
                     let label = src.to_string();
-                    let files = load(src, req.home.as_deref())?;
+                    let files = load(src, req.home.as_deref(), &req.git)?;
                     Some(match split_layout(&label, files)? {
                         Layout::Single(i) => i,
                         Layout::Both { intent, .. } => intent,
@@ -600,7 +602,11 @@ fn split_layout(label: &str, files: Files) -> Result<Layout, ImportError> {
 }
 
 /// Reads every file of a source.
-fn load(src: &Source, home: Option<&Path>) -> Result<Files, ImportError> {
+fn load(
+    src: &Source,
+    home: Option<&Path>,
+    git: &crate::git_subprocess::GitEnvironment,
+) -> Result<Files, ImportError> {
     match src {
         Source::Folder(dir) => load_folder(dir),
         Source::Git { location, branch } => {
@@ -609,7 +615,7 @@ fn load(src: &Source, home: Option<&Path>) -> Result<Files, ImportError> {
                 let home = home.ok_or_else(|| ImportError::NoHome {
                     url: remote::redact(location),
                 })?;
-                fetch_url(home, location, branch)?
+                fetch_url(home, location, branch, git)?
             } else {
                 PathBuf::from(location)
             };
@@ -656,7 +662,12 @@ fn load_folder(dir: &Path) -> Result<Files, ImportError> {
 }
 
 /// Fetches `branch` of `url` into a cache under `<home>/imports/` and returns its path.
-fn fetch_url(home: &Path, url: &str, branch: &str) -> Result<PathBuf, ImportError> {
+fn fetch_url(
+    home: &Path,
+    url: &str,
+    branch: &str,
+    git: &crate::git_subprocess::GitEnvironment,
+) -> Result<PathBuf, ImportError> {
     let cache = remote::cache_path(&home.join("imports"), url);
     let git_err = |action: &str| {
         let action = action.to_string();
@@ -672,9 +683,10 @@ fn fetch_url(home: &Path, url: &str, branch: &str) -> Result<PathBuf, ImportErro
             path: cache.clone(),
             source,
         })?;
-        gix::init_bare(&cache).map_err(|e| git_err("create a cache repository")(e.into()))?;
+        crate::store::init_bare(&cache)
+            .map_err(|e| git_err("create a cache repository")(e.into()))?;
     }
-    let fetched = remote::fetch(&cache, url, branch).map_err(|f| {
+    let fetched = remote::fetch(git, &cache, url, branch).map_err(|f| {
         let detail = match f {
             remote::RemoteFailure::Remote(d) | remote::RemoteFailure::Local(d) => d,
         };

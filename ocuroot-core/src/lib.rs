@@ -5,8 +5,9 @@
 //!
 //! Modules, lowest layer first (each uses only those above it in this list; see
 //! `docs/architecture.md` and the layering test `tests/test_layers.rs`):
-//! - [`clock`], [`limits`], [`redact`]: the clock trait, limits on outside input, removing
-//!   credentials from URLs.
+//! - [`clock`], [`limits`], [`redact`], [`git_subprocess`]: the clock trait, limits on
+//!   outside input, removing credentials from URLs, and every `git` process core starts
+//!   (with a hermetic environment).
 //! - [`refs`]: the ref grammar (parse, render, relative refs, globs, reduce), typed subpath
 //!   types and run statuses, and the builders of the refs around a run.
 //! - [`yaml`]: canonical YAML, the only user of the YAML crate; [`model`]: the document
@@ -31,6 +32,7 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod find_deploys;
+pub mod git_subprocess;
 pub mod import;
 pub mod init;
 pub mod intent;

@@ -1,5 +1,9 @@
 //! Integration tests of `ocuroot-core`, one module per topic.
 
+// Tests build repositories with `git` and time things: the rules for the library do not
+// apply to them.
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 mod test_engine;
 mod test_engine_cascade;
@@ -7,6 +11,7 @@ mod test_engine_intent;
 mod test_engine_push;
 mod test_engine_release;
 mod test_fuzz;
+mod test_hostile_env;
 mod test_import;
 mod test_intent_pipeline;
 mod test_layers;

@@ -24,6 +24,7 @@ fn request(state: &str, intent: Option<&str>, dir: &std::path::Path) -> ImportRe
         state: Source::parse(state, dir).expect("source"),
         intent: intent.map(|i| Source::parse(i, dir).expect("source")),
         home: Some(dir.join("home")),
+        git: Default::default(),
     }
 }
 

@@ -24,6 +24,7 @@ pub fn run(cmd: StoreCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandR
                     .map(|i| Source::parse(i, &env.cwd))
                     .transpose()?,
                 home: env.ocuroot_home(),
+                git: env.git_environment(),
             };
             // Open the target first: a repository without repo.ocu.star fails before any
             // source is read.

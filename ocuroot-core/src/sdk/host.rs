@@ -122,6 +122,9 @@ enum Stream {
 ///
 /// Fails when the shell cannot be started or its output cannot be read. A non-zero exit is
 /// not an error here; see [`ShellOutput::exit_code`].
+// The one program core starts besides `git`: the user's `shell()`, with the environment the
+// caller gave the SDK (not this process's).
+#[allow(clippy::disallowed_methods)]
 pub fn run_shell(ctx: &SdkContext, req: &ShellRequest) -> Result<ShellOutput, HostError> {
     let spawn_err = |source| HostError::Spawn {
         command: req.command.clone(),

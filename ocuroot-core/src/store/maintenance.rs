@@ -18,11 +18,10 @@
 //! repository and after each fetch into a remote store's cache; nothing in it changes what
 //! the repository holds, only how.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use super::{StoreError, StoreResult};
+use crate::git_subprocess::{GitCommand, GitEnvironment};
 
 /// Thresholds of [`maintain`].
 #[derive(Clone, Copy, Debug)]
@@ -57,11 +56,15 @@ pub struct Maintenance {
 ///
 /// [`StoreError::Git`] when a `git` process cannot be started or fails; the repository is
 /// then as `git` left it, which is always readable.
-pub fn maintain(repo_path: &Path) -> StoreResult<Maintenance> {
-    maintain_with(repo_path, DEFAULT_POLICY)
+pub fn maintain(repo_path: &Path, env: &GitEnvironment) -> StoreResult<Maintenance> {
+    maintain_with(repo_path, env, DEFAULT_POLICY)
 }
 
-pub(crate) fn maintain_with(repo_path: &Path, policy: Policy) -> StoreResult<Maintenance> {
+pub(crate) fn maintain_with(
+    repo_path: &Path,
+    env: &GitEnvironment,
+    policy: Policy,
+) -> StoreResult<Maintenance> {
     let dot_git = repo_path.join(".git");
     let repo_path = if dot_git.is_dir() {
         dot_git.as_path()
@@ -74,21 +77,22 @@ pub(crate) fn maintain_with(repo_path: &Path, policy: Policy) -> StoreResult<Mai
         let ids = loose_objects(&objects);
         let pack_base = objects.join("pack").join("pack");
         let pack_base = pack_base.to_string_lossy();
-        git_with_input(repo_path, &["pack-objects", "-q", &pack_base], &ids)?;
-        git(repo_path, &["prune-packed", "-q"])?;
+        git_with_input(env, repo_path, &["pack-objects", "-q", &pack_base], &ids)?;
+        git(env, repo_path, &["prune-packed", "-q"])?;
         done.packed_loose = true;
     }
     if pack_indexes(&objects).len() > policy.pack_limit {
         // `-k` keeps unreachable objects: a concurrent writer may be about to point a
         // branch at them.
         git(
+            env,
             repo_path,
             &["repack", "-a", "-d", "-k", "-q", "--no-write-bitmap-index"],
         )?;
         done.merged_packs = true;
     }
     if !multi_pack_index_is_current(&objects) {
-        git(repo_path, &["multi-pack-index", "write"])?;
+        git(env, repo_path, &["multi-pack-index", "write"])?;
         done.wrote_multi_pack_index = true;
     }
     Ok(done)
@@ -162,47 +166,35 @@ fn multi_pack_index_is_current(objects: &Path) -> bool {
     covered == packs
 }
 
-fn git(repo_path: &Path, args: &[&str]) -> StoreResult<()> {
-    git_with_input(repo_path, args, "")
+fn git(env: &GitEnvironment, repo_path: &Path, args: &[&str]) -> StoreResult<()> {
+    git_with_input(env, repo_path, args, "")
 }
 
 /// Runs `git --git-dir <repo_path> <args>` with `input` on its standard input.
-fn git_with_input(repo_path: &Path, args: &[&str], input: &str) -> StoreResult<()> {
-    let action = format!("run git {}", args.first().copied().unwrap_or_default());
-    let err = |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Git {
+fn git_with_input(
+    env: &GitEnvironment,
+    repo_path: &Path,
+    args: &[&str],
+    input: &str,
+) -> StoreResult<()> {
+    let mut cmd = GitCommand::in_git_dir(env, repo_path);
+    cmd.args(args);
+    if !input.is_empty() {
+        cmd.input(input);
+    }
+    cmd.run().map(|_| ()).map_err(|e| StoreError::Git {
         location: repo_path.display().to_string(),
-        action: action.clone(),
-        source,
-    };
-    let mut child = Command::new("git")
-        .arg("--git-dir")
-        .arg(repo_path)
-        .args(args)
-        .env("LC_ALL", "C")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| err(Box::new(e)))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // `pack-objects` reads all of its input before writing, so writing it all first
-        // cannot dead-lock on a full pipe.
-        stdin
-            .write_all(input.as_bytes())
-            .map_err(|e| err(Box::new(e)))?;
-    }
-    let out = child.wait_with_output().map_err(|e| err(Box::new(e)))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        Err(err(stderr.into()))
-    }
+        action: format!("run git {}", args.first().copied().unwrap_or_default()),
+        source: Box::new(e),
+    })
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests build repositories with plain `git`
 mod tests {
     use super::*;
+    use std::io::Write;
+    use std::process::{Command, Stdio};
 
     fn bare_repo() -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -229,7 +221,10 @@ mod tests {
     #[test]
     fn empty_repository_needs_nothing() {
         let (_dir, repo) = bare_repo();
-        assert_eq!(maintain(&repo).expect("maintain"), Maintenance::default());
+        assert_eq!(
+            maintain(&repo, &GitEnvironment::default()).expect("maintain"),
+            Maintenance::default()
+        );
     }
 
     #[test]
@@ -243,7 +238,7 @@ mod tests {
         };
         // Unreachable objects too (a writer that lost a race leaves some): all of them move
         // into one pack, which a multi-pack index covers.
-        let done = maintain_with(&repo, policy).expect("maintain");
+        let done = maintain_with(&repo, &GitEnvironment::default(), policy).expect("maintain");
         assert_eq!(
             done,
             Maintenance {
@@ -256,7 +251,7 @@ mod tests {
         assert_eq!(pack_indexes(&objects).len(), 1);
         assert!(multi_pack_index_is_current(&objects));
         // Nothing left to do: the pass is idempotent.
-        let again = maintain_with(&repo, policy).expect("maintain");
+        let again = maintain_with(&repo, &GitEnvironment::default(), policy).expect("maintain");
         assert_eq!(again, Maintenance::default());
         // The objects read back through a fresh handle (via the multi-pack index).
         let r = gix::open(&repo).expect("open");
@@ -291,6 +286,7 @@ mod tests {
         assert_eq!(pack_indexes(&objects).len(), 4);
         let done = maintain_with(
             &repo,
+            &GitEnvironment::default(),
             Policy {
                 loose_limit: usize::MAX,
                 pack_limit: 2,

@@ -1,10 +1,11 @@
 //! The document store: refs mapped to canonical YAML documents in a Git branch.
 //!
 //! A [`Store`] is one folder of one branch of a Git repository, read and written with `gix`
-//! (no work tree; the `git` binary only for remotes and for [`maintain`], which keeps the
-//! repository's objects packed and covered by a multi-pack index after commits and fetches). State and intent are two stores: by default the
-//! `state` and `intent` branches of one repository, or two repositories. The layout inside
-//! the folder is described in [`layout`] and in `docs/state-format.md`.
+//! (no work tree; the `git` binary, through [`crate::git_subprocess`], only for remotes and
+//! for [`maintain`], which keeps the repository's objects packed and covered by a
+//! multi-pack index after commits and fetches). State and intent are two stores: by default
+//! the `state` and `intent` branches of one repository, or two repositories. The layout
+//! inside the folder is described in [`layout`] and in `docs/state-format.md`.
 //!
 //! Reads ([`Store::get`], [`Store::entry`], [`Store::match_refs`]) look at the branch tip at
 //! the moment of the call. Writes are [`Transaction`]s: a list of operations that
@@ -15,8 +16,22 @@
 //!
 //! Links (`@` → `@r1`, tags, `@/deploy/<env>`) are resolved as spec §3.3 says: the deepest
 //! linked prefix of a ref wins, and resolution is single-level.
+//!
+//! ```text
+//! mod.rs          Store, StoreOptions, StoreKind, Author: opening and the public API
+//! transaction.rs  Transaction and Op (what a commit does), CommitOutcome
+//! view.rs         View (a read at one commit), Entry, StoreFile, HistoryEntry
+//! error.rs        StoreError, StoreResult
+//! layout.rs       refs ↔ paths inside the store folder
+//! git/            the gix backend: reads, overlay, commit, ref locking, cache, history
+//! remote.rs       fetch and push with `git`, the remote cache's path and commit lock
+//! diff.rs         tree diffs of intent against the applied mirror
+//! matcher.rs      glob matching segment by segment while walking trees
+//! maintenance.rs  packing and the multi-pack index
+//! ```
 
 mod diff;
+mod error;
 mod git;
 pub mod layout;
 mod maintenance;
@@ -25,6 +40,8 @@ mod reader;
 pub mod recorded;
 pub mod remote;
 mod spec;
+mod transaction;
+mod view;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -33,21 +50,22 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::clock::Clock;
-use crate::refs::{Glob, Ref, RefParseError};
-use crate::yaml::YamlError;
+use crate::git_subprocess::GitEnvironment;
+use crate::refs::{Glob, Ref};
 
 pub(crate) use diff::diff_view_checked;
 pub use diff::{
     DiffEntry, DiffKind, TreeProblem, diff_intent, diff_intent_at, diff_views, intent_tree_problems,
 };
+pub use error::{StoreError, StoreResult};
+pub(crate) use git::init_bare;
 pub use layout::Area;
 pub use maintenance::{Maintenance, maintain};
 pub use reader::Reader;
 pub use remote::{RemoteOptions, RemoteSettings};
 pub use spec::{StoreSelection, StoreSpec};
-
-/// The result type of store operations.
-pub type StoreResult<T> = Result<T, StoreError>;
+pub use transaction::{CommitOutcome, CommitTimings, Op, Transaction};
+pub use view::{Entry, FileKind, HistoryChange, HistoryEntry, MatchOptions, StoreFile, View};
 
 /// Whether a store holds state (what happened) or intent (what people want).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -112,6 +130,9 @@ pub struct StoreOptions {
     pub max_attempts: u32,
     /// For a remote-backed store: the remote, whose cache `repo_path` is.
     pub remote: Option<RemoteOptions>,
+    /// The variables the store's `git` processes (maintenance, fetch, push) get;
+    /// [`StoreOptions::for_remote`] takes them from the remote's settings.
+    pub git: GitEnvironment,
 }
 
 impl StoreOptions {
@@ -131,6 +152,7 @@ impl StoreOptions {
             clock,
             max_attempts: 64,
             remote: None,
+            git: GitEnvironment::default(),
         }
     }
 
@@ -144,6 +166,7 @@ impl StoreOptions {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let mut opts = Self::new(remote::cache_path(home, &remote.url), branch, kind, clock);
+        opts.git = remote.settings.git.clone();
         opts.remote = Some(remote);
         opts
     }
@@ -154,8 +177,8 @@ impl StoreOptions {
 /// # Errors
 ///
 /// [`StoreError::Remote`] when the remote cannot be asked.
-pub fn remote_default_branch(url: &str) -> StoreResult<Option<String>> {
-    remote::default_branch(url).map_err(|f| {
+pub fn remote_default_branch(url: &str, git: &GitEnvironment) -> StoreResult<Option<String>> {
+    remote::default_branch(git, url).map_err(|f| {
         let (remote::RemoteFailure::Remote(detail) | remote::RemoteFailure::Local(detail)) = f;
         StoreError::Remote {
             remote: remote::redact(url),
@@ -163,510 +186,6 @@ pub fn remote_default_branch(url: &str) -> StoreResult<Option<String>> {
             detail,
         }
     })
-}
-
-/// What sits at a ref: a document or a link.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Entry {
-    /// A document (the JSON value stored as YAML).
-    Document(Value),
-    /// A link to another ref.
-    Link(Ref),
-}
-
-/// Options for [`Store::match_refs`].
-#[derive(Clone, Copy, Debug, Default)]
-pub struct MatchOptions {
-    /// Leave out links and everything below a linked prefix.
-    pub no_links: bool,
-}
-
-/// One operation of a [`Transaction`].
-#[derive(Clone, Debug, PartialEq)]
-pub enum Op {
-    /// Writes a document, resolving links in the records area first.
-    Set {
-        /// Records or the applied mirror.
-        area: Area,
-        /// The ref (no fragment).
-        r: Ref,
-        /// The document.
-        value: Value,
-    },
-    /// Writes a document's exact text (already valid YAML), without re-rendering it.
-    ///
-    /// Used for the applied-intent mirror, which must hold the very bytes of the intent
-    /// document (however a person formatted it) so that "in sync" stays "identical blob".
-    SetRaw {
-        /// Records or the applied mirror.
-        area: Area,
-        /// The ref (no fragment).
-        r: Ref,
-        /// The YAML text.
-        text: String,
-    },
-    /// Writes a document that must not exist yet (checked again on every retry).
-    Create {
-        /// Records or the applied mirror.
-        area: Area,
-        /// The ref (no fragment).
-        r: Ref,
-        /// The document.
-        value: Value,
-    },
-    /// Deletes a document, resolving links first.
-    Delete {
-        /// Records or the applied mirror.
-        area: Area,
-        /// The ref (no fragment).
-        r: Ref,
-        /// When false, a missing document is an error.
-        if_exists: bool,
-    },
-    /// Points `r` at `target` (records area only).
-    Link {
-        /// The link's ref.
-        r: Ref,
-        /// The ref it points at.
-        target: Ref,
-    },
-    /// Removes the link at `r` if there is one.
-    Unlink {
-        /// The link's ref.
-        r: Ref,
-    },
-    /// Writes nothing: the commit fails with [`StoreError::Changed`] unless the document at
-    /// `r` is exactly `value` when the operations are applied (`None`: no document). Checked
-    /// again on every retry after a lost race, this makes a transaction a compare-and-swap
-    /// on documents it read, which is how a job claims a run (see `engine`).
-    Expect {
-        /// Records or the applied mirror.
-        area: Area,
-        /// The ref (no fragment; links are not resolved).
-        r: Ref,
-        /// The document it must hold.
-        value: Option<Value>,
-    },
-}
-
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let area = |a: &Area| match a {
-            Area::Records => "",
-            Area::Applied => " (applied)",
-            Area::Repos => " (repos)",
-        };
-        match self {
-            Op::Set { area: a, r, .. } | Op::SetRaw { area: a, r, .. } => {
-                write!(f, "update {r}{}", area(a))
-            }
-            Op::Create { area: a, r, .. } => write!(f, "create {r}{}", area(a)),
-            Op::Delete { area: a, r, .. } => write!(f, "delete {r}{}", area(a)),
-            Op::Link { r, target } => write!(f, "link {r} to {target}"),
-            Op::Unlink { r } => write!(f, "unlink {r}"),
-            Op::Expect { area: a, r, .. } => write!(f, "check {r}{}", area(a)),
-        }
-    }
-}
-
-/// A group of operations committed together as one Git commit.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Transaction {
-    message: String,
-    ops: Vec<Op>,
-}
-
-impl Transaction {
-    /// Starts a transaction whose commit message begins with `message`.
-    pub fn new(message: impl Into<String>) -> Self {
-        Transaction {
-            message: message.into(),
-            ops: Vec::new(),
-        }
-    }
-
-    /// Returns the operations recorded so far.
-    pub fn ops(&self) -> &[Op] {
-        &self.ops
-    }
-
-    /// Returns the message.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    /// Returns true if no operation was recorded.
-    pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
-    }
-
-    /// Records an arbitrary operation.
-    pub fn push(&mut self, op: Op) -> &mut Self {
-        self.ops.push(op);
-        self
-    }
-
-    /// Records a document write in the records area.
-    pub fn set(&mut self, r: &Ref, value: Value) -> &mut Self {
-        self.push(Op::Set {
-            area: Area::Records,
-            r: r.clone(),
-            value,
-        })
-    }
-
-    /// Records a document write in `area`.
-    pub fn set_in(&mut self, area: Area, r: &Ref, value: Value) -> &mut Self {
-        self.push(Op::Set {
-            area,
-            r: r.clone(),
-            value,
-        })
-    }
-
-    /// Records a create-only document write in the records area.
-    pub fn create(&mut self, r: &Ref, value: Value) -> &mut Self {
-        self.push(Op::Create {
-            area: Area::Records,
-            r: r.clone(),
-            value,
-        })
-    }
-
-    /// Records a delete in the records area (an error at commit if the document is missing).
-    pub fn delete(&mut self, r: &Ref) -> &mut Self {
-        self.push(Op::Delete {
-            area: Area::Records,
-            r: r.clone(),
-            if_exists: false,
-        })
-    }
-
-    /// Records a delete in the records area that tolerates a missing document.
-    pub fn delete_if_exists(&mut self, r: &Ref) -> &mut Self {
-        self.push(Op::Delete {
-            area: Area::Records,
-            r: r.clone(),
-            if_exists: true,
-        })
-    }
-
-    /// Records a link from `r` to `target`.
-    pub fn link(&mut self, r: &Ref, target: &Ref) -> &mut Self {
-        self.push(Op::Link {
-            r: r.clone(),
-            target: target.clone(),
-        })
-    }
-
-    /// Records the removal of the link at `r`.
-    pub fn unlink(&mut self, r: &Ref) -> &mut Self {
-        self.push(Op::Unlink { r: r.clone() })
-    }
-
-    /// Records a precondition: the commit fails with [`StoreError::Changed`] unless the
-    /// records document at `r` is `value` (`None`: absent) when the operations are applied.
-    pub fn expect(&mut self, r: &Ref, value: Option<Value>) -> &mut Self {
-        self.push(Op::Expect {
-            area: Area::Records,
-            r: r.clone(),
-            value,
-        })
-    }
-
-    /// Records a write to the applied-intent mirror.
-    pub fn set_applied(&mut self, r: &Ref, value: Value) -> &mut Self {
-        self.push(Op::Set {
-            area: Area::Applied,
-            r: r.clone(),
-            value,
-        })
-    }
-
-    /// Records a write of the exact intent text to the applied-intent mirror.
-    pub fn set_applied_raw(&mut self, r: &Ref, text: String) -> &mut Self {
-        self.push(Op::SetRaw {
-            area: Area::Applied,
-            r: r.clone(),
-            text,
-        })
-    }
-
-    /// Records a removal from the applied-intent mirror (tolerates a missing document).
-    pub fn delete_applied(&mut self, r: &Ref) -> &mut Self {
-        self.push(Op::Delete {
-            area: Area::Applied,
-            r: r.clone(),
-            if_exists: true,
-        })
-    }
-
-    /// Appends the operations of `other` after this transaction's, so both land in one
-    /// commit. The commit message's first line names both (`a; b`), and `other`'s further
-    /// lines follow this transaction's.
-    pub fn append(&mut self, other: Transaction) -> &mut Self {
-        let (head, body) = split_message(&self.message);
-        let (other_head, other_body) = split_message(&other.message);
-        let head = match (head.is_empty(), other_head.is_empty()) {
-            (_, true) => head.to_string(),
-            (true, false) => other_head.to_string(),
-            (false, false) => format!("{head}; {other_head}"),
-        };
-        let body: Vec<&str> = [body, other_body]
-            .into_iter()
-            .filter(|b| !b.is_empty())
-            .collect();
-        self.message = if body.is_empty() {
-            head
-        } else {
-            format!("{head}\n\n{}", body.join("\n\n"))
-        };
-        self.ops.extend(other.ops);
-        self
-    }
-
-    /// Renders the commit message: the message, a blank line, one line per operation.
-    pub fn commit_message(&self) -> String {
-        const MAX_LINES: usize = 100;
-        let mut msg = self.message.trim_end().to_string();
-        if !self.ops.is_empty() {
-            msg.push_str("\n\n");
-            for op in self.ops.iter().take(MAX_LINES) {
-                msg.push_str(&op.to_string());
-                msg.push('\n');
-            }
-            if self.ops.len() > MAX_LINES {
-                msg.push_str(&format!("... and {} more\n", self.ops.len() - MAX_LINES));
-            }
-        }
-        msg
-    }
-}
-
-/// Splits a message into its first line and the rest (trimmed).
-fn split_message(message: &str) -> (&str, &str) {
-    let message = message.trim();
-    match message.split_once('\n') {
-        Some((head, body)) => (head.trim(), body.trim()),
-        None => (message, ""),
-    }
-}
-
-/// What a successful [`Store::commit`] did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CommitOutcome {
-    /// The new commit id (hex), or `None` when the operations changed nothing.
-    pub commit: Option<String>,
-    /// How many compare-and-swap races were lost before the commit landed.
-    pub retries: u32,
-    /// Where the time of a remote commit went (all zero for a local store).
-    pub timings: CommitTimings,
-}
-
-/// Where the time of one remote [`Store::commit`] went, summed over its attempts.
-///
-/// For benchmarks and diagnostics (`docs/benchmarks.md`, "Remote stores").
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CommitTimings {
-    /// Waiting for the cache's commit lock (writers sharing `$OCUROOT_HOME` take turns).
-    pub lock_wait: std::time::Duration,
-    /// Fetching the branch (`git fetch`) or asking for its tip (`git ls-remote`).
-    pub fetch: std::time::Duration,
-    /// Reading the tip and building the commit (re-applying the operations).
-    pub build: std::time::Duration,
-    /// Pushing (`git push`), accepted or rejected.
-    pub push: std::time::Duration,
-    /// Sleeping between attempts (back-off after a rejected push).
-    pub backoff: std::time::Duration,
-}
-
-/// One change to a ref in the store's history (see [`Store::history`]).
-#[derive(Clone, Debug, PartialEq)]
-pub struct HistoryEntry {
-    /// The commit id (hex).
-    pub commit: String,
-    /// The commit time, seconds since the Unix epoch.
-    pub time: i64,
-    /// The commit author name.
-    pub author_name: String,
-    /// The commit author email.
-    pub author_email: String,
-    /// The first line of the commit message.
-    pub summary: String,
-    /// How the ref changed in this commit.
-    pub change: HistoryChange,
-    /// The document or link target after the change (`None` when deleted).
-    pub value: Option<Entry>,
-}
-
-/// How a ref changed in one commit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HistoryChange {
-    /// The ref appeared.
-    Added,
-    /// The ref's document or link target changed.
-    Modified,
-    /// The ref disappeared.
-    Deleted,
-}
-
-impl fmt::Display for HistoryChange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            HistoryChange::Added => "added",
-            HistoryChange::Modified => "modified",
-            HistoryChange::Deleted => "deleted",
-        })
-    }
-}
-
-/// Errors of store operations.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// No document at the ref (after link resolution and fragment lookup).
-    #[error("ref not found: {r}")]
-    NotFound {
-        /// The ref as asked for.
-        r: String,
-    },
-    /// A create-only write found an existing document.
-    #[error("ref already exists: {r}")]
-    AlreadyExists {
-        /// The ref.
-        r: String,
-    },
-    /// Writes cannot address a fragment.
-    #[error("cannot write through a fragment: {r}")]
-    FragmentWrite {
-        /// The ref.
-        r: String,
-    },
-    /// A link would replace a document.
-    #[error("existing ref is not a link, cannot overwrite: {r}")]
-    NotALink {
-        /// The ref.
-        r: String,
-    },
-    /// The ref cannot be a store key (relative ref, bad segment).
-    #[error(transparent)]
-    InvalidRef(#[from] RefParseError),
-    /// A glob did not compile.
-    #[error(transparent)]
-    InvalidGlob(#[from] crate::refs::GlobError),
-    /// A file in the store does not parse (for example after a hand-made commit).
-    #[error("store file {path} in {location} is not valid")]
-    Corrupt {
-        /// The file's path inside the branch.
-        path: String,
-        /// The store location (repository and branch).
-        location: String,
-        /// Why it does not parse.
-        #[source]
-        source: YamlError,
-    },
-    /// A link file does not hold a valid ref.
-    #[error("link file {path} in {location} does not hold a valid ref")]
-    CorruptLink {
-        /// The file's path inside the branch.
-        path: String,
-        /// The store location.
-        location: String,
-        /// Why the target does not parse.
-        #[source]
-        source: RefParseError,
-    },
-    /// A tree entry where a document or link file is expected is a symlink or a gitlink
-    /// (for example after a hand-made commit).
-    #[error("store file {path} in {location} is {what}, not a file")]
-    NotAFile {
-        /// The entry's path inside the branch.
-        path: String,
-        /// The store location.
-        location: String,
-        /// What it is (`a symlink`, `a submodule (gitlink)`).
-        what: &'static str,
-    },
-    /// The store was written by an incompatible version.
-    #[error(
-        "unsupported store format {found} in {location} (this ocuroot reads format {expected})"
-    )]
-    UnsupportedFormat {
-        /// The store location.
-        location: String,
-        /// The format found in the marker.
-        found: String,
-        /// The format this build supports.
-        expected: u64,
-    },
-    /// The branch holds the other kind of store.
-    #[error("{location} holds a {found} store, expected {expected}")]
-    WrongKind {
-        /// The store location.
-        location: String,
-        /// The kind in the marker.
-        found: String,
-        /// The kind asked for.
-        expected: StoreKind,
-    },
-    /// An [`Op::Expect`] precondition failed: another writer changed the document since it
-    /// was read. Nothing was committed; the caller decides again on fresh state.
-    #[error("{r} changed since it was read (another job wrote it first)")]
-    Changed {
-        /// The ref whose document differs.
-        r: String,
-    },
-    /// The branch kept moving: the commit lost every compare-and-swap race.
-    #[error("could not commit to {location} after {attempts} attempts: the branch kept moving")]
-    Conflict {
-        /// The store location.
-        location: String,
-        /// How many attempts were made.
-        attempts: u32,
-    },
-    /// A Git operation failed.
-    #[error("git operation failed on {location}: {action}")]
-    Git {
-        /// The store location.
-        location: String,
-        /// What was being done.
-        action: String,
-        /// The gix error.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-    /// The store's Git remote could not be fetched from or pushed to.
-    #[error("cannot {action} {remote}: {detail}")]
-    Remote {
-        /// The remote URL, credentials redacted.
-        remote: String,
-        /// What was being done (`fetch from`, `push to`).
-        action: String,
-        /// What `git` said, credentials redacted.
-        detail: String,
-    },
-    /// A write to a remote-backed store while offline.
-    #[error("cannot write to {location}: offline (OCUROOT_OFFLINE is set)")]
-    Offline {
-        /// The store location.
-        location: String,
-    },
-    /// A document could not be rendered.
-    #[error("cannot render the document for {r}")]
-    Render {
-        /// The ref.
-        r: String,
-        /// The YAML error.
-        #[source]
-        source: YamlError,
-    },
-}
-
-impl StoreError {
-    /// Returns true for "ref not found".
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, StoreError::NotFound { .. })
-    }
 }
 
 /// A state or intent store in a Git branch.
@@ -1058,177 +577,6 @@ fn check_ops(tx: &Transaction) -> StoreResult<()> {
     Ok(())
 }
 
-/// What a non-folder entry of a store tree is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum FileKind {
-    /// A regular (or executable) file: the only kind ocuroot writes.
-    File,
-    /// A symbolic link.
-    Symlink,
-    /// A gitlink: a submodule entry naming a commit of another repository.
-    Submodule,
-}
-
-impl FileKind {
-    pub(crate) fn of(kind: gix::objs::tree::EntryKind) -> FileKind {
-        use gix::objs::tree::EntryKind;
-        match kind {
-            EntryKind::Link => FileKind::Symlink,
-            EntryKind::Commit => FileKind::Submodule,
-            EntryKind::Blob | EntryKind::BlobExecutable | EntryKind::Tree => FileKind::File,
-        }
-    }
-
-    /// Returns how messages name the kind (`a file`, `a symlink`, `a submodule (gitlink)`).
-    pub fn describe(self) -> &'static str {
-        match self {
-            FileKind::File => "a file",
-            FileKind::Symlink => "a symlink",
-            FileKind::Submodule => "a submodule (gitlink)",
-        }
-    }
-}
-
-/// A file of a store as it is in Git, for validation (see [`View::files`]).
-#[derive(Clone, Debug)]
-pub struct StoreFile {
-    /// The path inside the branch (for messages).
-    pub path: String,
-    /// The ref the file belongs to, if its folder names a valid ref.
-    pub r: Option<Ref>,
-    /// The file name inside the ref folder (`#.yaml`, `#.link`, or something unexpected).
-    pub name: String,
-    /// Whether it is a file, a symlink or a gitlink.
-    pub kind: FileKind,
-    /// Why the folder names no ref, when [`StoreFile::r`] is `None`.
-    pub folder_error: Option<String>,
-    /// The raw content.
-    pub text: String,
-}
-
-/// A consistent read-only view of a store at one commit.
-pub struct View<'a> {
-    snap: git::Snapshot<'a>,
-}
-
-impl<'a> View<'a> {
-    pub(crate) fn snapshot(&self) -> &git::Snapshot<'a> {
-        &self.snap
-    }
-
-    /// Returns the document stored in blob `id`, the document file of `r` in `area`.
-    pub(crate) fn document_by_id(
-        &self,
-        area: Area,
-        r: &Ref,
-        id: gix::ObjectId,
-    ) -> StoreResult<Value> {
-        self.snap.document_by_id(area, r, id)
-    }
-}
-
-impl View<'_> {
-    /// Returns the commit id (hex) this view reads, if the branch exists.
-    pub fn commit(&self) -> Option<String> {
-        self.snap.commit_id().map(|id| id.to_string())
-    }
-
-    /// Returns the document at `r` (links resolved, fragment applied).
-    ///
-    /// # Errors
-    ///
-    /// As [`Store::get`].
-    pub fn get(&self, r: &Ref) -> StoreResult<Value> {
-        r.ensure_storable()?;
-        self.snap.get(r)
-    }
-
-    /// Returns the document at `r`, or `None` when not found.
-    ///
-    /// # Errors
-    ///
-    /// As [`Store::try_get`].
-    pub fn try_get(&self, r: &Ref) -> StoreResult<Option<Value>> {
-        match self.get(r) {
-            Ok(v) => Ok(Some(v)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Returns the refs matching any of `globs`, sorted and unique.
-    ///
-    /// # Errors
-    ///
-    /// As [`Store::match_refs`].
-    pub fn match_refs(
-        &self,
-        area: Area,
-        globs: &[Glob],
-        options: MatchOptions,
-    ) -> StoreResult<Vec<Ref>> {
-        self.snap.match_refs(area, globs, options)
-    }
-
-    /// Returns what is stored exactly at `r` in `area`.
-    ///
-    /// # Errors
-    ///
-    /// As [`Store::entry`].
-    pub fn entry(&self, area: Area, r: &Ref) -> StoreResult<Option<Entry>> {
-        r.ensure_storable()?;
-        self.snap.entry(area, r)
-    }
-
-    /// Follows links from `r` (records area) to the ref they end at.
-    ///
-    /// # Errors
-    ///
-    /// As [`Store::resolve_link`].
-    pub fn resolve_link(&self, r: &Ref) -> StoreResult<Ref> {
-        r.ensure_storable()?;
-        self.snap.resolve_link(r)
-    }
-
-    /// Returns the exact text of the document file of `r` in `area`, if any.
-    ///
-    /// # Errors
-    ///
-    /// Git errors.
-    pub fn raw_document(&self, area: Area, r: &Ref) -> StoreResult<Option<String>> {
-        self.snap.raw_document(area, r)
-    }
-
-    /// Lists every file below `area` with the ref its folder names.
-    ///
-    /// # Errors
-    ///
-    /// Git errors.
-    pub fn files(&self, area: Area) -> StoreResult<Vec<StoreFile>> {
-        Ok(self
-            .snap
-            .files(area)?
-            .into_iter()
-            .map(|f| {
-                let name = f.rel.last().cloned().unwrap_or_default();
-                let dir: Vec<&str> = f.rel[..f.rel.len().saturating_sub(1)]
-                    .iter()
-                    .map(String::as_str)
-                    .collect();
-                let parsed = Ref::from_storage_segments(&dir);
-                StoreFile {
-                    path: f.path,
-                    folder_error: parsed.as_ref().err().map(ToString::to_string),
-                    r: parsed.ok(),
-                    name,
-                    kind: f.kind,
-                    text: String::from_utf8_lossy(&f.bytes).into_owned(),
-                }
-            })
-            .collect())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1247,25 +595,5 @@ mod tests {
         assert_eq!(url_credentials("https://tok3n@host/r.git"), ["tok3n"]);
         assert!(url_credentials("git@github.com:org/r.git").is_empty());
         assert!(url_credentials("/plain/path").is_empty());
-    }
-
-    #[test]
-    fn appended_transactions_name_both_in_the_summary_and_keep_every_op() {
-        let a: Ref = "@/custom/a".parse().expect("ref");
-        let b: Ref = "@/custom/b".parse().expect("ref");
-        let mut first = Transaction::new("execution finished\n\nrun 1 complete");
-        first.set(&a, Value::Null);
-        let mut second = Transaction::new("execution started\n\nrelease r1");
-        second.delete(&b);
-        first.append(second);
-        assert_eq!(
-            first.message(),
-            "execution finished; execution started\n\nrun 1 complete\n\nrelease r1"
-        );
-        assert_eq!(first.ops().len(), 2);
-        assert!(matches!(&first.ops()[1], Op::Delete { r, .. } if *r == b));
-        let mut bare = Transaction::new("");
-        bare.append(Transaction::new("only"));
-        assert_eq!(bare.message(), "only");
     }
 }

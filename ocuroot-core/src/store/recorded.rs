@@ -143,7 +143,10 @@ pub fn copied_configs(dir: &Path) -> Vec<(String, String)> {
 
 /// As [`registered_configs`], read from the `state` branch of the checkout's `origin`
 /// (fetched when the checkout does not have it yet). Empty when there is none.
-pub fn registered_configs_on_state_branch(dir: &Path) -> Vec<(String, String)> {
+pub fn registered_configs_on_state_branch(
+    dir: &Path,
+    git: &crate::git_subprocess::GitEnvironment,
+) -> Vec<(String, String)> {
     const STATE: &str = "refs/remotes/origin/state";
     let read = || -> Option<Vec<(String, String)>> {
         let repo = gix::discover(dir).ok()?;
@@ -179,13 +182,9 @@ pub fn registered_configs_on_state_branch(dir: &Path) -> Vec<(String, String)> {
     }
     // The checkout lacks the state branch: fetch it (`gix` has no simple fetch of one
     // refspec into an existing checkout, so this uses the `git` binary).
-    let fetched = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
+    let fetched = crate::git_subprocess::GitCommand::in_dir(git, dir)
         .args(["fetch", "-q", "origin", &format!("+state:{STATE}")])
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .status()
-        .is_ok_and(|s| s.success());
+        .succeeds();
     if fetched {
         read().unwrap_or_default()
     } else {

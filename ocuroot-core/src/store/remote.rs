@@ -1,9 +1,11 @@
 //! Fetching from and pushing to a store's Git remote, with the `git` binary.
 //!
-//! `gix` cannot push (gitoxide issue 306), so this module is the one place where ocuroot runs
-//! the `git` binary. Fetch goes through it too, so that every transport (`file://`, plain
-//! paths, `git://`, `http(s)://`, `ssh://`) and every way of passing credentials (credential
-//! helpers, SSH agent, `~/.netrc`, tokens in the URL) works exactly as it does for `git`.
+//! `gix` cannot push (gitoxide issue 306), so pushes run `git` (through
+//! [`crate::git_subprocess`], like every `git` process of core). Fetch goes through it too,
+//! so that every transport (`file://`, plain paths, `git://`, `http(s)://`, `ssh://`) works
+//! exactly as it does for `git`. Git runs without the system and global configuration:
+//! credentials come from the URL, the SSH agent, an askpass program or the cache
+//! repository's own configuration (see `docs/remote-stores.md`).
 //!
 //! The cache is a bare repository under `$OCUROOT_HOME/stores/`. Its branch
 //! `refs/heads/<b>` only ever holds a commit the remote had or accepted: a fetch
@@ -15,11 +17,13 @@
 //! string goes through [`redact`].
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use gix::ObjectId;
+
+pub use crate::git_subprocess::redact;
+use crate::git_subprocess::{GitCommand, GitEnvironment, GitError};
 
 /// How a remote-backed store talks to its remote.
 #[derive(Clone, Debug)]
@@ -30,6 +34,9 @@ pub struct RemoteSettings {
     pub fetch_interval: Duration,
     /// How many pushes a commit tries before giving up with a conflict error.
     pub max_attempts: u32,
+    /// The variables `git` processes get (the SSH agent, askpass, proxies); nothing else of
+    /// the caller's environment reaches them.
+    pub git: GitEnvironment,
 }
 
 impl Default for RemoteSettings {
@@ -38,6 +45,7 @@ impl Default for RemoteSettings {
             offline: false,
             fetch_interval: Duration::from_secs(5),
             max_attempts: 100,
+            git: GitEnvironment::default(),
         }
     }
 }
@@ -76,17 +84,6 @@ pub enum RemoteFailure {
     Local(String),
 }
 
-/// Returns `url` with any `user:password@` (or `token@`) part replaced by `***@` and any
-/// query string (`?token=…`) by `?***`.
-pub fn redact(url: &str) -> String {
-    static USERINFO: LazyLock<regex::Regex> =
-        LazyLock::new(|| regex::Regex::new(r"://[^/@\s']+@").expect("valid regex"));
-    static QUERY: LazyLock<regex::Regex> =
-        LazyLock::new(|| regex::Regex::new(r"(://[^\s'?]*)\?[^\s'#]*").expect("valid regex"));
-    let url = USERINFO.replace_all(url, "://***@");
-    QUERY.replace_all(&url, "$1?***").into_owned()
-}
-
 /// Returns the cache repository path for `url` under `home` (`$OCUROOT_HOME`).
 ///
 /// The folder name is readable (host and path, credentials left out) and ends with a hash
@@ -121,19 +118,18 @@ pub fn cache_path(home: &Path, url: &str) -> PathBuf {
         .join(format!("{name}-{:08x}.git", hash as u32))
 }
 
-fn git(cache: &Path) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.arg("--git-dir")
-        .arg(cache)
-        .env("LC_ALL", "C")
-        .env("LANG", "C")
-        // Never wait for a password on a terminal: CI has none, and a hang is worse than
-        // an error naming the remote.
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
+fn git(env: &GitEnvironment, cache: &Path) -> GitCommand {
+    GitCommand::in_git_dir(env, cache)
+}
+
+/// Turns a failed git process into a [`RemoteFailure`] by what it said.
+fn failure(e: &GitError) -> RemoteFailure {
+    let detail = e.detail();
+    if is_remote_problem(e.stderr()) {
+        RemoteFailure::Remote(detail)
+    } else {
+        RemoteFailure::Local(detail)
+    }
 }
 
 /// Messages of `git` that mean the remote, not the cache, is the problem.
@@ -169,14 +165,15 @@ fn is_lock_problem(stderr: &str) -> bool {
 /// Returns the fetched tip, or `None` when the remote has no such branch (the cache's
 /// branch is then removed too).
 pub(crate) fn fetch(
+    env: &GitEnvironment,
     cache: &Path,
     url: &str,
     branch: &str,
 ) -> Result<Option<ObjectId>, RemoteFailure> {
     let refspec = format!("+refs/heads/{branch}:refs/heads/{branch}");
-    let mut last = String::new();
+    let mut last = None;
     for attempt in 0..8u32 {
-        let out = git(cache)
+        let out = git(env, cache)
             .args([
                 "fetch",
                 "--quiet",
@@ -187,20 +184,23 @@ pub(crate) fn fetch(
                 url,
                 &refspec,
             ])
-            .output()
-            .map_err(|e| RemoteFailure::Local(format!("cannot run git: {e}")))?;
-        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        if out.status.success() {
-            return local_tip(cache, branch);
+            .run();
+        let err = match out {
+            Ok(_) => return local_tip(env, cache, branch),
+            Err(e) => e,
+        };
+        if let GitError::Spawn { .. } = err {
+            return Err(RemoteFailure::Local(err.detail()));
         }
-        if stderr.contains("couldn't find remote ref") {
-            let _ = git(cache)
+        if err.stderr().contains("couldn't find remote ref") {
+            let _ = git(env, cache)
                 .args(["update-ref", "-d", &format!("refs/heads/{branch}")])
-                .output();
+                .run();
             return Ok(None);
         }
-        last = stderr;
-        if is_lock_problem(&last) {
+        let lock_problem = is_lock_problem(err.stderr());
+        last = Some(err);
+        if lock_problem {
             // Another process sharing this cache is updating the same ref.
             std::thread::sleep(Duration::from_millis(
                 20 * u64::from(attempt + 1) + u64::from(rand::random::<u8>() % 20),
@@ -209,12 +209,10 @@ pub(crate) fn fetch(
         }
         break;
     }
-    let detail = redact(&last);
-    if is_remote_problem(&last) {
-        Err(RemoteFailure::Remote(detail))
-    } else {
-        Err(RemoteFailure::Local(detail))
-    }
+    Err(last.map_or_else(
+        || RemoteFailure::Local("fetch gave up".to_string()),
+        |e| failure(&e),
+    ))
 }
 
 /// Fetches `rev` of `url` into the cache and returns the commit it names: a branch or tag
@@ -224,6 +222,7 @@ pub(crate) fn fetch(
 /// stay in the cache for the read that follows. Returns `None` when the remote has no such
 /// ref.
 pub(crate) fn fetch_rev(
+    env: &GitEnvironment,
     cache: &Path,
     url: &str,
     rev: &str,
@@ -236,7 +235,7 @@ pub(crate) fn fetch_rev(
         std::process::id(),
         rand::random::<u32>()
     );
-    let out = git(cache)
+    let fetched = git(env, cache)
         .args([
             "fetch",
             "--quiet",
@@ -246,71 +245,63 @@ pub(crate) fn fetch_rev(
             url,
             &format!("+{rev}:{scratch}"),
         ])
-        .output()
-        .map_err(|e| RemoteFailure::Local(format!("cannot run git: {e}")))?;
-    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    if !out.status.success() {
-        if stderr.contains("couldn't find remote ref") || stderr.contains("not our ref") {
+        .run();
+    if let Err(e) = fetched {
+        if e.stderr().contains("couldn't find remote ref") || e.stderr().contains("not our ref") {
             return Ok(None);
         }
-        let detail = redact(&stderr);
-        return Err(if is_remote_problem(&stderr) {
-            RemoteFailure::Remote(detail)
-        } else {
-            RemoteFailure::Local(detail)
-        });
+        return Err(failure(&e));
     }
-    let id = git(cache)
+    let id = git(env, cache)
         .args([
             "rev-parse",
             "--verify",
             "-q",
             &format!("{scratch}^{{commit}}"),
         ])
-        .output()
+        .run_text()
         .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| {
-            ObjectId::from_hex(String::from_utf8_lossy(&o.stdout).trim().as_bytes()).ok()
-        });
-    let _ = git(cache).args(["update-ref", "-d", &scratch]).output();
+        .and_then(|text| ObjectId::from_hex(text.as_bytes()).ok());
+    let _ = git(env, cache).args(["update-ref", "-d", &scratch]).run();
     Ok(id)
 }
 
 /// Returns the cache's `refs/heads/<branch>`.
-pub(crate) fn local_tip(cache: &Path, branch: &str) -> Result<Option<ObjectId>, RemoteFailure> {
-    let out = git(cache)
+pub(crate) fn local_tip(
+    env: &GitEnvironment,
+    cache: &Path,
+    branch: &str,
+) -> Result<Option<ObjectId>, RemoteFailure> {
+    let out = git(env, cache)
         .args([
             "rev-parse",
             "--verify",
             "-q",
             &format!("refs/heads/{branch}^{{commit}}"),
         ])
-        .output()
-        .map_err(|e| RemoteFailure::Local(format!("cannot run git: {e}")))?;
-    if !out.status.success() {
-        return Ok(None);
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    ObjectId::from_hex(text.trim().as_bytes())
+        .run();
+    let text = match out {
+        Ok(o) => o.stdout_text(),
+        Err(e @ GitError::Spawn { .. }) => return Err(RemoteFailure::Local(e.detail())),
+        Err(_) => return Ok(None),
+    };
+    ObjectId::from_hex(text.as_bytes())
         .map(Some)
         .map_err(|e| RemoteFailure::Local(format!("bad object id from git: {e}")))
 }
 
 /// Asks the remote which branch its `HEAD` names (for `store.git(url)` without a branch).
-pub(crate) fn default_branch(url: &str) -> Result<Option<String>, RemoteFailure> {
-    let out = Command::new("git")
-        .env("LC_ALL", "C")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin(Stdio::null())
+pub(crate) fn default_branch(
+    env: &GitEnvironment,
+    url: &str,
+) -> Result<Option<String>, RemoteFailure> {
+    let out = GitCommand::outside_repository(env)
         .args(["ls-remote", "--symref", "--", url, "HEAD"])
-        .output()
-        .map_err(|e| RemoteFailure::Local(format!("cannot run git: {e}")))?;
-    if !out.status.success() {
-        return Err(RemoteFailure::Remote(redact(
-            String::from_utf8_lossy(&out.stderr).trim(),
-        )));
-    }
+        .run()
+        .map_err(|e| match e {
+            GitError::Spawn { .. } => RemoteFailure::Local(e.detail()),
+            _ => RemoteFailure::Remote(e.stderr().to_string()),
+        })?;
     Ok(String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
         l.strip_prefix("ref: refs/heads/")
             .and_then(|rest| rest.split_whitespace().next())
@@ -333,6 +324,7 @@ pub(crate) struct BranchUpdate<'a> {
 /// Runs `git push --porcelain --force-with-lease=refs/heads/<b>:<expected> <url>
 /// <new>:refs/heads/<b>` and reads the porcelain status line of the ref.
 pub(crate) fn push(
+    env: &GitEnvironment,
     cache: &Path,
     url: &str,
     branch: &str,
@@ -340,6 +332,7 @@ pub(crate) fn push(
     expected: Option<ObjectId>,
 ) -> Result<PushOutcome, RemoteFailure> {
     push_branches(
+        env,
         cache,
         url,
         &[BranchUpdate {
@@ -364,11 +357,12 @@ pub(crate) fn push(
 /// branch is at the new commit, and a real failure otherwise. Porcelain status lines that
 /// plainly say a lease was stale are only a fast path that saves that round trip.
 pub(crate) fn push_branches(
+    env: &GitEnvironment,
     cache: &Path,
     url: &str,
     updates: &[BranchUpdate<'_>],
 ) -> Result<PushOutcome, RemoteFailure> {
-    let mut cmd = git(cache);
+    let mut cmd = git(env, cache);
     cmd.args(["push", "--porcelain"]);
     if updates.len() > 1 {
         cmd.arg("--atomic");
@@ -384,29 +378,25 @@ pub(crate) fn push_branches(
     for u in updates {
         cmd.arg(format!("{}:refs/heads/{}", u.new, u.branch));
     }
-    let out = cmd
-        .output()
-        .map_err(|e| RemoteFailure::Local(format!("cannot run git: {e}")))?;
-    if out.status.success() {
-        return Ok(PushOutcome::Accepted);
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let err = match cmd.run() {
+        Ok(_) => return Ok(PushOutcome::Accepted),
+        Err(e @ GitError::Spawn { .. }) => return Err(RemoteFailure::Local(e.detail())),
+        Err(e) => e,
+    };
+    let (stdout, stderr) = (err.stdout(), err.stderr());
     if stderr.contains("does not support --atomic") {
         return Ok(PushOutcome::AtomicUnsupported);
     }
-    if stale_lease_reported(&stdout, updates) {
+    if stale_lease_reported(stdout, updates) {
         return Ok(PushOutcome::Rejected);
     }
-    let said = redact(
-        [stdout.trim(), stderr.trim()]
-            .into_iter()
-            .filter(|t| !t.is_empty())
-            .collect::<Vec<_>>()
-            .join("\n")
-            .as_str(),
-    );
-    let tips = remote_tips(cache, url, updates).map_err(|f| match f {
+    // Both already redacted by the git module.
+    let said = [stdout, stderr]
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let tips = remote_tips(env, cache, url, updates).map_err(|f| match f {
         // The push's own message says more than the follow-up query's.
         RemoteFailure::Remote(_) => RemoteFailure::Remote(said.clone()),
         RemoteFailure::Local(detail) => RemoteFailure::Local(format!(
@@ -465,23 +455,20 @@ pub(crate) fn classify(
 /// Reads the remote's current tips of the branches of `updates` (`git ls-remote`), in the
 /// order of `updates`.
 pub(crate) fn remote_tips(
+    env: &GitEnvironment,
     cache: &Path,
     url: &str,
     updates: &[BranchUpdate<'_>],
 ) -> Result<Vec<Option<ObjectId>>, RemoteFailure> {
-    let mut cmd = git(cache);
+    let mut cmd = git(env, cache);
     cmd.args(["ls-remote", "--", url]);
     for u in updates {
         cmd.arg(format!("refs/heads/{}", u.branch));
     }
-    let out = cmd
-        .output()
-        .map_err(|e| RemoteFailure::Local(format!("cannot run git: {e}")))?;
-    if !out.status.success() {
-        return Err(RemoteFailure::Remote(redact(
-            String::from_utf8_lossy(&out.stderr).trim(),
-        )));
-    }
+    let out = cmd.run().map_err(|e| match e {
+        GitError::Spawn { .. } => RemoteFailure::Local(e.detail()),
+        _ => RemoteFailure::Remote(e.stderr().to_string()),
+    })?;
     let listing = String::from_utf8_lossy(&out.stdout);
     updates
         .iter()
@@ -564,22 +551,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn redacts_credentials() {
-        assert_eq!(
-            redact("https://user:s3cret@example.com/org/repo.git"),
-            "https://***@example.com/org/repo.git"
-        );
-        assert_eq!(
-            redact("fatal: unable to access 'https://tok@example.com/x/': 403"),
-            "fatal: unable to access 'https://***@example.com/x/': 403"
-        );
-        assert_eq!(redact("/plain/path.git"), "/plain/path.git");
-        assert_eq!(redact("git://127.0.0.1:9/x"), "git://127.0.0.1:9/x");
+    fn cache_paths_hide_query_credentials() {
         // See: issue 12 ("a token in a URL's query string appears in errors").
-        assert_eq!(
-            redact("fatal: 'https://host/r.git?token=t0ps3cret' not found"),
-            "fatal: 'https://host/r.git?***' not found"
-        );
         let cache = cache_path(Path::new("/h"), "https://host/r.git?token=t0ps3cret");
         assert!(!cache.to_string_lossy().contains("t0ps3cret"), "{cache:?}");
     }

@@ -9,11 +9,11 @@
 //! writes is what the next round of work identification reads.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 use super::{HostContext, Workspace, WorkspaceError, WorkspaceOptions};
 use crate::config;
+use crate::git_subprocess::{GitCommand, GitEnvironment};
 use crate::store::Store;
 
 /// A checkout could not be made.
@@ -37,6 +37,8 @@ pub struct Checkout {
     root: PathBuf,
     /// For a worktree: the repository it belongs to (to unregister it).
     worktree_of: Option<PathBuf>,
+    /// The variables of the `git` processes that remove it.
+    git: GitEnvironment,
 }
 
 impl Checkout {
@@ -55,6 +57,7 @@ impl Drop for Checkout {
     fn drop(&mut self) {
         if let Some(repo) = &self.worktree_of {
             let removed = git(
+                &self.git,
                 repo,
                 &["worktree", "remove", "--force", &path_arg(&self.dir)],
             );
@@ -62,7 +65,7 @@ impl Drop for Checkout {
                 return;
             }
             let _ = std::fs::remove_dir_all(&self.dir);
-            let _ = git(repo, &["worktree", "prune"]);
+            let _ = git(&self.git, repo, &["worktree", "prune"]);
         } else {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
@@ -115,6 +118,7 @@ impl Checkouts {
                     .to_string(),
             )
         })?;
+        let git_env = &self.options.remote.git;
         if Some(repo) == self.repo_name.as_deref() {
             let top = gix::discover(&self.root)
                 .ok()
@@ -129,6 +133,7 @@ impl Checkouts {
                 .unwrap_or_default();
             let dir = new_dir(&home.join("worktrees")).map_err(error)?;
             git(
+                git_env,
                 &top,
                 &[
                     "worktree",
@@ -147,6 +152,7 @@ impl Checkouts {
                 root: dir.join(rel),
                 dir,
                 worktree_of: Some(top),
+                git: git_env.clone(),
             };
             verify_head(&checkout, commit).map_err(error)?;
             return Ok(checkout);
@@ -163,8 +169,10 @@ impl Checkouts {
                 root: dir.clone(),
                 dir,
                 worktree_of: None,
+                git: git_env.clone(),
             };
             let cloned = git(
+                git_env,
                 home,
                 &[
                     "clone",
@@ -174,7 +182,13 @@ impl Checkouts {
                     &path_arg(&checkout.dir),
                 ],
             )
-            .and_then(|_| git(&checkout.dir, &["checkout", "--quiet", "--detach", commit]));
+            .and_then(|_| {
+                git(
+                    git_env,
+                    &checkout.dir,
+                    &["checkout", "--quiet", "--detach", commit],
+                )
+            });
             match cloned {
                 Ok(_) => {
                     verify_head(&checkout, commit).map_err(error)?;
@@ -254,24 +268,16 @@ fn path_arg(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-/// Runs `git` in `dir`, returning its trimmed standard output or its standard error.
+/// Runs `git` in `dir`, returning its trimmed standard output or what went wrong.
 ///
-/// `gix` cannot add worktrees, and cloning at a detached commit must use the user's Git
-/// configuration (credential helpers, SSH agent, URL rewrites) exactly as `git` does, so
-/// these two steps use the `git` binary.
-fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
+/// `gix` cannot add worktrees or check out a detached commit of a clone, so these steps
+/// use the `git` binary (without the user's global Git configuration: a remote's
+/// credentials come from its URL, the SSH agent or an askpass program).
+fn git(env: &GitEnvironment, dir: &Path, args: &[&str]) -> Result<String, String> {
+    GitCommand::in_dir(env, dir)
         .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-    }
+        .run_text()
+        .map_err(|e| e.detail())
 }
 
 /// Creates a new empty folder with a unique name under `parent`.
@@ -286,7 +292,7 @@ fn new_dir(parent: &Path) -> Result<PathBuf, String> {
 }
 
 fn verify_head(checkout: &Checkout, commit: &str) -> Result<(), String> {
-    let head = git(&checkout.dir, &["rev-parse", "HEAD"])?;
+    let head = git(&checkout.git, &checkout.dir, &["rev-parse", "HEAD"])?;
     if head != commit && !head.starts_with(commit) {
         return Err(format!(
             "the checkout is at {head}, not at the expected commit"

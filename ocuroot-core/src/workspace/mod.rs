@@ -273,7 +273,7 @@ impl Workspace {
         }
         if configs.is_empty() && kind == StoreKind::Intent {
             // State and intent as two branches of one remote: read the state branch.
-            configs = recorded::registered_configs_on_state_branch(&dir);
+            configs = recorded::registered_configs_on_state_branch(&dir, &options.remote.git);
         }
         let Some((repo, source)) = configs.into_iter().next() else {
             return Err(WorkspaceError::NoReposRegistered { dir });

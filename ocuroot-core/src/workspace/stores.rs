@@ -67,6 +67,7 @@ pub fn open_stores(
                 let mut opts =
                     StoreOptions::new(root.join(path), fs_branch, kind, ctx.clock.clone());
                 opts.prefix = prefix.to_string();
+                opts.git = ctx.remote.git.clone();
                 open_opts(opts)
             }
             StoreSpec::Git {
@@ -86,7 +87,7 @@ pub fn open_stores(
                 let branch = match branch {
                     Some(b) => b.clone(),
                     None if ctx.remote.offline => "main".to_string(),
-                    None => crate::store::remote_default_branch(remote_url)
+                    None => crate::store::remote_default_branch(remote_url, &ctx.remote.git)
                         .map_err(|source| WorkspaceError::Store { kind, source })?
                         .unwrap_or_else(|| "main".to_string()),
                 };

@@ -1,0 +1,372 @@
+//! The `gix` backend of [`Store`](super::Store): one branch folder of a Git repository,
+//! read as trees and written as commits, never through a work tree.
+//!
+//! ```text
+//! mod.rs      GitBackend: opening (and sharing) the repository handle, the branch tip,
+//!             read views at the tip or at a revision
+//! read.rs     Snapshot: a consistent read view at one commit (documents, links, globs,
+//!             the file listing used by validation)
+//! overlay.rs  Overlay: a transaction's operations applied as pending file edits
+//! commit.rs   building the commit of a transaction and moving the branch, locally or
+//!             by pushing to the remote (with retries after a lost race)
+//! lock.rs     the compare-and-swap of the branch ref under its lock, and what a lock
+//!             failure means
+//! cache.rs    the local cache of a remote store: creating, fetching, rebuilding
+//! history.rs  the changes of one ref along the first-parent history
+//! ```
+//!
+//! Invariants: the branch only ever moves by compare-and-swap from the tip a commit was
+//! built on; a remote store's cache branch only holds commits the remote had or accepted;
+//! every repository is opened (and created) without reading the user's Git configuration.
+//! The `git` binary runs only for what `gix` cannot do (push, fetch, packs), through
+//! [`crate::git_subprocess`]; the format of paths inside the folder is [`super::layout`]'s.
+
+mod cache;
+mod commit;
+mod history;
+mod lock;
+mod overlay;
+mod read;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gix::ObjectId;
+use gix::refs::FullName;
+
+use super::remote::{self, RemoteSettings};
+use super::{StoreError, StoreKind, StoreOptions, StoreResult};
+use crate::clock::Clock;
+use crate::git_subprocess::GitEnvironment;
+
+pub(crate) use cache::init_bare;
+use cache::prepare_cache;
+pub(crate) use read::{Snapshot, resolve_with};
+
+/// A store's repository handle and location.
+pub(crate) struct GitBackend {
+    /// The repository handle; replaced when a damaged remote cache is rebuilt.
+    repo: std::sync::RwLock<gix::ThreadSafeRepository>,
+    repo_path: PathBuf,
+    branch: String,
+    ref_name: FullName,
+    prefix: Vec<String>,
+    kind: StoreKind,
+    author: super::Author,
+    clock: Arc<dyn Clock>,
+    max_attempts: u32,
+    /// The remote this store's repository caches, if any.
+    remote: Option<RemoteState>,
+    /// The variables of the store's `git` processes.
+    git_env: GitEnvironment,
+}
+
+/// The remote of a remote-backed store (its repository is then a cache).
+pub(crate) struct RemoteState {
+    url: String,
+    support_files: std::collections::BTreeMap<String, String>,
+    settings: RemoteSettings,
+}
+
+fn git_err<E>(location: &str, action: impl Into<String>) -> impl FnOnce(E) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let location = location.to_string();
+    let action = action.into();
+    move |e| StoreError::Git {
+        location,
+        action,
+        source: Box::new(e),
+    }
+}
+
+impl GitBackend {
+    pub(crate) fn open(options: StoreOptions) -> StoreResult<GitBackend> {
+        let location = match &options.remote {
+            Some(r) => format!("{} (branch {})", remote::redact(&r.url), options.branch),
+            None => format!(
+                "{} (branch {})",
+                options.repo_path.display(),
+                options.branch
+            ),
+        };
+        if let Some(r) = &options.remote {
+            prepare_cache(&options, r, &location)?;
+        }
+        let ref_name: FullName = format!("refs/heads/{}", options.branch)
+            .try_into()
+            .map_err(git_err(&location, "invalid branch name"))?;
+        let open_opts = gix::open::Options::isolated();
+        // Stores in one local repository (the `state` and `intent` branches of the hub)
+        // share one handle, so pack indexes are loaded and validated once per process. Remote
+        // caches are not shared: `prepare_cache` may rebuild them under the same path.
+        let local = options.remote.is_none();
+        if local && let Some(repo) = shared_repo(&options.repo_path, None) {
+            return Ok(Self::from_repo(repo, options, ref_name));
+        }
+        let open =
+            || gix::ThreadSafeRepository::open_opts(options.repo_path.clone(), open_opts.clone());
+        // Concurrent first use (several CI jobs in one checkout) races on creating the
+        // repository: a loser of that race waits for the winner's repository to open.
+        let wait_for_open = || {
+            (0..50).find_map(|_| {
+                std::thread::sleep(Duration::from_millis(20));
+                open().ok()
+            })
+        };
+        let repo = match open() {
+            Ok(repo) => repo,
+            Err(open_err) => {
+                if options.repo_path.join("HEAD").exists()
+                    || options.repo_path.join(".git").exists()
+                {
+                    wait_for_open()
+                        .ok_or_else(|| git_err(&location, "open repository")(open_err))?
+                } else {
+                    std::fs::create_dir_all(&options.repo_path)
+                        .map_err(git_err(&location, "create repository directory"))?;
+                    match init_bare(&options.repo_path) {
+                        Ok(_) => open().map_err(git_err(&location, "open repository"))?,
+                        Err(init_err) => wait_for_open().ok_or_else(|| {
+                            git_err(&location, "create bare repository")(init_err)
+                        })?,
+                    }
+                }
+            }
+        };
+        if local {
+            shared_repo(&options.repo_path, Some(&repo));
+        }
+        Ok(Self::from_repo(repo, options, ref_name))
+    }
+
+    fn from_repo(
+        repo: gix::ThreadSafeRepository,
+        options: StoreOptions,
+        ref_name: FullName,
+    ) -> GitBackend {
+        let prefix = options
+            .prefix
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        GitBackend {
+            repo: std::sync::RwLock::new(repo),
+            repo_path: options.repo_path,
+            branch: options.branch,
+            ref_name,
+            prefix,
+            kind: options.kind,
+            author: options.author,
+            clock: options.clock,
+            max_attempts: options.max_attempts.max(1),
+            git_env: options.git,
+            remote: options.remote.map(|r| RemoteState {
+                url: r.url,
+                support_files: r.support_files,
+                settings: r.settings,
+            }),
+        }
+    }
+
+    pub(crate) fn location(&self) -> String {
+        let place = match &self.remote {
+            Some(r) => remote::redact(&r.url),
+            None => self.repo_path.display().to_string(),
+        };
+        if self.prefix.is_empty() {
+            format!("{place} (branch {})", self.branch)
+        } else {
+            format!(
+                "{place} (branch {}, folder {})",
+                self.branch,
+                self.prefix.join("/")
+            )
+        }
+    }
+
+    pub(crate) fn repo_path(&self) -> &Path {
+        &self.repo_path
+    }
+
+    /// Returns the remote URL as configured (credentials included), if the store has one.
+    pub(crate) fn remote_url(&self) -> Option<&str> {
+        self.remote.as_ref().map(|r| r.url.as_str())
+    }
+
+    pub(crate) fn branch(&self) -> &str {
+        &self.branch
+    }
+
+    pub(crate) fn local(&self) -> gix::Repository {
+        let handle = match self.repo.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        let mut repo = handle.to_thread_local();
+        repo.object_cache_size_if_unset(4 * 1024 * 1024);
+        repo
+    }
+
+    fn tip(&self, repo: &gix::Repository) -> StoreResult<Option<ObjectId>> {
+        let loc = self.location();
+        let reference = repo
+            .try_find_reference(self.ref_name.as_ref())
+            .map_err(git_err(&loc, format!("read branch {}", self.branch)))?;
+        match reference {
+            None => Ok(None),
+            Some(mut r) => {
+                let id = r
+                    .peel_to_id()
+                    .map_err(git_err(&loc, format!("resolve branch {}", self.branch)))?;
+                Ok(Some(id.detach()))
+            }
+        }
+    }
+
+    pub(crate) fn tip_hex(&self) -> StoreResult<Option<String>> {
+        self.maybe_fetch()?;
+        let repo = self.local();
+        Ok(self.tip(&repo)?.map(|id| id.to_string()))
+    }
+
+    /// Returns the tree id of the store folder in `commit`, if present.
+    fn store_tree(
+        &self,
+        repo: &gix::Repository,
+        commit: ObjectId,
+    ) -> StoreResult<Option<ObjectId>> {
+        let loc = self.location();
+        let commit = repo
+            .find_commit(commit)
+            .map_err(git_err(&loc, "read commit"))?;
+        let root = commit
+            .tree_id()
+            .map_err(git_err(&loc, "read commit tree"))?
+            .detach();
+        self.folder_tree(repo, root)
+    }
+
+    /// Returns the tree id of the store folder below the branch root tree `root`.
+    fn folder_tree(&self, repo: &gix::Repository, root: ObjectId) -> StoreResult<Option<ObjectId>> {
+        let loc = self.location();
+        if self.prefix.is_empty() {
+            return Ok(Some(root));
+        }
+        let tree = repo.find_tree(root).map_err(git_err(&loc, "read tree"))?;
+        let entry = tree
+            .lookup_entry(self.prefix.iter().map(String::as_str))
+            .map_err(git_err(&loc, "read tree"))?;
+        Ok(entry.filter(|e| e.mode().is_tree()).map(|e| e.object_id()))
+    }
+
+    /// A read view at the commit `rev` names (a branch, tag or commit id of the store's
+    /// repository). For a remote store, a revision the cache does not know is fetched from
+    /// the remote first, so `plan --intent <pull request branch>` works in a fresh CI job.
+    pub(crate) fn snapshot_at(&self, rev: &str) -> StoreResult<Snapshot<'_>> {
+        self.maybe_fetch()?;
+        let loc = self.location();
+        let repo = self.local();
+        let id = match repo.rev_parse_single(rev) {
+            Ok(id) => id.detach(),
+            Err(e) => match &self.remote {
+                Some(remote) if !remote.settings.offline => {
+                    match remote::fetch_rev(&self.git_env, &self.repo_path, &remote.url, rev)
+                        .map_err(|f| self.remote_error(remote, "fetch a revision from", f))?
+                    {
+                        Some(id) => id,
+                        None => return Err(git_err(&loc, format!("resolve revision {rev}"))(e)),
+                    }
+                }
+                _ => return Err(git_err(&loc, format!("resolve revision {rev}"))(e)),
+            },
+        };
+        let id = repo
+            .find_object(id)
+            .map_err(git_err(&loc, format!("read revision {rev}")))?
+            .peel_to_commit()
+            .map_err(git_err(&loc, format!("revision {rev} is not a commit")))?
+            .id;
+        let tree = self.store_tree(&repo, id)?;
+        let snap = Snapshot {
+            backend: self,
+            repo,
+            tree,
+            tip: Some(id),
+        };
+        snap.check_marker()?;
+        Ok(snap)
+    }
+
+    pub(crate) fn snapshot(&self) -> StoreResult<Snapshot<'_>> {
+        self.maybe_fetch()?;
+        self.snapshot_local()
+    }
+
+    /// A read view at the cache's tip, without fetching.
+    fn snapshot_local(&self) -> StoreResult<Snapshot<'_>> {
+        let repo = self.local();
+        let tip = self.tip(&repo)?;
+        self.snapshot_on(repo, tip)
+    }
+
+    /// A read view of this store's folder in the commit `tip` (`None`: an empty branch),
+    /// read through `repo`.
+    fn snapshot_on(
+        &self,
+        repo: gix::Repository,
+        tip: Option<ObjectId>,
+    ) -> StoreResult<Snapshot<'_>> {
+        let tree = match tip {
+            Some(tip) => self.store_tree(&repo, tip)?,
+            None => None,
+        };
+        let snap = Snapshot {
+            backend: self,
+            repo,
+            tree,
+            tip,
+        };
+        snap.check_marker()?;
+        Ok(snap)
+    }
+
+    /// True for a store kept in a remote repository through a local cache.
+    pub(crate) fn is_remote(&self) -> bool {
+        self.remote.is_some()
+    }
+
+    pub(crate) fn full_path(&self, rel: &[String]) -> Vec<String> {
+        let mut out = self.prefix.clone();
+        out.extend(rel.iter().cloned());
+        out
+    }
+}
+
+/// Runs `f`, adding the time it took to `slot`.
+fn timed<T>(slot: &mut Duration, f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = f();
+    *slot += start.elapsed();
+    out
+}
+
+/// Returns the process-wide handle of the repository at `path`, registering `insert` first
+/// when given.
+fn shared_repo(
+    path: &Path,
+    insert: Option<&gix::ThreadSafeRepository>,
+) -> Option<gix::ThreadSafeRepository> {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex};
+    static REPOS: LazyLock<Mutex<HashMap<PathBuf, gix::ThreadSafeRepository>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+    let mut repos = REPOS.lock().ok()?;
+    if let Some(repo) = insert {
+        repos.insert(path.to_path_buf(), repo.clone());
+    }
+    repos.get(path).cloned()
+}

@@ -1,0 +1,463 @@
+//! Reading a store at one commit: [`Snapshot`], a consistent view of the store folder in
+//! one commit (the tip when it was taken, a revision, or a preview).
+//!
+//! It reads documents and links by ref (links resolved as spec §3.3 says: the deepest
+//! linked prefix wins, single level), matches globs by walking only below their literal
+//! prefix, and lists files for validation. Every file read is checked to be a plain file
+//! (not a symlink or gitlink) and parsed as canonical YAML; the format marker is checked
+//! when the view is made. Nothing here writes.
+
+use gix::ObjectId;
+use gix::objs::tree::EntryKind;
+use serde_json::Value;
+
+use super::{GitBackend, git_err};
+use crate::refs::{Glob, Ref};
+use crate::store::layout::{self, Area, DOC_FILE, FORMAT_VERSION, LINK_FILE, MARKER_FILE};
+use crate::store::matcher::SegmentMatcher;
+use crate::store::{Entry, FileKind, MatchOptions, StoreError, StoreResult};
+use crate::yaml;
+
+/// A consistent read view at one tip.
+pub(crate) struct Snapshot<'a> {
+    pub(super) backend: &'a GitBackend,
+    pub(super) repo: gix::Repository,
+    /// The store folder's tree, if the branch and folder exist.
+    pub(super) tree: Option<ObjectId>,
+    pub(super) tip: Option<ObjectId>,
+}
+
+impl Snapshot<'_> {
+    pub(super) fn loc(&self) -> String {
+        self.backend.location()
+    }
+
+    /// Returns the path inside the branch of `rel` (relative to the store folder).
+    pub(crate) fn full_path(&self, rel: &[String]) -> String {
+        self.backend.full_path(rel).join("/")
+    }
+
+    pub(super) fn check_marker(&self) -> StoreResult<()> {
+        let Some(bytes) = self.read_file(&[MARKER_FILE.to_string()])? else {
+            return Ok(());
+        };
+        #[derive(serde::Deserialize)]
+        struct Marker {
+            format: Option<Value>,
+            kind: Option<String>,
+        }
+        let path = self.backend.full_path(&[MARKER_FILE.to_string()]).join("/");
+        let text = String::from_utf8_lossy(&bytes);
+        let marker: Marker = yaml::from_str(&text).map_err(|source| StoreError::Corrupt {
+            path: path.clone(),
+            location: self.loc(),
+            source,
+        })?;
+        let format = marker.format.unwrap_or(Value::Null);
+        if format.as_u64() != Some(FORMAT_VERSION) {
+            return Err(StoreError::UnsupportedFormat {
+                location: self.loc(),
+                found: format.to_string(),
+                expected: FORMAT_VERSION,
+            });
+        }
+        if let Some(kind) = marker.kind
+            && kind != self.backend.kind.as_str()
+        {
+            return Err(StoreError::WrongKind {
+                location: self.loc(),
+                found: kind,
+                expected: self.backend.kind,
+            });
+        }
+        Ok(())
+    }
+
+    /// Looks up a path relative to the store folder.
+    pub(super) fn lookup(&self, rel: &[String]) -> StoreResult<Option<(EntryKind, ObjectId)>> {
+        let Some(tree) = self.tree else {
+            return Ok(None);
+        };
+        let loc = self.loc();
+        let tree = self
+            .repo
+            .find_tree(tree)
+            .map_err(git_err(&loc, "read tree"))?;
+        let entry = tree
+            .lookup_entry(rel.iter().map(String::as_str))
+            .map_err(git_err(&loc, "read tree"))?;
+        Ok(entry.map(|e| (e.mode().kind(), e.object_id())))
+    }
+
+    pub(super) fn read_file(&self, rel: &[String]) -> StoreResult<Option<Vec<u8>>> {
+        match self.lookup(rel)? {
+            Some((kind, id)) if kind != EntryKind::Tree => {
+                let loc = self.loc();
+                check_file_kind(kind, &self.backend.full_path(rel).join("/"), &loc)?;
+                let blob = self
+                    .repo
+                    .find_blob(id)
+                    .map_err(git_err(&loc, "read blob"))?;
+                Ok(Some(blob.data.clone()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    pub(crate) fn raw_document(&self, area: Area, r: &Ref) -> StoreResult<Option<String>> {
+        Ok(self
+            .read_file(&layout::doc_path(area, r))?
+            .map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    pub(crate) fn entry(&self, area: Area, r: &Ref) -> StoreResult<Option<Entry>> {
+        let loc = self.loc();
+        let doc = layout::doc_path(area, r);
+        if let Some((kind, id)) = self.lookup(&doc)?
+            && kind != EntryKind::Tree
+        {
+            let path = self.backend.full_path(&doc).join("/");
+            check_file_kind(kind, &path, &loc)?;
+            return decode_entry(&self.repo, id, false, &path, &loc).map(Some);
+        }
+        if area == Area::Records {
+            let link = layout::link_path(area, r);
+            if let Some((kind, id)) = self.lookup(&link)?
+                && kind != EntryKind::Tree
+            {
+                let path = self.backend.full_path(&link).join("/");
+                check_file_kind(kind, &path, &loc)?;
+                return decode_entry(&self.repo, id, true, &path, &loc).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    pub(super) fn link_at(&self, r: &Ref) -> StoreResult<Option<Ref>> {
+        let link = layout::link_path(Area::Records, r);
+        match self.lookup(&link)? {
+            Some((kind, id)) if kind != EntryKind::Tree => {
+                let path = self.backend.full_path(&link).join("/");
+                check_file_kind(kind, &path, &self.loc())?;
+                match decode_entry(&self.repo, id, true, &path, &self.loc())? {
+                    Entry::Link(t) => Ok(Some(t)),
+                    Entry::Document(_) => Ok(None),
+                }
+            }
+            _ => Ok(None),
+        }
+    }
+
+    pub(crate) fn resolve_link(&self, r: &Ref) -> StoreResult<Ref> {
+        resolve_with(r, |candidate| self.link_at(candidate))
+    }
+
+    pub(crate) fn get(&self, r: &Ref) -> StoreResult<Value> {
+        let resolved = self.resolve_link(r)?;
+        let bare = resolved.without_fragment();
+        let not_found = || StoreError::NotFound { r: r.to_string() };
+        let value = match self.entry(Area::Records, &bare)? {
+            Some(Entry::Document(v)) => v,
+            Some(Entry::Link(_)) | None => return Err(not_found()),
+        };
+        let mut current = &value;
+        for seg in resolved.fragment_segments() {
+            current = match current {
+                Value::Object(map) => map.get(seg).ok_or_else(not_found)?,
+                _ => return Err(not_found()),
+            };
+        }
+        if current.is_null() && !resolved.fragment.is_empty() {
+            return Err(not_found());
+        }
+        Ok(current.clone())
+    }
+
+    /// Lists the direct children (name, kind, id) of the tree at `rel`.
+    pub(super) fn children(
+        &self,
+        tree: ObjectId,
+    ) -> StoreResult<Vec<(String, EntryKind, ObjectId)>> {
+        let loc = self.loc();
+        let tree = self
+            .repo
+            .find_tree(tree)
+            .map_err(git_err(&loc, "read tree"))?;
+        let decoded = tree.decode().map_err(git_err(&loc, "decode tree"))?;
+        Ok(decoded
+            .entries
+            .iter()
+            .map(|e| (e.filename.to_string(), e.mode.kind(), e.oid.to_owned()))
+            .collect())
+    }
+
+    pub(crate) fn match_refs(
+        &self,
+        area: Area,
+        globs: &[Glob],
+        options: MatchOptions,
+    ) -> StoreResult<Vec<Ref>> {
+        let mut out = Vec::new();
+        let Some(root) = self.lookup(&[area.dir().to_string()])? else {
+            return Ok(out);
+        };
+        if root.0 != EntryKind::Tree {
+            return Ok(out);
+        }
+        for glob in globs {
+            let matcher = SegmentMatcher::new(glob);
+            // Walk only below the glob's literal prefix.
+            let prefix = glob.literal_prefix_segments();
+            let mut start = root.1;
+            let mut path: Vec<String> = Vec::new();
+            let mut found = true;
+            for seg in &prefix {
+                match self
+                    .children(start)?
+                    .into_iter()
+                    .find(|(n, k, _)| n == seg && *k == EntryKind::Tree)
+                {
+                    Some((_, _, id)) => {
+                        start = id;
+                        path.push(seg.clone());
+                    }
+                    None => {
+                        found = false;
+                        break;
+                    }
+                }
+            }
+            if !found {
+                continue;
+            }
+            let states = matcher.advance_all(&path);
+            self.walk(start, &mut path, &states, glob, &matcher, options, &mut out)?;
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn walk(
+        &self,
+        tree: ObjectId,
+        path: &mut Vec<String>,
+        states: &crate::store::matcher::States,
+        glob: &Glob,
+        matcher: &SegmentMatcher,
+        options: MatchOptions,
+        out: &mut Vec<Ref>,
+    ) -> StoreResult<()> {
+        if states.is_dead() {
+            return Ok(());
+        }
+        let children = self.children(tree)?;
+        let has_link = children
+            .iter()
+            .any(|(n, k, _)| n == LINK_FILE && *k != EntryKind::Tree);
+        let has_doc = children
+            .iter()
+            .any(|(n, k, _)| n == DOC_FILE && *k != EntryKind::Tree);
+        if has_link && options.no_links {
+            return Ok(());
+        }
+        if (has_doc || has_link) && !path.is_empty() {
+            let joined = path.join("/");
+            if glob.matches(&joined) {
+                let segs: Vec<&str> = path.iter().map(String::as_str).collect();
+                if let Ok(r) = Ref::from_storage_segments(&segs) {
+                    out.push(r);
+                }
+            }
+        }
+        for (name, kind, id) in children {
+            if kind != EntryKind::Tree {
+                continue;
+            }
+            let next = matcher.advance(states, &name);
+            if next.is_dead() {
+                continue;
+            }
+            path.push(name);
+            self.walk(id, path, &next, glob, matcher, options, out)?;
+            path.pop();
+        }
+        Ok(())
+    }
+}
+
+/// Resolves links in `r` with `link_at` answering "is there a link exactly at this ref?".
+///
+/// Candidates are the ref without fragment and then each of its `/`-prefixes, deepest
+/// first; the first link found replaces that prefix (spec §3.3).
+pub(crate) fn resolve_with(
+    r: &Ref,
+    mut link_at: impl FnMut(&Ref) -> StoreResult<Option<Ref>>,
+) -> StoreResult<Ref> {
+    let bare = r.without_fragment();
+    let segments = bare.storage_segments();
+    for len in (1..=segments.len()).rev() {
+        let candidate_segs: Vec<&str> = segments[..len].iter().map(String::as_str).collect();
+        let Ok(candidate) = Ref::from_storage_segments(&candidate_segs) else {
+            continue;
+        };
+        if let Some(target) = link_at(&candidate)? {
+            let mut new_segs = target.storage_segments();
+            new_segs.extend(segments[len..].iter().cloned());
+            let segs: Vec<&str> = new_segs.iter().map(String::as_str).collect();
+            let resolved = Ref::from_storage_segments(&segs)?;
+            return Ok(if r.fragment.is_empty() {
+                resolved
+            } else {
+                resolved.with_fragment(&r.fragment)
+            });
+        }
+    }
+    Ok(r.clone())
+}
+
+impl Snapshot<'_> {
+    /// Returns the tree id of an area (`refs/`, `applied/`), if present.
+    pub(crate) fn area_tree(&self, area: Area) -> StoreResult<Option<ObjectId>> {
+        Ok(match self.lookup(&[area.dir().to_string()])? {
+            Some((EntryKind::Tree, id)) => Some(id),
+            _ => None,
+        })
+    }
+
+    /// Returns the tree `id` (from the object cache when it was read before).
+    pub(crate) fn find_tree(&self, id: ObjectId) -> StoreResult<gix::Tree<'_>> {
+        self.repo
+            .find_tree(id)
+            .map_err(git_err(&self.loc(), "read tree"))
+    }
+
+    /// The error for a tree object that does not decode.
+    pub(crate) fn corrupt_tree(&self, id: ObjectId) -> StoreError {
+        StoreError::Git {
+            location: self.loc(),
+            action: "decode tree".to_string(),
+            source: format!("tree {id} is not a well-formed tree object").into(),
+        }
+    }
+
+    /// Returns the document in the blob `id`, the file of `r` in `area` (for messages).
+    pub(crate) fn document_by_id(&self, area: Area, r: &Ref, id: ObjectId) -> StoreResult<Value> {
+        let path = self.backend.full_path(&layout::doc_path(area, r)).join("/");
+        let loc = self.loc();
+        let blob = self
+            .repo
+            .find_blob(id)
+            .map_err(git_err(&loc, format!("read {path}")))?;
+        parse_document(&blob.data, &path, &loc)
+    }
+}
+
+/// A file found under an area by [`Snapshot::files`].
+#[derive(Clone, Debug)]
+pub(crate) struct RawFile {
+    /// Path relative to the area folder.
+    pub rel: Vec<String>,
+    /// Path inside the branch, for messages.
+    pub path: String,
+    /// What kind of entry it is.
+    pub kind: FileKind,
+    /// The content (empty for a gitlink).
+    pub bytes: Vec<u8>,
+}
+
+impl Snapshot<'_> {
+    /// Lists every file below an area, depth first.
+    pub(crate) fn files(&self, area: Area) -> StoreResult<Vec<RawFile>> {
+        let mut out = Vec::new();
+        let Some(root) = self.area_tree(area)? else {
+            return Ok(out);
+        };
+        let mut stack = vec![(root, Vec::<String>::new())];
+        let loc = self.loc();
+        while let Some((tree, rel)) = stack.pop() {
+            for (name, kind, id) in self.children(tree)? {
+                let mut p = rel.clone();
+                p.push(name);
+                if kind == EntryKind::Tree {
+                    stack.push((id, p));
+                } else {
+                    let file_kind = FileKind::of(kind);
+                    // A gitlink names a commit of another repository: there is no blob.
+                    let bytes = if file_kind == FileKind::Submodule {
+                        Vec::new()
+                    } else {
+                        self.repo
+                            .find_blob(id)
+                            .map_err(git_err(&loc, "read blob"))?
+                            .data
+                            .clone()
+                    };
+                    let mut full = vec![area.dir().to_string()];
+                    full.extend(p.iter().cloned());
+                    out.push(RawFile {
+                        path: self.backend.full_path(&full).join("/"),
+                        rel: p,
+                        kind: file_kind,
+                        bytes,
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| a.rel.cmp(&b.rel));
+        Ok(out)
+    }
+
+    /// Returns the commit this view reads.
+    pub(crate) fn commit_id(&self) -> Option<ObjectId> {
+        self.tip
+    }
+}
+
+pub(super) fn decode_entry(
+    repo: &gix::Repository,
+    id: ObjectId,
+    is_link: bool,
+    path: &str,
+    loc: &str,
+) -> StoreResult<Entry> {
+    let blob = repo
+        .find_blob(id)
+        .map_err(git_err(loc, format!("read {path}")))?;
+    let text = String::from_utf8_lossy(&blob.data);
+    if is_link {
+        let target = Ref::parse(text.trim()).map_err(|source| StoreError::CorruptLink {
+            path: path.to_string(),
+            location: loc.to_string(),
+            source,
+        })?;
+        Ok(Entry::Link(target))
+    } else {
+        parse_document(&blob.data, path, loc).map(Entry::Document)
+    }
+}
+
+/// Refuses a tree entry that is not a plain file where a document or link is expected: a
+/// symlink's blob is its target path and a gitlink names a commit of another repository,
+/// so neither may be read as a document.
+pub(super) fn check_file_kind(kind: EntryKind, path: &str, loc: &str) -> StoreResult<()> {
+    match FileKind::of(kind) {
+        FileKind::File => Ok(()),
+        other => Err(StoreError::NotAFile {
+            path: path.to_string(),
+            location: loc.to_string(),
+            what: other.describe(),
+        }),
+    }
+}
+
+/// Parses a document file's bytes; `path` and `loc` name the file in errors.
+pub(super) fn parse_document(bytes: &[u8], path: &str, loc: &str) -> StoreResult<Value> {
+    let text = String::from_utf8_lossy(bytes);
+    yaml::from_str(&text).map_err(|source| StoreError::Corrupt {
+        path: path.to_string(),
+        location: loc.to_string(),
+        source,
+    })
+}
