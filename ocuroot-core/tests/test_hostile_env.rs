@@ -223,7 +223,7 @@ fn child(dir: &Path) {
     };
     assert_eq!(status, ReleaseStatus::Complete, "{release}");
     assert_eq!(
-        ws.state
+        ws.state()
             .get(&r("hostile/-/pkg.ocu.star/@/deploy/staging#output/v"))
             .expect("deployed"),
         json!(1)

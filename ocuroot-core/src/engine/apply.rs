@@ -10,10 +10,11 @@
 
 use std::collections::BTreeSet;
 
-use super::{Engine, EngineError, EngineResult, RunStatus, ref_of};
+use super::{Engine, EngineError, EngineResult, RunStatus};
 use crate::model::RunType;
 use crate::model::{self, Environment, RunDoc, RunFunction};
 use crate::plan::{Effect, Plan, package_releases};
+use crate::refs::SubpathType;
 use crate::refs::{Ref, names};
 use crate::store::{StoreError, Transaction};
 
@@ -125,7 +126,10 @@ impl Engine {
             } => {
                 state_tx.set(r, model::to_json(environment));
                 for release in packages {
-                    state_tx.set(&ref_of(&format!("{release}/op/check_envs"))?, self.marker());
+                    state_tx.set(
+                        &release.with_subpath(SubpathType::Op, "check_envs"),
+                        self.marker(),
+                    );
                 }
             }
             Effect::RemoveEnvironment { .. } | Effect::RemoveCustom => {
@@ -167,7 +171,7 @@ pub(crate) fn register_environments(engine: &Engine, envs: &[Environment]) -> En
                 name: env.name.clone(),
             });
         }
-        let r = ref_of(&format!("@/environment/{}", env.name))?;
+        let r = Ref::global(SubpathType::Environment, &env.name);
         let value = model::to_json(env);
         let raw = crate::yaml::to_canonical(&value)?;
         intent_tx.set(&r, value.clone());
@@ -178,7 +182,7 @@ pub(crate) fn register_environments(engine: &Engine, envs: &[Environment]) -> En
         state_tx.set(&r, value);
         for release in &releases {
             state_tx.set(
-                &ref_of(&format!("{release}/op/check_envs"))?,
+                &release.with_subpath(SubpathType::Op, "check_envs"),
                 engine.marker(),
             );
         }

@@ -16,6 +16,7 @@ use super::work::{WorkItem, WorkType};
 use super::{Engine, EngineError, EngineResult, ProgressEvent, decode, ref_of};
 use crate::config::REPO_CONFIG_FILE;
 use crate::model::{self, RunDoc};
+use crate::refs::SubpathType;
 use crate::refs::glob::escape;
 use crate::refs::{Glob, Ref};
 use crate::store::{Area, MatchOptions, Transaction};
@@ -68,7 +69,7 @@ impl Engine {
         self.cx
             .repo_name
             .as_ref()
-            .map(|repo| ref_of(&format!("{repo}/-/{REPO_CONFIG_FILE}/@/push/index")))
+            .map(|repo| Ok(Ref::repo_config(repo, "").with_subpath(SubpathType::Push, "index")))
             .transpose()
     }
 
@@ -183,7 +184,7 @@ impl Engine {
                 .insert(file.clone(), PushPackage { watch_files: watch });
         }
         let repo = self.cx.repo_name.clone().unwrap_or_default();
-        let at = ref_of(&format!("{repo}/-/{REPO_CONFIG_FILE}/@{commit}/push/index"))?;
+        let at = Ref::repo_config(&repo, &commit).with_subpath(SubpathType::Push, "index");
         let link = self.push_index_link()?.expect("repository name is known");
         let mut tx = Transaction::new(format!("push index\n\n{at}"));
         tx.set(&at, model::to_json(&index));
@@ -224,7 +225,7 @@ impl Engine {
             .ok()
             .and_then(|g| g.repo.head_id().ok().map(|id| id.to_string()))
             .unwrap_or_default();
-        let at = ref_of("@/push/intent_commit")?;
+        let at = Ref::global(SubpathType::Push, "intent_commit");
         let mut tx = Transaction::new(format!("push index\n\n{at}"));
         tx.set(&at, serde_json::json!({ "commit": head }));
         self.cx.state.commit(&tx)?;

@@ -7,11 +7,10 @@ use serde_json::Value;
 use super::claim::{ClaimState, claim_state};
 use super::query;
 use super::run::Candidate;
-use super::{
-    Engine, EngineError, EngineResult, ProgressEvent, RunStatus, decode, not_a_run, ref_of,
-};
+use super::{Engine, EngineError, EngineResult, ProgressEvent, RunStatus, decode, not_a_run};
 use crate::model::RunType;
 use crate::model::{self, Environment, ReleaseDoc, RunDoc, RunFunction};
+use crate::refs::SubpathType;
 use crate::refs::glob::escape;
 use crate::refs::{Glob, Ref, names};
 use crate::sdk::{LoadedPackage, PackageEval, PackageEvalOptions, evaluate_package};
@@ -179,7 +178,7 @@ impl Engine {
             }),
         );
         tx.set(
-            &ref_of(&format!("{release}/commit/{commit}"))?,
+            &release.with_subpath(SubpathType::Commit, commit),
             self.marker(),
         );
         self.add_first_runs(&mut tx, release, &loaded.package, false)?;
@@ -201,12 +200,16 @@ impl Engine {
         for phase in &package.phases {
             let mut this = Vec::new();
             for spec in &phase.tasks {
-                let task = ref_of(&format!("{release}/{}/{}", spec.kind(), spec.name()))?;
+                let kind = match spec {
+                    model::WorkSpec::Task(_) => SubpathType::Task,
+                    model::WorkSpec::Deploy(_) => SubpathType::Deploy,
+                };
+                let task = release.with_subpath(kind, spec.name());
                 this.push(format!("{task}/*/status/complete"));
                 if skip_existing && self.next_run_number(&task)? > 1 {
                     continue;
                 }
-                let run = ref_of(&format!("{task}/1"))?;
+                let run = task.child(1);
                 let doc = RunDoc {
                     run_type: if spec.kind() == "task" {
                         RunType::Task
@@ -296,7 +299,7 @@ impl Engine {
             let doc: RunDoc = decode(&run, "run", self.cx.state.get(&run)?)?;
             let task = not_a_run(run.run_task(), &run)?;
             let next = self.next_run_number(&task)?;
-            let new_run = ref_of(&format!("{task}/{next}"))?;
+            let new_run = task.child(next);
             let first = doc
                 .functions
                 .first()

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::claim::{ClaimState, RunningMarker};
-use super::{Engine, EngineResult, Progress, ProgressEvent, RunStatus, not_a_run, ref_of};
+use super::{Engine, EngineResult, Progress, ProgressEvent, RunStatus, not_a_run};
 use crate::clock::Clock;
 use crate::model::RunType;
 use crate::model::{
@@ -263,10 +263,11 @@ impl Engine {
             self.claim(&mut started, c)?;
             if c.run.is(SubpathType::Deploy) && doc.functions.len() == 1 {
                 let env = c.run.subpath.split('/').next().unwrap_or_default();
-                let intent_ref = ref_of(&format!(
-                    "{}/-/{}/@/deploy/{env}",
-                    c.run.repo, c.run.filename
-                ))?;
+                let intent_ref = Ref {
+                    release: Some(String::new()),
+                    ..c.run.package_ref()
+                }
+                .with_subpath(SubpathType::Deploy, env);
                 if doc.run_type == RunType::Down {
                     intent_tx.delete_if_exists(&intent_ref);
                     started.delete_applied(&intent_ref);
@@ -491,9 +492,14 @@ impl Engine {
                 continue;
             }
             let task = not_a_run(r.run.run_task(), &r.run)?;
-            let pkg = format!("{}/-/{}", r.run.repo, r.run.filename);
             for tag in &r.tags {
-                tx.link(&ref_of(&format!("{pkg}/@{tag}"))?, release);
+                tx.link(
+                    &Ref {
+                        release: Some(tag.clone()),
+                        ..r.run.package_ref()
+                    },
+                    release,
+                );
             }
             let summary = TaskSummary {
                 run_ref: r.run.to_string(),

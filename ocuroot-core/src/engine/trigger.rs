@@ -12,11 +12,12 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::work::WorkItem;
-use super::{Engine, EngineResult, ProgressEvent, decode, ref_of};
+use super::{Engine, EngineResult, ProgressEvent, decode};
 use crate::config::{self, REPO_CONFIG_FILE, StoreSelection, StoreSpec};
 use crate::model::RepoConfigDoc;
 use crate::redact::redact_url;
 use crate::refs::Glob;
+use crate::refs::Ref;
 use crate::refs::glob::escape;
 use crate::store::{Area, Entry, MatchOptions, Transaction};
 
@@ -45,8 +46,8 @@ impl Engine {
             return Ok(());
         };
         let commit = self.cx.commit_name();
-        let at = ref_of(&format!("{repo}/-/{REPO_CONFIG_FILE}/@{commit}"))?;
-        let latest = ref_of(&format!("{repo}/-/{REPO_CONFIG_FILE}/@"))?;
+        let at = Ref::repo_config(repo, commit);
+        let latest = Ref::repo_config(repo, "");
         let mut remotes: Vec<String> = self.cx.config.remotes.clone().unwrap_or_default();
         remotes.extend(self.cx.origin_url.as_deref().map(str::to_string));
         let doc = RepoConfigDoc {
@@ -148,8 +149,8 @@ impl Engine {
     }
 
     fn trigger(&self, repo: &str, commit: &str) -> EngineResult<Triggered> {
-        let at = ref_of(&format!("{repo}/-/{REPO_CONFIG_FILE}/@{commit}"))?;
-        let latest = ref_of(&format!("{repo}/-/{REPO_CONFIG_FILE}/@"))?;
+        let at = Ref::repo_config(repo, commit);
+        let latest = Ref::repo_config(repo, "");
         let doc = match self.cx.state.try_get(&at)? {
             Some(v) => Some(v),
             None => self.cx.state.try_get(&latest)?,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::claim::{ClaimState, claim_state};
-use super::{Engine, EngineError, EngineResult, RunStatus, decode, not_a_run, ref_of};
+use super::{Engine, EngineError, EngineResult, RunStatus, decode, not_a_run};
 use crate::intent::IntentKind;
 use crate::model::RunType;
 use crate::model::{self, ReleaseDoc, RunDoc, RunFunction, TaskSummary};
@@ -448,7 +448,7 @@ impl Engine {
                 && let Some(entry) = self.deployment_inputs_changed(&item.r, None)?
             {
                 let next = self.next_run_number(&item.r)?;
-                let run = ref_of(&format!("{}/{next}", item.r))?;
+                let run = item.r.child(next);
                 let doc = RunDoc {
                     run_type: RunType::Up,
                     release: item.r.release_ref().to_string(),
