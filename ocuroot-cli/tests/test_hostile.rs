@@ -352,6 +352,34 @@ fn issue_12_documents_are_held_to_the_size_limit() {
     assert_refused(&out, &["OCU_CFG_max_depth"]);
 }
 
+// "`state set -f starlark` with `[x for x in range(100000000)]` writes a 1.09 GB blob":
+// the value is bounded while it evaluates, not once it exists, so the command stops at
+// the evaluation budget (peak memory in docs/limits.md); a repetition that would take
+// gigabytes in one step is refused before it is built.
+#[test]
+fn issue_12_starlark_values_are_bounded_while_they_evaluate() {
+    let env = with_both_branches();
+    let before = tips(&env);
+    for expr in [
+        "[x for x in range(100000000)]",
+        "\"aaaaaaaaaa\" * 2147483647",
+        "[1, 2, 3] * 2147483647",
+    ] {
+        let out = env.run(&["state", "set", "-f", "starlark", "@/custom/big", expr]);
+        assert_refused(
+            &out,
+            &[
+                "cannot set @/custom/big",
+                "<expression> is over a limit",
+                "max_document_bytes",
+                "docs/limits.md",
+            ],
+        );
+    }
+    assert_eq!(tips(&env), before);
+    assert!(!exists(&env, "@/custom/big"));
+}
+
 // "a `-f starlark` value can run `shell()`."
 #[test]
 fn issue_12_starlark_values_have_no_host_access() {

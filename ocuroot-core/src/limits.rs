@@ -174,6 +174,17 @@ pub enum LimitError {
         /// The setting that raises the limit.
         setting: &'static str,
     },
+    /// A Starlark expression that needed more memory or steps than its budget while it
+    /// was evaluated ([`expression_budget`]).
+    #[error(
+        "evaluating it needs more than {limit} {unit} (budget derived from max_document_bytes)"
+    )]
+    Evaluation {
+        /// The budget that was exhausted.
+        limit: usize,
+        /// `bytes of memory` or `steps`.
+        unit: &'static str,
+    },
     /// A number that no document can hold exactly.
     #[error(
         "number {number} cannot be stored exactly (integers must fit in 64 bits, other numbers in a double)"
@@ -193,6 +204,27 @@ impl LimitError {
             limit: limits.max_document_bytes,
             setting: "max_document_bytes",
         }
+    }
+}
+
+/// The budget of one `-f starlark` expression while it evaluates: the result must render
+/// within [`Limits::max_document_bytes`], so an evaluation may use a fixed multiple of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExpressionBudget {
+    /// The most bytes the evaluation's Starlark heap may hold: 16 times the document limit
+    /// (16 MiB by default), room for the garbage a comprehension leaves behind.
+    pub heap_bytes: usize,
+    /// The most steps (function calls and loop iterations, as Starlark counts ticks): one
+    /// per byte of the document limit (1,048,576 by default); an item of a document costs
+    /// more than a byte, so every expression whose value fits a document fits the budget.
+    pub steps: u64,
+}
+
+/// Returns the budget of a `-f starlark` expression under `limits`.
+pub fn expression_budget(limits: &Limits) -> ExpressionBudget {
+    ExpressionBudget {
+        heap_bytes: limits.max_document_bytes.saturating_mul(16),
+        steps: u64::try_from(limits.max_document_bytes).unwrap_or(u64::MAX),
     }
 }
 
