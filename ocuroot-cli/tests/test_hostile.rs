@@ -581,3 +581,66 @@ fn issue_12_remote_credentials_are_secrets_of_the_process() {
     let leaks = files_containing(&env2.root().join("home"), TOKEN);
     assert!(leaks.is_empty(), "{leaks:?}");
 }
+
+/// A `repo.ocu.star` whose Git store (the remote in `$STORE_REMOTE`) has `support_files`
+/// (a Starlark dict literal) on line 3.
+fn support_files_config(files: &str) -> String {
+    format!(
+        "repo_alias(\"demo\")\nremote = env()[\"STORE_REMOTE\"]\nstore.set(store.git(remote, branch = \"main\", support_files = {files}))\n"
+    )
+}
+
+// Issue 12 ("depth and size limits everywhere outside input is parsed or produced: … support
+// files"): `store.git(support_files = …)` is held to the limits and to paths the store
+// branch can hold, refused at the call (file and line named) before anything is written.
+#[test]
+fn issue_12_support_files_are_held_to_the_limits() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let remote = tmp.path().join("store.git");
+    bare_remote(&remote);
+    let mut env = TestEnv::with_config(&support_files_config(
+        "{\".github/workflows/ocuroot.yml\": \"on: push\\n\"}",
+    ));
+    env.set_env("STORE_REMOTE", &format!("file://{}", remote.display()));
+    env.run(&["state", "set", "@/custom/a", "1"]).success();
+    let shown = git(&remote, &["show", "main:.github/workflows/ocuroot.yml"]);
+    assert_eq!(shown, "on: push\n");
+    let before = env.tip(&remote, "main");
+    let big = format!("{{\"big.txt\": \"x\" * {}}}", (1 << 20) + 1);
+    let many = format!(
+        "{{\"f\" + str(i): \"\" for i in range({})}}",
+        ocuroot_core::limits::DEFAULT_MAX_SUPPORT_FILES + 1
+    );
+    let deep = format!("{{\"{}\": \"x\"}}", vec!["d"; 129].join("/"));
+    for (files, needles) in [
+        (
+            "{\".git/config\": \"x\"}",
+            &[".git/config", "a name Git reserves"][..],
+        ),
+        ("{\".gitmodules\": \"x\"}", &[".gitmodules"]),
+        ("{\"../escape\": \"x\"}", &["../escape"]),
+        ("{\"/etc/x\": \"x\"}", &["/etc/x"]),
+        (
+            "{\"intent/refs/@/custom/a/#.yaml\": \"2\"}",
+            &["belongs to the store"],
+        ),
+        ("{\"refs/x\": \"x\"}", &["refs/x", "belongs to the store"]),
+        (
+            "{\"ci\": \"x\", \"ci/a.yml\": \"y\"}",
+            &["also the folder of"],
+        ),
+        (&big, &["max_document_bytes"]),
+        (&many, &["max_support_files"]),
+        (&deep, &["max_depth"]),
+    ] {
+        env.write_file("repo.ocu.star", &support_files_config(files));
+        let out = env.run(&["state", "set", "@/custom/b", "2"]);
+        let mut all = vec!["repo.ocu.star:3:11", "store.git"];
+        all.extend_from_slice(needles);
+        assert_refused(&out, &all);
+        assert_eq!(env.tip(&remote, "main"), before, "{files}");
+    }
+    let files = git(&remote, &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(!files.contains("@/custom/b"), "{files}");
+    git(&remote, &["fsck", "--strict"]);
+}

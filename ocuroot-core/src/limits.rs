@@ -12,7 +12,10 @@
 //!   `state set` values, task outputs, release and run records);
 //! - logs ([`Limits::max_log_bytes`], default 16 MiB): the stored logs of one run;
 //! - sources ([`Limits::max_source_bytes`], default 1 MiB): one `*.ocu.star` file, support
-//!   file or `-f starlark` expression.
+//!   file or `-f starlark` expression;
+//! - the support files of a Git store (`store.git(support_files = ...)`): at most
+//!   [`Limits::max_support_files`] (default 64), paths at most `max_depth` folders deep,
+//!   contents at most `max_document_bytes` together (checked in `config/store.rs`).
 //!
 //! Numbers keep their value: a number that YAML or JSON spells but that a document cannot
 //! hold exactly (an integer outside the 64-bit range such as a 30-digit integer, `1e400`)
@@ -39,6 +42,8 @@ pub struct Limits {
     pub max_log_bytes: usize,
     /// The largest Starlark source (a file or an expression), in bytes.
     pub max_source_bytes: usize,
+    /// The most files `store.git(support_files = ...)` may ask for.
+    pub max_support_files: usize,
 }
 
 /// The default nesting limit.
@@ -49,6 +54,8 @@ pub const DEFAULT_MAX_DOCUMENT_BYTES: usize = 1 << 20;
 pub const DEFAULT_MAX_LOG_BYTES: usize = 16 << 20;
 /// The default source size limit (1 MiB).
 pub const DEFAULT_MAX_SOURCE_BYTES: usize = 1 << 20;
+/// The default number of support files of a Git store.
+pub const DEFAULT_MAX_SUPPORT_FILES: usize = 64;
 
 /// The hardest nesting limit [`configure`] accepts: deeper values would need more stack
 /// than the threads that convert them have, whatever the setting says.
@@ -61,22 +68,25 @@ impl Default for Limits {
             max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
             max_log_bytes: DEFAULT_MAX_LOG_BYTES,
             max_source_bytes: DEFAULT_MAX_SOURCE_BYTES,
+            max_support_files: DEFAULT_MAX_SUPPORT_FILES,
         }
     }
 }
 
 /// The settings that override the defaults, as named in `OCU_CFG_` variables.
-pub const SETTINGS: [&str; 4] = [
+pub const SETTINGS: [&str; 5] = [
     "max_depth",
     "max_document_bytes",
     "max_log_bytes",
     "max_source_bytes",
+    "max_support_files",
 ];
 
 impl Limits {
     /// Returns the defaults overridden by the settings in `env` (`OCU_CFG_max_depth`,
-    /// `OCU_CFG_max_document_bytes`, `OCU_CFG_max_log_bytes`, `OCU_CFG_max_source_bytes`;
-    /// byte counts are plain integers). Empty values are ignored.
+    /// `OCU_CFG_max_document_bytes`, `OCU_CFG_max_log_bytes`, `OCU_CFG_max_source_bytes`,
+    /// `OCU_CFG_max_support_files`; byte counts are plain integers). Empty values are
+    /// ignored.
     ///
     /// # Errors
     ///
@@ -108,6 +118,7 @@ impl Limits {
                 "max_depth" => limits.max_depth = n,
                 "max_document_bytes" => limits.max_document_bytes = n,
                 "max_log_bytes" => limits.max_log_bytes = n,
+                "max_support_files" => limits.max_support_files = n,
                 _ => limits.max_source_bytes = n,
             }
         }
@@ -130,6 +141,7 @@ static CURRENT: RwLock<Limits> = RwLock::new(Limits {
     max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
     max_log_bytes: DEFAULT_MAX_LOG_BYTES,
     max_source_bytes: DEFAULT_MAX_SOURCE_BYTES,
+    max_support_files: DEFAULT_MAX_SUPPORT_FILES,
 });
 
 /// Sets the process-wide limits (the depth is capped at [`HARD_MAX_DEPTH`]).

@@ -40,6 +40,7 @@ mod resolve;
 
 pub use glob::{Glob, GlobError};
 pub use natural::natural_cmp;
+pub(crate) use parse::is_invisible;
 pub use parse::{ErrorKind, MAX_REF_LEN, MAX_SEGMENT_LEN, RefParseError};
 pub use resolve::{ReduceError, reduce};
 
