@@ -227,8 +227,10 @@ pub struct ExpressionBudget {
     /// (16 MiB by default), room for the garbage a comprehension leaves behind.
     pub heap_bytes: usize,
     /// The most steps (function calls and loop iterations, as Starlark counts ticks): one
-    /// per byte of the document limit (1,048,576 by default); an item of a document costs
-    /// more than a byte, so every expression whose value fits a document fits the budget.
+    /// per byte of the document limit (1,048,576 by default). Every item of a document
+    /// takes at least a byte, so an expression that builds its value item by item fits;
+    /// one that loops over far more items than it keeps may need a larger
+    /// `max_document_bytes`.
     pub steps: u64,
 }
 

@@ -566,6 +566,17 @@ pub fn eval_expression_json(expr: &str) -> Result<serde_json::Value, ConfigError
         .map_err(|e| ConfigError::eval(FILE, &e))?;
     // `*`, `+` and `%` can build a huge value in one step, between two of Starlark's
     // checks (`"ab" * 2147483647`): they go through functions that check the budget.
+    // `x *= n` does not go through them: refused (a value is one expression, and a
+    // `def` in it can write `x = x * n`).
+    if let Some(span) = augmented_growth(ast.statement()) {
+        return Err(ConfigError::Eval {
+            file: PathBuf::from(FILE),
+            rendered: format!(
+                "{}: augmented assignment (`*=`, `+=`, `%=`) is not allowed in a value; write `x = x * y`",
+                ast.file_span(span)
+            ),
+        });
+    }
     ast.replace_binary_operators(
         &CHECKED_OPERATORS
             .iter()
@@ -662,6 +673,24 @@ fn checked_operators(builder: &mut starlark::environment::GlobalsBuilder) {
         check_heap(eval, &budget)?;
         Ok(value)
     }
+}
+
+/// Returns the place of the first `*=`, `+=` or `%=` in `stmt` (nested statements
+/// included): the operators [`CHECKED_OPERATORS`] check, in a form they do not see.
+fn augmented_growth(stmt: &starlark::syntax::ast::AstStmt) -> Option<starlark::codemap::Span> {
+    use starlark::syntax::ast::{AssignOp, StmtP};
+    if let StmtP::AssignModify(_, AssignOp::Multiply | AssignOp::Add | AssignOp::Percent, _) =
+        &stmt.node
+    {
+        return Some(stmt.span);
+    }
+    let mut found = None;
+    stmt.visit_stmt(|child| {
+        if found.is_none() {
+            found = augmented_growth(child);
+        }
+    });
+    found
 }
 
 /// The error of an evaluation over its memory budget.

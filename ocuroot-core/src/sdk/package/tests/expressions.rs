@@ -151,3 +151,27 @@ fn checked_operators_keep_their_meaning() {
     let err = eval_expression_json("\"a\" * \"b\"").expect_err("not a number");
     assert!(err.to_string().contains("<expression>"), "{err}");
 }
+
+// `x *= n` is the same repetition in a form the checked operators do not see: refused
+// before evaluation, wherever it is (a `def` included).
+#[test]
+fn issue_12_augmented_assignments_that_grow_values_are_refused() {
+    for expr in [
+        "x = [1, 2, 3]\nx *= 2147483647\nx",
+        "def f():\n    s = \"ab\"\n    s += s\n    return s\nf()",
+        "x = \"%s\"\nx %= (\"a\",)\nx",
+    ] {
+        match eval_expression_json(expr) {
+            Err(ConfigError::Eval { file, rendered }) => {
+                assert_eq!(file, Path::new("<expression>"));
+                assert!(rendered.contains("augmented assignment"), "{rendered}");
+                assert!(rendered.contains("<expression>:"), "{rendered}");
+            }
+            other => panic!("{expr}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        eval_expression_json("x = 5\nx -= 2\nx").expect("evaluates"),
+        json!(3)
+    );
+}
