@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::*;
 use crate::model::{DeploySpec, InputDesc, TaskSpec};
+use crate::sdk::context::CollectingSink;
 
 fn write(root: &Path, rel: &str, content: &str) {
     let path = root.join(rel);
