@@ -380,6 +380,37 @@ fn issue_12_starlark_values_are_bounded_while_they_evaluate() {
     assert!(!exists(&env, "@/custom/big"));
 }
 
+// Found by `fuzz_store_tree_folders` (docs/fuzzing.md, finding 5): a hand-made intent
+// folder that spells a ref another way (`refs/+/custom/x` for `@/custom/x`) was read as
+// that ref, whose folder is another one: the diff offered to create `@/custom/x` from it,
+// and once applied, to delete it again (the mirror is at `applied/@/custom/x`). It is now
+// judged like any folder that names no ref: reported with its path, never applied.
+#[test]
+fn issue_12_fuzz_a_folder_spelling_a_ref_another_way_is_reported() {
+    let env = with_both_branches();
+    hand_commit_modes(
+        &env.hub(),
+        "intent",
+        &[("100644", "refs/+/custom/plus/#.yaml", Some("1\n"))],
+    );
+    let before = tips(&env);
+    let out = env.run(&["intent", "check"]);
+    assert_refused(
+        &out,
+        &["refs/+/custom/plus/#.yaml", "its folder is @/custom/plus"],
+    );
+    for args in [&["state", "diff"][..], &["plan"][..], &["work", "any"][..]] {
+        let out = env.run(args);
+        assert_eq!(out.code(), 1, "{args:?}: {out}");
+        assert!(
+            out.stderr.contains("refs/+/custom/plus/#.yaml"),
+            "{args:?}: {out}"
+        );
+    }
+    assert_eq!(tips(&env), before);
+    assert!(!exists(&env, "@/custom/plus"));
+}
+
 // "a `-f starlark` value can run `shell()`."
 #[test]
 fn issue_12_starlark_values_have_no_host_access() {

@@ -217,13 +217,24 @@ fn fuzz<S: Strategy>(
     strategy: impl FnOnce() -> S + Send,
     test: impl Fn(S::Value) -> Result<(), TestCaseError> + Send + Sync,
 ) {
+    fuzz_with(None, strategy, test);
+}
+
+/// [`fuzz`] with at least `min_cases` cases (more if `PROPTEST_CASES` says so).
+fn fuzz_with<S: Strategy>(
+    min_cases: Option<u32>,
+    strategy: impl FnOnce() -> S + Send,
+    test: impl Fn(S::Value) -> Result<(), TestCaseError> + Send + Sync,
+) {
     std::thread::scope(|scope| {
         std::thread::Builder::new()
             .stack_size(8 << 20)
             .spawn_scoped(scope, || {
+                let config = ProptestConfig::default();
                 let mut runner = TestRunner::new(ProptestConfig {
                     failure_persistence: None,
-                    ..ProptestConfig::default()
+                    cases: config.cases.max(min_cases.unwrap_or(0)),
+                    ..config
                 });
                 if let Err(e) = runner.run(&strategy(), test) {
                     panic!("{e}");
@@ -310,6 +321,41 @@ fn fuzz_store_trees() {
         |entries| HUB.with(|hub| fuzz_tree(hub, &entries)),
     );
 }
+
+// The judgement every tree reader makes of a folder (`View::files`, the intent diff,
+// `match`): which ref, if any, a folder of a hand-made tree names. A cheap oracle beside
+// `fuzz_store_trees`, run with a million cases in CI: never a panic, and a folder that
+// names a ref is exactly that ref's folder (so its document is read where it was written)
+// and the ref is storable and round-trips.
+#[test]
+fn fuzz_store_tree_folders() {
+    fuzz_with(
+        Some(TREE_FOLDER_CASES),
+        || {
+            prop::collection::vec(
+                // Names a Git tree can hold: not empty, no `/` or NUL.
+                prop_oneof![4 => segment(), 1 => "[^/\u{0}]{1,8}"],
+                0..8,
+            )
+        },
+        |segs| {
+            let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+            if let Ok(r) = Ref::from_storage_segments(&segs) {
+                prop_assert_eq!(r.storage_segments(), &segs[..]);
+                prop_assert!(r.ensure_storable().is_ok());
+                prop_assert_eq!(r.to_string().parse::<Ref>().ok(), Some(r.clone()));
+                let dir = ocuroot_core::store::layout::ref_dir(Area::Records, &r);
+                prop_assert_eq!(&dir[0], "refs");
+                prop_assert_eq!(&dir[1..], &segs[..]);
+            }
+            Ok(())
+        },
+    );
+}
+
+/// The cases of [`fuzz_store_tree_folders`]: a million, unless `PROPTEST_CASES` asks for
+/// more.
+const TREE_FOLDER_CASES: u32 = 1_000_000;
 
 /// A path segment a hand edit could make.
 fn segment() -> impl Strategy<Value = String> {

@@ -156,7 +156,9 @@ impl Ref {
     /// # Errors
     ///
     /// Returns an error when the joined segments do not parse, are not
-    /// [storable](Ref::ensure_storable), or carry a fragment.
+    /// [storable](Ref::ensure_storable), carry a fragment, or are not the ref's own
+    /// [`storage_segments`](Ref::storage_segments) (an old or loose spelling such as `+`
+    /// for `@`: [`ErrorKind::NotCanonicalFolder`]).
     pub fn from_storage_segments(segs: &[&str]) -> Result<Ref, RefParseError> {
         let joined = segs.join("/");
         let r = Ref::parse(&joined)?;
@@ -167,6 +169,12 @@ impl Ref {
             ));
         }
         r.ensure_storable()?;
+        if r.storage_segments() != segs {
+            return Err(RefParseError::new(
+                &joined,
+                ErrorKind::NotCanonicalFolder(r.to_string()),
+            ));
+        }
         Ok(r)
     }
 
@@ -655,6 +663,10 @@ mod tests {
     #[test_case(&["p", "@r1"], ErrorKind::Relative; "relative")]
     #[test_case(&["a", "..", "p"], ErrorKind::DotSegment("..".to_owned()); "dotdot")]
     #[test_case(&["a", "", "p"], ErrorKind::EmptySegment; "empty")]
+    // See: issue 12, found by `fuzz_store_tree_folders` (docs/fuzzing.md): a hand-made
+    // folder `refs/+/custom/x` was read as `@/custom/x`, whose folder is another one.
+    #[test_case(&["+", "custom", "x"], ErrorKind::NotCanonicalFolder("@/custom/x".to_owned()); "issue 12 fuzz plus for at")]
+    #[test_case(&["a", "-", "p", "+r1", "call", "b"], ErrorKind::NotCanonicalFolder("a/-/p/@r1/task/b".to_owned()); "issue 12 fuzz old task spelling")]
     fn from_storage_segments_rejects(segs: &[&str], kind: ErrorKind) {
         let err = Ref::from_storage_segments(segs).expect_err("should be rejected");
         assert_eq!(err.kind(), &kind);
