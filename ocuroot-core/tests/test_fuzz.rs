@@ -6,8 +6,9 @@
 //!
 //! Each property runs `PROPTEST_CASES` cases (proptest's default of 256 in CI). The
 //! properties: nothing panics, nothing fails inside Git (every problem is a user-facing
-//! result naming the ref or path), and whatever is accepted for writing renders to a
-//! canonical document within the limits that reads back as the same value.
+//! result naming the ref or path), a ref a reader finds in a tree is read from where it
+//! was found, and whatever is accepted for writing renders to a canonical document within
+//! the limits that reads back as the same value.
 
 use std::sync::LazyLock;
 
@@ -30,6 +31,8 @@ struct Hub {
     intent: Store,
     /// The hub opened once, for writing the fuzzed trees.
     repo: gix::ThreadSafeRepository,
+    /// The seeded intent commit every tree case starts from.
+    seed: gix::ObjectId,
 }
 
 fn hub() -> Hub {
@@ -55,12 +58,20 @@ fn hub() -> Hub {
     let mut tx = Transaction::new("seed");
     tx.set(&r("@/custom/seed"), json!(1));
     intent.commit(&tx).expect("seed intent");
-    let repo = gix::open(&path).expect("open hub").into_sync();
+    let repo = gix::open(&path).expect("open hub");
+    let seed = repo
+        .find_reference("refs/heads/intent")
+        .expect("intent branch")
+        .peel_to_id()
+        .expect("seed")
+        .detach();
+    let repo = repo.into_sync();
     Hub {
         _dir: dir,
         state,
         intent,
         repo,
+        seed,
     }
 }
 
@@ -380,6 +391,11 @@ fn segment() -> impl Strategy<Value = String> {
             "a",
             "b",
             "..x",
+            // Old and loose spellings of ref parts (finding 5).
+            "+",
+            "+r1",
+            "call",
+            "task",
         ])
         .prop_map(str::to_owned),
         "[a-z#@.=-]{1,6}",
@@ -409,11 +425,9 @@ fn tree_entry() -> impl Strategy<Value = (Vec<String>, EntryKind, String)> {
 
 fn fuzz_tree(hub: &Hub, entries: &[(Vec<String>, EntryKind, String)]) -> Result<(), TestCaseError> {
     let repo = hub.repo.to_thread_local();
-    let base = repo
-        .find_reference("refs/heads/intent")
-        .expect("intent branch")
-        .peel_to_commit()
-        .expect("commit");
+    // Every case starts from the seed, even after a failing one (shrinking must see the
+    // tree of the case it shrinks, not what a failed case left behind).
+    let base = repo.find_commit(hub.seed).expect("seed commit");
     let mut editor = repo
         .edit_tree(base.tree_id().expect("tree"))
         .expect("editor");
@@ -441,6 +455,21 @@ fn fuzz_tree(hub: &Hub, entries: &[(Vec<String>, EntryKind, String)]) -> Result<
         "fuzz",
     )
     .expect("move intent");
+    let result = judge(hub, entries);
+    // Back to the seed for the next case.
+    repo.reference(
+        "refs/heads/intent",
+        base.id,
+        gix::refs::transaction::PreviousValue::Any,
+        "fuzz reset",
+    )
+    .expect("reset intent");
+    result
+}
+
+/// Reads the fuzzed intent tree with every reader: documents or problems, never a Git
+/// error; what a reader finds is where it says.
+fn judge(hub: &Hub, entries: &[(Vec<String>, EntryKind, String)]) -> Result<(), TestCaseError> {
     let internal = |what: &str, e: &StoreError| {
         if matches!(e, StoreError::Git { .. }) {
             Err(TestCaseError::fail(format!(
@@ -463,8 +492,16 @@ fn fuzz_tree(hub: &Hub, entries: &[(Vec<String>, EntryKind, String)]) -> Result<
     match ocuroot_core::store::diff_intent(&hub.intent, &hub.state) {
         Ok(diff) => {
             for d in diff {
-                if let Err(e) = view.entry(Area::Records, &d.r) {
-                    internal("entry", &e)?;
+                match view.entry(Area::Records, &d.r) {
+                    Err(e) => internal("entry", &e)?,
+                    // What the diff offers to create or update is where the ref says.
+                    Ok(None) if d.kind != ocuroot_core::store::DiffKind::Delete => {
+                        return Err(TestCaseError::fail(format!(
+                            "the diff names {} but nothing is there, for {entries:?}",
+                            d.r
+                        )));
+                    }
+                    Ok(_) => {}
                 }
             }
         }
@@ -474,6 +511,16 @@ fn fuzz_tree(hub: &Hub, entries: &[(Vec<String>, EntryKind, String)]) -> Result<
     match view.match_refs(Area::Records, &[all], MatchOptions::default()) {
         Ok(refs) => {
             for found in refs {
+                // A ref `match` finds is there (a document or a link, which may dangle).
+                match view.entry(Area::Records, &found) {
+                    Err(e) => internal("entry", &e)?,
+                    Ok(None) => {
+                        return Err(TestCaseError::fail(format!(
+                            "match found {found} but nothing is there, for {entries:?}"
+                        )));
+                    }
+                    Ok(Some(_)) => {}
+                }
                 if let Err(e) = view.get(&found) {
                     internal("get", &e)?;
                 }
@@ -481,13 +528,5 @@ fn fuzz_tree(hub: &Hub, entries: &[(Vec<String>, EntryKind, String)]) -> Result<
         }
         Err(e) => internal("match", &e)?,
     }
-    // Back to the seed for the next case.
-    repo.reference(
-        "refs/heads/intent",
-        base.id,
-        gix::refs::transaction::PreviousValue::Any,
-        "fuzz reset",
-    )
-    .expect("reset intent");
     Ok(())
 }
