@@ -81,6 +81,9 @@ fn r(s: &str) -> Ref {
 
 thread_local! {
     static HUB: Hub = hub();
+    /// The hub of the tree fuzzing and the cases it has seen: every case leaves a few
+    /// objects behind, so a long run starts a fresh hub every [`TREE_CASES_PER_HUB`].
+    static TREE_HUB: std::cell::RefCell<(Hub, usize)> = std::cell::RefCell::new((hub(), 0));
 }
 
 /// The intent refs the document fuzzing writes to.
@@ -329,7 +332,16 @@ fn fuzz_state_set_starlark() {
 fn fuzz_store_trees() {
     fuzz(
         || prop::collection::vec(tree_entry(), 1..6),
-        |entries| HUB.with(|hub| fuzz_tree(hub, &entries)),
+        |entries| {
+            TREE_HUB.with(|cell| {
+                let mut cell = cell.borrow_mut();
+                if cell.1 == TREE_CASES_PER_HUB {
+                    *cell = (hub(), 0);
+                }
+                cell.1 += 1;
+                fuzz_tree(&cell.0, &entries)
+            })
+        },
     );
 }
 
@@ -367,6 +379,10 @@ fn fuzz_store_tree_folders() {
 /// The cases of [`fuzz_store_tree_folders`]: a million, unless `PROPTEST_CASES` asks for
 /// more.
 const TREE_FOLDER_CASES: u32 = 1_000_000;
+
+/// The cases of `fuzz_store_trees` one hub serves (its loose objects stay in the
+/// thousands of files, a few dozen MB on a RAM disk).
+const TREE_CASES_PER_HUB: usize = 2_000;
 
 /// A path segment a hand edit could make.
 fn segment() -> impl Strategy<Value = String> {

@@ -39,7 +39,7 @@ pub enum RepoBuiltinError {
     /// `store.git(support_files = ...)` names files the store cannot hold (the message
     /// carries the file and the limit).
     #[error("store.git: {0}")]
-    SupportFiles(crate::config::store::SupportFileError),
+    SupportFiles(crate::store::support_files::SupportFileError),
     /// A package-level builtin was called at repo level.
     #[error("{0} is not available under the current configuration")]
     Unavailable(&'static str),
@@ -91,7 +91,7 @@ fn store_members(builder: &mut GlobalsBuilder) {
         heap: Heap<'v>,
     ) -> starlark::Result<Value<'v>> {
         let support_files = support_files.into_option().unwrap_or_default();
-        crate::config::store::check_support_files(&support_files, &crate::limits::current())
+        crate::store::support_files::check_support_files(&support_files, &crate::limits::current())
             .map_err(|e| err(RepoBuiltinError::SupportFiles(e)))?;
         let spec = StoreSpec::Git {
             remote_url,

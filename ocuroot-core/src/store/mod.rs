@@ -22,6 +22,7 @@ pub mod layout;
 mod maintenance;
 mod matcher;
 pub mod remote;
+pub mod support_files;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
