@@ -671,6 +671,15 @@ fn issue_12_support_files_are_held_to_the_limits() {
         assert_refused(&out, &all);
         assert_eq!(env.tip(&remote, "main"), before, "{files}");
     }
+    // The count is a setting.
+    env.write_file(
+        "repo.ocu.star",
+        &support_files_config("{\"a.txt\": \"a\", \"b.txt\": \"b\"}"),
+    );
+    env.set_env("OCU_CFG_max_support_files", "1");
+    let out = env.run(&["state", "set", "@/custom/b", "2"]);
+    assert_refused(&out, &["repo.ocu.star:3:11", "max_support_files"]);
+    assert_eq!(env.tip(&remote, "main"), before);
     let files = git(&remote, &["ls-tree", "-r", "--name-only", "main"]);
     assert!(!files.contains("@/custom/b"), "{files}");
     git(&remote, &["fsck", "--strict"]);

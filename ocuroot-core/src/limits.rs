@@ -502,6 +502,11 @@ mod tests {
         env.insert("OCU_CFG_max_document_bytes".to_owned(), "4_096".to_owned());
         let l = Limits::from_settings(&env).expect("valid");
         assert_eq!((l.max_depth, l.max_document_bytes), (32, 4096));
+        env.insert("OCU_CFG_max_support_files".to_owned(), "3".to_owned());
+        assert_eq!(
+            Limits::from_settings(&env).map(|l| l.max_support_files),
+            Ok(3)
+        );
         env.insert("OCU_CFG_max_log_bytes".to_owned(), "lots".to_owned());
         let err = Limits::from_settings(&env).expect_err("invalid");
         assert_eq!(err.name, "OCU_CFG_max_log_bytes");
