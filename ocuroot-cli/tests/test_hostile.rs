@@ -352,6 +352,65 @@ fn issue_12_documents_are_held_to_the_size_limit() {
     assert_refused(&out, &["OCU_CFG_max_depth"]);
 }
 
+// "`state set -f starlark` with `[x for x in range(100000000)]` writes a 1.09 GB blob":
+// the value is bounded while it evaluates, not once it exists, so the command stops at
+// the evaluation budget (peak memory in docs/limits.md); a repetition that would take
+// gigabytes in one step is refused before it is built.
+#[test]
+fn issue_12_starlark_values_are_bounded_while_they_evaluate() {
+    let env = with_both_branches();
+    let before = tips(&env);
+    for expr in [
+        "[x for x in range(100000000)]",
+        "\"aaaaaaaaaa\" * 2147483647",
+        "[1, 2, 3] * 2147483647",
+    ] {
+        let out = env.run(&["state", "set", "-f", "starlark", "@/custom/big", expr]);
+        assert_refused(
+            &out,
+            &[
+                "cannot set @/custom/big",
+                "<expression> is over a limit",
+                "max_document_bytes",
+                "docs/limits.md",
+            ],
+        );
+    }
+    assert_eq!(tips(&env), before);
+    assert!(!exists(&env, "@/custom/big"));
+}
+
+// Found by `fuzz_store_tree_folders` (docs/fuzzing.md, finding 5): a hand-made intent
+// folder that spells a ref another way (`refs/+/custom/x` for `@/custom/x`) was read as
+// that ref, whose folder is another one: the diff offered to create `@/custom/x` from it,
+// and once applied, to delete it again (the mirror is at `applied/@/custom/x`). It is now
+// judged like any folder that names no ref: reported with its path, never applied.
+#[test]
+fn issue_12_fuzz_a_folder_spelling_a_ref_another_way_is_reported() {
+    let env = with_both_branches();
+    hand_commit_modes(
+        &env.hub(),
+        "intent",
+        &[("100644", "refs/+/custom/plus/#.yaml", Some("1\n"))],
+    );
+    let before = tips(&env);
+    let out = env.run(&["intent", "check"]);
+    assert_refused(
+        &out,
+        &["refs/+/custom/plus/#.yaml", "its folder is @/custom/plus"],
+    );
+    for args in [&["state", "diff"][..], &["plan"][..], &["work", "any"][..]] {
+        let out = env.run(args);
+        assert_eq!(out.code(), 1, "{args:?}: {out}");
+        assert!(
+            out.stderr.contains("refs/+/custom/plus/#.yaml"),
+            "{args:?}: {out}"
+        );
+    }
+    assert_eq!(tips(&env), before);
+    assert!(!exists(&env, "@/custom/plus"));
+}
+
 // "a `-f starlark` value can run `shell()`."
 #[test]
 fn issue_12_starlark_values_have_no_host_access() {
@@ -552,4 +611,76 @@ fn issue_12_remote_credentials_are_secrets_of_the_process() {
     assert!(!out.stderr.contains(TOKEN), "{out}");
     let leaks = files_containing(&env2.root().join("home"), TOKEN);
     assert!(leaks.is_empty(), "{leaks:?}");
+}
+
+/// A `repo.ocu.star` whose Git store (the remote in `$STORE_REMOTE`) has `support_files`
+/// (a Starlark dict literal) on line 3.
+fn support_files_config(files: &str) -> String {
+    format!(
+        "repo_alias(\"demo\")\nremote = env()[\"STORE_REMOTE\"]\nstore.set(store.git(remote, branch = \"main\", support_files = {files}))\n"
+    )
+}
+
+// Issue 12 ("depth and size limits everywhere outside input is parsed or produced: … support
+// files"): `store.git(support_files = …)` is held to the limits and to paths the store
+// branch can hold, refused at the call (file and line named) before anything is written.
+#[test]
+fn issue_12_support_files_are_held_to_the_limits() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let remote = tmp.path().join("store.git");
+    bare_remote(&remote);
+    let mut env = TestEnv::with_config(&support_files_config(
+        "{\".github/workflows/ocuroot.yml\": \"on: push\\n\"}",
+    ));
+    env.set_env("STORE_REMOTE", &format!("file://{}", remote.display()));
+    env.run(&["state", "set", "@/custom/a", "1"]).success();
+    let shown = git(&remote, &["show", "main:.github/workflows/ocuroot.yml"]);
+    assert_eq!(shown, "on: push\n");
+    let before = env.tip(&remote, "main");
+    let big = format!("{{\"big.txt\": \"x\" * {}}}", (1 << 20) + 1);
+    let many = format!(
+        "{{\"f\" + str(i): \"\" for i in range({})}}",
+        ocuroot_core::limits::DEFAULT_MAX_SUPPORT_FILES + 1
+    );
+    let deep = format!("{{\"{}\": \"x\"}}", vec!["d"; 129].join("/"));
+    for (files, needles) in [
+        (
+            "{\".git/config\": \"x\"}",
+            &[".git/config", "a name Git reserves"][..],
+        ),
+        ("{\".gitmodules\": \"x\"}", &[".gitmodules"]),
+        ("{\"../escape\": \"x\"}", &["../escape"]),
+        ("{\"/etc/x\": \"x\"}", &["/etc/x"]),
+        (
+            "{\"intent/refs/@/custom/a/#.yaml\": \"2\"}",
+            &["belongs to the store"],
+        ),
+        ("{\"refs/x\": \"x\"}", &["refs/x", "belongs to the store"]),
+        (
+            "{\"ci\": \"x\", \"ci/a.yml\": \"y\"}",
+            &["also the folder of"],
+        ),
+        (&big, &["max_document_bytes"]),
+        (&many, &["max_support_files"]),
+        (&deep, &["max_depth"]),
+    ] {
+        env.write_file("repo.ocu.star", &support_files_config(files));
+        let out = env.run(&["state", "set", "@/custom/b", "2"]);
+        let mut all = vec!["repo.ocu.star:3:11", "store.git"];
+        all.extend_from_slice(needles);
+        assert_refused(&out, &all);
+        assert_eq!(env.tip(&remote, "main"), before, "{files}");
+    }
+    // The count is a setting.
+    env.write_file(
+        "repo.ocu.star",
+        &support_files_config("{\"a.txt\": \"a\", \"b.txt\": \"b\"}"),
+    );
+    env.set_env("OCU_CFG_max_support_files", "1");
+    let out = env.run(&["state", "set", "@/custom/b", "2"]);
+    assert_refused(&out, &["repo.ocu.star:3:11", "max_support_files"]);
+    assert_eq!(env.tip(&remote, "main"), before);
+    let files = git(&remote, &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(!files.contains("@/custom/b"), "{files}");
+    git(&remote, &["fsck", "--strict"]);
 }

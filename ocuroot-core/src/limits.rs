@@ -12,7 +12,10 @@
 //!   `state set` values, task outputs, release and run records);
 //! - logs ([`Limits::max_log_bytes`], default 16 MiB): the stored logs of one run;
 //! - sources ([`Limits::max_source_bytes`], default 1 MiB): one `*.ocu.star` file, support
-//!   file or `-f starlark` expression.
+//!   file or `-f starlark` expression;
+//! - the support files of a Git store (`store.git(support_files = ...)`): at most
+//!   [`Limits::max_support_files`] (default 64), paths at most `max_depth` folders deep,
+//!   contents at most `max_document_bytes` together (checked in `config/store.rs`).
 //!
 //! Numbers keep their value: a number that YAML or JSON spells but that a document cannot
 //! hold exactly (an integer outside the 64-bit range such as a 30-digit integer, `1e400`)
@@ -39,6 +42,8 @@ pub struct Limits {
     pub max_log_bytes: usize,
     /// The largest Starlark source (a file or an expression), in bytes.
     pub max_source_bytes: usize,
+    /// The most files `store.git(support_files = ...)` may ask for.
+    pub max_support_files: usize,
 }
 
 /// The default nesting limit.
@@ -49,6 +54,8 @@ pub const DEFAULT_MAX_DOCUMENT_BYTES: usize = 1 << 20;
 pub const DEFAULT_MAX_LOG_BYTES: usize = 16 << 20;
 /// The default source size limit (1 MiB).
 pub const DEFAULT_MAX_SOURCE_BYTES: usize = 1 << 20;
+/// The default number of support files of a Git store.
+pub const DEFAULT_MAX_SUPPORT_FILES: usize = 64;
 
 /// The hardest nesting limit [`configure`] accepts: deeper values would need more stack
 /// than the threads that convert them have, whatever the setting says.
@@ -61,22 +68,25 @@ impl Default for Limits {
             max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
             max_log_bytes: DEFAULT_MAX_LOG_BYTES,
             max_source_bytes: DEFAULT_MAX_SOURCE_BYTES,
+            max_support_files: DEFAULT_MAX_SUPPORT_FILES,
         }
     }
 }
 
 /// The settings that override the defaults, as named in `OCU_CFG_` variables.
-pub const SETTINGS: [&str; 4] = [
+pub const SETTINGS: [&str; 5] = [
     "max_depth",
     "max_document_bytes",
     "max_log_bytes",
     "max_source_bytes",
+    "max_support_files",
 ];
 
 impl Limits {
     /// Returns the defaults overridden by the settings in `env` (`OCU_CFG_max_depth`,
-    /// `OCU_CFG_max_document_bytes`, `OCU_CFG_max_log_bytes`, `OCU_CFG_max_source_bytes`;
-    /// byte counts are plain integers). Empty values are ignored.
+    /// `OCU_CFG_max_document_bytes`, `OCU_CFG_max_log_bytes`, `OCU_CFG_max_source_bytes`,
+    /// `OCU_CFG_max_support_files`; byte counts are plain integers). Empty values are
+    /// ignored.
     ///
     /// # Errors
     ///
@@ -108,6 +118,7 @@ impl Limits {
                 "max_depth" => limits.max_depth = n,
                 "max_document_bytes" => limits.max_document_bytes = n,
                 "max_log_bytes" => limits.max_log_bytes = n,
+                "max_support_files" => limits.max_support_files = n,
                 _ => limits.max_source_bytes = n,
             }
         }
@@ -130,6 +141,7 @@ static CURRENT: RwLock<Limits> = RwLock::new(Limits {
     max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
     max_log_bytes: DEFAULT_MAX_LOG_BYTES,
     max_source_bytes: DEFAULT_MAX_SOURCE_BYTES,
+    max_support_files: DEFAULT_MAX_SUPPORT_FILES,
 });
 
 /// Sets the process-wide limits (the depth is capped at [`HARD_MAX_DEPTH`]).
@@ -174,6 +186,17 @@ pub enum LimitError {
         /// The setting that raises the limit.
         setting: &'static str,
     },
+    /// A Starlark expression that needed more memory or steps than its budget while it
+    /// was evaluated ([`expression_budget`]).
+    #[error(
+        "evaluating it needs more than {limit} {unit} (budget derived from max_document_bytes)"
+    )]
+    Evaluation {
+        /// The budget that was exhausted.
+        limit: usize,
+        /// `bytes of memory` or `steps`.
+        unit: &'static str,
+    },
     /// A number that no document can hold exactly.
     #[error(
         "number {number} cannot be stored exactly (integers must fit in 64 bits, other numbers in a double)"
@@ -193,6 +216,29 @@ impl LimitError {
             limit: limits.max_document_bytes,
             setting: "max_document_bytes",
         }
+    }
+}
+
+/// The budget of one `-f starlark` expression while it evaluates: the result must render
+/// within [`Limits::max_document_bytes`], so an evaluation may use a fixed multiple of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExpressionBudget {
+    /// The most bytes the evaluation's Starlark heap may hold: 16 times the document limit
+    /// (16 MiB by default), room for the garbage a comprehension leaves behind.
+    pub heap_bytes: usize,
+    /// The most steps (function calls and loop iterations, as Starlark counts ticks): one
+    /// per byte of the document limit (1,048,576 by default). Every item of a document
+    /// takes at least a byte, so an expression that builds its value item by item fits;
+    /// one that loops over far more items than it keeps may need a larger
+    /// `max_document_bytes`.
+    pub steps: u64,
+}
+
+/// Returns the budget of a `-f starlark` expression under `limits`.
+pub fn expression_budget(limits: &Limits) -> ExpressionBudget {
+    ExpressionBudget {
+        heap_bytes: limits.max_document_bytes.saturating_mul(16),
+        steps: u64::try_from(limits.max_document_bytes).unwrap_or(u64::MAX),
     }
 }
 
@@ -456,6 +502,11 @@ mod tests {
         env.insert("OCU_CFG_max_document_bytes".to_owned(), "4_096".to_owned());
         let l = Limits::from_settings(&env).expect("valid");
         assert_eq!((l.max_depth, l.max_document_bytes), (32, 4096));
+        env.insert("OCU_CFG_max_support_files".to_owned(), "3".to_owned());
+        assert_eq!(
+            Limits::from_settings(&env).map(|l| l.max_support_files),
+            Ok(3)
+        );
         env.insert("OCU_CFG_max_log_bytes".to_owned(), "lots".to_owned());
         let err = Limits::from_settings(&env).expect_err("invalid");
         assert_eq!(err.name, "OCU_CFG_max_log_bytes");

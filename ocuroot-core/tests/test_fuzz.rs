@@ -1,13 +1,16 @@
 //! The fuzz campaign over the parsers of outside input that need a store (issue 12, see
 //! `docs/fuzzing.md`): intent and state documents, the values of `ocuroot state set -f
 //! json|yaml|starlark`, and store trees made by hand (odd names, symlinks, gitlinks, files
-//! where folders are expected). The ref parser and the YAML loader are fuzzed beside their
+//! where folders are expected), with the folder judgement every tree reader makes as a
+//! cheap oracle beside them. The ref parser and the YAML loader are fuzzed beside their
 //! code (`refs/mod.rs`, `yaml.rs`).
 //!
-//! Each property runs `PROPTEST_CASES` cases (proptest's default of 256 in CI). The
+//! Each property runs `PROPTEST_CASES` cases (proptest's default of 256 in CI; the folder
+//! oracle at least 1,000,000, about 12 s of CPU). The
 //! properties: nothing panics, nothing fails inside Git (every problem is a user-facing
-//! result naming the ref or path), and whatever is accepted for writing renders to a
-//! canonical document within the limits that reads back as the same value.
+//! result naming the ref or path), a ref a reader finds in a tree is read from where it
+//! was found, and whatever is accepted for writing renders to a canonical document within
+//! the limits that reads back as the same value.
 
 use std::sync::LazyLock;
 
@@ -26,13 +29,24 @@ use crate::common::open;
 /// intent branch that the tree fuzzing rewrites.
 struct Hub {
     _dir: tempfile::TempDir,
-    path: std::path::PathBuf,
     state: Store,
     intent: Store,
+    /// The hub opened once, for writing the fuzzed trees.
+    repo: gix::ThreadSafeRepository,
+    /// The seeded intent commit every tree case starts from.
+    seed: gix::ObjectId,
 }
 
 fn hub() -> Hub {
-    let dir = tempfile::tempdir().expect("tempdir");
+    // The tree fuzzing writes a few objects and moves a branch per case: on a RAM disk
+    // where there is one, that is a fraction of the cost on a shared disk.
+    let shm = std::path::Path::new("/dev/shm");
+    let dir = if shm.is_dir() {
+        tempfile::tempdir_in(shm)
+    } else {
+        tempfile::tempdir()
+    }
+    .expect("tempdir");
     let path = dir.path().join("store.git");
     let state = open(&path, "state", "", StoreKind::State);
     let intent = open(&path, "intent", "", StoreKind::Intent);
@@ -46,11 +60,20 @@ fn hub() -> Hub {
     let mut tx = Transaction::new("seed");
     tx.set(&r("@/custom/seed"), json!(1));
     intent.commit(&tx).expect("seed intent");
+    let repo = gix::open(&path).expect("open hub");
+    let seed = repo
+        .find_reference("refs/heads/intent")
+        .expect("intent branch")
+        .peel_to_id()
+        .expect("seed")
+        .detach();
+    let repo = repo.into_sync();
     Hub {
         _dir: dir,
-        path,
         state,
         intent,
+        repo,
+        seed,
     }
 }
 
@@ -60,6 +83,9 @@ fn r(s: &str) -> Ref {
 
 thread_local! {
     static HUB: Hub = hub();
+    /// The hub of the tree fuzzing and the cases it has seen: every case leaves a few
+    /// objects behind, so a long run starts a fresh hub every [`TREE_CASES_PER_HUB`].
+    static TREE_HUB: std::cell::RefCell<(Hub, usize)> = std::cell::RefCell::new((hub(), 0));
 }
 
 /// The intent refs the document fuzzing writes to.
@@ -207,13 +233,24 @@ fn fuzz<S: Strategy>(
     strategy: impl FnOnce() -> S + Send,
     test: impl Fn(S::Value) -> Result<(), TestCaseError> + Send + Sync,
 ) {
+    fuzz_with(None, strategy, test);
+}
+
+/// [`fuzz`] with at least `min_cases` cases (more if `PROPTEST_CASES` says so).
+fn fuzz_with<S: Strategy>(
+    min_cases: Option<u32>,
+    strategy: impl FnOnce() -> S + Send,
+    test: impl Fn(S::Value) -> Result<(), TestCaseError> + Send + Sync,
+) {
     std::thread::scope(|scope| {
         std::thread::Builder::new()
             .stack_size(8 << 20)
             .spawn_scoped(scope, || {
+                let config = ProptestConfig::default();
                 let mut runner = TestRunner::new(ProptestConfig {
                     failure_persistence: None,
-                    ..ProptestConfig::default()
+                    cases: config.cases.max(min_cases.unwrap_or(0)),
+                    ..config
                 });
                 if let Err(e) = runner.run(&strategy(), test) {
                     panic!("{e}");
@@ -297,9 +334,57 @@ fn fuzz_state_set_starlark() {
 fn fuzz_store_trees() {
     fuzz(
         || prop::collection::vec(tree_entry(), 1..6),
-        |entries| HUB.with(|hub| fuzz_tree(hub, &entries)),
+        |entries| {
+            TREE_HUB.with(|cell| {
+                let mut cell = cell.borrow_mut();
+                if cell.1 == TREE_CASES_PER_HUB {
+                    *cell = (hub(), 0);
+                }
+                cell.1 += 1;
+                fuzz_tree(&cell.0, &entries)
+            })
+        },
     );
 }
+
+// The judgement every tree reader makes of a folder (`View::files`, the intent diff,
+// `match`): which ref, if any, a folder of a hand-made tree names. A cheap oracle beside
+// `fuzz_store_trees`, run with a million cases in CI: never a panic, and a folder that
+// names a ref is exactly that ref's folder (so its document is read where it was written)
+// and the ref is storable and round-trips.
+#[test]
+fn fuzz_store_tree_folders() {
+    fuzz_with(
+        Some(TREE_FOLDER_CASES),
+        || {
+            prop::collection::vec(
+                // Names a Git tree can hold: not empty, no `/` or NUL.
+                prop_oneof![4 => segment(), 1 => "[^/\u{0}]{1,8}"],
+                0..8,
+            )
+        },
+        |segs| {
+            let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+            if let Ok(r) = Ref::from_storage_segments(&segs) {
+                prop_assert_eq!(r.storage_segments(), &segs[..]);
+                prop_assert!(r.ensure_storable().is_ok());
+                prop_assert_eq!(r.to_string().parse::<Ref>().ok(), Some(r.clone()));
+                let dir = ocuroot_core::store::layout::ref_dir(Area::Records, &r);
+                prop_assert_eq!(&dir[0], "refs");
+                prop_assert_eq!(&dir[1..], &segs[..]);
+            }
+            Ok(())
+        },
+    );
+}
+
+/// The cases of [`fuzz_store_tree_folders`]: a million, unless `PROPTEST_CASES` asks for
+/// more.
+const TREE_FOLDER_CASES: u32 = 1_000_000;
+
+/// The cases of `fuzz_store_trees` one hub serves (its loose objects stay in the
+/// thousands of files, a few dozen MB on a RAM disk).
+const TREE_CASES_PER_HUB: usize = 2_000;
 
 /// A path segment a hand edit could make.
 fn segment() -> impl Strategy<Value = String> {
@@ -324,6 +409,11 @@ fn segment() -> impl Strategy<Value = String> {
             "a",
             "b",
             "..x",
+            // Old and loose spellings of ref parts (finding 5).
+            "+",
+            "+r1",
+            "call",
+            "task",
         ])
         .prop_map(str::to_owned),
         "[a-z#@.=-]{1,6}",
@@ -352,12 +442,10 @@ fn tree_entry() -> impl Strategy<Value = (Vec<String>, EntryKind, String)> {
 }
 
 fn fuzz_tree(hub: &Hub, entries: &[(Vec<String>, EntryKind, String)]) -> Result<(), TestCaseError> {
-    let repo = gix::open(&hub.path).expect("open hub");
-    let base = repo
-        .find_reference("refs/heads/intent")
-        .expect("intent branch")
-        .peel_to_commit()
-        .expect("commit");
+    let repo = hub.repo.to_thread_local();
+    // Every case starts from the seed, even after a failing one (shrinking must see the
+    // tree of the case it shrinks, not what a failed case left behind).
+    let base = repo.find_commit(hub.seed).expect("seed commit");
     let mut editor = repo
         .edit_tree(base.tree_id().expect("tree"))
         .expect("editor");
@@ -385,6 +473,21 @@ fn fuzz_tree(hub: &Hub, entries: &[(Vec<String>, EntryKind, String)]) -> Result<
         "fuzz",
     )
     .expect("move intent");
+    let result = judge(hub, entries);
+    // Back to the seed for the next case.
+    repo.reference(
+        "refs/heads/intent",
+        base.id,
+        gix::refs::transaction::PreviousValue::Any,
+        "fuzz reset",
+    )
+    .expect("reset intent");
+    result
+}
+
+/// Reads the fuzzed intent tree with every reader: documents or problems, never a Git
+/// error; what a reader finds is where it says.
+fn judge(hub: &Hub, entries: &[(Vec<String>, EntryKind, String)]) -> Result<(), TestCaseError> {
     let internal = |what: &str, e: &StoreError| {
         if matches!(e, StoreError::Git { .. }) {
             Err(TestCaseError::fail(format!(
@@ -402,37 +505,46 @@ fn fuzz_tree(hub: &Hub, entries: &[(Vec<String>, EntryKind, String)]) -> Result<
         Ok(_) => {}
         Err(e) => internal("check_changes", &e)?,
     }
+    // The documents are read through the one view, as commands do (its caches keep a
+    // case cheap enough for the long run).
     match ocuroot_core::store::diff_intent(&hub.intent, &hub.state) {
         Ok(diff) => {
             for d in diff {
-                if let Err(e) = hub.intent.entry(Area::Records, &d.r) {
-                    internal("entry", &e)?;
+                match view.entry(Area::Records, &d.r) {
+                    Err(e) => internal("entry", &e)?,
+                    // What the diff offers to create or update is where the ref says.
+                    Ok(None) if d.kind != ocuroot_core::store::DiffKind::Delete => {
+                        return Err(TestCaseError::fail(format!(
+                            "the diff names {} but nothing is there, for {entries:?}",
+                            d.r
+                        )));
+                    }
+                    Ok(_) => {}
                 }
             }
         }
         Err(e) => internal("diff", &e)?,
     }
     let all = Glob::new("**").expect("glob");
-    match hub
-        .intent
-        .match_refs(Area::Records, &[all], MatchOptions::default())
-    {
+    match view.match_refs(Area::Records, &[all], MatchOptions::default()) {
         Ok(refs) => {
             for found in refs {
-                if let Err(e) = hub.intent.get(&found) {
+                // A ref `match` finds is there (a document or a link, which may dangle).
+                match view.entry(Area::Records, &found) {
+                    Err(e) => internal("entry", &e)?,
+                    Ok(None) => {
+                        return Err(TestCaseError::fail(format!(
+                            "match found {found} but nothing is there, for {entries:?}"
+                        )));
+                    }
+                    Ok(Some(_)) => {}
+                }
+                if let Err(e) = view.get(&found) {
                     internal("get", &e)?;
                 }
             }
         }
         Err(e) => internal("match", &e)?,
     }
-    // Back to the seed for the next case.
-    repo.reference(
-        "refs/heads/intent",
-        base.id,
-        gix::refs::transaction::PreviousValue::Any,
-        "fuzz reset",
-    )
-    .expect("reset intent");
     Ok(())
 }

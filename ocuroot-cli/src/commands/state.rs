@@ -179,8 +179,12 @@ fn parse_value(text: &str, format: ValueFormat) -> Result<Value, CommandError> {
         ValueFormat::Yaml => ocuroot_core::yaml::from_str(text)
             .map_err(|e| CommandError::message(format!("the value is not valid YAML: {e}"))),
         ValueFormat::Starlark => ocuroot_core::sdk::eval_expression_json(text).map_err(|e| {
-            CommandError::user(e)
-                .hint("the expression must evaluate to JSON values (dicts need string keys)")
+            let hint = if matches!(e, ocuroot_core::sdk::EvalError::Limit { .. }) {
+                "the limits and how to raise them are in docs/limits.md"
+            } else {
+                "the expression must evaluate to JSON values (dicts need string keys)"
+            };
+            CommandError::user(e).hint(hint)
         }),
     }
 }

@@ -284,3 +284,17 @@ fn host_and_env_are_available() {
     e.result.expect("evaluates");
     assert_eq!(e.lines, vec!["yy True"]);
 }
+
+// See: issue 12 (limits on `store.git(support_files = ...)`): refused at the call, with the
+// file, line and the support file named, whether made by `store.git` or by hand.
+#[test]
+fn issue_12_support_files_are_checked_where_the_store_is_made() {
+    let msg = err("x = 1\nstore.set(store.git(\"u\", support_files = {\".git/config\": \"x\"}))\n");
+    assert!(msg.contains("repo.ocu.star:2:11"), "{msg}");
+    assert!(msg.contains("support file \".git/config\""), "{msg}");
+    let msg = err(
+        "x = 1\n\nstore.set({\"git\": {\"remote_url\": \"u\", \"support_files\": {\"refs/x\": \"y\"}}})\n",
+    );
+    assert!(msg.contains("repo.ocu.star:3:1"), "{msg}");
+    assert!(msg.contains("support file \"refs/x\""), "{msg}");
+}

@@ -1,3 +1,8 @@
+use serde_json::{Value, json};
+
+use super::load::{Files, RawStore};
+use super::map::*;
+use super::parse::*;
 use super::*;
 use proptest::prelude::*;
 use test_case::test_case;

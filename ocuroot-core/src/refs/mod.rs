@@ -44,6 +44,7 @@ mod resolve;
 pub use glob::{Glob, GlobError};
 pub use kinds::{REPO_CONFIG_FILE, RunStatus, SubpathType};
 pub use natural::natural_cmp;
+pub(crate) use parse::is_invisible;
 pub use parse::{ErrorKind, MAX_REF_LEN, MAX_SEGMENT_LEN, RefParseError};
 pub use resolve::{ReduceError, reduce};
 
@@ -164,7 +165,9 @@ impl Ref {
     /// # Errors
     ///
     /// Returns an error when the joined segments do not parse, are not
-    /// [storable](Ref::ensure_storable), or carry a fragment.
+    /// [storable](Ref::ensure_storable), carry a fragment, or are not the ref's own
+    /// [`storage_segments`](Ref::storage_segments) (an old or loose spelling such as `+`
+    /// for `@`: [`ErrorKind::NotCanonicalFolder`]).
     pub fn from_storage_segments(segs: &[&str]) -> Result<Ref, RefParseError> {
         let joined = segs.join("/");
         let r = Ref::parse(&joined)?;
@@ -175,6 +178,12 @@ impl Ref {
             ));
         }
         r.ensure_storable()?;
+        if r.storage_segments() != segs {
+            return Err(RefParseError::new(
+                &joined,
+                ErrorKind::NotCanonicalFolder(r.to_string()),
+            ));
+        }
         Ok(r)
     }
 

@@ -82,6 +82,10 @@ pub enum ErrorKind {
     /// The ref contains a zero-width or text-direction character, which Git on macOS
     /// ignores in names and which hides what a ref really says.
     InvisibleCharacter(char),
+    /// A store folder spells a ref other than the way the ref is stored (`+/custom/x` for
+    /// `@/custom/x`, `call/` for `task/`): reading it as that ref would read and write
+    /// another folder than the one it is in.
+    NotCanonicalFolder(String),
     /// A `#` is followed by nothing: an empty fragment.
     EmptyFragment,
 }
@@ -109,6 +113,9 @@ impl fmt::Display for ErrorKind {
             ErrorKind::GlobalWithFilename => f.write_str("package must be empty for global refs"),
             ErrorKind::Relative => f.write_str("ref is relative"),
             ErrorKind::NotCanonical => f.write_str("ref does not round-trip"),
+            ErrorKind::NotCanonicalFolder(r) => {
+                write!(f, "the folder spells {r} differently; its folder is {r}")
+            }
             ErrorKind::FragmentInStoragePath => f.write_str("store path contains a fragment"),
             ErrorKind::TooLong(n) => {
                 write!(f, "ref is {n} bytes long, the limit is {MAX_REF_LEN}")

@@ -410,6 +410,10 @@ fn hand_built_refs_are_checked_before_storing() {
 #[test_case(&["p", "@r1"], ErrorKind::Relative; "relative")]
 #[test_case(&["a", "..", "p"], ErrorKind::DotSegment("..".to_owned()); "dotdot")]
 #[test_case(&["a", "", "p"], ErrorKind::EmptySegment; "empty")]
+// See: issue 12, found by `fuzz_store_tree_folders` (docs/fuzzing.md): a hand-made
+// folder `refs/+/custom/x` was read as `@/custom/x`, whose folder is another one.
+#[test_case(&["+", "custom", "x"], ErrorKind::NotCanonicalFolder("@/custom/x".to_owned()); "issue 12 fuzz plus for at")]
+#[test_case(&["a", "-", "p", "+r1", "call", "b"], ErrorKind::NotCanonicalFolder("a/-/p/@r1/task/b".to_owned()); "issue 12 fuzz old task spelling")]
 fn from_storage_segments_rejects(segs: &[&str], kind: ErrorKind) {
     let err = Ref::from_storage_segments(segs).expect_err("should be rejected");
     assert_eq!(err.kind(), &kind);

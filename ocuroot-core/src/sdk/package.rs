@@ -31,7 +31,7 @@ use crate::sdk::EvalError;
 use crate::sdk::context::{HostContext, SdkContext};
 use crate::sdk::defs::FileRegistry;
 use crate::sdk::json::to_starlark;
-use crate::sdk::output::{CollectingSink, PrintSink};
+use crate::sdk::output::PrintSink;
 use crate::sdk::package_builtins::PackageScope;
 use crate::sdk::package_builtins::{
     Params, register_internal_builtins, register_package_builtins, to_json,
@@ -46,13 +46,6 @@ const PRELUDE_FILE: &str = "<ocuroot-sdk>/prelude.star";
 pub fn package_globals() -> &'static Globals {
     static GLOBALS: OnceLock<Globals> = OnceLock::new();
     GLOBALS.get_or_init(|| with_prelude(globals_builder()))
-}
-
-/// The globals of `-f starlark` expressions: the package globals without any host access
-/// (no `host`, `shell`, `env`, `read`, `write`, `http`, `secret`).
-fn expression_globals() -> &'static Globals {
-    static GLOBALS: OnceLock<Globals> = OnceLock::new();
-    GLOBALS.get_or_init(|| with_prelude(crate::sdk::pure_globals_builder()))
 }
 
 /// The SDK prelude (`prelude.star`), evaluated once per process. Its functions use no host
@@ -536,50 +529,9 @@ fn decode_result(value: Value<'_>, secrets: &Secrets) -> CallOutcome {
         watch: done.watch.unwrap_or_default(),
     }
 }
+mod expression;
 
-/// Evaluates a Starlark expression with the SDK globals and returns its JSON form (used by
-/// `ocuroot state set -f starlark`).
-///
-/// The expression is a value, not a program: it is evaluated without host access (no
-/// `shell`, `env`, `read`, `http`, `secret`): only Starlark's universals, `struct`,
-/// `json` and the pure helpers of the SDK (`environment(...)`, `done`, ...). Its source, the value's nesting, its numbers and its
-/// size are held to the [limits](crate::limits); the size is measured once the expression
-/// has been evaluated.
-///
-/// # Errors
-///
-/// [`EvalError::Eval`] when the expression does not parse, fails, uses a builtin that is
-/// not available, or has no JSON form; [`EvalError::Limit`] when it is over a limit.
-pub fn eval_expression_json(expr: &str) -> Result<serde_json::Value, EvalError> {
-    const FILE: &str = "<expression>";
-    let limits = crate::limits::current();
-    let over = |source| EvalError::Limit {
-        file: PathBuf::from(FILE),
-        source,
-    };
-    crate::limits::check_source(expr, &limits).map_err(over)?;
-    let ctx = SdkContext::new(
-        HostContext::default(),
-        PathBuf::new(),
-        Arc::new(CollectingSink::default()),
-    )
-    .install();
-    let ast = AstModule::parse(FILE, expr.to_owned(), &dialect())
-        .map_err(|e| EvalError::eval(FILE, &e))?;
-    Module::with_temp_heap(|module| {
-        let mut eval = Evaluator::new(&module);
-        ctx.attach(&mut eval);
-        let value = eval
-            .eval_module(ast, expression_globals())
-            .map_err(|e| EvalError::eval(FILE, &e))?;
-        let json = to_json(value).map_err(|e| EvalError::eval(FILE, &e))?;
-        let size = serde_json::to_string(&json).map_or(0, |s| s.len());
-        if size > limits.max_document_bytes {
-            return Err(over(crate::limits::LimitError::document(size, &limits)));
-        }
-        Ok(json)
-    })
-}
+pub use expression::eval_expression_json;
 
 #[cfg(test)]
 mod tests;

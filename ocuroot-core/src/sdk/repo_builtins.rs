@@ -37,6 +37,10 @@ pub enum RepoBuiltinError {
     /// `trigger` was given something that cannot be called.
     #[error("trigger: expected a function, got {0}")]
     NotCallable(String),
+    /// `store.git(support_files = ...)` names files the store cannot hold (the message
+    /// carries the file and the limit).
+    #[error("store.git: {0}")]
+    SupportFiles(crate::store::support_files::SupportFileError),
     /// A package-level builtin was called at repo level.
     #[error("{0} is not available under the current configuration")]
     Unavailable(&'static str),
@@ -88,11 +92,14 @@ fn store_members(builder: &mut GlobalsBuilder) {
         #[starlark(default = NoneOr::None)] support_files: NoneOr<BTreeMap<String, String>>,
         heap: Heap<'v>,
     ) -> starlark::Result<Value<'v>> {
+        let support_files = support_files.into_option().unwrap_or_default();
+        crate::store::support_files::check_support_files(&support_files, &crate::limits::current())
+            .map_err(|e| err(RepoBuiltinError::SupportFiles(e)))?;
         let spec = StoreSpec::Git {
             remote_url,
             branch: branch.into_option(),
             create_branch,
-            support_files: support_files.into_option().unwrap_or_default(),
+            support_files,
         };
         Ok(store_value::to_value(&spec, heap))
     }

@@ -4,6 +4,11 @@
 //! In Starlark a store is the dict `{"fs": {"path": ...}}` or
 //! `{"git": {"remote_url", "branch", "create_branch", "support_files"}}`, as in the
 //! original SDK; [`StoreSpec`] is its Rust form.
+//!
+//! The support files of a Git store are outside input written into the store branch, so
+//! they are checked where the store value is made
+//! ([`crate::store::support_files::check_support_files`]): an error at the `store.git(...)`
+//! call, before any store is opened or written.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +16,7 @@ use starlark::values::dict::{AllocDict, DictRef};
 use starlark::values::{Heap, UnpackValue, Value};
 
 use crate::store::StoreSpec;
+use crate::store::support_files::check_support_files;
 
 /// Allocates the Starlark dict form of `spec`.
 pub fn to_value<'v>(spec: &StoreSpec, heap: Heap<'v>) -> Value<'v> {
@@ -77,6 +83,8 @@ pub fn from_value(value: Value<'_>) -> Result<StoreSpec, String> {
                 .flatten()
                 .ok_or("store.git support_files must be a dict of strings")?,
         };
+        check_support_files(&support_files, &crate::limits::current())
+            .map_err(|e| e.to_string())?;
         return Ok(StoreSpec::Git {
             remote_url,
             branch,

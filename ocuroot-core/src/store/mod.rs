@@ -40,6 +40,7 @@ mod reader;
 pub mod recorded;
 pub mod remote;
 mod spec;
+pub mod support_files;
 mod transaction;
 mod view;
 
