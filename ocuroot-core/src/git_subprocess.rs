@@ -22,13 +22,13 @@
 //! What a command means (fetch, push, maintenance, checkouts) is left to the callers in
 //! `store`, `engine` and `workspace`.
 
+use crate::redact::redact;
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
-use std::sync::LazyLock;
 
 /// The variables a caller may pass through to `git`: what reaching a real remote needs.
 ///
@@ -381,39 +381,9 @@ impl GitCommand {
     }
 }
 
-/// Returns `text` with any `user:password@` (or `token@`) part of a URL replaced by `***@`
-/// and any query string (`?token=…`) by `?***`.
-pub fn redact(text: &str) -> String {
-    static USERINFO: LazyLock<regex::Regex> =
-        LazyLock::new(|| regex::Regex::new(r"://[^/@\s']+@").expect("valid regex"));
-    static QUERY: LazyLock<regex::Regex> =
-        LazyLock::new(|| regex::Regex::new(r"(://[^\s'?]*)\?[^\s'#]*").expect("valid regex"));
-    let text = USERINFO.replace_all(text, "://***@");
-    QUERY.replace_all(&text, "$1?***").into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redacts_credentials() {
-        assert_eq!(
-            redact("https://user:s3cret@example.com/org/repo.git"),
-            "https://***@example.com/org/repo.git"
-        );
-        assert_eq!(
-            redact("fatal: unable to access 'https://tok@example.com/x/': 403"),
-            "fatal: unable to access 'https://***@example.com/x/': 403"
-        );
-        assert_eq!(redact("/plain/path.git"), "/plain/path.git");
-        assert_eq!(redact("git://127.0.0.1:9/x"), "git://127.0.0.1:9/x");
-        // See: issue 12 ("a token in a URL's query string appears in errors").
-        assert_eq!(
-            redact("fatal: 'https://host/r.git?token=t0ps3cret' not found"),
-            "fatal: 'https://host/r.git?***' not found"
-        );
-    }
 
     #[test]
     fn only_listed_variables_pass() {

@@ -1,5 +1,9 @@
-//! Credentials out of text: [`redact_url`] removes the user part of a URL, so that a
-//! remote's token never reaches state, logs or error messages.
+//! Credentials out of text, so that a remote's token never reaches state, logs or error
+//! messages: [`redact_url`] removes the user part of a URL that is kept (recorded remotes,
+//! clone sources); [`redact`] masks every URL's user part and query string in free text
+//! (git's arguments and output, error messages).
+
+use std::sync::LazyLock;
 
 /// Removes credentials from a URL so they never reach state or logs, keeping it usable for
 /// cloning: for `http(s)://` the whole user part goes (it is a token or `user:token`); for
@@ -26,9 +30,39 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Returns `text` with any `user:password@` (or `token@`) part of a URL replaced by `***@`
+/// and any query string (`?token=…`) by `?***`.
+pub fn redact(text: &str) -> String {
+    static USERINFO: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r"://[^/@\s']+@").expect("valid regex"));
+    static QUERY: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r"(://[^\s'?]*)\?[^\s'#]*").expect("valid regex"));
+    let text = USERINFO.replace_all(text, "://***@");
+    QUERY.replace_all(&text, "$1?***").into_owned()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{redact, redact_url};
+
+    #[test]
+    fn redacts_credentials() {
+        assert_eq!(
+            redact("https://user:s3cret@example.com/org/repo.git"),
+            "https://***@example.com/org/repo.git"
+        );
+        assert_eq!(
+            redact("fatal: unable to access 'https://tok@example.com/x/': 403"),
+            "fatal: unable to access 'https://***@example.com/x/': 403"
+        );
+        assert_eq!(redact("/plain/path.git"), "/plain/path.git");
+        assert_eq!(redact("git://127.0.0.1:9/x"), "git://127.0.0.1:9/x");
+        // See: issue 12 ("a token in a URL's query string appears in errors").
+        assert_eq!(
+            redact("fatal: 'https://host/r.git?token=t0ps3cret' not found"),
+            "fatal: 'https://host/r.git?***' not found"
+        );
+    }
 
     #[test]
     fn credentials_are_removed() {

@@ -6,8 +6,8 @@
 //! draws them):
 //!
 //! ```text
-//! clock, limits, redact,          the bottom: no other module of core
-//! git_subprocess
+//! clock, limits, redact          the bottom: no other module of core
+//! git_subprocess                  every git process (uses redact)
 //! refs                            the ref grammar
 //! yaml, model                     documents and their types
 //! store                           the Git-backed store
@@ -29,8 +29,8 @@ use std::path::{Path, PathBuf};
 const CORE_LAYERS: &[&str] = &[
     "clock",
     "limits",
-    "git_subprocess",
     "redact",
+    "git_subprocess",
     "refs",
     "yaml",
     "model",

@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use gix::ObjectId;
 
-pub use crate::git_subprocess::redact;
 use crate::git_subprocess::{GitCommand, GitEnvironment, GitError};
+pub use crate::redact::redact;
 
 /// How a remote-backed store talks to its remote.
 #[derive(Clone, Debug)]

@@ -332,18 +332,7 @@ impl Harness {
             env: self.env.clone(),
             repo_url_override: self.env.get("OCU_REPO_URL_OVERRIDE").cloned(),
             commit_override: self.env.get("OCU_REPO_COMMIT_OVERRIDE").cloned(),
-            author: ocuroot_core::store::Author {
-                name: self
-                    .env
-                    .get("OCUROOT_GIT_USER_NAME")
-                    .cloned()
-                    .unwrap_or_else(|| ocuroot_core::store::Author::default().name),
-                email: self
-                    .env
-                    .get("OCUROOT_GIT_USER_EMAIL")
-                    .cloned()
-                    .unwrap_or_else(|| ocuroot_core::store::Author::default().email),
-            },
+            author: super::author_from(&self.env),
             clock: super::clock(),
             sink: Arc::new(ocuroot_core::sdk::CollectingSink::default()),
             home: Some(self.home.join(".ocuroot")),

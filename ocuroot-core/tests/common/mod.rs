@@ -143,3 +143,18 @@ pub fn commit_all(dir: &Path) {
         ],
     );
 }
+
+/// The store commit author the CLI would take from `OCUROOT_GIT_USER_NAME` and
+/// `OCUROOT_GIT_USER_EMAIL` in `env` (ocuroot's own identity for what is unset).
+pub fn author_from(
+    env: &std::collections::BTreeMap<String, String>,
+) -> ocuroot_core::store::Author {
+    let mut author = ocuroot_core::store::Author::default();
+    if let Some(name) = env.get("OCUROOT_GIT_USER_NAME") {
+        author.name = name.clone();
+    }
+    if let Some(email) = env.get("OCUROOT_GIT_USER_EMAIL") {
+        author.email = email.clone();
+    }
+    author
+}
