@@ -156,7 +156,7 @@ fn intent_docs(packages: usize, releases: usize, changed: usize) -> Vec<(String,
             let bump = usize::from(env == "production" && p < changed);
             out.push((
                 format!("{pkg}/@/deploy/{env}"),
-                json!({"release": format!("{pkg}/@r{}", releases - 1 + bump), "input": {"replicas": 3}}),
+                json!({"release": format!("{pkg}/@r{}", releases - 1 + bump), "input": {"replicas": {"value": 3}}}),
             ));
         }
         out.push((
@@ -181,6 +181,14 @@ fn generate(args: &Args) -> Result<(usize, usize), Box<dyn Error>> {
 
     imp.commit("state", "generated state")?;
     imp.file("ocuroot-store.yaml", b"format: 1\nkind: state\n")?;
+    // The environments the packages deploy to, so that their deploy intents validate.
+    for env in ["staging", "production"] {
+        imp.doc(
+            Area::Records,
+            &format!("@/environment/{env}"),
+            &json!({"name": env, "attributes": {"type": env}}),
+        )?;
+    }
     for p in 0..packages {
         let pkg = package(p);
         for n in 1..=releases {

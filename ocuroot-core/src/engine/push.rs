@@ -246,10 +246,7 @@ impl Engine {
             let release = marker.release_ref();
             let runs = self.cx.state.match_refs(
                 Area::Records,
-                &[Glob::new(&format!(
-                    "{}/{{task,deploy}}/*/*",
-                    escape(&release.to_string())
-                ))?],
+                &[Glob::below(&release, "{task,deploy}/*/*")?],
                 MatchOptions { no_links: true },
             )?;
             for run in runs {

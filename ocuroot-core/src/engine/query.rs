@@ -9,17 +9,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{EngineResult, ReleaseStatus, RunStatus, decode};
 use crate::model::{Environment, Inputs};
-use crate::refs::glob::escape;
 use crate::refs::{Glob, Ref, names};
 use crate::store::{Area, MatchOptions, Reader};
 
 /// The status of `release` as `reader` sees it (spec §6.3): pending while every run is
 /// pending, failed when one failed, running while one runs, complete when all completed.
 pub fn release_status(reader: &dyn Reader, release: &Ref) -> EngineResult<ReleaseStatus> {
-    let glob = Glob::new(&format!(
-        "{}/{{task,deploy}}/*/*/status/*",
-        escape(&release.to_string())
-    ))?;
+    let glob = Glob::below(release, "{task,deploy}/*/*/status/*")?;
     let refs = reader.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
     let statuses: BTreeSet<RunStatus> = refs
         .iter()
@@ -48,11 +44,10 @@ pub fn run_statuses(
     statuses: &[RunStatus],
 ) -> EngineResult<Vec<(Ref, RunStatus)>> {
     let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
-    let glob = Glob::new(&format!(
-        "{}/{{task,deploy}}/*/*/status/{{{}}}",
-        escape(&release.to_string()),
-        names.join(",")
-    ))?;
+    let glob = Glob::below(
+        release,
+        &format!("{{task,deploy}}/*/*/status/{{{}}}", names.join(",")),
+    )?;
     let refs = reader.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
     let mut out: Vec<(Ref, RunStatus)> = refs
         .iter()
@@ -111,7 +106,7 @@ pub fn populate(reader: &dyn Reader, inputs: &Inputs) -> EngineResult<Inputs> {
 
 /// The next release number of `pkg`: one more than the greatest `r<N>` recorded.
 pub fn next_release_id(reader: &dyn Reader, pkg: &Ref) -> EngineResult<u64> {
-    let glob = Glob::new(&format!("{}/@*", escape(&pkg.to_string())))?;
+    let glob = Glob::below(pkg, "@*")?;
     let refs = reader.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
     let max = refs
         .iter()
@@ -122,7 +117,7 @@ pub fn next_release_id(reader: &dyn Reader, pkg: &Ref) -> EngineResult<u64> {
 
 /// The next run number of a task or deployment: one more than the greatest recorded.
 pub fn next_run_number(reader: &dyn Reader, task: &Ref) -> EngineResult<u64> {
-    let glob = Glob::new(&format!("{}/*", escape(&task.to_string())))?;
+    let glob = Glob::below(task, "*")?;
     let refs = reader.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
     let max = refs.iter().filter_map(Ref::run_number).max();
     Ok(max.unwrap_or(0) + 1)

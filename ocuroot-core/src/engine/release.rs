@@ -11,7 +11,7 @@ use super::{Engine, EngineError, EngineResult, ProgressEvent, RunStatus, decode,
 use crate::model::RunType;
 use crate::model::{self, Environment, ReleaseDoc, RunDoc, RunFunction};
 use crate::refs::SubpathType;
-use crate::refs::glob::escape;
+use crate::refs::glob::{escape, pattern_below};
 use crate::refs::{Glob, Ref, names};
 use crate::sdk::{LoadedPackage, PackageEval, PackageEvalOptions, evaluate_package};
 use crate::store::{Area, MatchOptions, Reader, StoreError, Transaction};
@@ -205,7 +205,7 @@ impl Engine {
                     model::WorkSpec::Deploy(_) => SubpathType::Deploy,
                 };
                 let task = release.with_subpath(kind, spec.name());
-                this.push(format!("{task}/*/status/complete"));
+                this.push(pattern_below(&task, "*/status/complete"));
                 if skip_existing && self.next_run_number(&task)? > 1 {
                     continue;
                 }

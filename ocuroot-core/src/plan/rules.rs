@@ -111,7 +111,7 @@ impl Ctx<'_> {
         let n = match self.next_runs.get(task) {
             Some(n) => *n,
             None => {
-                let glob = Glob::new(&format!("{}/*", escape(&task.to_string())))?;
+                let glob = Glob::below(task, "*")?;
                 let refs = self.state.match_refs(
                     Area::Records,
                     &[glob],
@@ -189,10 +189,7 @@ impl Ctx<'_> {
 
     /// Runs of `task` that are pending, paused or running, with their documents.
     fn open_runs(&self, task: &Ref) -> PlanResult<Vec<(Ref, RunDoc)>> {
-        let glob = Glob::new(&format!(
-            "{}/*/status/{{pending,paused,running}}",
-            escape(&task.to_string())
-        ))?;
+        let glob = Glob::below(task, "*/status/{pending,paused,running}")?;
         let mut out = Vec::new();
         for status in
             self.state
@@ -346,13 +343,20 @@ pub(super) fn effective_inputs(
 /// with a commit marker.
 pub(crate) fn package_releases(state: &View<'_>) -> PlanResult<Vec<Ref>> {
     let mut chosen: BTreeMap<String, Ref> = BTreeMap::new();
-    for link in state.match_refs(
+    let links = state.match_refs(
         Area::Records,
         &[Glob::new("**/@/deploy/*")?],
         MatchOptions::default(),
-    )? {
+    )?;
+    // A package's last deployment link (in ref order) names its release: resolve only
+    // that one, not one link per environment.
+    for link in links.into_iter().rev() {
+        let package = package_of(&link);
+        if chosen.contains_key(&package) {
+            continue;
+        }
         let target = state.resolve_link(&link)?;
-        chosen.insert(package_of(&link), target.release_ref());
+        chosen.insert(package, target.release_ref());
     }
     for marker in state.match_refs(
         Area::Records,

@@ -14,6 +14,8 @@ use std::fmt;
 
 use regex::Regex;
 
+use super::Ref;
+
 /// The internal named globs of spec §2.5.
 pub mod patterns {
     /// Anything inside a package (original pattern, `+` is a literal).
@@ -98,7 +100,23 @@ pub struct Glob {
     regex: Regex,
 }
 
+/// The pattern of [`Glob::below`] as text (for dependency globs that run documents store).
+pub fn pattern_below(r: &Ref, pattern: &str) -> String {
+    format!("{}/{pattern}", escape(&r.to_string()))
+}
+
 impl Glob {
+    /// The glob of `pattern` below `r`: `r`'s canonical string, escaped so that each of its
+    /// characters matches only itself, then `/` and `pattern` (glob syntax):
+    /// `Glob::below(&task, "*/status/complete")`.
+    ///
+    /// # Errors
+    ///
+    /// A [`GlobError`] when `pattern` is not a valid glob.
+    pub fn below(r: &Ref, pattern: &str) -> Result<Glob, GlobError> {
+        Glob::new(&pattern_below(r, pattern))
+    }
+
     /// Compiles a glob pattern.
     ///
     /// # Errors

@@ -12,7 +12,7 @@
 use std::fmt;
 
 use super::Ref;
-use super::glob::{Glob, GlobError, escape};
+use super::glob::{Glob, GlobError, pattern_below};
 
 /// The subpath type of a ref: what kind of document follows the release.
 ///
@@ -217,13 +217,13 @@ impl Ref {
     ///
     /// A [`GlobError`] if the escaped ref does not compile (it always does for a parsed ref).
     pub fn status_glob(&self) -> Result<Glob, GlobError> {
-        Glob::new(&format!("{}/status/*", escape(&self.to_string())))
+        Glob::below(self, "status/*")
     }
 
     /// The dependency glob that waits for this run to complete
     /// (`<run>/status/complete`, escaped), as run documents record it.
     pub fn completion_glob(&self) -> String {
-        format!("{}/status/complete", escape(&self.to_string()))
+        pattern_below(self, "status/complete")
     }
 
     /// The run a status marker belongs to (`<run>/status/<x>` → `<run>`), or `None` when
