@@ -154,9 +154,9 @@ pub struct RepoConfig {
 ///
 /// # Errors
 ///
-/// - [`ConfigError::Eval`] for Starlark errors, with the `repo.ocu.star:LINE:COL` snippet;
-/// - [`ConfigError::Version`] for a bad `ocuroot(...)` call;
-/// - load errors from [`Session::eval_source`];
+/// - [`ConfigError::Eval`] wrapping the SDK's [`EvalError`]: Starlark errors (with the
+///   `repo.ocu.star:LINE:COL` snippet), a bad `ocuroot(...)` call, load errors from
+///   [`Session::eval_source`];
 /// - [`ConfigError::BadSetting`] for a global or `OCU_CFG_` value of the wrong type.
 pub fn evaluate_repo_config(
     path: &Path,
