@@ -8,6 +8,8 @@ use std::error::Error as StdError;
 use std::process::ExitCode;
 
 use ocuroot_core::engine::EngineError;
+use ocuroot_core::find_deploys::{FindDeploysError, MAX_DEPTH};
+use ocuroot_core::init::InitError;
 use ocuroot_core::plan::PlanError;
 use ocuroot_core::refs::RefParseError;
 use ocuroot_core::store::StoreError;
@@ -235,6 +237,51 @@ impl From<EngineError> for CommandError {
             err = err.hint(h);
         }
         err
+    }
+}
+
+impl From<FindDeploysError> for CommandError {
+    fn from(e: FindDeploysError) -> Self {
+        let hint = match &e {
+            FindDeploysError::UnknownRevision { .. } => Some(
+                "give a commit hash, a branch or a tag of this repository; fetch it first if it only exists on a remote"
+                    .to_string(),
+            ),
+            FindDeploysError::NotAncestor { .. } => {
+                Some("give the older commit first: ocuroot find-deploys <START> <END>".to_string())
+            }
+            FindDeploysError::TooDeep { .. } => Some(format!(
+                "the search stops after {MAX_DEPTH} commits; give a START closer to END"
+            )),
+            FindDeploysError::NoRepoName => Some(
+                "set repo_alias(\"name\") in repo.ocu.star or add an `origin` remote".to_string(),
+            ),
+            _ => None,
+        };
+        let mut err = match e {
+            FindDeploysError::Store(s) => CommandError::from(s),
+            other => CommandError::user(other),
+        };
+        if let Some(h) = hint {
+            err = err.hint(h);
+        }
+        err
+    }
+}
+
+impl From<InitError> for CommandError {
+    fn from(e: InitError) -> Self {
+        let hint = match &e {
+            InitError::NoAlias { .. } | InitError::InvalidAlias { .. } => {
+                Some("give one with --alias, e.g. --alias github.com/acme/app")
+            }
+            _ => None,
+        };
+        let err = CommandError::user(e);
+        match hint {
+            Some(h) => err.hint(h),
+            None => err,
+        }
     }
 }
 

@@ -20,9 +20,9 @@ pub fn run(cmd: InitCommand, env: &ProcessEnv) -> CommandResult {
         InitCommand::Repo { alias, force } => {
             let alias = match alias {
                 Some(a) => a,
-                None => init::default_alias(&root).map_err(init_error)?,
+                None => init::default_alias(&root)?,
             };
-            let files = init::repo_files(&root, &alias).map_err(init_error)?;
+            let files = init::repo_files(&root, &alias)?;
             (
                 files,
                 force,
@@ -30,7 +30,7 @@ pub fn run(cmd: InitCommand, env: &ProcessEnv) -> CommandResult {
             )
         }
         InitCommand::Release { name, force } => {
-            let files = init::release_files(&env.cwd, &root, &name).map_err(init_error)?;
+            let files = init::release_files(&env.cwd, &root, &name)?;
             let package = display_path(&env.cwd, &files[0].path);
             let environments = display_path(&env.cwd, &files[1].path);
             (
@@ -57,7 +57,7 @@ pub fn run(cmd: InitCommand, env: &ProcessEnv) -> CommandResult {
                 intent_branch,
                 install_url: INSTALL_URL.to_string(),
             };
-            let mut files = init::ci_files(&root, platform, &opts).map_err(init_error)?;
+            let mut files = init::ci_files(&root, platform, &opts)?;
             if let Some(output) = output {
                 files[0].path = env.cwd.join(output);
             }
@@ -117,24 +117,10 @@ struct WriteError {
     source: std::io::Error,
 }
 
-fn init_error(e: InitError) -> CommandError {
-    let hint = match &e {
-        InitError::NoAlias { .. } | InitError::InvalidAlias { .. } => {
-            Some("give one with --alias, e.g. --alias github.com/acme/app")
-        }
-        _ => None,
-    };
-    let err = CommandError::user(e);
-    match hint {
-        Some(h) => err.hint(h),
-        None => err,
-    }
-}
-
 /// Reports a refused file with its path relative to the working directory.
 fn exists_error(e: InitError, env: &ProcessEnv) -> CommandError {
     let InitError::Exists { path } = &e else {
-        return init_error(e);
+        return CommandError::from(e);
     };
     let shown = display_path(&env.cwd, path);
     let err = CommandError::message(format!("{shown} already exists; nothing was written"));
