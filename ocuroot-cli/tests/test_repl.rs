@@ -105,3 +105,35 @@ fn preview_rejects_missing_files_and_releases() {
     insta::assert_snapshot!(env.run(&["preview", "nope.ocu.star"]));
     insta::assert_snapshot!(env.run(&["preview", "basic.ocu.star/@r1"]));
 }
+
+/// Issue 13: `--offline` is an option of the command, not an environment variable that
+/// Starlark code sees; `OCUROOT_OFFLINE` set by the user still is (it is theirs).
+#[test]
+fn issue_13_offline_flag_is_not_in_the_starlark_environment() {
+    let env = TestEnv::with_config("repo_alias(\"repl\")\n");
+    let out = env
+        .run(&[
+            "--offline",
+            "repl",
+            "-c",
+            "print(env().get(\"OCUROOT_OFFLINE\", \"unset\"))",
+        ])
+        .success();
+    assert!(
+        out.stdout.contains("unset") || out.stderr.contains("unset"),
+        "{out}"
+    );
+    let mut set = TestEnv::with_config("repo_alias(\"repl\")\n");
+    set.set_env("OCUROOT_OFFLINE", "1");
+    let out = set
+        .run(&[
+            "repl",
+            "-c",
+            "print(env().get(\"OCUROOT_OFFLINE\", \"unset\"))",
+        ])
+        .success();
+    assert!(
+        out.stdout.contains('1') || out.stderr.contains('1'),
+        "{out}"
+    );
+}

@@ -178,7 +178,10 @@ impl Ref {
             ));
         }
         r.ensure_storable()?;
-        if r.storage_segments() != segs {
+        // Without a fragment the storage segments are the canonical string split at `/`,
+        // and no segment holds a `/`: comparing the strings is the same check without
+        // building the segments again (this runs for every folder a tree walk reads).
+        if r.to_string() != joined {
             return Err(RefParseError::new(
                 &joined,
                 ErrorKind::NotCanonicalFolder(r.to_string()),
