@@ -68,6 +68,15 @@ pub use spec::{StoreSelection, StoreSpec};
 pub use transaction::{CommitOutcome, CommitTimings, Op, Transaction};
 pub use view::{Entry, FileKind, HistoryChange, HistoryEntry, MatchOptions, StoreFile, View};
 
+/// A lookup's result with "not found" as `None` (the `try_get` of [`Store`] and [`View`]).
+pub(crate) fn found(result: StoreResult<Value>) -> StoreResult<Option<Value>> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Whether a store holds state (what happened) or intent (what people want).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StoreKind {
@@ -298,11 +307,7 @@ impl Store {
     ///
     /// As [`Store::get`], except that "not found" is `Ok(None)`.
     pub fn try_get(&self, r: &Ref) -> StoreResult<Option<Value>> {
-        match self.get(r) {
-            Ok(v) => Ok(Some(v)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        found(self.get(r))
     }
 
     /// Returns the refs (documents and links) matching any of `globs`, sorted and unique.

@@ -164,11 +164,7 @@ impl View<'_> {
     ///
     /// As [`Store::try_get`](super::Store::try_get).
     pub fn try_get(&self, r: &Ref) -> StoreResult<Option<Value>> {
-        match self.get(r) {
-            Ok(v) => Ok(Some(v)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        super::found(self.get(r))
     }
 
     /// Returns the refs matching any of `globs`, sorted and unique.
