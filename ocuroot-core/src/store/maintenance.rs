@@ -8,15 +8,22 @@
 //!   every process, whatever the command reads. A *multi-pack index* is opened in constant
 //!   time, and the pack indexes it covers are then never opened.
 //!
-//! [`maintain`] therefore (1) packs loose objects, reachable or not, once there are about as
-//! many as `git gc --auto` tolerates (`git pack-objects` over exactly the loose objects, so
-//! the cost follows the loose objects, not the store; then `git prune-packed`), (2) merges the packs into one once there are more than `git gc --auto`
-//! tolerates, keeping unreachable objects, and (3) writes a multi-pack index whenever the
-//! existing one does not cover exactly the repository's packs. Each step is a `git`
-//! process (`gix` cannot write packs); each check is a directory listing, so a pass that has
-//! nothing to do costs a few system calls. The store runs it after each commit to a local
-//! repository and after each fetch into a remote store's cache; nothing in it changes what
-//! the repository holds, only how.
+//! Our own commits write one small pack each ([`super::git`]'s pack writer), and fetches
+//! write one pack each. [`maintain`] therefore (1) packs loose objects (written by other Git
+//! tools), reachable or not, once there are about as many as `git gc --auto` tolerates
+//! (`git pack-objects` over exactly the loose objects, then `git prune-packed`); (2) once
+//! more than [`Policy::pack_limit`] packs are outside the multi-pack index, rolls packs up
+//! with `git repack --geometric=2`, which merges only as many of the smallest packs as keep
+//! the pack sizes a geometric progression (so the cost follows the new objects, not the
+//! store, and the number of packs stays logarithmic in the objects), keeps every object of
+//! the packs it merges, reachable or not, and writes a multi-pack index over the result;
+//! (3) writes a multi-pack index when the packs outside it hold more than
+//! [`Policy::uncovered_objects`] objects. Small packs outside the index cost a reader
+//! little: their indexes are opened in time linear in their few objects. Each step is a
+//! `git` process; each check is a directory listing, so a pass that has nothing to do costs
+//! a few system calls. The store runs it after each commit to a local repository and after
+//! each fetch into a remote store's cache; nothing in it changes what the repository holds,
+//! only how.
 
 use std::path::Path;
 
@@ -28,14 +35,18 @@ use crate::git_subprocess::{GitCommand, GitEnvironment};
 pub(crate) struct Policy {
     /// Loose objects (estimated) from which they are packed.
     pub loose_limit: usize,
-    /// Packs beyond which they are merged into one.
+    /// Packs outside the multi-pack index beyond which packs are rolled up.
     pub pack_limit: usize,
+    /// Objects in packs outside the multi-pack index beyond which the index is rewritten.
+    pub uncovered_objects: usize,
 }
 
-/// The thresholds of `git gc --auto` (`gc.auto`, `gc.autoPackLimit`).
+/// The loose-object threshold of `git gc --auto` (`gc.auto`); a roll-up every 16 commits;
+/// a multi-pack index as soon as opening the uncovered pack indexes costs more than it.
 pub(crate) const DEFAULT_POLICY: Policy = Policy {
     loose_limit: 6_700,
-    pack_limit: 50,
+    pack_limit: 16,
+    uncovered_objects: 20_000,
 };
 
 /// What a maintenance pass did.
@@ -43,14 +54,15 @@ pub(crate) const DEFAULT_POLICY: Policy = Policy {
 pub struct Maintenance {
     /// Loose objects were packed into a new pack (`git repack -d`).
     pub packed_loose: bool,
-    /// All packs were merged into one (`git repack -a -d -k`).
+    /// Small packs were rolled up, with a new multi-pack index
+    /// (`git repack --geometric=2 -d --write-midx`).
     pub merged_packs: bool,
     /// A multi-pack index was written (`git multi-pack-index write`).
     pub wrote_multi_pack_index: bool,
 }
 
 /// Brings the repository at `repo_path` (bare, or a work tree's `.git`) into the fast shape:
-/// loose objects packed, few packs, a multi-pack index covering every pack.
+/// loose objects packed, few packs, a multi-pack index covering all but a few small packs.
 ///
 /// # Errors
 ///
@@ -81,17 +93,26 @@ pub(crate) fn maintain_with(
         git(env, repo_path, &["prune-packed", "-q"])?;
         done.packed_loose = true;
     }
-    if pack_indexes(&objects).len() > policy.pack_limit {
-        // `-k` keeps unreachable objects: a concurrent writer may be about to point a
-        // branch at them.
+    let uncovered = uncovered_packs(&objects);
+    if uncovered.len() > policy.pack_limit {
+        // `--geometric` merges whole packs with `pack-objects --stdin-packs`, which keeps
+        // every object of them: a concurrent writer may be about to point a branch at an
+        // object nothing references yet.
         git(
             env,
             repo_path,
-            &["repack", "-a", "-d", "-k", "-q", "--no-write-bitmap-index"],
+            &[
+                "repack",
+                "--geometric=2",
+                "-d",
+                "--write-midx",
+                "-q",
+                "--no-write-bitmap-index",
+            ],
         )?;
         done.merged_packs = true;
-    }
-    if !multi_pack_index_is_current(&objects) {
+        done.wrote_multi_pack_index = true;
+    } else if uncovered.iter().map(|p| p.objects).sum::<usize>() > policy.uncovered_objects {
         git(env, repo_path, &["multi-pack-index", "write"])?;
         done.wrote_multi_pack_index = true;
     }
@@ -147,23 +168,48 @@ fn pack_indexes(objects: &Path) -> Vec<String> {
     names
 }
 
-/// True when there is no pack, or a multi-pack index lists exactly the packs present.
-fn multi_pack_index_is_current(objects: &Path) -> bool {
+/// A pack that the multi-pack index does not cover.
+struct Uncovered {
+    /// About how many objects it holds (from the size of its index).
+    objects: usize,
+}
+
+/// The packs outside the multi-pack index (all of them when there is none).
+fn uncovered_packs(objects: &Path) -> Vec<Uncovered> {
     let packs = pack_indexes(objects);
     if packs.is_empty() {
-        return true;
+        return Vec::new();
     }
     let path = objects.join("pack").join("multi-pack-index");
-    let Ok(midx) = gix::odb::pack::multi_index::File::at(&path, None) else {
-        return false;
-    };
-    let mut covered: Vec<String> = midx
-        .index_names()
-        .iter()
-        .filter_map(|p| p.to_str().map(str::to_string))
-        .collect();
-    covered.sort();
-    covered == packs
+    let covered: std::collections::BTreeSet<String> =
+        match gix::odb::pack::multi_index::File::at(&path, None) {
+            Ok(midx) => midx
+                .index_names()
+                .iter()
+                .filter_map(|p| p.to_str().map(str::to_string))
+                .collect(),
+            Err(_) => Default::default(),
+        };
+    packs
+        .into_iter()
+        .filter(|name| !covered.contains(name))
+        .map(|name| {
+            // A version-2 index: a 1,032-byte header and fan-out table, 28 bytes per object
+            // (id, CRC, offset) and two trailing hashes.
+            let size = std::fs::metadata(objects.join("pack").join(&name))
+                .map(|m| m.len())
+                .unwrap_or(0);
+            Uncovered {
+                objects: (size.saturating_sub(1072) / 28) as usize,
+            }
+        })
+        .collect()
+}
+
+/// True when there is no pack, or a multi-pack index lists exactly the packs present.
+#[cfg(test)]
+fn multi_pack_index_is_current(objects: &Path) -> bool {
+    uncovered_packs(objects).is_empty()
 }
 
 fn git(env: &GitEnvironment, repo_path: &Path, args: &[&str]) -> StoreResult<()> {
@@ -234,7 +280,8 @@ mod tests {
         let objects = repo.join("objects");
         let policy = Policy {
             loose_limit: 1_000,
-            pack_limit: 50,
+            pack_limit: 16,
+            uncovered_objects: 1_000,
         };
         // Unreachable objects too (a writer that lost a race leaves some): all of them move
         // into one pack, which a multi-pack index covers.
@@ -290,11 +337,13 @@ mod tests {
             Policy {
                 loose_limit: usize::MAX,
                 pack_limit: 2,
+                uncovered_objects: usize::MAX,
             },
         )
         .expect("maintain");
         assert!(done.merged_packs);
         assert!(done.wrote_multi_pack_index);
+        // Four packs of one object each are not a geometric progression: they merge.
         assert_eq!(pack_indexes(&objects).len(), 1);
         assert!(multi_pack_index_is_current(&objects));
     }

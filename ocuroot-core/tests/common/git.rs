@@ -39,6 +39,29 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
+/// Runs `git` in `dir` with `input` on its standard input and returns stdout, panicking on
+/// failure.
+pub fn git_with_input(dir: &Path, args: &[&str], input: &str) -> String {
+    let mut cmd = git_command(dir, args);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn git");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let body = input.as_bytes().to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&body);
+    });
+    let out = child.wait_with_output().expect("wait git");
+    let _ = writer.join();
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
 /// Runs `git` in `dir` and returns stdout, or `None` on failure.
 pub fn try_git(dir: &Path, args: &[&str]) -> Option<String> {
     let out = git_command(dir, args).output().expect("run git");

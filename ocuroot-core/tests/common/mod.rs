@@ -6,7 +6,8 @@ pub mod harness;
 pub mod original;
 pub mod tree;
 pub use git::{
-    GitDaemon, GitHttp, bare_remote, fake_ssh, git, hand_commit, pushes, record_pushes, ssh_log,
+    GitDaemon, GitHttp, bare_remote, fake_ssh, git, git_with_input, hand_commit, pushes,
+    record_pushes, ssh_log,
 };
 
 use std::path::Path;

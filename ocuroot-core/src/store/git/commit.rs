@@ -26,7 +26,8 @@ impl GitBackend {
     /// are written to the object database (unreferenced until a commit uses them), the
     /// branch does not move. The view's commit is the tip it was built on.
     pub(crate) fn preview(&self, tx: &Transaction) -> StoreResult<Snapshot<'_>> {
-        let snap = self.snapshot()?;
+        // The preview's trees stay in memory: nothing of a preview reaches the disk.
+        let snap = self.snapshot()?.buffer_writes();
         let Some((root, _)) = self.build_root(&snap, tx)? else {
             return Ok(snap);
         };
@@ -175,7 +176,7 @@ impl GitBackend {
         let mut retries = 0;
         let mut rng = rand::rng();
         for attempt in 0..self.max_attempts {
-            let snap = self.snapshot()?;
+            let mut snap = self.snapshot()?.buffer_writes();
             let Some(commit_id) = self.build_commit(&snap, tx)? else {
                 return Ok(CommitOutcome {
                     commit: None,
@@ -183,6 +184,7 @@ impl GitBackend {
                     timings: CommitTimings::default(),
                 });
             };
+            snap.persist()?;
             match self.update_ref(&snap.repo, snap.tip, commit_id, tx.message()) {
                 Ok(()) => {
                     // Best effort: the commit has landed, and a repository that could not
@@ -262,8 +264,11 @@ impl GitBackend {
                 }
             })?;
             let (snap, commit_id) = timed(&mut t.build, || -> StoreResult<_> {
-                let snap = self.snapshot_local()?;
+                let mut snap = self.snapshot_local()?.buffer_writes();
                 let commit_id = self.build_commit(&snap, tx)?;
+                if commit_id.is_some() {
+                    snap.persist()?;
+                }
                 Ok((snap, commit_id))
             })?;
             let Some(commit_id) = commit_id else {
@@ -379,12 +384,15 @@ impl GitBackend {
                 self.maybe_fetch()?;
                 other.maybe_fetch()?;
             }
-            let snap = self.snapshot_local()?;
+            let mut snap = self.snapshot_local()?.buffer_writes();
             let first = self.build_commit(&snap, tx)?;
             let pushed = if same_branch {
-                // The other store's commit goes on top of ours, in the same repository.
-                let other_snap = other.snapshot_on(snap.repo.clone(), first.or(snap.tip))?;
+                // The other store's commit goes on top of ours, in the same repository. The
+                // clone of the handle carries a copy of our buffered objects, so one pack
+                // written from it holds both commits.
+                let mut other_snap = other.snapshot_on(snap.repo.clone(), first.or(snap.tip))?;
                 let second = other.build_commit(&other_snap, other_tx)?;
+                other_snap.persist()?;
                 let Some(new) = second.or(first) else {
                     return Ok(Some([outcome(None, attempt), outcome(None, attempt)]));
                 };
@@ -404,8 +412,10 @@ impl GitBackend {
                     PushOutcome::AtomicUnsupported => return Ok(None),
                 }
             } else {
-                let other_snap = other.snapshot_local()?;
+                let mut other_snap = other.snapshot_local()?.buffer_writes();
                 let second = other.build_commit(&other_snap, other_tx)?;
+                snap.persist()?;
+                other_snap.persist()?;
                 let mut updates = Vec::new();
                 if let Some(new) = first {
                     updates.push(remote::BranchUpdate {

@@ -26,6 +26,7 @@ mod commit;
 mod history;
 mod lock;
 mod overlay;
+mod pack;
 mod read;
 
 use std::path::{Path, PathBuf};

@@ -32,6 +32,28 @@ impl Snapshot<'_> {
         self.backend.location()
     }
 
+    /// Keeps the objects written through this snapshot in memory, readable through it,
+    /// until [`Snapshot::persist`] writes them as one pack (see [`super::pack`]).
+    pub(super) fn buffer_writes(mut self) -> Self {
+        self.repo.objects.enable_object_memory();
+        self
+    }
+
+    /// Writes the objects buffered since [`Snapshot::buffer_writes`] (or the last persist)
+    /// into the repository as one pack. Call it before anything names them.
+    pub(super) fn persist(&mut self) -> StoreResult<()> {
+        let Some(memory) = self.repo.objects.take_object_memory() else {
+            return Ok(());
+        };
+        self.repo.objects.enable_object_memory();
+        let dir = self.repo.objects.store_ref().path().to_owned();
+        super::pack::persist(&dir, &memory).map_err(super::git_err(
+            &self.loc(),
+            "write the commit's objects as a pack",
+        ))?;
+        Ok(())
+    }
+
     /// Returns the path inside the branch of `rel` (relative to the store folder).
     pub(crate) fn full_path(&self, rel: &[String]) -> String {
         self.backend.full_path(rel).join("/")
