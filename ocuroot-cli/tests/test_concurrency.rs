@@ -141,7 +141,10 @@ fn a_writer_killed_at_any_point_leaves_a_readable_store() {
             );
             landed += 1;
         } else {
-            assert!(!status.success(), "round {round} exited 0 without its write");
+            assert!(
+                !status.success(),
+                "round {round} exited 0 without its write"
+            );
         }
         for (reference, expected) in &acknowledged {
             assert!(

@@ -187,8 +187,14 @@ fn child(dir: &Path) {
     let outcome = store.commit(&tx).expect("commit");
     assert!(outcome.commit.is_some());
     assert_eq!(store.get(&r("@/custom/x")).expect("read"), json!({"v": 1}));
-    // After a commit the store maintains its repository (best effort); here it must have
-    // worked, and an explicit pass must find nothing left to do or do it without error.
+    // Each commit writes a pack; after 17 the store's maintenance rolls them up with
+    // `git repack` and writes a multi-pack index (best effort); here it must have worked,
+    // and an explicit pass must find nothing left to do or do it without error.
+    for i in 0..17 {
+        let mut tx = Transaction::new(format!("hostile write {i}"));
+        tx.set(&r(&format!("@/custom/x{i}")), json!(i));
+        store.commit(&tx).expect("commit");
+    }
     ocuroot_core::store::maintain(&l.local, &GitEnvironment::default()).expect("maintain");
     assert!(l.local.join("objects/pack/multi-pack-index").is_file());
 

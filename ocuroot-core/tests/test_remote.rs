@@ -133,12 +133,12 @@ fn corrupted_cache_is_rebuilt_from_the_remote() {
     set(&rm.open("home"), "@/custom/a", json!(1));
     set(&rm.open("home"), "@/custom/b", json!(2));
     let cache = rm.cache("home");
-    // Garbage in every loose object file.
+    // Garbage in every object file: loose objects, packs and their indexes.
     let objects = cache.join("objects");
     let mut garbled = 0;
     for dir in std::fs::read_dir(&objects).expect("objects").flatten() {
         let name = dir.file_name().to_string_lossy().to_string();
-        if name.len() != 2 {
+        if name.len() != 2 && name != "pack" {
             continue;
         }
         for f in std::fs::read_dir(dir.path()).expect("fan-out").flatten() {
@@ -151,7 +151,7 @@ fn corrupted_cache_is_rebuilt_from_the_remote() {
             garbled += 1;
         }
     }
-    assert!(garbled > 0, "the cache had loose objects");
+    assert!(garbled > 0, "the cache had object files");
     let store = rm.open("home");
     assert_eq!(store.get(&r("@/custom/b")).expect("b"), json!(2));
     set(&store, "@/custom/c", json!(3));
@@ -261,17 +261,41 @@ fn a_damaged_object_deep_in_the_cache_is_repaired_on_read() {
     // does not notice; the read does, rebuilds the cache from the remote and succeeds.
     let blob = git(&rm.bare, &["rev-parse", "state:refs/@/custom/a/#.yaml"]);
     let blob = blob.trim();
-    let path = rm
-        .cache("home")
-        .join("objects")
-        .join(&blob[..2])
-        .join(&blob[2..]);
-    assert!(path.exists(), "the blob is a loose object in the cache");
-    let mut perms = std::fs::metadata(&path).expect("meta").permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    perms.set_readonly(false);
-    std::fs::set_permissions(&path, perms).expect("chmod");
-    std::fs::write(&path, b"garbage").expect("garble");
+    // Commits write packs: find the pack holding the blob and garble its compressed data.
+    let pack_dir = rm.cache("home").join("objects/pack");
+    let mut damaged = false;
+    for entry in std::fs::read_dir(&pack_dir).expect("pack dir").flatten() {
+        let idx = entry.path();
+        if idx.extension().is_none_or(|e| e != "idx") {
+            continue;
+        }
+        let out = std::process::Command::new("git")
+            .args(["show-index"])
+            .stdin(std::fs::File::open(&idx).expect("idx"))
+            .output()
+            .expect("git show-index");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let Some(offset) = text.lines().find_map(|l| {
+            let mut parts = l.split_whitespace();
+            let offset = parts.next()?.parse::<u64>().ok()?;
+            (parts.next()? == blob).then_some(offset)
+        }) else {
+            continue;
+        };
+        let pack = idx.with_extension("pack");
+        let mut perms = std::fs::metadata(&pack).expect("meta").permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        std::fs::set_permissions(&pack, perms).expect("chmod");
+        let mut bytes = std::fs::read(&pack).expect("read pack");
+        // Past the entry's one- or two-byte header: the zlib stream.
+        for b in &mut bytes[offset as usize + 2..offset as usize + 8] {
+            *b = 0xff;
+        }
+        std::fs::write(&pack, bytes).expect("garble");
+        damaged = true;
+    }
+    assert!(damaged, "the blob is in a pack of the cache");
     let reopened = rm.open("home");
     assert_eq!(
         reopened.get(&r("@/custom/a")).expect("repaired"),
@@ -497,25 +521,47 @@ fn preview_shows_a_transaction_without_committing_it() {
     ));
 }
 
-/// A fetch that brings a pack leaves the cache with a multi-pack index covering it.
+/// Fetches bring a pack each; once more than 16 sit outside the multi-pack index, the
+/// cache rolls them up and indexes them, so the packs a reader opens stay few.
 #[test]
-fn fetched_packs_are_indexed() {
+fn fetched_packs_are_rolled_up_and_indexed() {
     let remote = Remote::new();
     let writer = remote.open("writer");
-    let mut tx = Transaction::new("many documents");
-    // More objects than `transfer.unpackLimit` (100), so the fetch keeps them as a pack.
-    for i in 0..150 {
-        tx.set(&r(&format!("@/custom/doc{i}")), json!(i));
-    }
-    writer.commit(&tx).expect("commit");
     let reader = remote.open("reader");
-    assert_eq!(reader.get(&r("@/custom/doc7")).expect("get"), json!(7));
     let pack = remote.cache("reader").join("objects/pack");
+    let packs = || {
+        std::fs::read_dir(&pack)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".pack"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let mut most = 0;
+    for i in 0..20 {
+        let mut tx = Transaction::new(format!("write {i}"));
+        // More objects than `transfer.unpackLimit` (100), so the fetch keeps them as a pack.
+        for j in 0..110 {
+            tx.set(
+                &r(&format!("@/custom/doc{i}/{j}")),
+                json!(format!("{i}-{j}")),
+            );
+        }
+        writer.commit(&tx).expect("commit");
+        assert_eq!(
+            reader.get(&r(&format!("@/custom/doc{i}/7"))).expect("get"),
+            json!(format!("{i}-7"))
+        );
+        most = most.max(packs());
+    }
+    assert!(most <= 17, "{most} packs at most");
     assert!(
         pack.join("multi-pack-index").exists(),
         "no multi-pack index in {}",
         pack.display()
     );
+    git(&remote.cache("reader"), &["multi-pack-index", "verify"]);
 }
 
 /// Writers sharing a cache take turns through its commit lock: each builds on the tip the

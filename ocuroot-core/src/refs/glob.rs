@@ -129,12 +129,19 @@ impl Glob {
             kind,
             source,
         };
+        if let Some(regex) = compiled::get(pattern) {
+            return Ok(Glob {
+                pattern: pattern.to_owned(),
+                regex,
+            });
+        }
         let chars: Vec<char> = pattern.chars().collect();
         let mut re = String::from("(?s)^");
         let mut pos = 0;
         translate_seq(&chars, &mut pos, false, &mut re).map_err(|k| err(k, None))?;
         re.push('$');
         let regex = Regex::new(&re).map_err(|e| err(GlobErrorKind::Regex, Some(e)))?;
+        compiled::put(pattern, &regex);
         Ok(Glob {
             pattern: pattern.to_owned(),
             regex,
@@ -291,8 +298,57 @@ fn push_literal(out: &mut String, c: char) {
     out.push_str(&regex::escape(c.encode_utf8(&mut buf)));
 }
 
+/// The regexes of recently compiled globs, by pattern. The engine asks for the same globs
+/// (a package's deployments, a run's dependencies) every round of a cascade, and compiling
+/// one costs tens of microseconds, far more than a lookup. Bounded: the map is emptied when
+/// it reaches [`compiled::CAPACITY`] patterns. A `Regex` clone shares the compiled program.
+mod compiled {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex};
+
+    use regex::Regex;
+
+    /// Patterns kept at most.
+    pub(super) const CAPACITY: usize = 4096;
+
+    static CACHE: LazyLock<Mutex<HashMap<String, Regex>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+
+    pub(super) fn get(pattern: &str) -> Option<Regex> {
+        CACHE.lock().ok()?.get(pattern).cloned()
+    }
+
+    #[cfg(test)]
+    pub(super) fn len() -> usize {
+        CACHE.lock().map(|c| c.len()).unwrap_or(0)
+    }
+
+    pub(super) fn put(pattern: &str, regex: &Regex) {
+        if let Ok(mut cache) = CACHE.lock() {
+            if cache.len() >= CAPACITY {
+                cache.clear();
+            }
+            cache.insert(pattern.to_owned(), regex.clone());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn compiled_globs_are_reused_and_bounded() {
+        let a = Glob::new("x/*/cache-test").expect("glob");
+        let b = Glob::new("x/*/cache-test").expect("glob");
+        assert!(a.matches("x/y/cache-test") && b.matches("x/y/cache-test"));
+        assert!(!b.matches("x/y/z/cache-test"));
+        for i in 0..compiled::CAPACITY + 10 {
+            Glob::new(&format!("bound/{i}/*")).expect("glob");
+        }
+        assert!(compiled::len() <= compiled::CAPACITY);
+        // Still right after the cache was emptied.
+        assert!(Glob::new("bound/3/*").expect("glob").matches("bound/3/q"));
+    }
+
     use test_case::test_case;
 
     use super::*;

@@ -50,6 +50,7 @@ impl GitBackend {
             Ok(mut guard) => *guard = repo,
             Err(poisoned) => *poisoned.into_inner() = repo,
         }
+        self.drop_pooled_handles();
         Ok(())
     }
 

@@ -61,6 +61,66 @@ pub(crate) struct GitBackend {
     remote: Option<RemoteState>,
     /// The variables of the store's `git` processes.
     git_env: GitEnvironment,
+    /// Thread-local handles not in use, with their object caches warm (see [`Pooled`]).
+    handles: std::sync::Mutex<Vec<gix::Repository>>,
+    /// The marker file's blob id last found valid, so that a read of an unchanged store does
+    /// not parse the marker again.
+    marker_ok: std::sync::Mutex<Option<ObjectId>>,
+    /// Documents and links decoded so far, by blob id.
+    decoded: std::sync::Mutex<read::Decoded>,
+}
+
+/// Handles kept in a backend's pool at most (about the threads that read at once).
+const POOL_SIZE: usize = 8;
+
+/// A thread-local handle of a store's repository, taken from the backend's pool and given
+/// back when dropped. A fresh handle starts with an empty object cache, so every read of a
+/// path would inflate each tree on it again (a cascade reads tens of thousands of documents);
+/// a pooled one keeps the trees it inflated (objects never change, so a cache of them is
+/// never stale; refs are read anew every time). Buffered writes ([`read::Snapshot::buffer_writes`])
+/// are dropped with the handle's object memory before it goes back.
+pub(crate) struct Pooled<'a> {
+    repo: Option<gix::Repository>,
+    pool: &'a std::sync::Mutex<Vec<gix::Repository>>,
+}
+
+impl std::ops::Deref for Pooled<'_> {
+    type Target = gix::Repository;
+    fn deref(&self) -> &gix::Repository {
+        self.repo
+            .as_ref()
+            .expect("a pooled handle is present until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Pooled<'_> {
+    fn deref_mut(&mut self) -> &mut gix::Repository {
+        self.repo
+            .as_mut()
+            .expect("a pooled handle is present until dropped")
+    }
+}
+
+impl Clone for Pooled<'_> {
+    fn clone(&self) -> Self {
+        Pooled {
+            repo: self.repo.clone(),
+            pool: self.pool,
+        }
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        if let Some(mut repo) = self.repo.take() {
+            repo.objects.take_object_memory();
+            if let Ok(mut pool) = self.pool.lock()
+                && pool.len() < POOL_SIZE
+            {
+                pool.push(repo);
+            }
+        }
+    }
 }
 
 /// The remote of a remote-backed store (its repository is then a cache).
@@ -170,6 +230,9 @@ impl GitBackend {
                 support_files: r.support_files,
                 settings: r.settings,
             }),
+            handles: std::sync::Mutex::new(Vec::new()),
+            marker_ok: std::sync::Mutex::new(None),
+            decoded: std::sync::Mutex::new(read::Decoded::default()),
         }
     }
 
@@ -202,14 +265,29 @@ impl GitBackend {
         &self.branch
     }
 
-    pub(crate) fn local(&self) -> gix::Repository {
-        let handle = match self.repo.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        let mut repo = handle.to_thread_local();
-        repo.object_cache_size_if_unset(4 * 1024 * 1024);
-        repo
+    /// A thread-local handle of the repository, from the pool when one is free.
+    pub(crate) fn local(&self) -> Pooled<'_> {
+        let pooled = self.handles.lock().ok().and_then(|mut pool| pool.pop());
+        let repo = pooled.unwrap_or_else(|| {
+            let handle = match self.repo.read() {
+                Ok(guard) => guard.clone(),
+                Err(poisoned) => poisoned.into_inner().clone(),
+            };
+            let mut repo = handle.to_thread_local();
+            repo.object_cache_size_if_unset(4 * 1024 * 1024);
+            repo
+        });
+        Pooled {
+            repo: Some(repo),
+            pool: &self.handles,
+        }
+    }
+
+    /// Forgets the pooled handles (after the repository handle was replaced).
+    pub(super) fn drop_pooled_handles(&self) {
+        if let Ok(mut pool) = self.handles.lock() {
+            pool.clear();
+        }
     }
 
     fn tip(&self, repo: &gix::Repository) -> StoreResult<Option<ObjectId>> {
@@ -316,11 +394,11 @@ impl GitBackend {
 
     /// A read view of this store's folder in the commit `tip` (`None`: an empty branch),
     /// read through `repo`.
-    fn snapshot_on(
-        &self,
-        repo: gix::Repository,
+    fn snapshot_on<'a>(
+        &'a self,
+        repo: Pooled<'a>,
         tip: Option<ObjectId>,
-    ) -> StoreResult<Snapshot<'_>> {
+    ) -> StoreResult<Snapshot<'a>> {
         let tree = match tip {
             Some(tip) => self.store_tree(&repo, tip)?,
             None => None,

@@ -21,7 +21,7 @@ use crate::yaml;
 /// A consistent read view at one tip.
 pub(crate) struct Snapshot<'a> {
     pub(super) backend: &'a GitBackend,
-    pub(super) repo: gix::Repository,
+    pub(super) repo: super::Pooled<'a>,
     /// The store folder's tree, if the branch and folder exist.
     pub(super) tree: Option<ObjectId>,
     pub(super) tip: Option<ObjectId>,
@@ -60,6 +60,18 @@ impl Snapshot<'_> {
     }
 
     pub(super) fn check_marker(&self) -> StoreResult<()> {
+        let Some((_, id)) = self.lookup(&[MARKER_FILE.to_string()])? else {
+            return Ok(());
+        };
+        let known = |id| {
+            self.backend
+                .marker_ok
+                .lock()
+                .is_ok_and(|ok| *ok == Some(id))
+        };
+        if known(id) {
+            return Ok(());
+        }
         let Some(bytes) = self.read_file(&[MARKER_FILE.to_string()])? else {
             return Ok(());
         };
@@ -91,6 +103,9 @@ impl Snapshot<'_> {
                 found: kind,
                 expected: self.backend.kind,
             });
+        }
+        if let Ok(mut ok) = self.backend.marker_ok.lock() {
+            *ok = Some(id);
         }
         Ok(())
     }
@@ -132,6 +147,34 @@ impl Snapshot<'_> {
             .map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
+    /// [`decode_entry`] through the backend's cache of decoded blobs.
+    fn decode(&self, id: ObjectId, is_link: bool, path: &str) -> StoreResult<Entry> {
+        let cached = self
+            .backend
+            .decoded
+            .lock()
+            .ok()
+            .and_then(|c| c.map.get(&(id, is_link)).cloned());
+        if let Some(entry) = cached {
+            return Ok(entry);
+        }
+        let loc = self.loc();
+        let blob = self
+            .repo
+            .find_blob(id)
+            .map_err(git_err(&loc, format!("read {path}")))?;
+        let entry = decode_bytes(&blob.data, is_link, path, &loc)?;
+        if let Ok(mut cache) = self.backend.decoded.lock() {
+            if cache.bytes + blob.data.len() > Decoded::BUDGET {
+                cache.map.clear();
+                cache.bytes = 0;
+            }
+            cache.bytes += blob.data.len();
+            cache.map.insert((id, is_link), entry.clone());
+        }
+        Ok(entry)
+    }
+
     pub(crate) fn entry(&self, area: Area, r: &Ref) -> StoreResult<Option<Entry>> {
         let loc = self.loc();
         let doc = layout::doc_path(area, r);
@@ -140,7 +183,7 @@ impl Snapshot<'_> {
         {
             let path = self.backend.full_path(&doc).join("/");
             check_file_kind(kind, &path, &loc)?;
-            return decode_entry(&self.repo, id, false, &path, &loc).map(Some);
+            return self.decode(id, false, &path).map(Some);
         }
         if area == Area::Records {
             let link = layout::link_path(area, r);
@@ -149,7 +192,7 @@ impl Snapshot<'_> {
             {
                 let path = self.backend.full_path(&link).join("/");
                 check_file_kind(kind, &path, &loc)?;
-                return decode_entry(&self.repo, id, true, &path, &loc).map(Some);
+                return self.decode(id, true, &path).map(Some);
             }
         }
         Ok(None)
@@ -161,7 +204,7 @@ impl Snapshot<'_> {
             Some((kind, id)) if kind != EntryKind::Tree => {
                 let path = self.backend.full_path(&link).join("/");
                 check_file_kind(kind, &path, &self.loc())?;
-                match decode_entry(&self.repo, id, true, &path, &self.loc())? {
+                match self.decode(id, true, &path)? {
                     Entry::Link(t) => Ok(Some(t)),
                     Entry::Document(_) => Ok(None),
                 }
@@ -447,7 +490,12 @@ pub(super) fn decode_entry(
     let blob = repo
         .find_blob(id)
         .map_err(git_err(loc, format!("read {path}")))?;
-    let text = String::from_utf8_lossy(&blob.data);
+    decode_bytes(&blob.data, is_link, path, loc)
+}
+
+/// Decodes a document's or link's bytes.
+fn decode_bytes(data: &[u8], is_link: bool, path: &str, loc: &str) -> StoreResult<Entry> {
+    let text = String::from_utf8_lossy(data);
     if is_link {
         let target = Ref::parse(text.trim()).map_err(|source| StoreError::CorruptLink {
             path: path.to_string(),
@@ -456,8 +504,23 @@ pub(super) fn decode_entry(
         })?;
         Ok(Entry::Link(target))
     } else {
-        parse_document(&blob.data, path, loc).map(Entry::Document)
+        parse_document(data, path, loc).map(Entry::Document)
     }
+}
+
+/// Documents and links already decoded, by blob id: a blob's content never changes, so
+/// neither does what it decodes to. The engine reads the same run documents, summaries and
+/// links in every round of a cascade; parsing their YAML again dominated its time. Bounded by
+/// [`Decoded::BUDGET`] bytes of YAML (emptied when full); errors are not kept.
+#[derive(Default)]
+pub(crate) struct Decoded {
+    map: std::collections::HashMap<(ObjectId, bool), Entry>,
+    bytes: usize,
+}
+
+impl Decoded {
+    /// Bytes of decoded YAML kept at most.
+    const BUDGET: usize = 8 << 20;
 }
 
 /// Refuses a tree entry that is not a plain file where a document or link is expected: a
