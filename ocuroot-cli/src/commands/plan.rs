@@ -21,6 +21,12 @@ pub fn run_plan(
     let ws = open_workspace(env)?;
     let plan = plan(ws.intent(), rev, ws.state())?;
     let items = &plan.items;
+    let intent_view = match rev {
+        Some(rev) => ws.intent().view_at(rev)?,
+        None => ws.intent().view()?,
+    };
+    let notices =
+        ocuroot_core::plan::holds::notices(&intent_view, &ws.state().view()?, env.clock().now())?;
     match output {
         LogFormat::Json => {
             writeln!(
@@ -38,6 +44,12 @@ pub fn run_plan(
                 }
             };
             render(items, colour, out)?;
+            if !notices.is_empty() {
+                writeln!(out, "Holds:")?;
+                for n in &notices {
+                    writeln!(out, "  {n}")?;
+                }
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

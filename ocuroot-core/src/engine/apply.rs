@@ -116,6 +116,13 @@ impl Engine {
                     }],
                     output: None,
                     watch_files: None,
+                    override_freeze: matches!(
+                        effect,
+                        Effect::Up {
+                            override_freeze: true,
+                            ..
+                        }
+                    ),
                 };
                 state_tx.create(run, model::to_json(&doc));
                 state_tx.set(&run.status(RunStatus::Pending), self.marker());
@@ -132,8 +139,17 @@ impl Engine {
                     );
                 }
             }
-            Effect::RemoveEnvironment { .. } | Effect::RemoveCustom => {
+            Effect::RemoveEnvironment { .. }
+            | Effect::RemoveCustom
+            | Effect::Unfreeze { .. }
+            | Effect::MarkGood { .. } => {
                 state_tx.delete_if_exists(r);
+            }
+            Effect::Freeze { freeze, .. } => {
+                state_tx.set(r, model::to_json(freeze));
+            }
+            Effect::MarkBad { mark, .. } => {
+                state_tx.set(r, model::to_json(mark));
             }
             Effect::RemoveDeployIntent { r: intent } => {
                 intent_tx.delete_if_exists(intent);

@@ -106,6 +106,14 @@ pub enum ProgressEvent {
         /// Why the takeover was allowed.
         reason: String,
     },
+    /// A run that could start is held: its environment is frozen or its release is marked
+    /// bad (see [`crate::plan::holds`]). It starts on a work command after the hold ends.
+    Held {
+        /// The run ref.
+        run: Ref,
+        /// Why it is held.
+        hold: crate::model::Hold,
+    },
     /// A general message.
     Message(String),
 }

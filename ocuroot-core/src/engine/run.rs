@@ -275,6 +275,7 @@ impl Engine {
                     let intent = DeployIntent {
                         release: release.to_string(),
                         input: c.inputs.clone(),
+                        override_freeze: false,
                     };
                     let value = self.secrets.mask_json(&model::to_json(&intent));
                     intent_tx.set(&intent_ref, value.clone());

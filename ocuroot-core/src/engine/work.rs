@@ -11,6 +11,7 @@ use super::{Engine, EngineError, EngineResult, RunStatus, decode, not_a_run};
 use crate::intent::IntentKind;
 use crate::model::RunType;
 use crate::model::{self, ReleaseDoc, RunDoc, RunFunction, TaskSummary};
+use crate::plan::holds::{Holds, recorded_hold};
 use crate::refs::glob::escape;
 use crate::refs::{Glob, Ref, SubpathType};
 use crate::store::{Area, MatchOptions, Transaction, diff_intent};
@@ -147,6 +148,8 @@ impl Engine {
             self.repo_prefix(filter)
         ))?;
         let mut out = Vec::new();
+        let intent_view = self.cx.intent.view()?;
+        let holds = Holds::read(&intent_view, self.opts.clock.now())?;
         for status in
             self.cx
                 .state
@@ -186,6 +189,20 @@ impl Engine {
                 .populate(&last.inputs)?
                 .values()
                 .any(model::InputDesc::is_missing)
+            {
+                continue;
+            }
+            // A held run whose marker already records that hold is not work; one that does
+            // not yet is, so that executing it records the hold (see `plan::holds`).
+            if !status.subpath.ends_with("/status/running")
+                && let Some(hold) = holds.hold_of(&run, &doc)?
+                && self
+                    .cx
+                    .state
+                    .try_get(&status)?
+                    .and_then(|m| recorded_hold(&m))
+                    .as_ref()
+                    == Some(&hold)
             {
                 continue;
             }
@@ -455,6 +472,7 @@ impl Engine {
                     functions: vec![entry],
                     output: None,
                     watch_files: None,
+                    override_freeze: false,
                 };
                 let mut tx = Transaction::new(format!("redeploy on input change\n\n{run}"));
                 tx.set(&run, model::to_json(&doc));

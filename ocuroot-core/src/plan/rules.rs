@@ -184,6 +184,7 @@ impl Ctx<'_> {
             function: spec.up.clone(),
             inputs,
             after: Vec::new(),
+            override_freeze: intent.override_freeze,
         }])
     }
 
