@@ -166,3 +166,204 @@ fn freeze_rollback_bad_mark_and_promotion_end_to_end() {
         "{plan}"
     );
 }
+
+fn output(env: &TestEnv, pkg: &str, environment: &str, field: &str) -> String {
+    let out = env
+        .run(&[
+            "state",
+            "get",
+            &format!("chain/-/{pkg}.ocu.star/@/deploy/{environment}#{field}"),
+        ])
+        .success();
+    serde_json::from_str::<String>(&out.stdout).expect("a JSON string")
+}
+
+fn intent_commits(env: &TestEnv) -> usize {
+    crate::common::git(&env.hub(), &["rev-list", "--count", "intent"])
+        .trim()
+        .parse()
+        .expect("count")
+}
+
+#[test]
+fn a_promotion_of_three_packages_that_read_each_other_lands_in_dependency_order_as_one_commit() {
+    let env = TestEnv::from_fixture("ops_chain");
+    env.run(&["release", "new", "environments.ocu.star"])
+        .success();
+    for p in ["a", "b", "c"] {
+        env.run(&["release", "new", &format!("{p}.ocu.star")])
+            .success();
+    }
+    assert_eq!(output(&env, "c", "prod", "output/version"), "c(b(1))");
+    // r2 of all three reaches qa while prod is frozen.
+    env.run(&["freeze", "prod"]).success();
+    commit(&env, "version.txt", "2\n", "version 2");
+    for p in ["a", "b", "c"] {
+        env.run(&["release", "new", &format!("{p}.ocu.star")])
+            .success();
+    }
+    env.run(&["work", "cascade"]).success();
+    assert_eq!(output(&env, "c", "qa", "output/version"), "c(b(2))");
+    assert_eq!(output(&env, "c", "prod", "output/version"), "c(b(1))");
+
+    // Promote what prod runs (r1 of each) back to qa: one intent commit, in order.
+    let before = intent_commits(&env);
+    let out = env
+        .run(&["promote", "--from", "prod", "--to", "qa"])
+        .success();
+    assert_eq!(intent_commits(&env), before + 1, "{out}");
+    let a_run = "chain/-/a.ocu.star/@r1/deploy/qa/2";
+    let b_run = "chain/-/b.ocu.star/@r1/deploy/qa/2";
+    let c_run = "chain/-/c.ocu.star/@r1/deploy/qa/2";
+    let expected = [
+        format!("  1. chain/-/a.ocu.star/@/deploy/qa: run `up` of chain/-/a.ocu.star/@r1 in qa (run {a_run})\n"),
+        format!("  2. chain/-/b.ocu.star/@/deploy/qa: run `up` of chain/-/b.ocu.star/@r1 in qa (run {b_run}), after {a_run}\n"),
+        format!("  3. chain/-/c.ocu.star/@/deploy/qa: run `up` of chain/-/c.ocu.star/@r1 in qa (run {c_run}), after {b_run}\n"),
+    ]
+    .concat();
+    assert!(out.stdout.contains(&expected), "{out}");
+    let log = crate::common::git(&env.hub(), &["log", "-1", "--format=%s", "intent"]);
+    assert_eq!(log.trim(), "promote prod to qa (3 deployment(s))");
+    // `plan` shows the same order through each run's `after`.
+    let plan = env.run(&["plan", "-o", "json"]).success();
+    let items: serde_json::Value = serde_json::from_str(&plan.stdout).expect("json");
+    assert_eq!(items.as_array().map(Vec::len), Some(3), "{plan}");
+    assert_eq!(items[1]["effects"][0]["after"], serde_json::json!([a_run]));
+    assert_eq!(items[2]["effects"][0]["after"], serde_json::json!([b_run]));
+
+    let out = env.run(&["work", "cascade"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(output(&env, "a", "qa", "output/version"), "1");
+    assert_eq!(output(&env, "b", "qa", "output/version"), "b(1)");
+    assert_eq!(output(&env, "c", "qa", "output/version"), "c(b(1))");
+    for p in ["a", "b", "c"] {
+        assert_eq!(
+            output(&env, p, "qa", "release"),
+            format!("chain/-/{p}.ocu.star/@r1")
+        );
+    }
+    // The order held when they ran: b's run waited for a's, c's for b's.
+    for (run, waits_for) in [(b_run, a_run), (c_run, b_run)] {
+        let doc = env
+            .run(&["state", "get", &format!("{run}#functions")])
+            .success();
+        assert!(
+            doc.stdout.contains(&format!("{waits_for}/status/complete")),
+            "{doc}"
+        );
+    }
+    assert!(env.run(&["plan"]).success().stdout.contains("No changes"));
+}
+
+#[test]
+fn approvals_name_the_person_from_ci_or_git() {
+    let env = TestEnv::new();
+    // From a CI job: the actor.
+    let out = env.run_with(
+        "",
+        &["approve", "@/custom/approval"],
+        &[("GITHUB_ACTOR", "octocat")],
+        None,
+    );
+    assert_eq!(out.code(), 0, "{out}");
+    let log = env
+        .run(&["state", "log", "--intent", "@/custom/approval"])
+        .success();
+    assert!(log.stdout.contains("[requested by octocat]"), "{log}");
+    // From a plain checkout: the repository's git user.
+    env.git(&["config", "user.name", "Ada Lovelace"]);
+    env.git(&["config", "user.email", "ada@example.com"]);
+    env.run(&["approve", "@/custom/approval", "yes"]).success();
+    let log = env
+        .run(&[
+            "state",
+            "log",
+            "--intent",
+            "@/custom/approval",
+            "-o",
+            "json",
+        ])
+        .success();
+    let items: serde_json::Value = serde_json::from_str(&log.stdout).expect("json");
+    assert_eq!(
+        items[0]["requested_by"],
+        serde_json::json!("Ada Lovelace <ada@example.com>")
+    );
+    assert_eq!(items[1]["requested_by"], serde_json::json!("octocat"));
+    // The commit author stays as configured.
+    assert_eq!(
+        items[0]["author"],
+        serde_json::json!("Ocuroot <contact@ocuroot.com>")
+    );
+    // --as wins over both.
+    env.run_with(
+        "",
+        &["approve", "@/custom/approval", "--as", "Grace"],
+        &[("GITHUB_ACTOR", "octocat")],
+        None,
+    )
+    .success();
+    let log = env
+        .run(&["state", "log", "--intent", "@/custom/approval"])
+        .success();
+    assert!(
+        log.stdout
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .contains("[requested by Grace]"),
+        "{log}"
+    );
+    // Approving something that is not custom state is refused.
+    let out = env.run(&["approve", "@/environment/x"]);
+    assert_eq!(out.code(), 1, "{out}");
+}
+
+#[test]
+fn freeze_and_bad_mark_documents_are_schema_checked() {
+    let env = released();
+    for (value, problem) in [
+        (r#"{"until": "tomorrow"}"#, "until is not an RFC 3339 time"),
+        (r#"{"reason": "x", "by": "me"}"#, "not a freeze"),
+    ] {
+        let out = env.run(&[
+            "state",
+            "set",
+            "@/environment/eu/freeze",
+            value,
+            "-f",
+            "json",
+        ]);
+        assert_eq!(out.code(), 1, "{out}");
+        assert!(out.stderr.contains(problem), "{out}");
+    }
+    let out = env.run(&["freeze", "eu", "--until", "soon"]);
+    assert_eq!(out.code(), 1, "{out}");
+    let out = env.run(&[
+        "state",
+        "set",
+        &format!("{PKG}/@r9/custom/ocuroot/bad"),
+        "{}",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(out.stderr.contains("does not exist in state"), "{out}");
+    let out = env.run(&[
+        "state",
+        "set",
+        &format!("{PKG}/@r1/custom/ocuroot/other"),
+        "x",
+    ]);
+    assert_eq!(out.code(), 1, "{out}");
+    // A freeze that ended does not hold: the run starts.
+    env.run(&["freeze", "eu", "--until", "2025-12-31T00:00:00Z"])
+        .success();
+    assert!(env.run(&["intent", "check"]).success().stdout.is_empty());
+    commit(&env, "version.txt", "2\n", "version 2");
+    env.run(&["release", "new", "api.ocu.star"]).success();
+    assert_eq!(version(&env, "eu"), "2");
+    // A hand-written invalid freeze on the intent branch is reported by intent check.
+    let out = env.run(&["unfreeze", "qa"]);
+    assert_eq!(out.code(), 1, "{out}");
+}
