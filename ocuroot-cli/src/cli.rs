@@ -44,9 +44,10 @@ pub enum Command {
         /// The intent revision: a branch, tag or commit of the intent repository.
         #[arg(long, value_name = "REV")]
         intent: Option<String>,
-        /// Output format.
+        /// Output format (`markdown`: a summary table and a collapsible diff per document,
+        /// for pull-request comments and $GITHUB_STEP_SUMMARY).
         #[arg(short, long, value_enum, default_value_t)]
-        output: LogFormat,
+        output: PlanFormat,
         /// When to colour the diff.
         #[arg(long, value_enum, default_value_t)]
         color: ColorChoice,
@@ -376,6 +377,18 @@ pub enum LogFormat {
     Text,
     /// A JSON array.
     Json,
+}
+
+/// Output formats for `plan`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// Each change with its consequence and a diff.
+    #[default]
+    Text,
+    /// A JSON array of the changes.
+    Json,
+    /// Markdown: a summary table and a collapsible diff per document.
+    Markdown,
 }
 
 /// `ocuroot state …`

@@ -367,3 +367,28 @@ fn freeze_and_bad_mark_documents_are_schema_checked() {
     let out = env.run(&["unfreeze", "qa"]);
     assert_eq!(out.code(), 1, "{out}");
 }
+
+#[test]
+fn markdown_plans_of_a_freeze_a_rollback_and_a_promotion() {
+    let env = released();
+    let markdown = |env: &TestEnv| env.run(&["plan", "--output", "markdown"]).success();
+    env.run(&[
+        "freeze",
+        "eu",
+        "--reason",
+        "audit | week",
+        "--until",
+        "2026-02-01T00:00:00Z",
+    ])
+    .success();
+    insta::assert_snapshot!("markdown_freeze", markdown(&env).normalized_stdout());
+    env.run(&["work", "any"]).success();
+    commit(&env, "version.txt", "2\n", "version 2");
+    env.run(&["release", "new", "api.ocu.star"]).success();
+    env.run(&["rollback", "api", "us"]).success();
+    insta::assert_snapshot!("markdown_rollback", markdown(&env).normalized_stdout());
+    env.run(&["work", "cascade"]).success();
+    env.run(&["promote", "--from", "us", "--to", "qa"])
+        .success();
+    insta::assert_snapshot!("markdown_promotion", markdown(&env).normalized_stdout());
+}
