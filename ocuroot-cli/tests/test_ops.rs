@@ -392,3 +392,154 @@ fn markdown_plans_of_a_freeze_a_rollback_and_a_promotion() {
         .success();
     insta::assert_snapshot!("markdown_promotion", markdown(&env).normalized_stdout());
 }
+
+/// A webhook server on 127.0.0.1 that records every request body.
+struct Webhook {
+    url: String,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Webhook {
+    fn start() -> Webhook {
+        use std::io::{BufRead, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = bodies.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = std::io::BufReader::new(stream.try_clone().expect("clone"));
+                let mut request_line = String::new();
+                let _ = reader.read_line(&mut request_line);
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some((k, v)) = line.split_once(':')
+                        && k.eq_ignore_ascii_case("content-length")
+                    {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                if request_line.starts_with("POST /hook ") {
+                    seen.lock()
+                        .expect("bodies")
+                        .push(String::from_utf8_lossy(&body).to_string());
+                }
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                );
+            }
+        });
+        Webhook { url, bodies }
+    }
+
+    /// The `run` objects posted so far, sorted by ref and status.
+    fn runs(&self) -> Vec<serde_json::Value> {
+        let mut runs: Vec<serde_json::Value> = self
+            .bodies
+            .lock()
+            .expect("bodies")
+            .iter()
+            .map(|b| serde_json::from_str::<serde_json::Value>(b).expect("json")["run"].clone())
+            .collect();
+        runs.sort_by_key(|r| (r["ref"].to_string(), r["status"].to_string()));
+        runs
+    }
+}
+
+#[test]
+fn notify_is_called_once_per_run_end_without_secrets_and_never_fails_the_run() {
+    let hook = Webhook::start();
+    let mut env = TestEnv::from_fixture("notify");
+    env.set_env("NOTIFY_URL", &hook.url);
+    env.run(&["release", "new", "environments.ocu.star"])
+        .success();
+    env.run(&["freeze", "eu", "--reason", "audit"]).success();
+    let out = env.run(&["release", "new", "app.ocu.star"]);
+    // `broken` fails the release (exit 1); the failing notify of prod does not matter.
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(
+        out.stderr
+            .contains("warning: notify failed for notify/-/app.ocu.star/@r1/deploy/prod/1"),
+        "{out}"
+    );
+    // The run whose notify failed completed all the same.
+    let prod = env
+        .run(&[
+            "state",
+            "get",
+            "notify/-/app.ocu.star/@/deploy/prod#output/version",
+        ])
+        .success();
+    assert_eq!(prod.stdout.trim(), "\"1\"");
+    let commit = env.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let run = |r: &str,
+               env_name: Option<&str>,
+               status: &str,
+               outputs: serde_json::Value,
+               error: Option<&str>| {
+        serde_json::json!({
+            "ref": format!("notify/-/app.ocu.star/@r1/{r}"),
+            "package": "notify/-/app.ocu.star",
+            "release": "notify/-/app.ocu.star/@r1",
+            "environment": env_name,
+            "status": status,
+            "commit": commit,
+            "outputs": outputs,
+            "error": error,
+        })
+    };
+    let expected = vec![
+        run(
+            "deploy/eu/1",
+            Some("eu"),
+            "held",
+            serde_json::json!({}),
+            Some("frozen: environment eu is frozen (audit)"),
+        ),
+        run(
+            "deploy/qa/1",
+            Some("qa"),
+            "complete",
+            serde_json::json!({"version": "1"}),
+            None,
+        ),
+        run(
+            "task/approve/1",
+            None,
+            "paused",
+            serde_json::json!({}),
+            Some("waiting for approval"),
+        ),
+        run(
+            "task/broken/1",
+            None,
+            "failed",
+            serde_json::json!({}),
+            Some("app.ocu.star:24:5: fail: cannot reach db with <secret>"),
+        ),
+        run(
+            "task/build/1",
+            None,
+            "complete",
+            serde_json::json!({"token": {"masked_secret": "<secret>"}, "version": "1"}),
+            None,
+        ),
+    ];
+    // Every run end once (prod's call failed inside notify, so it posted nothing).
+    let got = hook.runs();
+    assert_eq!(got, expected, "{out}");
+    for body in hook.bodies.lock().expect("bodies").iter() {
+        assert!(!body.contains("s3cr3t"), "{body}");
+    }
+    // Nothing more happens: no second call for the same ends.
+    env.run(&["work", "any"]).success();
+    assert_eq!(hook.runs().len(), expected.len());
+}

@@ -384,6 +384,8 @@ pub struct Engine {
     secrets: Secrets,
     /// Runs reported as held by another job, each reported once.
     held: std::sync::Mutex<std::collections::BTreeSet<Ref>>,
+    /// Run ends (and holds) not yet passed to `notify(fn)`: they are, once committed.
+    notifications: std::sync::Mutex<Vec<crate::model::JsonMap>>,
 }
 
 impl Engine {
@@ -410,6 +412,7 @@ impl Engine {
             opts,
             secrets,
             held: Default::default(),
+            notifications: Default::default(),
         }
     }
 
@@ -424,6 +427,77 @@ impl Engine {
 
     fn marker(&self) -> Value {
         serde_json::json!({ "time": self.now() })
+    }
+
+    /// Records a run's end (or hold) for `notify(fn)`: `status` is `complete`, `failed`,
+    /// `paused` or `held`; `outputs` and `error` are masked already.
+    pub(crate) fn queue_notification(
+        &self,
+        run: &Ref,
+        status: &str,
+        outputs: Option<&crate::model::JsonMap>,
+        error: Option<&str>,
+    ) {
+        if self.cx.config.notify.is_none() {
+            return;
+        }
+        let environment = run.is(crate::refs::SubpathType::Deploy).then(|| {
+            run.subpath
+                .split('/')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        });
+        let mut fields = crate::model::JsonMap::new();
+        fields.insert("ref".into(), Value::from(run.to_string()));
+        fields.insert("package".into(), Value::from(run.package_ref().to_string()));
+        fields.insert("release".into(), Value::from(run.release_ref().to_string()));
+        fields.insert(
+            "environment".into(),
+            environment.map_or(Value::Null, Value::from),
+        );
+        fields.insert("status".into(), Value::from(status));
+        fields.insert(
+            "commit".into(),
+            Value::from(self.cx.commit_name().to_string()),
+        );
+        fields.insert(
+            "outputs".into(),
+            Value::Object(outputs.cloned().unwrap_or_default()),
+        );
+        fields.insert(
+            "error".into(),
+            error.map_or(Value::Null, |e| Value::from(self.secrets.mask(e))),
+        );
+        if let Ok(mut queue) = self.notifications.lock() {
+            queue.push(fields);
+        }
+    }
+
+    /// Calls `notify(fn)` for every run end recorded since the last call. Call it only once
+    /// the writes recording those ends are committed. A failing `notify` is warned about
+    /// through progress and never fails anything.
+    pub(crate) fn send_notifications(&self) {
+        let queued = match self.notifications.lock() {
+            Ok(mut q) => std::mem::take(&mut *q),
+            Err(_) => return,
+        };
+        let Some(notify) = &self.cx.config.notify else {
+            return;
+        };
+        for fields in queued {
+            let sink = self.progress_sink(None);
+            if let Err(e) = notify.call_with(&fields, &self.cx.root, &self.cx.host, sink) {
+                let run = fields
+                    .get("ref")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                self.progress(ProgressEvent::Message(
+                    self.secrets
+                        .mask(&format!("warning: notify failed for {run}: {e}")),
+                ));
+            }
+        }
     }
 
     fn progress(&self, event: ProgressEvent) {

@@ -467,6 +467,7 @@ impl Engine {
         if let Some(tx) = leftover {
             self.cx.state.commit(&tx)?;
         }
+        self.send_notifications();
         Ok(outcome)
     }
 
@@ -535,6 +536,7 @@ impl Engine {
             if !newly_held.is_empty() {
                 let tx = carry.get_or_insert_with(|| Transaction::new("runs held"));
                 for (run, status, marker, hold) in newly_held {
+                    self.queue_notification(&run, "held", None, Some(&hold.to_string()));
                     let mut marker = match marker {
                         Value::Object(m) => m,
                         _ => serde_json::Map::new(),

@@ -489,6 +489,20 @@ impl Engine {
             tx.set(&r.run, self.secrets.mask_json(&model::to_json(&r.doc)));
             // This process marked the run `running` when the wave started.
             self.set_status(&mut tx, &r.run, &[RunStatus::Running], r.status)?;
+            if matches!(
+                r.status,
+                RunStatus::Complete | RunStatus::Failed | RunStatus::Paused
+            ) {
+                let outputs = self
+                    .secrets
+                    .mask_json(&Value::Object(r.doc.output.clone().unwrap_or_default()));
+                self.queue_notification(
+                    &r.run,
+                    r.status.as_str(),
+                    outputs.as_object(),
+                    r.detail.as_deref(),
+                );
+            }
             if r.status != RunStatus::Complete {
                 continue;
             }

@@ -527,6 +527,7 @@ impl Engine {
         if let Some(tx) = carry {
             self.cx.state.commit(&tx)?;
         }
+        self.send_notifications();
         Ok(())
     }
 
