@@ -543,3 +543,36 @@ fn notify_is_called_once_per_run_end_without_secrets_and_never_fails_the_run() {
     env.run(&["work", "any"]).success();
     assert_eq!(hook.runs().len(), expected.len());
 }
+
+#[test]
+fn only_a_rollback_with_override_freeze_gets_through_a_freeze() {
+    let env = released();
+    commit(&env, "version.txt", "2\n", "version 2");
+    env.run(&["release", "new", "api.ocu.star"]).success();
+    assert_eq!(version(&env, "us"), "2");
+    env.run(&["freeze", "us", "--reason", "incident"]).success();
+    // A plain rollback waits, held by the freeze.
+    env.run(&["rollback", "api", "us"]).success();
+    let out = env.run(&["work", "cascade"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        out.stderr
+            .contains("held: frozen: environment us is frozen (incident)"),
+        "{out}"
+    );
+    assert_eq!(version(&env, "us"), "2");
+    // With --override-freeze it runs, and its commit says so.
+    let out = env
+        .run(&["rollback", "api", "us", "--override-freeze"])
+        .success();
+    assert!(out.stdout.contains("overriding a freeze"), "{out}");
+    let subject = crate::common::git(&env.hub(), &["log", "-1", "--format=%s", "intent"]);
+    assert_eq!(
+        subject.trim(),
+        "rollback ops/-/api.ocu.star in us to r1 (overrides the freeze of us)"
+    );
+    let out = env.run(&["work", "cascade"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(version(&env, "us"), "1");
+    assert_eq!(release_of(&env, "us"), format!("{PKG}/@r1"));
+}

@@ -158,6 +158,11 @@ impl Engine {
             Effect::SetCustom { value } => {
                 state_tx.set(r, value.clone());
             }
+            Effect::OverrideFreeze { run } => {
+                let mut doc: RunDoc = super::decode(run, "run", self.cx.state.get(run)?)?;
+                doc.override_freeze = true;
+                state_tx.set(run, model::to_json(&doc));
+            }
             Effect::Scheduled { .. }
             | Effect::Deployed { .. }
             | Effect::NotDeployed

@@ -309,3 +309,49 @@ pub fn notices(intent: &View<'_>, state: &View<'_>, now: Timestamp) -> PlanResul
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> Timestamp {
+        Timestamp::parse(text).expect("time")
+    }
+
+    #[test]
+    fn a_freeze_holds_until_its_end() {
+        let open = Freeze::default();
+        assert!(in_force(&open, at("2030-01-01T00:00:00Z")));
+        let until = Freeze {
+            reason: None,
+            until: Some("2026-01-02T00:00:00Z".into()),
+        };
+        assert!(in_force(&until, at("2026-01-01T23:59:59Z")));
+        assert!(!in_force(&until, at("2026-01-02T00:00:00Z")));
+        // An unreadable end (never written by ocuroot) holds rather than lets runs through.
+        let bad = Freeze {
+            reason: None,
+            until: Some("soon".into()),
+        };
+        assert!(in_force(&bad, at("2030-01-01T00:00:00Z")));
+    }
+
+    #[test]
+    fn a_marker_records_its_hold() {
+        let hold = Hold::Frozen {
+            environment: "eu".into(),
+            detail: Some("audit".into()),
+            until: None,
+        };
+        let marker = serde_json::json!({"time": "t", "held": crate::model::to_json(&hold)});
+        assert_eq!(recorded_hold(&marker), Some(hold));
+        assert_eq!(recorded_hold(&serde_json::json!({"time": "t"})), None);
+        assert_eq!(
+            crate::model::to_json(&Hold::Bad {
+                release: "r/-/p.ocu.star/@r2".into(),
+                detail: None
+            }),
+            serde_json::json!({"reason": "bad", "release": "r/-/p.ocu.star/@r2"})
+        );
+    }
+}

@@ -148,6 +148,13 @@ pub enum Effect {
         #[serde(serialize_with = "ser_ref")]
         run: Ref,
     },
+    /// Nothing to start: run `run` (pending or paused) already carries it out, and is now
+    /// let through a freeze of its environment (`rollback --override-freeze`).
+    OverrideFreeze {
+        /// The run.
+        #[serde(serialize_with = "ser_ref")]
+        run: Ref,
+    },
     /// Nothing to start: state already deploys that release with those inputs.
     Deployed {
         /// The task summary of the deployment.
@@ -263,6 +270,9 @@ impl fmt::Display for Effect {
                 after(f, a)
             }
             Effect::Scheduled { run } => write!(f, "already scheduled as run {run}"),
+            Effect::OverrideFreeze { run } => {
+                write!(f, "already scheduled as run {run}, now overriding a freeze")
+            }
             Effect::Deployed { deployment } => {
                 write!(f, "already deployed ({deployment}); nothing to run")
             }
