@@ -153,6 +153,10 @@ pub enum Command {
         /// Print the plan and write nothing.
         #[arg(short = 'n', long)]
         dryrun: bool,
+        /// Then carry it out (and what it causes, as `work cascade` does for this process's
+        /// changes) and report which deployments landed; exit 1 if one did not.
+        #[arg(long, conflicts_with = "dryrun")]
+        cascade: bool,
         #[command(flatten)]
         requester: RequesterArgs,
     },
@@ -174,6 +178,10 @@ pub enum Command {
         /// Print the plan and write nothing.
         #[arg(short = 'n', long)]
         dryrun: bool,
+        /// Then carry it out (and what it causes, as `work cascade` does for this process's
+        /// changes) and report which deployments landed; exit 1 if one did not.
+        #[arg(long, conflicts_with = "dryrun")]
+        cascade: bool,
         #[command(flatten)]
         requester: RequesterArgs,
     },

@@ -576,3 +576,40 @@ fn only_a_rollback_with_override_freeze_gets_through_a_freeze() {
     assert_eq!(version(&env, "us"), "1");
     assert_eq!(release_of(&env, "us"), format!("{PKG}/@r1"));
 }
+
+#[test]
+fn promote_with_cascade_reports_which_of_the_set_landed() {
+    let env = TestEnv::from_fixture("ops_chain");
+    env.run(&["release", "new", "environments.ocu.star"])
+        .success();
+    for p in ["a", "b", "c"] {
+        env.run(&["release", "new", &format!("{p}.ocu.star")])
+            .success();
+    }
+    env.run(&["freeze", "prod"]).success();
+    commit(&env, "version.txt", "2\n", "version 2");
+    for p in ["a", "b", "c"] {
+        env.run(&["release", "new", &format!("{p}.ocu.star")])
+            .success();
+    }
+    // c's deployment fails: a and b land, c does not, and the command says so.
+    let out = env.run_with(
+        "",
+        &["promote", "--from", "prod", "--to", "qa", "--cascade"],
+        &[("FAIL_C", "1")],
+        None,
+    );
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(
+        out.stdout.contains(
+            "Landed 2 of 3:\n  chain/-/a.ocu.star/@/deploy/qa: landed\n  chain/-/b.ocu.star/@/deploy/qa: landed\n  chain/-/c.ocu.star/@/deploy/qa: not landed: run chain/-/c.ocu.star/@r1/deploy/qa/2 failed\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains("1 of 3 deployment(s) did not land"),
+        "{out}"
+    );
+    assert_eq!(output(&env, "b", "qa", "output/version"), "b(1)");
+    assert_eq!(output(&env, "c", "qa", "release"), "chain/-/c.ocu.star/@r2");
+}

@@ -137,15 +137,48 @@ fn dependency_order(plan: &Plan) -> Vec<&PlanItem> {
     out
 }
 
+/// What a rollback or promotion command does with its intent commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Print the plan, write nothing.
+    Dryrun,
+    /// Write the commit; the work commands carry it out.
+    Write,
+    /// Write it, carry it out with a cascade, report what landed.
+    Cascade,
+}
+
+impl Mode {
+    /// The mode of `--dryrun` and `--cascade` (clap refuses both).
+    pub fn of(dryrun: bool, cascade: bool) -> Mode {
+        match (dryrun, cascade) {
+            (true, _) => Mode::Dryrun,
+            (false, true) => Mode::Cascade,
+            (false, false) => Mode::Write,
+        }
+    }
+}
+
+/// The run that carries out a plan item: the one it creates or finds scheduled.
+fn run_of(item: &PlanItem) -> Option<Ref> {
+    item.effects.iter().find_map(|e| match e {
+        Effect::Up { run, .. } | Effect::Scheduled { run } | Effect::OverrideFreeze { run } => {
+            Some(run.clone())
+        }
+        _ => None,
+    })
+}
+
 fn write_requests(
     ws: &Workspace,
     env: &ProcessEnv,
     requester: &RequesterArgs,
     message: String,
     list: &[Request],
-    dryrun: bool,
+    mode: Mode,
     out: &mut dyn Write,
 ) -> CommandResult {
+    let dryrun = mode == Mode::Dryrun;
     if list.is_empty() {
         writeln!(out, "Nothing to change: no deploy intent to write.")?;
         return Ok(ExitCode::SUCCESS);
@@ -175,13 +208,53 @@ fn write_requests(
     for (n, item) in ordered.iter().enumerate() {
         writeln!(out, "  {}. {}: {}", n + 1, item.r, item.effect)?;
     }
-    if !dryrun {
+    if mode == Mode::Write {
         writeln!(
             out,
             "Carry it out with `ocuroot work any` or `ocuroot work cascade` (or the CI job on the intent push)."
         )?;
     }
-    Ok(ExitCode::SUCCESS)
+    if mode != Mode::Cascade {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let runs: std::collections::BTreeMap<Ref, Option<Ref>> = plan
+        .items
+        .iter()
+        .map(|i| (i.r.clone(), run_of(i)))
+        .collect();
+    let engine = ocuroot_core::engine::Engine::new(
+        ws,
+        super::engine_options(env, &crate::cli::ExecArgs::default()),
+    );
+    engine.apply_intent_changes(Some(&refs))?;
+    engine.save_repo_config()?;
+    engine.cascade(ocuroot_core::engine::CascadeScope::ThisProcess)?;
+    let state = ws.state().view()?;
+    let mut landed = 0;
+    let mut lines = Vec::new();
+    for req in list {
+        let run = runs.get(&req.r).cloned().flatten();
+        let outcome = requests::outcome(&state, req, run.as_ref())
+            .map_err(|e| refused(e, "report the outcome"))?;
+        if outcome == requests::Outcome::Landed {
+            landed += 1;
+        }
+        lines.push(format!("  {}: {outcome}", req.r));
+    }
+    writeln!(out, "Landed {landed} of {}:", list.len())?;
+    for l in lines {
+        writeln!(out, "{l}")?;
+    }
+    if landed == list.len() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(CommandError::message(format!(
+            "{} of {} deployment(s) did not land",
+            list.len() - landed,
+            list.len()
+        ))
+        .hint("the intent stays; fix the cause and run `ocuroot work cascade`, or roll back"))
+    }
 }
 
 /// `ocuroot rollback`.
@@ -192,7 +265,7 @@ pub fn rollback(
     environment: &str,
     to: Option<&str>,
     override_freeze: bool,
-    dryrun: bool,
+    mode: Mode,
     requester: &RequesterArgs,
     out: &mut dyn Write,
 ) -> CommandResult {
@@ -212,7 +285,7 @@ pub fn rollback(
     if override_freeze {
         message.push_str(&format!(" (overrides the freeze of {environment})"));
     }
-    write_requests(&ws, env, requester, message, &[req], dryrun, out)
+    write_requests(&ws, env, requester, message, &[req], mode, out)
 }
 
 /// `ocuroot promote`.
@@ -221,7 +294,7 @@ pub fn promote(
     from: &str,
     to: &str,
     package: Option<&str>,
-    dryrun: bool,
+    mode: Mode,
     requester: &RequesterArgs,
     out: &mut dyn Write,
 ) -> CommandResult {
@@ -235,7 +308,7 @@ pub fn promote(
     let list = requests::promote(&state, &holds, from, to, glob.as_ref())
         .map_err(|e| refused(e, &format!("promote {from} to {to}")))?;
     let message = format!("promote {from} to {to} ({} deployment(s))", list.len());
-    write_requests(&ws, env, requester, message, &list, dryrun, out)
+    write_requests(&ws, env, requester, message, &list, mode, out)
 }
 
 /// Writes (or with `None`, deletes) one intent document, checked like `state set`.

@@ -239,6 +239,7 @@ impl Engine {
             if self
                 .deployment_inputs_changed(&deployment, changes)?
                 .is_some()
+                && !self.intent_moved_on(&link, &deployment)?
             {
                 out.push(WorkItem {
                     r: deployment,
@@ -248,6 +249,27 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+
+    /// Whether the deploy intent at `link` (`<pkg>/@/deploy/<env>`) names another release
+    /// than `deployment`'s: a rollback or promotion is on its way there, and redeploying the
+    /// current release on an input change would work against it.
+    fn intent_moved_on(&self, link: &Ref, deployment: &Ref) -> EngineResult<bool> {
+        let Some(v) = self.cx.intent.try_get(link)? else {
+            return Ok(false);
+        };
+        let Ok(intent) = serde_json::from_value::<model::DeployIntent>(v) else {
+            return Ok(false);
+        };
+        let Ok(named) = Ref::parse(&intent.release) else {
+            return Ok(false);
+        };
+        let named = self
+            .cx
+            .state
+            .resolve_link(&named.release_ref())?
+            .release_ref();
+        Ok(named != deployment.release_ref())
     }
 
     /// Returns the re-populated entry function when a deployment's inputs changed. With

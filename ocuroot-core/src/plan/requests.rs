@@ -287,3 +287,93 @@ pub fn promote(
     }
     Ok(out)
 }
+
+/// What became of one deploy intent of a request after the work commands ran.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// State deploys the requested release there.
+    Landed,
+    /// The run that carries it out failed.
+    Failed {
+        /// The run.
+        run: Ref,
+    },
+    /// A freeze or a bad mark holds the run.
+    Held {
+        /// The run.
+        run: Ref,
+        /// Why.
+        hold: crate::model::Hold,
+    },
+    /// The run has not finished (pending, paused or running).
+    Waiting {
+        /// The run.
+        run: Ref,
+        /// Its status.
+        status: crate::refs::RunStatus,
+    },
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Landed => write!(f, "landed"),
+            Outcome::Failed { run } => write!(f, "not landed: run {run} failed"),
+            Outcome::Held { run, hold } => write!(f, "not landed: run {run} held ({hold})"),
+            Outcome::Waiting { run, status } => write!(f, "not landed yet: run {run} is {status}"),
+        }
+    }
+}
+
+/// What became of `req` in `state`: landed when the deployment there is the requested
+/// release; otherwise the status of `run`, the run its plan created or found scheduled.
+///
+/// # Errors
+///
+/// Store errors.
+pub fn outcome(
+    state: &View<'_>,
+    req: &Request,
+    run: Option<&Ref>,
+) -> Result<Outcome, RequestError> {
+    let wanted = state
+        .resolve_link(&Ref::parse(&req.intent.release).map_err(PlanError::from)?)?
+        .release_ref();
+    if deployed(state, &req.r)?.is_some_and(|(r, _)| r == wanted) {
+        return Ok(Outcome::Landed);
+    }
+    let Some(run) = run else {
+        return Ok(Outcome::Failed {
+            run: wanted.with_subpath(SubpathType::Deploy, req.r.subpath.clone()),
+        });
+    };
+    let markers = state.match_refs(
+        Area::Records,
+        &[run.status_glob()?],
+        MatchOptions { no_links: true },
+    )?;
+    let status = markers
+        .iter()
+        .find_map(Ref::marker_status)
+        .unwrap_or(crate::refs::RunStatus::Pending);
+    Ok(match status {
+        crate::refs::RunStatus::Failed | crate::refs::RunStatus::FailedRetried => {
+            Outcome::Failed { run: run.clone() }
+        }
+        _ => {
+            let hold = state
+                .try_get(&run.status(status))?
+                .and_then(|m| super::holds::recorded_hold(&m));
+            match hold {
+                Some(hold) => Outcome::Held {
+                    run: run.clone(),
+                    hold,
+                },
+                None => Outcome::Waiting {
+                    run: run.clone(),
+                    status,
+                },
+            }
+        }
+    })
+}
