@@ -363,9 +363,47 @@ fn freeze_and_bad_mark_documents_are_schema_checked() {
     commit(&env, "version.txt", "2\n", "version 2");
     env.run(&["release", "new", "api.ocu.star"]).success();
     assert_eq!(version(&env, "eu"), "2");
-    // A hand-written invalid freeze on the intent branch is reported by intent check.
+    // Unfreezing what is not frozen is refused.
     let out = env.run(&["unfreeze", "qa"]);
     assert_eq!(out.code(), 1, "{out}");
+    // Hand-written documents on the intent branch: intent check accepts a valid freeze
+    // and bad mark, and names the malformed ones; plan refuses to plan them.
+    crate::common::hand_commit(
+        &env.hub(),
+        "intent",
+        &[
+            (
+                "refs/@/environment/qa/freeze/#.yaml",
+                Some("reason: by hand\n"),
+            ),
+            (
+                "refs/ops/-/api.ocu.star/@r1/custom/ocuroot/bad/#.yaml",
+                Some("reason: by hand\n"),
+            ),
+        ],
+    );
+    assert!(env.run(&["intent", "check"]).success().stdout.is_empty());
+    crate::common::hand_commit(
+        &env.hub(),
+        "intent",
+        &[
+            ("refs/@/environment/us/freeze/#.yaml", Some("until: 3pm\n")),
+            (
+                "refs/ops/-/api.ocu.star/@r2/custom/ocuroot/bad/#.yaml",
+                Some("why: typo\n"),
+            ),
+        ],
+    );
+    let out = env.run(&["intent", "check"]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(
+        out.stdout.contains(
+            "refs/@/environment/us/freeze/#.yaml: @/environment/us/freeze: until is not an RFC 3339 time"
+        ),
+        "{out}"
+    );
+    assert!(out.stdout.contains("not a bad mark ({reason})"), "{out}");
+    assert_eq!(env.run(&["plan"]).code(), 1);
 }
 
 #[test]
