@@ -651,3 +651,32 @@ fn promote_with_cascade_reports_which_of_the_set_landed() {
     assert_eq!(output(&env, "b", "qa", "output/version"), "b(1)");
     assert_eq!(output(&env, "c", "qa", "release"), "chain/-/c.ocu.star/@r2");
 }
+
+#[test]
+fn a_push_that_does_not_release_the_package_leaves_a_rollback_in_place() {
+    let env = TestEnv::from_fixture("ops");
+    let out = env.run(&["push"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(version(&env, "us"), "1");
+    // A new version: the package file changes too, so `push` releases it.
+    let package = std::fs::read_to_string(env.repo().join("api.ocu.star")).expect("read");
+    env.write_file("api.ocu.star", &format!("{package}# version 2\n"));
+    commit(&env, "version.txt", "2\n", "version 2");
+    let out = env.run(&["push"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(version(&env, "us"), "2");
+    env.run(&["rollback", "api", "us"]).success();
+    env.run(&["work", "cascade"]).success();
+    assert_eq!(version(&env, "us"), "1");
+    commit(&env, "notes.txt", "unrelated\n", "unrelated change");
+    let out = env.run(&["push"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(!out.stdout.contains("api.ocu.star"), "{out}");
+    assert_eq!(version(&env, "us"), "1");
+    assert_eq!(release_of(&env, "us"), format!("{PKG}/@r1"));
+    // A push that releases the package deploys the new release over it, as intended.
+    env.write_file("api.ocu.star", &format!("{package}# version 3\n"));
+    commit(&env, "version.txt", "3\n", "version 3");
+    env.run(&["push"]).success();
+    assert_eq!(version(&env, "us"), "3");
+}
