@@ -680,3 +680,31 @@ fn a_push_that_does_not_release_the_package_leaves_a_rollback_in_place() {
     env.run(&["push"]).success();
     assert_eq!(version(&env, "us"), "3");
 }
+
+#[test]
+fn intent_commits_of_the_engine_name_the_person_too() {
+    let env = TestEnv::from_fixture("ops");
+    env.run_with(
+        "",
+        &["release", "new", "environments.ocu.star"],
+        &[("GITLAB_USER_LOGIN", "gl-user")],
+        None,
+    )
+    .success();
+    env.run_with(
+        "",
+        &["release", "new", "api.ocu.star"],
+        &[("GITHUB_ACTOR", "ci-bot")],
+        None,
+    )
+    .success();
+    let log = env
+        .run(&["state", "log", "--intent", &format!("{PKG}/@/deploy/qa")])
+        .success();
+    assert!(log.stdout.contains("deployments started"), "{log}");
+    assert!(log.stdout.contains("[requested by ci-bot]"), "{log}");
+    let log = env
+        .run(&["state", "log", "--intent", "@/environment/qa"])
+        .success();
+    assert!(log.stdout.contains("[requested by gl-user]"), "{log}");
+}

@@ -158,5 +158,6 @@ fn engine_options(env: &ProcessEnv, exec: &ExecArgs) -> EngineOptions {
             takeover: exec.takeover,
             ..env.claim_options()
         },
+        requested_by: ops::requester_in(&env.cwd, env, None),
     }
 }

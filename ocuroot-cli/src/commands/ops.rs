@@ -34,7 +34,17 @@ const CI_ACTORS: [&str; 5] = [
 /// The person asking for an intent change: `--as`, else the CI's actor, else the source
 /// repository's git `user.name` and `user.email`. `None` when none of them names anyone.
 pub fn requester(ws: &Workspace, env: &ProcessEnv, args: &RequesterArgs) -> Option<String> {
-    if let Some(p) = args.as_person.as_deref().filter(|p| !p.trim().is_empty()) {
+    requester_in(ws.root(), env, args.as_person.as_deref())
+}
+
+/// As [`requester`], with `as_person` for `--as` and the git configuration of the
+/// repository at `dir`.
+pub fn requester_in(
+    dir: &std::path::Path,
+    env: &ProcessEnv,
+    as_person: Option<&str>,
+) -> Option<String> {
+    if let Some(p) = as_person.filter(|p| !p.trim().is_empty()) {
         return Some(p.trim().to_string());
     }
     if let Some(actor) = CI_ACTORS.iter().find_map(|v| env.get(v)) {
@@ -42,7 +52,7 @@ pub fn requester(ws: &Workspace, env: &ProcessEnv, args: &RequesterArgs) -> Opti
     }
     let git_env = env.git_environment();
     let config = |key: &str| {
-        GitCommand::in_dir(&git_env, ws.root())
+        GitCommand::in_dir(&git_env, dir)
             .args(["config", "--get", key])
             .run_text()
             .ok()

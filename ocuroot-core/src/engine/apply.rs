@@ -71,6 +71,7 @@ impl Engine {
         }
         // Intent first: when the two cannot share a push, the applied mirror must never be
         // ahead of the intent it mirrors.
+        self.sign(&mut intent_tx);
         self.cx
             .intent
             .commit_with(&intent_tx, &self.cx.state, &state_tx)?;
@@ -208,6 +209,7 @@ pub(crate) fn register_environments(engine: &Engine, envs: &[Environment]) -> En
             );
         }
     }
+    engine.sign(&mut intent_tx);
     engine
         .cx
         .intent

@@ -152,6 +152,9 @@ pub struct EngineOptions {
     pub wave_slice: usize,
     /// Who this job is when it claims runs, and when it takes over another job's claim.
     pub claims: ClaimOptions,
+    /// The person the job runs for (the CI's actor, or the git user): named in a
+    /// `Requested-by:` trailer on every intent commit the engine makes.
+    pub requested_by: Option<String>,
 }
 
 impl EngineOptions {
@@ -497,6 +500,14 @@ impl Engine {
                         .mask(&format!("warning: notify failed for {run}: {e}")),
                 ));
             }
+        }
+    }
+
+    /// Adds the `Requested-by:` trailer of [`EngineOptions::requested_by`] to an intent
+    /// transaction.
+    pub(crate) fn sign(&self, intent_tx: &mut crate::store::Transaction) {
+        if let Some(person) = &self.opts.requested_by {
+            intent_tx.trailer("Requested-by", person);
         }
     }
 

@@ -292,6 +292,7 @@ impl Engine {
         };
         // Intent first: when the two cannot share a push, the applied mirror must never
         // be ahead of the intent it mirrors (that would read as intent deleted).
+        self.sign(&mut intent_tx);
         self.cx
             .intent
             .commit_with(&intent_tx, &self.cx.state, &state_tx)?;

@@ -319,6 +319,7 @@ impl Harness {
                 },
                 Arc::new(NoProcesses),
             ),
+            requested_by: None,
         }
     }
 
