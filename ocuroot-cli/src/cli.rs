@@ -44,9 +44,10 @@ pub enum Command {
         /// The intent revision: a branch, tag or commit of the intent repository.
         #[arg(long, value_name = "REV")]
         intent: Option<String>,
-        /// Output format.
+        /// Output format (`markdown`: a summary table and a collapsible diff per document,
+        /// for pull-request comments and $GITHUB_STEP_SUMMARY).
         #[arg(short, long, value_enum, default_value_t)]
-        output: LogFormat,
+        output: PlanFormat,
         /// When to colour the diff.
         #[arg(long, value_enum, default_value_t)]
         color: ColorChoice,
@@ -128,6 +129,104 @@ pub enum Command {
         #[arg(value_name = "END")]
         end: String,
     },
+    /// Roll a deployment back: one intent commit deploying an older release
+    ///
+    /// Sets the deploy intent of PACKAGE in ENVIRONMENT to --to (a release or tag), by default
+    /// the newest release older than the one deployed there that completed a deployment
+    /// there and is not marked bad, with the inputs it ran with there. Prints the plan;
+    /// `ocuroot work any`, `work cascade` or the CI job on the intent push carries it out.
+    /// Releases marked bad are refused. A frozen environment holds the rollback unless
+    /// --override-freeze.
+    Rollback {
+        /// The package file (`api.ocu.star`; `api` means `api.ocu.star`).
+        #[arg(value_name = "PACKAGE")]
+        package: String,
+        /// The environment.
+        #[arg(value_name = "ENVIRONMENT")]
+        environment: String,
+        /// The release or tag to roll back to.
+        #[arg(long, value_name = "RELEASE")]
+        to: Option<String>,
+        /// Start the rollback even while the environment is frozen (said in the commit).
+        #[arg(long)]
+        override_freeze: bool,
+        /// Print the plan and write nothing.
+        #[arg(short = 'n', long)]
+        dryrun: bool,
+        /// Then carry it out (and what it causes, as `work cascade` does for this process's
+        /// changes) and report which deployments landed; exit 1 if one did not.
+        #[arg(long, conflicts_with = "dryrun")]
+        cascade: bool,
+        #[command(flatten)]
+        requester: RequesterArgs,
+    },
+    /// Promote what runs in one environment to another, as one intent commit
+    ///
+    /// Pins on --to exactly the release each package runs in --from (each with the inputs
+    /// its deployment to --to takes), for the packages matching --package. Prints the plan,
+    /// in dependency order; the work commands carry it out.
+    Promote {
+        /// The environment whose releases are promoted.
+        #[arg(long, value_name = "ENV")]
+        from: String,
+        /// The environment they are pinned on.
+        #[arg(long, value_name = "ENV")]
+        to: String,
+        /// Only packages whose ref or file matches this glob.
+        #[arg(long, value_name = "GLOB")]
+        package: Option<String>,
+        /// Print the plan and write nothing.
+        #[arg(short = 'n', long)]
+        dryrun: bool,
+        /// Then carry it out (and what it causes, as `work cascade` does for this process's
+        /// changes) and report which deployments landed; exit 1 if one did not.
+        #[arg(long, conflicts_with = "dryrun")]
+        cascade: bool,
+        #[command(flatten)]
+        requester: RequesterArgs,
+    },
+    /// Freeze an environment: no deployment starts or is taken down there
+    ///
+    /// Writes the intent `@/environment/<ENV>/freeze`. Runs that would start there wait,
+    /// held, until `ocuroot unfreeze` (or --until passes); they start on the first work
+    /// command after that. `ocuroot rollback --override-freeze` is the only way through.
+    Freeze {
+        /// The environment.
+        #[arg(value_name = "ENV")]
+        environment: String,
+        /// Why (shown wherever held runs are).
+        #[arg(long)]
+        reason: Option<String>,
+        /// When the freeze ends by itself (RFC 3339, e.g. 2026-01-02T18:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        #[command(flatten)]
+        requester: RequesterArgs,
+    },
+    /// End an environment's freeze
+    Unfreeze {
+        /// The environment.
+        #[arg(value_name = "ENV")]
+        environment: String,
+        #[command(flatten)]
+        requester: RequesterArgs,
+    },
+    /// Approve: write custom-state intent naming who approved
+    ///
+    /// Writes VALUE (default: the approver) at the custom-state REF, with a
+    /// `Requested-by:` trailer naming the approver: --as, else the CI's actor (GITHUB_ACTOR,
+    /// GITLAB_USER_LOGIN, BUILDKITE_BUILD_CREATOR, BUILD_USER_ID), else this repository's
+    /// git user.name and user.email.
+    Approve {
+        /// The custom-state ref (`@/custom/…` or `<pkg>/@<release>/custom/…`).
+        #[arg(value_name = "REF")]
+        reference: String,
+        /// The value (a string); default: the approver.
+        #[arg(value_name = "VALUE")]
+        value: Option<String>,
+        #[command(flatten)]
+        requester: RequesterArgs,
+    },
     /// Write starter files: repo.ocu.star, an example release, CI configuration
     #[command(subcommand)]
     Init(InitCommand),
@@ -151,6 +250,14 @@ pub enum Command {
     /// file's definition as JSON), `sdk` (the SDK builtins as Starlark stubs), `example_list`
     /// and `example_get` (example configurations shipped in the binary).
     Mcp,
+}
+
+/// Who asks for an intent change (the `Requested-by:` trailer of its commit).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct RequesterArgs {
+    /// The person asking (default: the CI's actor, else git user.name and user.email).
+    #[arg(long = "as", value_name = "PERSON")]
+    pub as_person: Option<String>,
 }
 
 /// `ocuroot store …`
@@ -280,6 +387,18 @@ pub enum LogFormat {
     Json,
 }
 
+/// Output formats for `plan`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// Each change with its consequence and a diff.
+    #[default]
+    Text,
+    /// A JSON array of the changes.
+    Json,
+    /// Markdown: a summary table and a collapsible diff per document.
+    Markdown,
+}
+
 /// `ocuroot state …`
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
@@ -321,11 +440,15 @@ pub enum StateCommand {
         /// How to read VALUE.
         #[arg(short, long, value_enum, default_value_t)]
         format: ValueFormat,
+        #[command(flatten)]
+        requester: RequesterArgs,
     },
     /// Delete an intent document
     Delete {
         #[command(flatten)]
         target: StateRefArgs,
+        #[command(flatten)]
+        requester: RequesterArgs,
     },
     /// List intent refs that differ from what state has applied, one per line
     ///
@@ -449,6 +572,28 @@ pub enum ReleaseCommand {
         target: TargetArgs,
         #[command(flatten)]
         exec: ExecArgs,
+    },
+    /// Mark a release bad: none of its runs starts, and rollback never picks it
+    ///
+    /// Writes the intent `<pkg>/@<release>/custom/ocuroot/bad`. `plan` lists every
+    /// environment still running it.
+    MarkBad {
+        /// The release (`api.ocu.star/@r2`, a tag works too).
+        #[arg(value_name = "RELEASE")]
+        release: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        requester: RequesterArgs,
+    },
+    /// Remove a release's bad mark
+    MarkGood {
+        /// The release.
+        #[arg(value_name = "RELEASE")]
+        release: String,
+        #[command(flatten)]
+        requester: RequesterArgs,
     },
     /// Evaluate a package file and print its phases, without writing anything
     Lint {

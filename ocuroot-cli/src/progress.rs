@@ -170,6 +170,7 @@ fn render(event: &ProgressEvent) -> Option<String> {
             Some(o) => format!("↻ {} taken over from {o} ({reason})", run_label(run)),
             None => format!("↻ {} taken over ({reason})", run_label(run)),
         },
+        ProgressEvent::Held { run, hold } => format!("⏸ {} held: {hold}", run_label(run)),
         ProgressEvent::Message(m) => m.clone(),
     })
 }

@@ -23,6 +23,7 @@ mod test_import;
 mod test_init;
 mod test_intent;
 mod test_mcp;
+mod test_ops;
 mod test_push;
 mod test_release;
 mod test_remote;

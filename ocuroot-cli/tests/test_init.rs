@@ -178,6 +178,28 @@ fn github_actions_workflow() {
     let review = job_commands("review");
     assert!(review.contains(&"ocuroot intent check \"$INTENT_REV\"".to_string()));
     assert!(review.contains(&"ocuroot plan --intent \"$INTENT_REV\"".to_string()));
+    // Reviewers read the plan in the job summary.
+    assert!(
+        review.contains(
+            &"ocuroot plan --intent \"$INTENT_REV\" --output markdown >> \"$GITHUB_STEP_SUMMARY\""
+                .to_string()
+        )
+    );
+    // A CODEOWNERS template for the intent branch, covering the intent paths.
+    let owners = read(&env, ".github/ocuroot-intent-CODEOWNERS");
+    assert!(
+        out.stderr
+            .contains("Wrote .github/ocuroot-intent-CODEOWNERS"),
+        "{out}"
+    );
+    for path in [
+        "/refs/**/@/deploy/production/",
+        "/refs/@/environment/*/freeze/",
+        "/refs/**/custom/ocuroot/bad/",
+    ] {
+        assert!(owners.contains(path), "{owners}");
+    }
+    assert!(owners.contains("on `intent`"), "{owners}");
     assert_eq!(jobs["push"]["steps"][0]["with"]["fetch-depth"], 0);
     assert_eq!(
         doc["env"]["OCUROOT_GIT_USER_NAME"],
@@ -218,6 +240,16 @@ fn gitlab_pipeline() {
     let review = job_commands("ocuroot-review");
     assert!(review.contains(&"ocuroot intent check \"$INTENT_REV\"".to_string()));
     assert!(review.contains(&"ocuroot plan --intent \"$INTENT_REV\"".to_string()));
+    // The Markdown plan goes to a merge-request note.
+    assert!(review.contains(
+        &"ocuroot plan --intent \"$INTENT_REV\" --output markdown > ocuroot-plan.md".to_string()
+    ));
+    assert!(
+        review
+            .iter()
+            .any(|c| c.contains("merge_requests/$CI_MERGE_REQUEST_IID/notes")),
+        "{review:?}"
+    );
     insta::assert_snapshot!("gitlab_pipeline", text);
 }
 

@@ -22,6 +22,11 @@ const RELEASE_TEMPLATE: &str = include_str!("init/release.ocu.star");
 const ENVIRONMENTS_TEMPLATE: &str = include_str!("init/environments.ocu.star");
 const GITHUB_TEMPLATE: &str = include_str!("init/github-actions.yml");
 const GITLAB_TEMPLATE: &str = include_str!("init/gitlab-ci.yml");
+const CODEOWNERS_TEMPLATE: &str = include_str!("init/intent-CODEOWNERS");
+
+/// Where `init ci github-actions` writes the CODEOWNERS template for the intent branch,
+/// relative to the project root.
+pub const INTENT_CODEOWNERS_FILE: &str = ".github/ocuroot-intent-CODEOWNERS";
 
 /// The placeholders the templates hold.
 #[cfg(test)]
@@ -294,11 +299,19 @@ pub fn ci_files(root: &Path, platform: CiPlatform, opts: &CiOptions) -> InitResu
         .replace("@SOURCE_BRANCH@", &opts.source_branch)
         .replace("@INTENT_BRANCH@", &opts.intent_branch)
         .replace("@OCUROOT_GIT_URL@", &opts.install_url);
-    Ok(vec![InitFile {
+    let mut files = vec![InitFile {
         path: root.join(platform.file()),
         contents,
         if_exists: IfExists::Refuse,
-    }])
+    }];
+    if platform == CiPlatform::GithubActions {
+        files.push(InitFile {
+            path: root.join(INTENT_CODEOWNERS_FILE),
+            contents: CODEOWNERS_TEMPLATE.replace("@INTENT_BRANCH@", &opts.intent_branch),
+            if_exists: IfExists::Keep,
+        });
+    }
+    Ok(files)
 }
 
 /// Decides for each file whether to create, overwrite or keep it.

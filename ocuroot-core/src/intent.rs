@@ -29,6 +29,10 @@ pub enum IntentKind {
     Custom,
     /// `<pkg>/@/deploy/<env>`.
     Deploy,
+    /// `@/environment/<env>/freeze`: the environment is frozen.
+    Freeze,
+    /// `<pkg>/@<release>/custom/ocuroot/bad`: the release is marked bad.
+    BadMark,
 }
 
 impl IntentKind {
@@ -39,8 +43,13 @@ impl IntentKind {
         }
         let single = !r.subpath.is_empty() && !r.subpath.contains('/');
         if r.global {
+            let freeze = r
+                .subpath
+                .split_once('/')
+                .is_some_and(|(env, last)| !env.is_empty() && last == crate::refs::FREEZE);
             return match r.type_str() {
                 "environment" if single => Some(IntentKind::Environment),
+                "environment" if freeze => Some(IntentKind::Freeze),
                 "custom" if !r.subpath.is_empty() => Some(IntentKind::Custom),
                 _ => None,
             };
@@ -50,6 +59,11 @@ impl IntentKind {
             return None;
         }
         match r.type_str() {
+            "custom" if r.subpath == crate::refs::BAD_MARK && !release.is_empty() => {
+                Some(IntentKind::BadMark)
+            }
+            // `custom/ocuroot/` is reserved for ocuroot's own documents.
+            "custom" if r.subpath.starts_with("ocuroot/") => None,
             "custom" if !r.subpath.is_empty() => Some(IntentKind::Custom),
             "deploy" if single && release.is_empty() => Some(IntentKind::Deploy),
             _ => None,
@@ -129,7 +143,7 @@ pub fn check(intent: &View<'_>, state: &Store) -> StoreResult<Vec<IntentProblem>
         };
         let Some(kind) = IntentKind::of(r) else {
             problem(format!(
-                "{r} is not an intent ref (environments, custom state and deployments only)"
+                "{r} is not an intent ref (environments, freezes, custom state, bad marks and deployments only)"
             ));
             continue;
         };
@@ -219,7 +233,7 @@ fn check_size(bytes: usize) -> Result<(), limits::LimitError> {
 pub fn check_write(r: &Ref, value: &Value, state: &Store) -> Result<(), String> {
     let Some(kind) = IntentKind::of(r) else {
         return Err(format!(
-            "{r} is not an intent ref (environments, custom state and deployments only)"
+            "{r} is not an intent ref (environments, freezes, custom state, bad marks and deployments only)"
         ));
     };
     let limits = limits::current();
@@ -243,7 +257,9 @@ pub fn validate_document(
         return Err(IntentProblem::new(
             path,
             None,
-            format!("{r} is not an intent ref (environments, custom state and deployments only)"),
+            format!(
+                "{r} is not an intent ref (environments, freezes, custom state, bad marks and deployments only)"
+            ),
         ));
     };
     check_size(raw.len())
@@ -273,6 +289,32 @@ fn yaml_line(message: &str) -> Option<usize> {
 /// `state` (the release and deployment it names exist). Returns what is wrong.
 fn check_document(kind: IntentKind, r: &Ref, value: Value, state: &Store) -> Result<(), String> {
     match kind {
+        IntentKind::Freeze => {
+            let freeze: crate::model::Freeze = serde_json::from_value(value)
+                .map_err(|e| format!("not a freeze ({{reason, until}}): {e}"))?;
+            let env = r.subpath.split('/').next().unwrap_or_default();
+            if !names::is_valid_environment_name(env) {
+                return Err(format!(
+                    "environment names may only contain letters, numbers, periods and underscores: {env}"
+                ));
+            }
+            if let Some(until) = &freeze.until
+                && crate::clock::Timestamp::parse(until).is_none()
+            {
+                return Err(format!("until is not an RFC 3339 time: {until:?}"));
+            }
+            Ok(())
+        }
+        IntentKind::BadMark => {
+            let _: crate::model::BadMark = serde_json::from_value(value)
+                .map_err(|e| format!("not a bad mark ({{reason}}): {e}"))?;
+            let release = r.release_ref();
+            match state.resolve_link(&release).and_then(|x| state.try_get(&x)) {
+                Ok(Some(_)) => Ok(()),
+                Ok(None) => Err(format!("release {release} does not exist in state")),
+                Err(e) => Err(e.to_string()),
+            }
+        }
         IntentKind::Custom => {
             if r.global || r.release.as_deref() == Some("") {
                 return Ok(());
@@ -365,6 +407,15 @@ mod tests {
     #[test_case("minimal/repo/-/basic.ocu.star/@r1", None)]
     #[test_case("minimal/repo/-/basic.ocu.star/@r1/task/build/1", None)]
     #[test_case("@/environment/staging#name", None)]
+    #[test_case("@/environment/staging/freeze", Some(IntentKind::Freeze))]
+    #[test_case("@/environment/staging/other", None)]
+    #[test_case("@/environment/staging/freeze/x", None)]
+    #[test_case(
+        "minimal/repo/-/basic.ocu.star/@r1/custom/ocuroot/bad",
+        Some(IntentKind::BadMark)
+    )]
+    #[test_case("minimal/repo/-/basic.ocu.star/@/custom/ocuroot/bad", None)]
+    #[test_case("minimal/repo/-/basic.ocu.star/@r1/custom/ocuroot/other", None)]
     #[test_case("./custom/approval", None)]
     fn intent_kinds(r: &str, expected: Option<IntentKind>) {
         assert_eq!(IntentKind::of(&r.parse().expect("ref")), expected);

@@ -249,6 +249,14 @@ pub struct RunDoc {
     /// Paths `push` watches.
     #[serde(default)]
     pub watch_files: Option<Vec<String>>,
+    /// The run starts even while its environment is frozen (a rollback made with
+    /// `--override-freeze`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub override_freeze: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A task summary (`<rel>/{task,deploy}/<name>`), written on completion.
@@ -277,6 +285,87 @@ pub struct DeployIntent {
     /// The populated inputs.
     #[serde(default)]
     pub input: Inputs,
+    /// The deployment starts even while the environment is frozen (`ocuroot rollback
+    /// --override-freeze`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub override_freeze: bool,
+}
+
+/// A freeze of an environment (`@/environment/<env>/freeze` in intent): no `up` or `down`
+/// run starts there while it holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Freeze {
+    /// Why the environment is frozen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When the freeze ends by itself (RFC 3339); absent: until `unfreeze`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+}
+
+/// A release marked bad (`<pkg>/@<release>/custom/ocuroot/bad` in intent): none of its runs
+/// starts, and rollback never picks it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BadMark {
+    /// Why the release is bad.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Why a run that could start does not: its environment is frozen or its release is marked
+/// bad. Recorded as `held` in the run's `pending` (or `paused`) status marker.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum Hold {
+    /// The run's environment is frozen.
+    Frozen {
+        /// The environment.
+        environment: String,
+        /// The freeze's reason.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+        /// When the freeze ends (RFC 3339), if it says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<String>,
+    },
+    /// The run's release is marked bad.
+    Bad {
+        /// The release.
+        release: String,
+        /// The mark's reason.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+}
+
+impl std::fmt::Display for Hold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Hold::Frozen {
+                environment,
+                detail,
+                until,
+            } => {
+                write!(f, "frozen: environment {environment} is frozen")?;
+                if let Some(d) = detail {
+                    write!(f, " ({d})")?;
+                }
+                if let Some(u) = until {
+                    write!(f, " until {u}")?;
+                }
+                Ok(())
+            }
+            Hold::Bad { release, detail } => {
+                write!(f, "bad: release {release} is marked bad")?;
+                if let Some(d) = detail {
+                    write!(f, " ({d})")?;
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 /// An environment (`@/environment/<name>`).

@@ -1,7 +1,7 @@
 //! Intent carried out in process (spec §6.6, issue 10): the plan of an intent change (its
 //! effects, snapshotted as `ocuroot plan` lists them and as JSON), executed by the engine,
 //! and the state tree after it: a new environment, a removed environment, a removed deploy
-//! intent, custom state, a rollback, and intent that does not validate.
+//! intent, custom state, a rollback, intent that does not validate, and a freeze holding runs.
 
 use serde_json::json;
 
@@ -412,4 +412,49 @@ fn intent_that_does_not_validate_is_refused_and_nothing_is_written() {
     assert!(h.apply_intent_changes().is_err());
     assert!(h.state_apply("@/environment/broken", false).is_err());
     assert_eq!(h.state_tip(), tip, "nothing was written");
+}
+
+#[test]
+fn a_freeze_holds_runs_with_the_reason_in_their_marker_until_it_is_removed() {
+    let mut h = Harness::fixture("environments");
+    h.at_commit("commitid");
+    h.release_new("environments.ocu.star")
+        .expect("environments");
+    h.set_intent(
+        "@/environment/production2/freeze",
+        json!({"reason": "audit"}),
+    );
+    // The plan shows the freeze; applying it copies it to state.
+    let plan = h.plan();
+    assert!(matches!(
+        plan.items[0].effects.as_slice(),
+        [Effect::Freeze { environment, .. }] if environment == "production2"
+    ));
+    h.apply_plan(&plan).expect("apply");
+    assert_eq!(
+        h.get("@/environment/production2/freeze"),
+        Some(json!({"reason": "audit"}))
+    );
+    // A release deploys everywhere but production2, whose run waits, held.
+    h.release_new("package1.ocu.star").expect("package1");
+    assert!(h.exists("package1.ocu.star/@/deploy/production"));
+    assert!(!h.exists("package1.ocu.star/@/deploy/production2"));
+    assert_eq!(
+        h.get("package1.ocu.star/@r1/deploy/production2/1/status/pending#held"),
+        Some(json!({"reason": "frozen", "environment": "production2", "detail": "audit"}))
+    );
+    assert!(
+        h.progress()
+            .iter()
+            .any(|l| l.starts_with("held ") && l.contains("deploy/production2/1")),
+        "{:?}",
+        h.progress()
+    );
+    // Held and recorded: not work any more, so nothing loops.
+    assert!(h.work_any_dryrun().expect("dryrun").is_empty());
+    // Unfrozen: the next work command starts it.
+    h.delete_intent("@/environment/production2/freeze");
+    h.work_any().expect("work any");
+    assert!(h.exists("package1.ocu.star/@/deploy/production2"));
+    assert!(!h.exists("@/environment/production2/freeze"));
 }

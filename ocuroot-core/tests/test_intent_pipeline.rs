@@ -139,6 +139,7 @@ fn commit_edits(ws: &Workspace, edits: &[Edit]) {
                 let intent = DeployIntent {
                     release: format!("pipe/-/{pkg}.ocu.star/@r{n}"),
                     input: Default::default(),
+                    override_freeze: false,
                 };
                 tx.set(
                     &deploy_ref(pkg, env),

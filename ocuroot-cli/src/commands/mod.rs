@@ -5,6 +5,7 @@ mod completion;
 mod find_deploys;
 mod init;
 mod mcp;
+mod ops;
 mod plan;
 mod release;
 mod repl;
@@ -45,6 +46,55 @@ pub fn run(cli: Cli, env: &ProcessEnv, out: &mut dyn Write) -> CommandResult {
         Command::Preview { file, output } => repl::run_preview(env, &file, output, out),
         Command::Push { dryrun, exec } => work::push(env, dryrun, &exec, out),
         Command::FindDeploys { start, end } => find_deploys::run(env, &start, &end, out),
+        Command::Rollback {
+            package,
+            environment,
+            to,
+            override_freeze,
+            dryrun,
+            cascade,
+            requester,
+        } => ops::rollback(
+            env,
+            &package,
+            &environment,
+            to.as_deref(),
+            override_freeze,
+            ops::Mode::of(dryrun, cascade),
+            &requester,
+            out,
+        ),
+        Command::Promote {
+            from,
+            to,
+            package,
+            dryrun,
+            cascade,
+            requester,
+        } => ops::promote(
+            env,
+            &from,
+            &to,
+            package.as_deref(),
+            ops::Mode::of(dryrun, cascade),
+            &requester,
+            out,
+        ),
+        Command::Freeze {
+            environment,
+            reason,
+            until,
+            requester,
+        } => ops::freeze(env, &environment, reason, until, &requester, out),
+        Command::Unfreeze {
+            environment,
+            requester,
+        } => ops::unfreeze(env, &environment, &requester, out),
+        Command::Approve {
+            reference,
+            value,
+            requester,
+        } => ops::approve(env, &reference, value, &requester, out),
         Command::Init(cmd) => init::run(cmd, env),
         Command::Completion { shell } => completion::run(shell, out),
         Command::Mcp => mcp::run(env),
@@ -108,5 +158,6 @@ fn engine_options(env: &ProcessEnv, exec: &ExecArgs) -> EngineOptions {
             takeover: exec.takeover,
             ..env.claim_options()
         },
+        requested_by: ops::requester_in(&env.cwd, env, None),
     }
 }

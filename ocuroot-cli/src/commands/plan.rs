@@ -7,29 +7,36 @@ use ocuroot_core::intent;
 use ocuroot_core::plan::{PlanItem, plan};
 
 use super::open_workspace;
-use crate::cli::{ColorChoice, IntentCommand, LogFormat};
+use crate::cli::{ColorChoice, IntentCommand, PlanFormat};
 use crate::env::ProcessEnv;
 use crate::error::{CommandError, CommandResult};
 
 pub fn run_plan(
     env: &ProcessEnv,
     rev: Option<&str>,
-    output: LogFormat,
+    output: PlanFormat,
     color: ColorChoice,
     out: &mut dyn Write,
 ) -> CommandResult {
     let ws = open_workspace(env)?;
     let plan = plan(ws.intent(), rev, ws.state())?;
     let items = &plan.items;
+    let intent_view = match rev {
+        Some(rev) => ws.intent().view_at(rev)?,
+        None => ws.intent().view()?,
+    };
+    let notices =
+        ocuroot_core::plan::holds::notices(&intent_view, &ws.state().view()?, env.clock().now())?;
     match output {
-        LogFormat::Json => {
+        PlanFormat::Markdown => markdown(items, &notices, out)?,
+        PlanFormat::Json => {
             writeln!(
                 out,
                 "{}",
                 serde_json::to_string_pretty(items).map_err(CommandError::user)?
             )?;
         }
-        LogFormat::Text => {
+        PlanFormat::Text => {
             let colour = match color {
                 ColorChoice::Always => true,
                 ColorChoice::Never => false,
@@ -38,6 +45,12 @@ pub fn run_plan(
                 }
             };
             render(items, colour, out)?;
+            if !notices.is_empty() {
+                writeln!(out, "Holds:")?;
+                for n in &notices {
+                    writeln!(out, "  {n}")?;
+                }
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -80,6 +93,68 @@ fn render(items: &[PlanItem], colour: bool, out: &mut dyn Write) -> Result<(), C
             writeln!(out, "  {line}")?;
         }
         writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// Escapes text for a Markdown table cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Renders the plan as Markdown: a heading, a summary table (change, ref, effect), a
+/// collapsible diff per document, and the holds.
+fn markdown(
+    items: &[PlanItem],
+    notices: &[ocuroot_core::plan::holds::Notice],
+    out: &mut dyn Write,
+) -> Result<(), CommandError> {
+    writeln!(out, "### Ocuroot plan\n")?;
+    if items.is_empty() {
+        writeln!(out, "No changes: state matches intent.")?;
+    } else {
+        writeln!(out, "{} intent change(s).\n", items.len())?;
+        writeln!(out, "| change | ref | effect |")?;
+        writeln!(out, "|---|---|---|")?;
+        for item in items {
+            writeln!(
+                out,
+                "| {} | `{}` | {} |",
+                item.work_type.as_str(),
+                cell(&item.r.to_string()),
+                cell(&item.effect)
+            )?;
+        }
+        for item in items {
+            let before = item.before.as_deref().unwrap_or("");
+            let after = item.after.as_deref().unwrap_or("");
+            let diff = similar::TextDiff::from_lines(before, after)
+                .unified_diff()
+                .context_radius(3)
+                .header("state (applied)", "intent")
+                .to_string();
+            writeln!(
+                out,
+                "\n<details><summary>{} <code>{}</code></summary>\n",
+                item.work_type.as_str(),
+                item.r
+            )?;
+            // A fence longer than any run of backticks in the diff.
+            let longest = diff.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+            let fence = "`".repeat(longest.max(2) + 1);
+            writeln!(out, "{fence}diff\n{}{fence}\n\n</details>", diff)?;
+        }
+    }
+    if !notices.is_empty() {
+        writeln!(out, "\n#### Holds\n")?;
+        for n in notices {
+            let text = n.to_string();
+            let mut lines = text.lines();
+            writeln!(out, "- {}", lines.next().unwrap_or_default())?;
+            for l in lines {
+                writeln!(out, "  - {}", l.trim())?;
+            }
+        }
     }
     Ok(())
 }

@@ -14,6 +14,14 @@ use crate::error::{CommandError, CommandResult};
 
 pub fn run(cmd: ReleaseCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandResult {
     match cmd {
+        ReleaseCommand::MarkBad {
+            release,
+            reason,
+            requester,
+        } => super::ops::mark_bad(env, &release, reason, &requester, out),
+        ReleaseCommand::MarkGood { release, requester } => {
+            super::ops::mark_good(env, &release, &requester, out)
+        }
         ReleaseCommand::New {
             target,
             force,

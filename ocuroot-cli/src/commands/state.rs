@@ -35,6 +35,7 @@ pub fn run(cmd: StateCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandR
             reference,
             value,
             format,
+            requester,
         } => {
             let ws = open_workspace(env)?;
             let r = ws.resolve_cli_ref(&reference)?;
@@ -49,15 +50,15 @@ pub fn run(cmd: StateCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandR
             })?;
             let mut tx = Transaction::new(format!("set intent {r}"));
             tx.set(&r, value);
-            ws.intent().commit(&tx)?;
+            super::ops::commit_intent(&ws, env, &requester, tx)?;
         }
-        StateCommand::Delete { target } => {
+        StateCommand::Delete { target, requester } => {
             let ws = open_workspace(env)?;
             let r = ws.resolve_cli_ref(&ref_text(&target))?;
             require_intent_ref(&r)?;
             let mut tx = Transaction::new(format!("delete intent {r}"));
             tx.delete(&r);
-            ws.intent().commit(&tx)?;
+            super::ops::commit_intent(&ws, env, &requester, tx)?;
         }
         StateCommand::Apply { target, cascade } => {
             return super::work::apply(env, &ref_text(&target), cascade);
@@ -91,6 +92,7 @@ pub fn run(cmd: StateCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandR
                                 "author": format!("{} <{}>", h.author_name, h.author_email),
                                 "change": h.change.to_string(),
                                 "message": h.summary,
+                                "requested_by": h.requested_by,
                                 "value": match &h.value {
                                     Some(Entry::Document(v)) => v.clone(),
                                     Some(Entry::Link(t)) => serde_json::json!({"link": t.to_string()}),
@@ -116,9 +118,13 @@ pub fn run(cmd: StateCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandR
                             Some(Entry::Link(t)) => format!(" -> {t}"),
                             _ => String::new(),
                         };
+                        let requested = match &h.requested_by {
+                            Some(p) => format!(" [requested by {p}]"),
+                            None => String::new(),
+                        };
                         writeln!(
                             out,
-                            "{} {time} {}{what} ({} <{}>) {}",
+                            "{} {time} {}{what} ({} <{}>) {}{requested}",
                             &h.commit[..h.commit.len().min(12)],
                             h.change,
                             h.author_name,

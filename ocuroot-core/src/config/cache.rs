@@ -40,6 +40,7 @@ const IMPURE: &[&str] = &[
     "print",
     "debug_break",
     "trigger",
+    "notify",
 ];
 
 #[derive(Serialize, Deserialize)]
@@ -105,6 +106,7 @@ pub fn evaluate_repo_config_cached(
             stores: e.stores,
             release_ignore: e.release_ignore,
             trigger: None,
+            notify: None,
         });
     }
     let config = evaluate_repo_config(path, source, host, sink)?;

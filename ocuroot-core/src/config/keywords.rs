@@ -207,6 +207,7 @@ const TABLE: &[(&str, Scope, &str)] = &[
         r#"remotes(remotes = ["https://example.invalid/kw.git"])"#,
     ),
     ("trigger", Scope::Repo, r#"trigger(fn = _trigger)"#),
+    ("notify", Scope::Repo, r#"notify(fn = _notify)"#),
     (
         "store.git",
         Scope::Repo,
@@ -486,7 +487,7 @@ fn environment_builtins_take_keywords() {
 fn repo_builtins_take_keywords() {
     let dir = tempfile::tempdir().expect("tempdir");
     let source = format!(
-        "def _trigger(commit):\n    pass\n\n{}{REPO_CHECKS}",
+        "def _trigger(commit):\n    pass\n\ndef _notify(run):\n    pass\n\n{}{REPO_CHECKS}",
         bindings(Scope::Repo, "")
     );
     let host = HostContext {
@@ -506,6 +507,7 @@ fn repo_builtins_take_keywords() {
         Some(vec!["https://example.invalid/kw.git".to_owned()])
     );
     assert!(config.trigger.is_some());
+    assert!(config.notify.is_some());
     assert!(config.stores.is_some());
 }
 

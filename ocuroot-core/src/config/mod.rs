@@ -26,6 +26,7 @@ use std::sync::Arc;
 
 use starlark::environment::{FrozenModule, Module};
 use starlark::eval::Evaluator;
+use starlark::values::dict::FrozenDictRef;
 use starlark::values::{OwnedFrozenValue, Value};
 
 pub use crate::store::{StoreSelection, StoreSpec};
@@ -126,6 +127,42 @@ impl TriggerFn {
     }
 }
 
+impl TriggerFn {
+    /// Calls `fn(arg)` with the repo-level context, `arg` being the JSON object `fields`
+    /// as a Starlark struct (nested objects as dicts); prints go to `sink`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Eval`] if the function fails.
+    pub fn call_with(
+        &self,
+        fields: &serde_json::Map<String, serde_json::Value>,
+        root: &Path,
+        host: &HostContext,
+        sink: Arc<dyn PrintSink>,
+    ) -> Result<(), ConfigError> {
+        let ctx = SdkContext::new(host.clone(), root.to_path_buf(), sink).install();
+        Module::with_temp_heap(|module| {
+            let function = self
+                .function
+                .owned_value(module.frozen_heap())
+                .unpack_frozen()
+                .map(|f| f.to_value())
+                .unwrap_or_else(Value::new_none);
+            let heap = module.heap();
+            let arg =
+                heap.alloc(starlark::values::structs::AllocStruct(fields.iter().map(
+                    |(k, v)| (k.as_str(), crate::sdk::json::to_starlark(heap, v)),
+                )));
+            let mut eval = Evaluator::new(&module);
+            ctx.attach(&mut eval);
+            eval.eval_function(function, &[arg], &[])
+                .map(|_| ())
+                .map_err(|e| ConfigError::from(EvalError::eval(&self.file, &e)))
+        })
+    }
+}
+
 /// The evaluated `repo.ocu.star` with its settings assembled.
 #[derive(Debug, Clone)]
 pub struct RepoConfig {
@@ -145,6 +182,9 @@ pub struct RepoConfig {
     pub release_ignore: Vec<String>,
     /// The function registered with `trigger(fn)`.
     pub trigger: Option<TriggerFn>,
+    /// The function registered with `notify(fn)`, called with a struct for every run that
+    /// ends or is held (see [`TriggerFn::call_with`]).
+    pub notify: Option<TriggerFn>,
 }
 
 /// Evaluates `repo.ocu.star` (`source`, read from `path`) and assembles its settings.
@@ -188,13 +228,25 @@ pub fn evaluate_repo_config(
             .map(|(state, intent)| StoreSelection { state, intent }),
         release_ignore: Vec::new(),
         trigger: None,
+        notify: None,
     };
-    if let Some(function) = loaded.module.owned_extra_value() {
-        config.trigger = Some(TriggerFn {
-            module: loaded.module.clone(),
-            function,
-            file,
-        });
+    if let Some(hooks) = loaded.module.owned_extra_value() {
+        let hook = |key: &str| {
+            hooks
+                .try_map(|v| {
+                    FrozenDictRef::from_frozen_value(v)
+                        .and_then(|d| d.get_str(key))
+                        .ok_or(())
+                })
+                .ok()
+                .map(|function| TriggerFn {
+                    module: loaded.module.clone(),
+                    function,
+                    file: file.clone(),
+                })
+        };
+        config.trigger = hook(crate::sdk::repo_builtins::TRIGGER_HOOK);
+        config.notify = hook(crate::sdk::repo_builtins::NOTIFY_HOOK);
     }
     settings::apply_globals(&loaded.module, &mut config)?;
     settings::apply_env(&host.env, &mut config)?;

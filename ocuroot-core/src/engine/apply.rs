@@ -71,6 +71,7 @@ impl Engine {
         }
         // Intent first: when the two cannot share a push, the applied mirror must never be
         // ahead of the intent it mirrors.
+        self.sign(&mut intent_tx);
         self.cx
             .intent
             .commit_with(&intent_tx, &self.cx.state, &state_tx)?;
@@ -116,6 +117,13 @@ impl Engine {
                     }],
                     output: None,
                     watch_files: None,
+                    override_freeze: matches!(
+                        effect,
+                        Effect::Up {
+                            override_freeze: true,
+                            ..
+                        }
+                    ),
                 };
                 state_tx.create(run, model::to_json(&doc));
                 state_tx.set(&run.status(RunStatus::Pending), self.marker());
@@ -132,8 +140,17 @@ impl Engine {
                     );
                 }
             }
-            Effect::RemoveEnvironment { .. } | Effect::RemoveCustom => {
+            Effect::RemoveEnvironment { .. }
+            | Effect::RemoveCustom
+            | Effect::Unfreeze { .. }
+            | Effect::MarkGood { .. } => {
                 state_tx.delete_if_exists(r);
+            }
+            Effect::Freeze { freeze, .. } => {
+                state_tx.set(r, model::to_json(freeze));
+            }
+            Effect::MarkBad { mark, .. } => {
+                state_tx.set(r, model::to_json(mark));
             }
             Effect::RemoveDeployIntent { r: intent } => {
                 intent_tx.delete_if_exists(intent);
@@ -141,6 +158,11 @@ impl Engine {
             }
             Effect::SetCustom { value } => {
                 state_tx.set(r, value.clone());
+            }
+            Effect::OverrideFreeze { run } => {
+                let mut doc: RunDoc = super::decode(run, "run", self.cx.state.get(run)?)?;
+                doc.override_freeze = true;
+                state_tx.set(run, model::to_json(&doc));
             }
             Effect::Scheduled { .. }
             | Effect::Deployed { .. }
@@ -187,6 +209,7 @@ pub(crate) fn register_environments(engine: &Engine, envs: &[Environment]) -> En
             );
         }
     }
+    engine.sign(&mut intent_tx);
     engine
         .cx
         .intent

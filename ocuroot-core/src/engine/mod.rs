@@ -106,6 +106,14 @@ pub enum ProgressEvent {
         /// Why the takeover was allowed.
         reason: String,
     },
+    /// A run that could start is held: its environment is frozen or its release is marked
+    /// bad (see [`crate::plan::holds`]). It starts on a work command after the hold ends.
+    Held {
+        /// The run ref.
+        run: Ref,
+        /// Why it is held.
+        hold: crate::model::Hold,
+    },
     /// A general message.
     Message(String),
 }
@@ -144,6 +152,9 @@ pub struct EngineOptions {
     pub wave_slice: usize,
     /// Who this job is when it claims runs, and when it takes over another job's claim.
     pub claims: ClaimOptions,
+    /// The person the job runs for (the CI's actor, or the git user): named in a
+    /// `Requested-by:` trailer on every intent commit the engine makes.
+    pub requested_by: Option<String>,
 }
 
 impl EngineOptions {
@@ -376,6 +387,8 @@ pub struct Engine {
     secrets: Secrets,
     /// Runs reported as held by another job, each reported once.
     held: std::sync::Mutex<std::collections::BTreeSet<Ref>>,
+    /// Run ends (and holds) not yet passed to `notify(fn)`: they are, once committed.
+    notifications: std::sync::Mutex<Vec<crate::model::JsonMap>>,
 }
 
 impl Engine {
@@ -402,6 +415,7 @@ impl Engine {
             opts,
             secrets,
             held: Default::default(),
+            notifications: Default::default(),
         }
     }
 
@@ -416,6 +430,85 @@ impl Engine {
 
     fn marker(&self) -> Value {
         serde_json::json!({ "time": self.now() })
+    }
+
+    /// Records a run's end (or hold) for `notify(fn)`: `status` is `complete`, `failed`,
+    /// `paused` or `held`; `outputs` and `error` are masked already.
+    pub(crate) fn queue_notification(
+        &self,
+        run: &Ref,
+        status: &str,
+        outputs: Option<&crate::model::JsonMap>,
+        error: Option<&str>,
+    ) {
+        if self.cx.config.notify.is_none() {
+            return;
+        }
+        let environment = run.is(crate::refs::SubpathType::Deploy).then(|| {
+            run.subpath
+                .split('/')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        });
+        let mut fields = crate::model::JsonMap::new();
+        fields.insert("ref".into(), Value::from(run.to_string()));
+        fields.insert("package".into(), Value::from(run.package_ref().to_string()));
+        fields.insert("release".into(), Value::from(run.release_ref().to_string()));
+        fields.insert(
+            "environment".into(),
+            environment.map_or(Value::Null, Value::from),
+        );
+        fields.insert("status".into(), Value::from(status));
+        fields.insert(
+            "commit".into(),
+            Value::from(self.cx.commit_name().to_string()),
+        );
+        fields.insert(
+            "outputs".into(),
+            Value::Object(outputs.cloned().unwrap_or_default()),
+        );
+        fields.insert(
+            "error".into(),
+            error.map_or(Value::Null, |e| Value::from(self.secrets.mask(e))),
+        );
+        if let Ok(mut queue) = self.notifications.lock() {
+            queue.push(fields);
+        }
+    }
+
+    /// Calls `notify(fn)` for every run end recorded since the last call. Call it only once
+    /// the writes recording those ends are committed. A failing `notify` is warned about
+    /// through progress and never fails anything.
+    pub(crate) fn send_notifications(&self) {
+        let queued = match self.notifications.lock() {
+            Ok(mut q) => std::mem::take(&mut *q),
+            Err(_) => return,
+        };
+        let Some(notify) = &self.cx.config.notify else {
+            return;
+        };
+        for fields in queued {
+            let sink = self.progress_sink(None);
+            if let Err(e) = notify.call_with(&fields, &self.cx.root, &self.cx.host, sink) {
+                let run = fields
+                    .get("ref")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                self.progress(ProgressEvent::Message(
+                    self.secrets
+                        .mask(&format!("warning: notify failed for {run}: {e}")),
+                ));
+            }
+        }
+    }
+
+    /// Adds the `Requested-by:` trailer of [`EngineOptions::requested_by`] to an intent
+    /// transaction.
+    pub(crate) fn sign(&self, intent_tx: &mut crate::store::Transaction) {
+        if let Some(person) = &self.opts.requested_by {
+            intent_tx.trailer("Requested-by", person);
+        }
     }
 
     fn progress(&self, event: ProgressEvent) {

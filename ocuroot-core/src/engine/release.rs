@@ -1,5 +1,6 @@
 //! Creating, continuing and retrying releases.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::Value;
@@ -9,7 +10,8 @@ use super::query;
 use super::run::Candidate;
 use super::{Engine, EngineError, EngineResult, ProgressEvent, RunStatus, decode, not_a_run};
 use crate::model::RunType;
-use crate::model::{self, Environment, ReleaseDoc, RunDoc, RunFunction};
+use crate::model::{self, Environment, Hold, ReleaseDoc, RunDoc, RunFunction};
+use crate::plan::holds::{Holds, recorded_hold};
 use crate::refs::SubpathType;
 use crate::refs::glob::{escape, pattern_below};
 use crate::refs::{Glob, Ref, names};
@@ -224,6 +226,7 @@ impl Engine {
                     }],
                     output: None,
                     watch_files: None,
+                    override_freeze: false,
                 };
                 check_input_names(&run, &doc.functions[0].inputs)?;
                 tx.set(&run, model::to_json(&doc));
@@ -464,6 +467,7 @@ impl Engine {
         if let Some(tx) = leftover {
             self.cx.state.commit(&tx)?;
         }
+        self.send_notifications();
         Ok(outcome)
     }
 
@@ -493,8 +497,13 @@ impl Engine {
         // Runs that pause or fail leave the pending set, runs that wait for inputs are not
         // ready, and runs another job holds are skipped, so each wave makes progress and the
         // loop ends.
+        // Holds come from intent as it is when the batch starts (see `plan::holds`).
+        let intent_view = self.cx.intent.view()?;
+        let holds = Holds::read(&intent_view, self.opts.clock.now())?;
+        let mut held_runs: BTreeMap<Ref, Hold> = BTreeMap::new();
         'waves: loop {
             let mut wave: Vec<(usize, Candidate)> = Vec::new();
+            let mut newly_held: Vec<(Ref, RunStatus, Value, Hold)> = Vec::new();
             {
                 let preview;
                 let view;
@@ -509,12 +518,31 @@ impl Engine {
                     }
                 };
                 for (i, (release, loaded)) in releases.iter().enumerate() {
-                    let (ready, blocked, claimed) = self.candidates(reader, release, loaded)?;
-                    waiting[i] = blocked;
-                    wave.extend(ready.into_iter().map(|c| (i, c)));
-                    for (run, owner) in claimed {
+                    let found = self.candidates(reader, release, loaded, &holds)?;
+                    waiting[i] = found.blocked;
+                    wave.extend(found.ready.into_iter().map(|c| (i, c)));
+                    for (run, owner) in found.claimed {
                         self.report_held(run, owner);
                     }
+                    for (run, status, marker, hold) in found.held {
+                        held_runs.insert(run.clone(), hold.clone());
+                        if recorded_hold(&marker).as_ref() != Some(&hold) {
+                            newly_held.push((run, status, marker, hold));
+                        }
+                    }
+                }
+            }
+            // Held runs wait with the hold recorded in their marker (`state get`, `plan`).
+            if !newly_held.is_empty() {
+                let tx = carry.get_or_insert_with(|| Transaction::new("runs held"));
+                for (run, status, marker, hold) in newly_held {
+                    self.queue_notification(&run, "held", None, Some(&hold.to_string()));
+                    let mut marker = match marker {
+                        Value::Object(m) => m,
+                        _ => serde_json::Map::new(),
+                    };
+                    marker.insert("held".to_string(), model::to_json(&hold));
+                    tx.set(&run.status(status), Value::Object(marker));
                 }
             }
             if wave.is_empty() {
@@ -551,6 +579,9 @@ impl Engine {
             }
             None => &*self.cx.state,
         };
+        for (run, hold) in held_runs {
+            self.progress(ProgressEvent::Held { run, hold });
+        }
         let mut outcomes = Vec::with_capacity(releases.len());
         for ((release, _), waiting) in releases.iter().zip(waiting) {
             for (run, missing) in &waiting {
@@ -619,7 +650,8 @@ impl Engine {
         reader: &dyn Reader,
         release: &Ref,
         loaded: &LoadedPackage,
-    ) -> EngineResult<(Vec<Candidate>, Waiting, Claimed)> {
+        holds: &Holds<'_>,
+    ) -> EngineResult<Found> {
         // `running` runs are candidates only when their claim can be taken over (see
         // `engine::claim`): a run left `running` by a job that is gone is executed again
         // (at least once), one that another live job holds is skipped.
@@ -631,6 +663,7 @@ impl Engine {
         let mut ready = Vec::new();
         let mut blocked = Vec::new();
         let mut claimed = Vec::new();
+        let mut held = Vec::new();
         for (run, status) in runs {
             let marker = reader.try_get(&run.status(status))?.unwrap_or(Value::Null);
             let claim = match claim_state(&self.opts.claims, status, marker) {
@@ -663,6 +696,13 @@ impl Engine {
                 blocked.push((run, missing));
                 continue;
             }
+            if status != RunStatus::Running
+                && let Some(hold) = holds.hold_of(&run, &doc)?
+            {
+                let marker = reader.try_get(&run.status(status))?.unwrap_or(Value::Null);
+                held.push((run, status, marker, hold));
+                continue;
+            }
             if !loaded.function(&last.function) {
                 return Err(EngineError::FunctionNotFound {
                     key: last.function.key(),
@@ -676,7 +716,12 @@ impl Engine {
                 claim,
             });
         }
-        Ok((ready, blocked, claimed))
+        Ok(Found {
+            ready,
+            blocked,
+            claimed,
+            held,
+        })
     }
 
     /// True when every dependency glob matches at least one state ref.
@@ -720,3 +765,15 @@ const MAX_LOST_CLAIMS: u32 = 1000;
 
 /// Runs another job holds, with their owners.
 type Claimed = Vec<(Ref, Option<super::Owner>)>;
+
+/// What [`Engine::candidates`] finds among a release's runs.
+struct Found {
+    /// Runs that can execute now.
+    ready: Vec<Candidate>,
+    /// Runs blocked on inputs.
+    blocked: Waiting,
+    /// Runs another job holds.
+    claimed: Claimed,
+    /// Runs a freeze or a bad mark holds: status, current marker, hold.
+    held: Vec<(Ref, RunStatus, Value, Hold)>,
+}

@@ -275,6 +275,7 @@ impl Engine {
                     let intent = DeployIntent {
                         release: release.to_string(),
                         input: c.inputs.clone(),
+                        override_freeze: false,
                     };
                     let value = self.secrets.mask_json(&model::to_json(&intent));
                     intent_tx.set(&intent_ref, value.clone());
@@ -291,6 +292,7 @@ impl Engine {
         };
         // Intent first: when the two cannot share a push, the applied mirror must never
         // be ahead of the intent it mirrors (that would read as intent deleted).
+        self.sign(&mut intent_tx);
         self.cx
             .intent
             .commit_with(&intent_tx, &self.cx.state, &state_tx)?;
@@ -488,6 +490,20 @@ impl Engine {
             tx.set(&r.run, self.secrets.mask_json(&model::to_json(&r.doc)));
             // This process marked the run `running` when the wave started.
             self.set_status(&mut tx, &r.run, &[RunStatus::Running], r.status)?;
+            if matches!(
+                r.status,
+                RunStatus::Complete | RunStatus::Failed | RunStatus::Paused
+            ) {
+                let outputs = self
+                    .secrets
+                    .mask_json(&Value::Object(r.doc.output.clone().unwrap_or_default()));
+                self.queue_notification(
+                    &r.run,
+                    r.status.as_str(),
+                    outputs.as_object(),
+                    r.detail.as_deref(),
+                );
+            }
             if r.status != RunStatus::Complete {
                 continue;
             }

@@ -11,6 +11,7 @@ use super::{Engine, EngineError, EngineResult, RunStatus, decode, not_a_run};
 use crate::intent::IntentKind;
 use crate::model::RunType;
 use crate::model::{self, ReleaseDoc, RunDoc, RunFunction, TaskSummary};
+use crate::plan::holds::{Holds, recorded_hold};
 use crate::refs::glob::escape;
 use crate::refs::{Glob, Ref, SubpathType};
 use crate::store::{Area, MatchOptions, Transaction, diff_intent};
@@ -147,6 +148,8 @@ impl Engine {
             self.repo_prefix(filter)
         ))?;
         let mut out = Vec::new();
+        let intent_view = self.cx.intent.view()?;
+        let holds = Holds::read(&intent_view, self.opts.clock.now())?;
         for status in
             self.cx
                 .state
@@ -189,6 +192,20 @@ impl Engine {
             {
                 continue;
             }
+            // A held run whose marker already records that hold is not work; one that does
+            // not yet is, so that executing it records the hold (see `plan::holds`).
+            if !status.subpath.ends_with("/status/running")
+                && let Some(hold) = holds.hold_of(&run, &doc)?
+                && self
+                    .cx
+                    .state
+                    .try_get(&status)?
+                    .and_then(|m| recorded_hold(&m))
+                    .as_ref()
+                    == Some(&hold)
+            {
+                continue;
+            }
             out.push(WorkItem {
                 r: run,
                 work_type: WorkType::Run,
@@ -222,6 +239,7 @@ impl Engine {
             if self
                 .deployment_inputs_changed(&deployment, changes)?
                 .is_some()
+                && !self.intent_moved_on(&link, &deployment)?
             {
                 out.push(WorkItem {
                     r: deployment,
@@ -231,6 +249,27 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+
+    /// Whether the deploy intent at `link` (`<pkg>/@/deploy/<env>`) names another release
+    /// than `deployment`'s: a rollback or promotion is on its way there, and redeploying the
+    /// current release on an input change would work against it.
+    fn intent_moved_on(&self, link: &Ref, deployment: &Ref) -> EngineResult<bool> {
+        let Some(v) = self.cx.intent.try_get(link)? else {
+            return Ok(false);
+        };
+        let Ok(intent) = serde_json::from_value::<model::DeployIntent>(v) else {
+            return Ok(false);
+        };
+        let Ok(named) = Ref::parse(&intent.release) else {
+            return Ok(false);
+        };
+        let named = self
+            .cx
+            .state
+            .resolve_link(&named.release_ref())?
+            .release_ref();
+        Ok(named != deployment.release_ref())
     }
 
     /// Returns the re-populated entry function when a deployment's inputs changed. With
@@ -455,6 +494,7 @@ impl Engine {
                     functions: vec![entry],
                     output: None,
                     watch_files: None,
+                    override_freeze: false,
                 };
                 let mut tx = Transaction::new(format!("redeploy on input change\n\n{run}"));
                 tx.set(&run, model::to_json(&doc));
@@ -509,6 +549,7 @@ impl Engine {
         if let Some(tx) = carry {
             self.cx.state.commit(&tx)?;
         }
+        self.send_notifications();
         Ok(())
     }
 

@@ -48,6 +48,8 @@ use crate::refs::{Glob, Ref, RefParseError};
 use crate::store::{Area, DiffKind, MatchOptions, Store, StoreError, View, diff_view_checked};
 use crate::yaml;
 
+pub mod holds;
+pub mod requests;
 mod rules;
 
 pub(crate) use rules::package_releases;
@@ -117,6 +119,10 @@ pub enum Effect {
         /// Runs of this plan that must complete first.
         #[serde(serialize_with = "ser_refs", skip_serializing_if = "Vec::is_empty")]
         after: Vec<Ref>,
+        /// The run starts even while the environment is frozen (`rollback
+        /// --override-freeze`).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        override_freeze: bool,
     },
     /// Start a `down` run of the deployment `deployment` (`<release>/deploy/<env>`).
     Down {
@@ -138,6 +144,13 @@ pub enum Effect {
     },
     /// Nothing to start: run `run` (pending, paused or running) already carries it out.
     Scheduled {
+        /// The run.
+        #[serde(serialize_with = "ser_ref")]
+        run: Ref,
+    },
+    /// Nothing to start: run `run` (pending or paused) already carries it out, and is now
+    /// let through a freeze of its environment (`rollback --override-freeze`).
+    OverrideFreeze {
         /// The run.
         #[serde(serialize_with = "ser_ref")]
         run: Ref,
@@ -185,6 +198,37 @@ pub enum Effect {
     },
     /// Remove the custom state document.
     RemoveCustom,
+    /// Freeze the environment: no `up` or `down` run starts there while the freeze holds.
+    /// The freeze is recorded in state at the same ref.
+    Freeze {
+        /// The environment.
+        environment: String,
+        /// The freeze document.
+        freeze: crate::model::Freeze,
+    },
+    /// End the environment's freeze: runs held by it start on the next work command.
+    Unfreeze {
+        /// The environment.
+        environment: String,
+    },
+    /// Mark the release bad: none of its runs starts, rollback never picks it. Recorded in
+    /// state at the same ref.
+    MarkBad {
+        /// The release.
+        #[serde(serialize_with = "ser_ref")]
+        release: Ref,
+        /// The mark.
+        mark: crate::model::BadMark,
+        /// The environments that still run the release.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        running_in: Vec<String>,
+    },
+    /// Remove the release's bad mark: its held runs start on the next work command.
+    MarkGood {
+        /// The release.
+        #[serde(serialize_with = "ser_ref")]
+        release: Ref,
+    },
 }
 
 impl fmt::Display for Effect {
@@ -202,9 +246,13 @@ impl fmt::Display for Effect {
                 release,
                 environment,
                 after: a,
+                override_freeze,
                 ..
             } => {
                 write!(f, "run `up` of {release} in {environment} (run {run})")?;
+                if *override_freeze {
+                    write!(f, ", overriding a freeze")?;
+                }
                 after(f, a)
             }
             Effect::Down {
@@ -222,6 +270,9 @@ impl fmt::Display for Effect {
                 after(f, a)
             }
             Effect::Scheduled { run } => write!(f, "already scheduled as run {run}"),
+            Effect::OverrideFreeze { run } => {
+                write!(f, "already scheduled as run {run}, now overriding a freeze")
+            }
             Effect::Deployed { deployment } => {
                 write!(f, "already deployed ({deployment}); nothing to run")
             }
@@ -241,6 +292,42 @@ impl fmt::Display for Effect {
             Effect::RemoveEnvironment { name } => write!(f, "remove environment {name}"),
             Effect::SetCustom { .. } => write!(f, "set custom state; runs waiting for it continue"),
             Effect::RemoveCustom => write!(f, "remove custom state"),
+            Effect::Freeze {
+                environment,
+                freeze,
+            } => {
+                write!(
+                    f,
+                    "freeze {environment}: no `up` or `down` run starts there"
+                )?;
+                if let Some(reason) = &freeze.reason {
+                    write!(f, " ({reason})")?;
+                }
+                match &freeze.until {
+                    Some(until) => write!(f, " until {until}"),
+                    None => write!(f, " until unfrozen"),
+                }
+            }
+            Effect::Unfreeze { environment } => {
+                write!(f, "unfreeze {environment}: runs held by the freeze start")
+            }
+            Effect::MarkBad {
+                release,
+                mark,
+                running_in,
+            } => {
+                write!(f, "mark {release} bad: none of its runs starts")?;
+                if let Some(reason) = &mark.reason {
+                    write!(f, " ({reason})")?;
+                }
+                if !running_in.is_empty() {
+                    write!(f, "; still running in {}", running_in.join(", "))?;
+                }
+                Ok(())
+            }
+            Effect::MarkGood { release } => {
+                write!(f, "remove the bad mark of {release}: its held runs start")
+            }
         }
     }
 }
@@ -378,6 +465,21 @@ pub fn plan_views(
             (Some(IntentKind::Environment), Some(v)) => ctx.set_environment(r, v)?,
             (Some(IntentKind::Custom), Some(v)) => vec![Effect::SetCustom { value: v.clone() }],
             (Some(IntentKind::Custom), None) => vec![Effect::RemoveCustom],
+            (Some(IntentKind::Freeze), Some(v)) => vec![Effect::Freeze {
+                environment: r.subpath.split('/').next().unwrap_or_default().to_string(),
+                freeze: decode(r, "freeze", v.clone())?,
+            }],
+            (Some(IntentKind::Freeze), None) => vec![Effect::Unfreeze {
+                environment: r.subpath.split('/').next().unwrap_or_default().to_string(),
+            }],
+            (Some(IntentKind::BadMark), Some(v)) => vec![Effect::MarkBad {
+                release: r.release_ref(),
+                mark: decode(r, "bad mark", v.clone())?,
+                running_in: holds::running_in(state_view, &r.release_ref())?,
+            }],
+            (Some(IntentKind::BadMark), None) => vec![Effect::MarkGood {
+                release: r.release_ref(),
+            }],
             (Some(IntentKind::Deploy), _) => {
                 let key = (format!("{}/-/{}", r.repo, r.filename), r.subpath.clone());
                 match covered.get(&key) {

@@ -173,6 +173,10 @@ impl Ctx<'_> {
             if doc.run_type != RunType::Down
                 && doc.functions.first().is_some_and(|f| f.inputs == inputs)
             {
+                // A run already scheduled, held by a freeze: the override lets it through.
+                if intent.override_freeze && !doc.override_freeze {
+                    return Ok(vec![Effect::OverrideFreeze { run }]);
+                }
                 return Ok(vec![Effect::Scheduled { run }]);
             }
         }
@@ -184,6 +188,7 @@ impl Ctx<'_> {
             function: spec.up.clone(),
             inputs,
             after: Vec::new(),
+            override_freeze: intent.override_freeze,
         }])
     }
 

@@ -131,6 +131,13 @@ impl fmt::Display for RunStatus {
     }
 }
 
+/// The last segment of an environment's freeze (`@/environment/<env>/freeze`).
+pub const FREEZE: &str = "freeze";
+
+/// The custom-state subpath of a release's bad mark (`<release>/custom/ocuroot/bad`);
+/// `custom/ocuroot/` is reserved for ocuroot's own documents.
+pub const BAD_MARK: &str = "ocuroot/bad";
+
 /// The file that configures a repository (`repo.ocu.star`); state records its copies as
 /// refs of this package.
 pub const REPO_CONFIG_FILE: &str = "repo.ocu.star";
@@ -159,6 +166,17 @@ impl Ref {
             subpath: name.to_string(),
             ..Ref::default()
         }
+    }
+
+    /// The freeze of environment `env` in intent: `@/environment/<env>/freeze`.
+    pub fn freeze(env: &str) -> Ref {
+        Ref::global(SubpathType::Environment, &format!("{env}/{FREEZE}"))
+    }
+
+    /// The bad mark of this ref's release in intent: `<release>/custom/ocuroot/bad`.
+    pub fn bad_mark(&self) -> Ref {
+        self.release_ref()
+            .with_subpath(SubpathType::Custom, BAD_MARK)
     }
 
     /// The release part only: `<repo>/-/<package>/@<release>` (global refs keep their

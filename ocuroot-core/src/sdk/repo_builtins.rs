@@ -1,18 +1,20 @@
 //! Repo-level builtins, available in `repo.ocu.star`.
 //!
-//! `repo_alias(alias)`, `remotes(urls)`, `trigger(fn)`, the `store` namespace (`set`, `fs`,
+//! `repo_alias(alias)`, `remotes(urls)`, `trigger(fn)`, `notify(fn)`, the `store` namespace (`set`, `fs`,
 //! `git`), and stand-ins for the package builtins that are unavailable at repo level
 //! (`environments`, `ref`, `input`, `task`, `call`, `deploy`, `phase`), which fail with
 //! `<name> is not available under the current configuration`.
 //!
-//! Calls are recorded in [`SdkContext::repo`]; the trigger function is stored as the
-//! module's extra value so it is frozen with the module.
+//! Calls are recorded in [`SdkContext::repo`]; the trigger and notify functions are stored
+//! in a dict kept as the module's extra value (keys [`TRIGGER_HOOK`], [`NOTIFY_HOOK`]) so
+//! they are frozen with the module.
 
 use std::collections::BTreeMap;
 
 use starlark::environment::GlobalsBuilder;
 use starlark::eval::Evaluator;
 use starlark::starlark_module;
+use starlark::values::dict::{AllocDict, DictRef};
 use starlark::values::list::UnpackList;
 use starlark::values::none::{NoneOr, NoneType};
 use starlark::values::tuple::UnpackTuple;
@@ -21,6 +23,35 @@ use starlark::values::{Heap, Value};
 use crate::sdk::SdkContext;
 use crate::sdk::store_value;
 use crate::store::StoreSpec;
+
+/// The key of the `trigger(fn)` function in the module's hooks (its extra value).
+pub const TRIGGER_HOOK: &str = "trigger";
+
+/// The key of the `notify(fn)` function in the module's hooks.
+pub const NOTIFY_HOOK: &str = "notify";
+
+/// Records `f` under `key` in the module's hooks: a dict kept as the module's extra value,
+/// so the functions are frozen with the module.
+fn set_hook<'v>(eval: &mut Evaluator<'v, '_, '_>, key: &str, f: Value<'v>) {
+    let module = eval.module();
+    let mut entries: Vec<(String, Value<'v>)> = Vec::new();
+    if let Some(old) = module.extra_value()
+        && let Some(dict) = DictRef::from_value(old)
+    {
+        for (k, v) in dict.iter() {
+            if let Some(k) = k.unpack_str()
+                && k != key
+            {
+                entries.push((k.to_owned(), v));
+            }
+        }
+    }
+    entries.push((key.to_owned(), f));
+    let dict = module
+        .heap()
+        .alloc(AllocDict(entries.iter().map(|(k, v)| (k.as_str(), *v))));
+    module.set_extra_value(dict);
+}
 
 /// Errors raised by repo-level builtins.
 #[derive(Debug, thiserror::Error)]
@@ -34,9 +65,9 @@ pub enum RepoBuiltinError {
     /// An argument of `store.set` is not a store value.
     #[error("store.set: {0}")]
     BadStore(String),
-    /// `trigger` was given something that cannot be called.
-    #[error("trigger: expected a function, got {0}")]
-    NotCallable(String),
+    /// `trigger` or `notify` was given something that cannot be called.
+    #[error("{0}: expected a function, got {1}")]
+    NotCallable(&'static str, String),
     /// `store.git(support_files = ...)` names files the store cannot hold (the message
     /// carries the file and the limit).
     #[error("store.git: {0}")]
@@ -132,11 +163,30 @@ fn repo_members(builder: &mut GlobalsBuilder) {
     ) -> starlark::Result<NoneType> {
         let ty = r#fn.get_type();
         if !matches!(ty, "function" | "native_function" | "partial") {
-            return Err(err(RepoBuiltinError::NotCallable(ty.to_owned())));
+            return Err(err(RepoBuiltinError::NotCallable(
+                TRIGGER_HOOK,
+                ty.to_owned(),
+            )));
         }
         let ctx = SdkContext::from_eval(eval)?;
-        eval.module().set_extra_value(r#fn);
+        set_hook(eval, TRIGGER_HOOK, r#fn);
         ctx.repo.borrow_mut().trigger_set = true;
+        Ok(NoneType)
+    }
+
+    /// Registers `fn(run)`, called once for every run that ends complete, failed or
+    /// paused, and for every run a freeze or a bad mark holds. `run` is a struct: `ref`,
+    /// `package`, `release`, `environment`, `status`, `commit`, `outputs` (secrets masked),
+    /// `error`. A `notify` that fails is warned about and never fails the run.
+    fn notify<'v>(r#fn: Value<'v>, eval: &mut Evaluator<'v, '_, '_>) -> starlark::Result<NoneType> {
+        let ty = r#fn.get_type();
+        if !matches!(ty, "function" | "native_function" | "partial") {
+            return Err(err(RepoBuiltinError::NotCallable(
+                NOTIFY_HOOK,
+                ty.to_owned(),
+            )));
+        }
+        set_hook(eval, NOTIFY_HOOK, r#fn);
         Ok(NoneType)
     }
 

@@ -107,6 +107,8 @@ impl fmt::Display for Op {
 pub struct Transaction {
     message: String,
     ops: Vec<Op>,
+    /// Git trailers (`Requested-by: …`), the last paragraph of the message.
+    trailers: Vec<(String, String)>,
 }
 
 impl Transaction {
@@ -115,6 +117,7 @@ impl Transaction {
         Transaction {
             message: message.into(),
             ops: Vec::new(),
+            trailers: Vec::new(),
         }
     }
 
@@ -255,7 +258,26 @@ impl Transaction {
             format!("{head}\n\n{}", body.join("\n\n"))
         };
         self.ops.extend(other.ops);
+        for t in other.trailers {
+            if !self.trailers.contains(&t) {
+                self.trailers.push(t);
+            }
+        }
         self
+    }
+
+    /// Adds a Git trailer (`key: value`, for example `Requested-by: Ada <ada@example.com>`)
+    /// to the commit message's last paragraph. Line breaks in `value` become spaces.
+    pub fn trailer(&mut self, key: &str, value: &str) -> &mut Self {
+        let value = value.replace(['\n', '\r'], " ");
+        self.trailers
+            .push((key.to_string(), value.trim().to_string()));
+        self
+    }
+
+    /// The trailers added with [`Transaction::trailer`].
+    pub fn trailers(&self) -> &[(String, String)] {
+        &self.trailers
     }
 
     /// Renders the commit message: the message, a blank line, one line per operation.
@@ -270,6 +292,13 @@ impl Transaction {
             }
             if self.ops.len() > MAX_LINES {
                 msg.push_str(&format!("... and {} more\n", self.ops.len() - MAX_LINES));
+            }
+        }
+        if !self.trailers.is_empty() {
+            msg = msg.trim_end().to_string();
+            msg.push_str("\n\n");
+            for (k, v) in &self.trailers {
+                msg.push_str(&format!("{k}: {v}\n"));
             }
         }
         msg
@@ -316,6 +345,26 @@ pub struct CommitTimings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trailers_end_the_message_and_survive_append() {
+        let r: Ref = "@/custom/x".parse().expect("ref");
+        let mut tx = Transaction::new("set intent @/custom/x");
+        tx.set(&r, Value::from(1));
+        tx.trailer("Requested-by", "Ada\nLovelace <ada@example.com>");
+        assert_eq!(
+            tx.commit_message(),
+            "set intent @/custom/x\n\nupdate @/custom/x\n\nRequested-by: Ada Lovelace <ada@example.com>\n"
+        );
+        let mut other = Transaction::new("more");
+        other.append(tx);
+        assert!(
+            other
+                .commit_message()
+                .ends_with("\n\nRequested-by: Ada Lovelace <ada@example.com>\n")
+        );
+        assert_eq!(other.trailers().len(), 1);
+    }
     use serde_json::Value;
 
     #[test]

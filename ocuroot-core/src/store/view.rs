@@ -39,6 +39,8 @@ pub struct HistoryEntry {
     pub author_email: String,
     /// The first line of the commit message.
     pub summary: String,
+    /// The person who asked for the change: the commit message's `Requested-by:` trailer.
+    pub requested_by: Option<String>,
     /// How the ref changed in this commit.
     pub change: HistoryChange,
     /// The document or link target after the change (`None` when deleted).

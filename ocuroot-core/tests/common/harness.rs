@@ -76,6 +76,7 @@ impl Progress for Recorder {
             }
             ProgressEvent::Claimed { run, .. } => format!("claimed {run}"),
             ProgressEvent::TakenOver { run, reason, .. } => format!("taken over {run}: {reason}"),
+            ProgressEvent::Held { run, hold } => format!("held {run}: {hold}"),
             ProgressEvent::Message(m) => format!("message: {m}"),
         };
         self.lines
@@ -318,6 +319,7 @@ impl Harness {
                 },
                 Arc::new(NoProcesses),
             ),
+            requested_by: None,
         }
     }
 

@@ -123,6 +123,7 @@ pub fn engine_options(wave_slice: usize) -> ocuroot_core::engine::EngineOptions 
             },
             Arc::new(NoProcesses),
         ),
+        requested_by: None,
     }
 }
 

@@ -81,19 +81,20 @@ impl GitBackend {
                 .author()
                 .map_err(git_err(&loc, "read commit author"))?;
             let time = author.time().map(|t| t.seconds).unwrap_or_default();
-            let summary = commit
-                .message_raw_sloppy()
-                .to_string()
+            let message = commit.message_raw_sloppy().to_string();
+            let summary = message.lines().next().unwrap_or_default().to_string();
+            let requested_by = message
                 .lines()
-                .next()
-                .unwrap_or_default()
-                .to_string();
+                .rev()
+                .find_map(|l| l.strip_prefix("Requested-by:"))
+                .map(|v| v.trim().to_string());
             out.push(HistoryEntry {
                 commit: info.id.to_string(),
                 time,
                 author_name: author.name.to_string(),
                 author_email: author.email.to_string(),
                 summary,
+                requested_by,
                 change,
                 value,
             });
