@@ -326,12 +326,19 @@ impl Store {
 
     /// Runs a read on a fresh snapshot. For a remote store, a Git error (a damaged local
     /// cache: missing or corrupt objects) rebuilds the cache from the remote once and
-    /// retries, so a broken cache never needs manual cleanup.
+    /// retries, so a broken cache never needs manual cleanup. For a local store, a Git
+    /// error reopens the repository once and retries (a concurrent writer's new pack that
+    /// the shared object database had not seen yet; see `GitBackend::reopen`); a store
+    /// that is really damaged fails the same way again.
     fn read<T>(&self, f: impl Fn(&git::Snapshot<'_>) -> StoreResult<T>) -> StoreResult<T> {
         let first = self.git.snapshot().and_then(|snap| f(&snap));
         match first {
-            Err(StoreError::Git { .. }) if self.git.is_remote() => {
-                self.git.repair()?;
+            Err(StoreError::Git { .. }) => {
+                if self.git.is_remote() {
+                    self.git.repair()?;
+                } else {
+                    self.git.reopen()?;
+                }
                 let snap = self.git.snapshot()?;
                 f(&snap)
             }
@@ -353,6 +360,11 @@ impl Store {
             // A damaged remote cache: rebuild it from the remote and apply the ops again.
             Err(StoreError::Git { .. }) if self.git.is_remote() => {
                 self.git.repair()?;
+                self.git.commit(tx)
+            }
+            // A new pack of a concurrent writer not seen yet (see `Store::read`).
+            Err(StoreError::Git { .. }) => {
+                self.git.reopen()?;
                 self.git.commit(tx)
             }
             other => other,
