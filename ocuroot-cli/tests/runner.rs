@@ -29,6 +29,7 @@ mod test_remote;
 mod test_repl;
 mod test_state;
 mod test_transports;
+mod test_ui;
 
 #[test]
 fn every_test_file_is_declared() {
