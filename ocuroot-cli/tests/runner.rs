@@ -9,6 +9,7 @@
 
 mod common;
 mod test_bad_input;
+mod test_browser;
 mod test_cascade;
 mod test_ci;
 mod test_claims;
