@@ -144,6 +144,11 @@ fn state_view_serves_every_page_escaped_and_read_only() {
     ] {
         assert!(run.contains(text), "run page lacks {text}:\n{run}");
     }
+    // The stored refs below a run or release, links included.
+    assert!(run.contains(r#"href="/ref/demo/-/app.ocu.star/@r1/deploy/staging/1/logs""#));
+    assert!(
+        release.contains(r#"href="/ref/demo/-/app.ocu.star/@r1/task/build/1/status/complete""#)
+    );
     let build = page(&server, "/ref/demo/-/app.ocu.star/@r1/task/build/1");
     assert!(build.contains("building &lt;b&gt;app&lt;/b&gt;"), "{build}");
 
@@ -169,6 +174,14 @@ fn state_view_serves_every_page_escaped_and_read_only() {
     assert!(work.contains("No changes: state matches intent."), "{work}");
     assert!(work.contains("demo/-/app.ocu.star/@r1/deploy/production/1"));
 
+    // A link's page says where it leads; the ref page of a document shows it.
+    let link = page(&server, "/ref/demo/-/app.ocu.star/@/deploy/staging");
+    assert!(link.contains("links to"), "{link}");
+    assert!(
+        link.contains(r#"href="/ref/demo/-/app.ocu.star/@r1/deploy/staging""#),
+        "{link}"
+    );
+    assert!(link.contains("https://staging.example"), "{link}");
     let note = page(&server, "/ref/@/custom/note");
     assert!(
         note.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),

@@ -245,6 +245,8 @@ pub struct ReleasePage {
     pub phases: Vec<PhaseColumn>,
     /// Environments where it is the current deployment.
     pub deployed_to: Vec<String>,
+    /// The refs stored below it, links included (at most [`MAX_LIST`]), and how many.
+    pub children: (Vec<Ref>, usize),
 }
 
 /// A release as the package page lists it.
@@ -292,6 +294,8 @@ pub struct RunPage {
     pub waiting: Vec<String>,
     /// The logs as stored (secrets masked when they were written).
     pub logs: Vec<LogEntry>,
+    /// The refs stored below it (at most [`MAX_LIST`]), and how many.
+    pub children: (Vec<Ref>, usize),
 }
 
 /// A deployment in an environment.
@@ -878,6 +882,7 @@ pub fn release(view: &View<'_>, release: &Ref) -> UiResult<Option<ReleasePage>> 
         status: release_status(reader, release)?,
         phases,
         deployed_to: deployed.get(release).cloned().unwrap_or_default(),
+        children: children(view, release)?,
     }))
 }
 
@@ -947,6 +952,7 @@ pub fn run(view: &View<'_>, run: &Ref) -> UiResult<Option<RunPage>> {
         outputs: doc.output,
         waiting,
         logs,
+        children: children(view, run)?,
     }))
 }
 
@@ -1105,6 +1111,21 @@ pub fn outstanding(
     Ok(page)
 }
 
+/// The refs stored below `r` (links included, `r` itself left out), sorted naturally, at
+/// most [`MAX_LIST`], and how many there are.
+fn children(view: &View<'_>, r: &Ref) -> UiResult<(Vec<Ref>, usize)> {
+    let mut refs = view.match_refs(
+        Area::Records,
+        &[Glob::below(r, "**")?],
+        MatchOptions::default(),
+    )?;
+    refs.retain(|c| c != r);
+    let total = refs.len();
+    refs.sort_by(|a, b| natural_cmp(&a.to_string(), &b.to_string()));
+    refs.truncate(MAX_LIST);
+    Ok((refs, total))
+}
+
 /// Builds what `/ref/<ref>` shows, or `None` when nothing is stored at or below it.
 ///
 /// # Errors
@@ -1146,22 +1167,14 @@ pub fn ref_view(
     }
     let resolved = view.resolve_link(&r.without_fragment())?;
     let document = view.try_get(r)?;
-    let mut children = if r.fragment.is_empty() {
-        view.match_refs(
-            Area::Records,
-            &[Glob::below(&resolved, "**")?],
-            MatchOptions::default(),
-        )?
+    let (children, total_children) = if r.fragment.is_empty() {
+        children(view, &resolved)?
     } else {
-        Vec::new()
+        (Vec::new(), 0)
     };
-    children.retain(|c| c != &resolved);
-    if document.is_none() && children.is_empty() {
+    if document.is_none() && total_children == 0 {
         return Ok(None);
     }
-    let total_children = children.len();
-    children.sort_by(|a, b| natural_cmp(&a.to_string(), &b.to_string()));
-    children.truncate(MAX_LIST);
     Ok(Some(RefView::Generic(RefPage {
         resolved: (resolved != r.without_fragment()).then_some(resolved),
         r: r.clone(),

@@ -398,6 +398,7 @@ pub fn release(r: &ReleasePage, since: &str) -> Markup {
                     }
                 }
             }
+            (children_section(&r.children))
         },
     )
 }
@@ -436,6 +437,7 @@ pub fn run(r: &RunPage, since: &str) -> Markup {
             }
             h2 { "Outputs" }
             @if let Some(o) = &r.outputs { (outputs_table(o)) } @else { p.muted { "none yet" } }
+            (children_section(&r.children))
             h2 { "Logs" }
             @if r.logs.is_empty() {
                 p.muted { "no log lines" }
@@ -607,6 +609,16 @@ pub fn ref_page(p: &RefPage, since: &str) -> Markup {
             (ref_list(&p.children, p.total_children))
         },
     )
+}
+
+/// The refs stored below a release or run, folded.
+fn children_section((refs, total): &(Vec<Ref>, usize)) -> Markup {
+    html! {
+        details.children {
+            summary { "Stored refs " span.count { (total) } }
+            (ref_list(refs, *total))
+        }
+    }
 }
 
 fn ref_list(refs: &[Ref], total: usize) -> Markup {
