@@ -18,14 +18,20 @@ use crate::error::CommandResult;
 /// fetched more often than its fetch interval.
 const MIN_POLL: Duration = Duration::from_secs(1);
 
+/// The warning printed when the server listens beyond this machine.
+fn bind_warning(bind: std::net::IpAddr) -> Option<String> {
+    (!bind.is_loopback()).then(|| {
+        format!(
+            "warning: listening on {bind}: anyone who can reach this machine can read these pages"
+        )
+    })
+}
+
 fn listen(server: &ServerArgs) -> Listen {
-    if !server.bind.is_loopback() {
+    if let Some(warning) = bind_warning(server.bind) {
         #[allow(clippy::print_stderr)]
         {
-            eprintln!(
-                "warning: listening on {}: anyone who can reach this machine can read these pages",
-                server.bind
-            );
+            eprintln!("{warning}");
         }
     }
     Listen {
@@ -110,4 +116,23 @@ pub fn preview(
         return Err(e.into());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bind_warning;
+
+    #[test]
+    fn only_addresses_beyond_loopback_warn() {
+        for quiet in ["127.0.0.1", "127.0.0.2", "::1"] {
+            assert_eq!(bind_warning(quiet.parse().expect("ip")), None, "{quiet}");
+        }
+        for loud in ["0.0.0.0", "192.168.1.5", "::"] {
+            let w = bind_warning(loud.parse().expect("ip")).expect(loud);
+            assert!(
+                w.starts_with(&format!("warning: listening on {loud}:")),
+                "{w}"
+            );
+        }
+    }
 }

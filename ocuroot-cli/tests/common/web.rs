@@ -16,6 +16,8 @@ pub struct Server {
     child: Child,
     /// The port it listens on.
     pub port: u16,
+    /// The address it is reached at (127.0.0.1 unless [`Server::at`] says otherwise).
+    pub ip: String,
     /// The lines it printed on stdout before it was ready.
     pub ready_lines: Vec<String>,
     stderr: mpsc::Receiver<String>,
@@ -72,6 +74,7 @@ impl Server {
                         return Server {
                             child,
                             port,
+                            ip: "127.0.0.1".to_string(),
                             ready_lines: lines,
                             stderr: erx,
                         };
@@ -89,9 +92,16 @@ impl Server {
         }
     }
 
+    /// Connects to `ip` instead of 127.0.0.1 (a server bound to another loopback address).
+    #[must_use]
+    pub fn at(mut self, ip: &str) -> Server {
+        self.ip = ip.to_string();
+        self
+    }
+
     /// The base URL (`http://127.0.0.1:<port>`).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://{}:{}", self.ip, self.port)
     }
 
     /// The stderr lines printed so far.
@@ -101,12 +111,12 @@ impl Server {
 
     /// `GET path` with `Host: 127.0.0.1:<port>`.
     pub fn get(&self, path: &str) -> Response {
-        self.request("GET", path, &format!("127.0.0.1:{}", self.port))
+        self.request("GET", path, &format!("{}:{}", self.ip, self.port))
     }
 
     /// Sends one request and reads the whole response (the connection is closed after it).
     pub fn request(&self, method: &str, path: &str, host: &str) -> Response {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        let mut s = TcpStream::connect((self.ip.as_str(), self.port)).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(60)))
             .expect("timeout");
         write!(
@@ -121,7 +131,7 @@ impl Server {
 
     /// Opens a Server-Sent Events stream at `path`.
     pub fn events(&self, path: &str) -> Events {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        let mut s = TcpStream::connect((self.ip.as_str(), self.port)).expect("connect");
         write!(
             s,
             "GET {path} HTTP/1.1\r\nHost: localhost:{}\r\nAccept: text/event-stream\r\n\r\n",

@@ -169,6 +169,22 @@ mod tests {
         assert!(!host_allowed("10.1.2.4:3000", &lan));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn host_check_accepts_exactly_the_allowed_names(
+            name in "[a-zA-Z0-9.-]{0,30}",
+            port in proptest::option::of(0u32..70000),
+        ) {
+            let allowed = allowed_hosts("127.0.0.1".parse().expect("ip"));
+            let host = match port {
+                Some(p) => format!("{name}:{p}"),
+                None => name.clone(),
+            };
+            let expected = allowed.iter().any(|a| a.eq_ignore_ascii_case(&name));
+            proptest::prop_assert_eq!(host_allowed(&host, &allowed), expected);
+        }
+    }
+
     #[test]
     fn default_ports_skip_a_taken_port() {
         let first = TcpListener::bind(("127.0.0.1", 0)).expect("bind");

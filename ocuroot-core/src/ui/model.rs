@@ -341,6 +341,8 @@ pub struct EnvironmentPage {
     pub open: Vec<OpenRun>,
     /// Its deployment history, newest first.
     pub history: Vec<EnvironmentChange>,
+    /// Of how many packages the history was read, and how many have deployed here.
+    pub history_packages: (usize, usize),
 }
 
 /// One pending intent change, as `ocuroot plan` prints it.
@@ -1016,12 +1018,27 @@ pub fn environment(
             open.push(open_run(view, &run, status)?);
         }
     }
+    // Each package's history is a walk of the store's commits: read it for the packages
+    // deployed here most recently (those with runs here but no deployment come last).
+    let history_total = packages.len();
+    let mut recent: Vec<(Option<String>, Ref)> = packages
+        .into_iter()
+        .map(|pkg| {
+            let time = deployed
+                .iter()
+                .find(|d| d.package == pkg)
+                .and_then(|d| d.deployed.time.clone());
+            (time, pkg)
+        })
+        .collect();
+    recent.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    recent.truncate(HISTORY_PACKAGES);
     let mut history = Vec::new();
-    for pkg in packages {
+    for (_, pkg) in recent {
         let r = pkg
             .with_release(Some(""))
             .with_subpath(SubpathType::Deploy, name);
-        for h in state.history(Area::Records, &r, HISTORY_LIMIT)? {
+        for h in state.history(Area::Records, &r, HISTORY_PER_PACKAGE)? {
             let release = match &h.value {
                 Some(Entry::Link(t)) => Some(t.release_ref()),
                 Some(Entry::Document(v)) => v
@@ -1060,11 +1077,17 @@ pub fn environment(
         deployed,
         open,
         history,
+        history_packages: (history_total.min(HISTORY_PACKAGES), history_total),
     }))
 }
 
-/// The most history entries the environment page reads per deployment and shows in all.
+/// The most history entries the environment page shows.
 pub const HISTORY_LIMIT: usize = 200;
+/// The most changes the environment page reads of one package's deployment.
+pub const HISTORY_PER_PACKAGE: usize = 20;
+/// The most packages whose history the environment page reads (the most recently
+/// deployed).
+pub const HISTORY_PACKAGES: usize = 50;
 
 /// Builds the outstanding-work page: the plan of intent changes (`plan`, already made
 /// from the same views) and every run not complete.

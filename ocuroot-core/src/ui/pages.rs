@@ -515,6 +515,13 @@ pub fn environment(e: &EnvironmentPage, since: &str) -> Markup {
                 }
             }
             h2 { "History" }
+            @if e.history_packages.0 < e.history_packages.1 {
+                p.muted {
+                    "Of the " (e.history_packages.0) " packages deployed here most recently (of "
+                    (e.history_packages.1) "); "
+                    code { "ocuroot state log <package>/@/deploy/" (e.name) } " shows any other."
+                }
+            }
             @if e.history.is_empty() { p.muted { "no history" } } @else {
                 div.scroll {
                     table.list {
