@@ -21,8 +21,14 @@ REPOS=${2:-5}
 ENVS=${3:-5}
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bin="${OCUROOT_BIN:-$here/../target/release/ocuroot}"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+# ESTATE_DIR=<dir> builds the estate there and keeps it (bench/ui_bench.sh reads it).
+if [ -n "${ESTATE_DIR:-}" ]; then
+  work="$ESTATE_DIR"
+  mkdir -p "$work"
+else
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' EXIT
+fi
 export OCUROOT_HOME="$work/home" GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com
 export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com

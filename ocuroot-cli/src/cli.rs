@@ -85,19 +85,23 @@ pub enum Command {
         #[arg(long, value_name = "RELEASE")]
         release: Option<String>,
     },
-    /// Print the phases, tasks and deployments a package file declares, without releasing it
+    /// Show the phases, tasks and deployments a package file declares, without releasing it
     ///
-    /// Evaluates FILE as release `preview`, with the environments in state, and prints each
-    /// phase's tasks and deployments (function and inputs), then what targets each
-    /// environment. Nothing is written. Unlike the original tool, this does not serve a web
-    /// page; use `--output json` for the package definition as JSON.
+    /// Evaluates FILE as release `preview`, with the environments in state. Without
+    /// --output, serves a web page of the pipeline (phases as columns of task and deployment
+    /// cards) until Ctrl-C, evaluated again on every request and reloaded in the browser
+    /// when FILE changes. With `--output text` prints each phase's tasks and deployments
+    /// (function and inputs), then what targets each environment; with `--output json` the
+    /// package definition as JSON. Nothing is written.
     Preview {
         /// The package file (no release).
         #[arg(value_name = "FILE")]
         file: String,
-        /// Output format.
-        #[arg(short, long, value_enum, default_value_t)]
-        output: LogFormat,
+        /// Print instead of serving a page.
+        #[arg(short, long, value_enum, conflicts_with_all = ["port", "bind"])]
+        output: Option<LogFormat>,
+        #[command(flatten)]
+        server: ServerArgs,
     },
     /// Release the package files changed since the last push, then cascade
     ///
@@ -485,6 +489,30 @@ pub enum StateCommand {
         #[arg(short, long, value_enum, default_value_t)]
         output: LogFormat,
     },
+    /// Serve a read-only web page of what runs where (state and intent)
+    ///
+    /// Serves, until Ctrl-C, an overview (environments × packages: which release runs
+    /// where, its status, when and from which commit), pages of packages, releases, runs,
+    /// environments (with their deployment history) and outstanding work, and the original
+    /// tool's `/match/<glob>` and `/ref/<ref>` addresses. Pages reload when the store
+    /// branches move. Listens on 127.0.0.1 and the first free port of 3000-3100 unless told
+    /// otherwise; nothing it does writes a store.
+    View {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+/// Where a web server listens.
+#[derive(Debug, clap::Args)]
+pub struct ServerArgs {
+    /// The port (default: the first free one of 3000-3100; 0 lets the system choose).
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+    /// The address to listen on. Anything but a loopback address makes the pages
+    /// reachable from other machines.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
 }
 
 /// How a state command names its ref: REF, or `--package` and `--release` (spec §5.1).

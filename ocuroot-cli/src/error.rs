@@ -340,3 +340,27 @@ struct Context {
 
 /// The result of a command: an exit code, or an error to report.
 pub type CommandResult = Result<ExitCode, CommandError>;
+
+impl From<ocuroot_core::ui::UiError> for CommandError {
+    fn from(e: ocuroot_core::ui::UiError) -> Self {
+        use ocuroot_core::ui::UiError;
+        let hint = match &e {
+            UiError::Bind { .. } => Some("choose another port with --port, or stop what uses it"),
+            UiError::NoFreePort { .. } => Some("choose a port with --port"),
+            _ => None,
+        };
+        let kind = match &e {
+            UiError::Serve(_) => Kind::Internal,
+            _ => Kind::User,
+        };
+        let err = CommandError {
+            kind,
+            error: Box::new(e),
+            hints: Vec::new(),
+        };
+        match hint {
+            Some(h) => err.hint(h),
+            None => err,
+        }
+    }
+}

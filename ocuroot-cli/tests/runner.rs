@@ -9,6 +9,7 @@
 
 mod common;
 mod test_bad_input;
+mod test_browser;
 mod test_cascade;
 mod test_ci;
 mod test_claims;
@@ -30,6 +31,7 @@ mod test_remote;
 mod test_repl;
 mod test_state;
 mod test_transports;
+mod test_ui;
 
 #[test]
 fn every_test_file_is_declared() {

@@ -80,7 +80,7 @@ fn minimal() -> TestEnv {
 #[test]
 fn preview_lists_phases_and_environments() {
     let env = minimal();
-    insta::assert_snapshot!(env.run(&["preview", "basic.ocu.star"]));
+    insta::assert_snapshot!(env.run(&["preview", "basic.ocu.star", "-o", "text"]));
 }
 
 #[test]

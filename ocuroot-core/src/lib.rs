@@ -22,6 +22,7 @@
 //! - [`engine`]: releases, runs, intent application, work, cascade and push over a
 //!   [`engine::Context`].
 //! - [`import`]: importing stores written by the original Ocuroot.
+//! - `ui` (cargo feature `ui`): the web UI, the state viewer and the preview server.
 //!
 //! The library never prints and never reads the process environment or clock: callers pass
 //! settings, an environment map and a [`clock::Clock`] in.
@@ -43,5 +44,7 @@ pub mod redact;
 pub mod refs;
 pub mod sdk;
 pub mod store;
+#[cfg(feature = "ui")]
+pub mod ui;
 pub mod workspace;
 pub mod yaml;

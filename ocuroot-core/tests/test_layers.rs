@@ -16,6 +16,7 @@
 //! workspace, find_deploys         a checkout, its configuration and its stores
 //! engine                          orchestration
 //! import                          stores of the original
+//! ui                              the web UI (feature `ui`): view models, pages, servers
 //! ```
 //!
 //! The scan is textual: every `crate::…`, `super::…` and `use crate::{…}` path in a source
@@ -44,6 +45,7 @@ const CORE_LAYERS: &[&str] = &[
     "find_deploys",
     "engine",
     "import",
+    "ui",
 ];
 
 /// A module path (`["engine", "release"]`) and the module paths its source names.

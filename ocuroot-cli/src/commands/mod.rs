@@ -11,6 +11,7 @@ mod release;
 mod repl;
 mod state;
 mod store;
+mod ui;
 mod work;
 
 use std::io::{IsTerminal, Write};
@@ -43,7 +44,16 @@ pub fn run(cli: Cli, env: &ProcessEnv, out: &mut dyn Write) -> CommandResult {
             package,
             release,
         } => repl::run_repl(env, file.or(package), command, release, out),
-        Command::Preview { file, output } => repl::run_preview(env, &file, output, out),
+        Command::Preview {
+            file,
+            output: Some(output),
+            ..
+        } => repl::run_preview(env, &file, output, out),
+        Command::Preview {
+            file,
+            output: None,
+            server,
+        } => ui::preview(env, &file, &server, out),
         Command::Push { dryrun, exec } => work::push(env, dryrun, &exec, out),
         Command::FindDeploys { start, end } => find_deploys::run(env, &start, &end, out),
         Command::Rollback {

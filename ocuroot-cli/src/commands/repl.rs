@@ -210,8 +210,12 @@ pub enum Previewed {
     Nothing,
 }
 
-/// Evaluates `file` (relative to the working directory) as `ocuroot preview` does.
-pub fn preview(env: &ProcessEnv, file: &str) -> Result<Previewed, CommandError> {
+/// Opens the workspace and checks that `file` (relative to the working directory) names
+/// a package file without a release, as `ocuroot preview` needs.
+pub fn preview_target(
+    env: &ProcessEnv,
+    file: &str,
+) -> Result<(ocuroot_core::workspace::Workspace, Ref), CommandError> {
     let ws = open_workspace(env)?;
     let r = ws.resolve_cli_ref(file)?;
     if r.has_release() {
@@ -225,6 +229,12 @@ pub fn preview(env: &ProcessEnv, file: &str) -> Result<Previewed, CommandError> 
             "package file not found: {file}"
         )));
     }
+    Ok((ws, r))
+}
+
+/// Evaluates `file` (relative to the working directory) as `ocuroot preview` does.
+pub fn preview(env: &ProcessEnv, file: &str) -> Result<Previewed, CommandError> {
+    let (ws, r) = preview_target(env, file)?;
     let environments = state_environments(ws.state()).map_err(CommandError::user)?;
     let opts = PackageEvalOptions {
         root: ws.root().to_path_buf(),

@@ -63,6 +63,7 @@ pub fn run(cmd: StateCommand, env: &ProcessEnv, out: &mut dyn Write) -> CommandR
         StateCommand::Apply { target, cascade } => {
             return super::work::apply(env, &ref_text(&target), cascade);
         }
+        StateCommand::View { server } => return super::ui::state_view(env, &server, out),
         StateCommand::Diff => {
             let ws = open_workspace(env)?;
             // The plan, not the bare tree diff: invalid intent is refused, not listed.

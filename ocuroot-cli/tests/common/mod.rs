@@ -9,6 +9,8 @@
 //! for `insta` snapshots.
 #![allow(dead_code)]
 
+pub mod web;
+
 #[path = "../../../ocuroot-core/tests/common/git.rs"]
 mod git_helpers;
 /// The generator of stores in the original's format (spec §3.2, §3.6).
