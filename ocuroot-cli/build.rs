@@ -14,6 +14,8 @@
 //!   randomisation for the executable's own code. Not the default, because `ocuroot state
 //!   view` is a server.
 
+// A build script reads what Cargo tells it through the environment.
+#[allow(clippy::disallowed_methods)]
 fn main() {
     println!("cargo:rerun-if-env-changed=OCUROOT_LINK");
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
