@@ -21,19 +21,23 @@ pub fn release_status(reader: &dyn Reader, release: &Ref) -> EngineResult<Releas
         .iter()
         .filter_map(|r| r.subpath.rsplit('/').next().and_then(RunStatus::parse))
         .collect();
-    Ok(
-        if statuses.is_empty() || statuses.iter().all(|s| *s == RunStatus::Pending) {
-            ReleaseStatus::Pending
-        } else if statuses.contains(&RunStatus::Failed) {
-            ReleaseStatus::Failed
-        } else if statuses.contains(&RunStatus::Running) {
-            ReleaseStatus::Running
-        } else if statuses.contains(&RunStatus::Cancelled) {
-            ReleaseStatus::Cancelled
-        } else {
-            ReleaseStatus::Complete
-        },
-    )
+    Ok(release_status_of(&statuses))
+}
+
+/// The status of a release whose runs' status markers name `statuses` (the rule of
+/// [`release_status`], for callers that already read the markers).
+pub fn release_status_of(statuses: &BTreeSet<RunStatus>) -> ReleaseStatus {
+    if statuses.is_empty() || statuses.iter().all(|s| *s == RunStatus::Pending) {
+        ReleaseStatus::Pending
+    } else if statuses.contains(&RunStatus::Failed) {
+        ReleaseStatus::Failed
+    } else if statuses.contains(&RunStatus::Running) {
+        ReleaseStatus::Running
+    } else if statuses.contains(&RunStatus::Cancelled) {
+        ReleaseStatus::Cancelled
+    } else {
+        ReleaseStatus::Complete
+    }
 }
 
 /// Returns the runs of `release` whose status is one of `statuses`, with that status, read

@@ -454,14 +454,24 @@ fn release_number(r: &Ref) -> u64 {
 /// The status a page shows for a release: the engine's, except that a release whose runs
 /// all completed but some still wait (for an approval, an input) is waiting, not complete.
 fn release_status(reader: &dyn Reader, release: &Ref) -> UiResult<UiStatus> {
-    let status = query::release_status(reader, release)?;
+    let glob = Glob::below(release, "{task,deploy}/*/*/status/*")?;
+    let statuses: BTreeSet<RunStatus> = reader
+        .match_refs(Area::Records, &[glob], no_links())?
+        .iter()
+        .filter_map(Ref::marker_status)
+        .collect();
+    Ok(release_status_of(&statuses))
+}
+
+/// [`release_status`] from the status markers of the release's runs.
+fn release_status_of(statuses: &BTreeSet<RunStatus>) -> UiStatus {
+    let status = query::release_status_of(statuses);
     if status == ReleaseStatus::Complete
-        && !query::run_statuses(reader, release, &[RunStatus::Pending, RunStatus::Paused])?
-            .is_empty()
+        && (statuses.contains(&RunStatus::Pending) || statuses.contains(&RunStatus::Paused))
     {
-        return Ok(UiStatus::Waiting);
+        return UiStatus::Waiting;
     }
-    Ok(status.into())
+    status.into()
 }
 
 /// The releases of every package, newest first per package.
@@ -669,7 +679,13 @@ pub fn overview(view: &View<'_>) -> UiResult<Overview> {
     // deployed.
     let mut newest: BTreeMap<(Ref, String), (u64, u64, Ref, RunStatus)> = BTreeMap::new();
     let mut open_runs = 0;
+    // Every run's status, by release: the release statuses below come from these.
+    let mut by_release: HashMap<Ref, BTreeSet<RunStatus>> = HashMap::new();
     for (run, status) in run_markers(reader, &["**/@*/{task,deploy}/*/*/status/*"])? {
+        by_release
+            .entry(run.release_ref())
+            .or_default()
+            .insert(status);
         if !matches!(status, RunStatus::Complete | RunStatus::FailedRetried) {
             open_runs += 1;
         }
@@ -702,10 +718,13 @@ pub fn overview(view: &View<'_>) -> UiResult<Overview> {
     packages.extend(cells.keys().cloned());
     let mut rows = Vec::with_capacity(packages.len());
     for pkg in packages {
-        let latest = match releases.get(&pkg).and_then(|l| l.first()) {
-            Some(rel) => Some((rel.clone(), release_status(reader, rel)?)),
-            None => None,
-        };
+        let none = BTreeSet::new();
+        let latest = releases.get(&pkg).and_then(|l| l.first()).map(|rel| {
+            (
+                rel.clone(),
+                release_status_of(by_release.get(rel).unwrap_or(&none)),
+            )
+        });
         let mut by_env = cells.remove(&pkg).unwrap_or_default();
         rows.push(PackageRow {
             cells: envs
