@@ -22,7 +22,14 @@ ENVS=${3:-5}
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bin="${OCUROOT_BIN:-$here/../target/release/ocuroot}"
 # ESTATE_DIR=<dir> builds the estate there and keeps it (bench/ui_bench.sh reads it).
-if [ -n "${ESTATE_DIR:-}" ]; then
+# With REUSE_SETUP=1 as well, the set-up is saved once in <dir>.setup and later runs
+# start from a copy of it (the cascade then runs on the same estate every time).
+if [ -n "${ESTATE_DIR:-}" ] && [ -n "${REUSE_SETUP:-}" ] && [ -d "$ESTATE_DIR.setup" ]; then
+  rm -rf "$ESTATE_DIR"
+  cp -a "$ESTATE_DIR.setup" "$ESTATE_DIR"
+  work="$ESTATE_DIR"
+  skip_setup=1
+elif [ -n "${ESTATE_DIR:-}" ]; then
   work="$ESTATE_DIR"
   mkdir -p "$work"
 else
@@ -35,6 +42,7 @@ export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
 per=$((PACKAGES / REPOS))
 
 for k in $(seq 0 $((REPOS - 1))); do
+  [ -n "${skip_setup:-}" ] && break
   dir="$work/repo$k"
   mkdir -p "$dir"
   cat > "$dir/repo.ocu.star" <<STAR
@@ -69,9 +77,14 @@ STAR
   (cd "$dir" && "$bin" push > /dev/null 2> "$work/push$k.log")
 done
 for i in $(seq 1 "$ENVS"); do
+  [ -n "${skip_setup:-}" ] && break
   (cd "$work/repo0" && "$bin" state set -f json "@/environment/env$i" "{\"name\": \"env$i\", \"attributes\": {\"n\": \"$i\"}}")
 done
 
+if [ -n "${ESTATE_DIR:-}" ] && [ -n "${REUSE_SETUP:-}" ] && [ -z "${skip_setup:-}" ]; then
+  rm -rf "$ESTATE_DIR.setup"
+  cp -a "$work" "$ESTATE_DIR.setup"
+fi
 store="$work/store"
 before=$(git -C "$store" rev-list --count state)
 echo "estate: $PACKAGES packages in $REPOS repositories, $ENVS environments; state has $before commits before the cascade"

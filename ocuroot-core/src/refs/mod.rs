@@ -177,17 +177,24 @@ impl Ref {
                 ErrorKind::FragmentInStoragePath,
             ));
         }
+        // This runs for every folder a tree walk reads. When the canonical string is the
+        // folder path, parsing it again gives `r` back, so of `ensure_storable` only the
+        // field checks remain; any other spelling takes the whole check, for its error.
+        if r.to_string() == joined {
+            if r.is_relative() {
+                return Err(RefParseError::new(&joined, ErrorKind::Relative));
+            }
+            parse::check_fields(&r).map_err(|kind| RefParseError::new(&joined, kind))?;
+            return Ok(r);
+        }
         r.ensure_storable()?;
         // Without a fragment the storage segments are the canonical string split at `/`,
         // and no segment holds a `/`: comparing the strings is the same check without
-        // building the segments again (this runs for every folder a tree walk reads).
-        if r.to_string() != joined {
-            return Err(RefParseError::new(
-                &joined,
-                ErrorKind::NotCanonicalFolder(r.to_string()),
-            ));
-        }
-        Ok(r)
+        // building the segments again.
+        Err(RefParseError::new(
+            &joined,
+            ErrorKind::NotCanonicalFolder(r.to_string()),
+        ))
     }
 
     /// Returns the fragment path as segments (`output/count` gives `["output", "count"]`).

@@ -43,7 +43,7 @@ use crate::git_subprocess::GitEnvironment;
 
 pub(crate) use cache::init_bare;
 use cache::prepare_cache;
-pub(crate) use read::{Snapshot, resolve_with};
+pub(crate) use read::{Snapshot, resolve_found};
 
 /// A store's repository handle and location.
 pub(crate) struct GitBackend {
@@ -68,6 +68,8 @@ pub(crate) struct GitBackend {
     marker_ok: std::sync::Mutex<Option<ObjectId>>,
     /// Documents and links decoded so far, by blob id.
     decoded: std::sync::Mutex<read::Decoded>,
+    /// Trees decoded so far, by id.
+    trees: std::sync::RwLock<read::Trees>,
 }
 
 /// Handles kept in a backend's pool at most (about the threads that read at once).
@@ -233,6 +235,7 @@ impl GitBackend {
             handles: std::sync::Mutex::new(Vec::new()),
             marker_ok: std::sync::Mutex::new(None),
             decoded: std::sync::Mutex::new(read::Decoded::default()),
+            trees: std::sync::RwLock::new(read::Trees::default()),
         }
     }
 

@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use gix::objs::tree::EntryKind;
 use serde_json::Value;
 
-use super::{Snapshot, resolve_with};
+use super::{Snapshot, resolve_found};
 use crate::refs::Ref;
-use crate::store::layout::{self, Area};
+use crate::store::layout::{self, Area, LINK_FILE};
 use crate::store::{Op, StoreError, StoreResult};
 use crate::yaml;
 
@@ -22,6 +22,23 @@ pub(super) struct Overlay<'s, 'a> {
     snap: &'s Snapshot<'a>,
     /// Path relative to the store folder → new content (`None` = removed).
     pub(super) edits: HashMap<Vec<String>, Option<Vec<u8>>>,
+    /// Whether some edit is of a link file (else links resolve in the snapshot alone).
+    links_edited: bool,
+}
+
+/// A link file on a ref's path: in the snapshot, or written by an earlier operation.
+enum Found<'e> {
+    Base(EntryKind, gix::ObjectId),
+    Edited(&'e [u8]),
+}
+
+/// The path of the link file of the records folder `segments`.
+fn link_file(segments: &[String]) -> Vec<String> {
+    let mut path = Vec::with_capacity(segments.len() + 2);
+    path.push(Area::Records.dir().to_string());
+    path.extend(segments.iter().cloned());
+    path.push(LINK_FILE.to_string());
+    path
 }
 
 impl<'s, 'a> Overlay<'s, 'a> {
@@ -29,6 +46,7 @@ impl<'s, 'a> Overlay<'s, 'a> {
         Overlay {
             snap,
             edits: HashMap::new(),
+            links_edited: false,
         }
     }
 
@@ -46,29 +64,56 @@ impl<'s, 'a> Overlay<'s, 'a> {
         self.snap.read_file(path)
     }
 
-    pub(super) fn link_at(&self, r: &Ref) -> StoreResult<Option<Ref>> {
-        let path = layout::link_path(Area::Records, r);
-        match self.read(&path)? {
-            Some(bytes) => {
-                let text = String::from_utf8_lossy(&bytes);
-                Ref::parse(text.trim())
-                    .map(Some)
-                    .map_err(|source| StoreError::CorruptLink {
-                        path: self.snap.backend.full_path(&path).join("/"),
-                        location: self.snap.loc(),
-                        source,
-                    })
-            }
-            None => Ok(None),
-        }
-    }
-
     pub(super) fn resolve(&self, area: Area, r: &Ref) -> StoreResult<Ref> {
         // Only records hold links.
         if area != Area::Records {
             return Ok(r.clone());
         }
-        resolve_with(r, |c| self.link_at(c))
+        let segments = r.storage_segments();
+        let mut found: Vec<(usize, Found<'_>)> = self
+            .snap
+            .links_on_path(&segments)?
+            .into_iter()
+            .map(|(len, kind, id)| (len, Found::Base(kind, id)))
+            .collect();
+        if self.links_edited {
+            // Edits win over the snapshot: a link set or removed by an earlier operation.
+            found.retain(|(len, _)| !self.edits.contains_key(&link_file(&segments[..*len])));
+            for len in 1..=segments.len() {
+                if let Some(Some(bytes)) = self.edits.get(&link_file(&segments[..len])) {
+                    found.push((len, Found::Edited(bytes)));
+                }
+            }
+            found.sort_by_key(|(len, _)| *len);
+        }
+        resolve_found(
+            r,
+            &segments,
+            found.into_iter().rev(),
+            |len, link| match link {
+                Found::Base(kind, id) => self.snap.link_target(&segments[..len], kind, id),
+                Found::Edited(bytes) => {
+                    let text = String::from_utf8_lossy(bytes);
+                    Ref::parse(text.trim()).map_err(|source| StoreError::CorruptLink {
+                        path: self
+                            .snap
+                            .backend
+                            .full_path(&link_file(&segments[..len]))
+                            .join("/"),
+                        location: self.snap.loc(),
+                        source,
+                    })
+                }
+            },
+        )
+    }
+
+    /// Records an edit of the file at `path`.
+    fn edit(&mut self, path: Vec<String>, content: Option<Vec<u8>>) {
+        if path.last().is_some_and(|f| f == LINK_FILE) {
+            self.links_edited = true;
+        }
+        self.edits.insert(path, content);
     }
 
     pub(super) fn render(r: &Ref, value: &Value) -> StoreResult<Vec<u8>> {
@@ -99,15 +144,15 @@ impl<'s, 'a> Overlay<'s, 'a> {
                     });
                 }
                 let bytes = Self::render(&target, value)?;
-                self.edits.insert(doc, Some(bytes));
+                self.edit(doc, Some(bytes));
                 let link = layout::link_path(*area, &target);
                 if self.exists(&link)? {
-                    self.edits.insert(link, None);
+                    self.edit(link, None);
                 }
             }
             Op::SetRaw { area, r, text } => {
                 let target = self.resolve(*area, r)?;
-                self.edits.insert(
+                self.edit(
                     layout::doc_path(*area, &target),
                     Some(text.clone().into_bytes()),
                 );
@@ -116,7 +161,7 @@ impl<'s, 'a> Overlay<'s, 'a> {
                 let target = self.resolve(*area, r)?;
                 let doc = layout::doc_path(*area, &target);
                 if self.exists(&doc)? {
-                    self.edits.insert(doc, None);
+                    self.edit(doc, None);
                 } else if !if_exists {
                     return Err(StoreError::NotFound { r: r.to_string() });
                 }
@@ -133,7 +178,7 @@ impl<'s, 'a> Overlay<'s, 'a> {
             Op::Unlink { r } => {
                 let link = layout::link_path(Area::Records, r);
                 if self.exists(&link)? {
-                    self.edits.insert(link, None);
+                    self.edit(link, None);
                 }
             }
             Op::Expect { area, r, value } => {

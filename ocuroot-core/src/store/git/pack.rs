@@ -18,12 +18,12 @@
 //! trees, and maintenance ([`crate::store::maintenance`]) rolls small packs into bigger,
 //! deltified ones with `git repack --geometric`.
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use gix::ObjectId;
 use gix::odb::memory::Storage;
+use gix::zlib::stream::deflate::{Compress, FlushCompress};
 use gix_pack as pack;
 
 /// Why a pack could not be written.
@@ -97,31 +97,20 @@ fn pack_bytes(objects: &Storage) -> Result<Vec<u8>, PackError> {
     out.extend_from_slice(b"PACK");
     out.extend_from_slice(&2u32.to_be_bytes());
     out.extend_from_slice(&count.to_be_bytes());
+    // One compressor for every object, reset between them: creating one allocates and
+    // clears a few hundred KB, which cost more than compressing a small document.
+    let mut compressor = Compress::new(gix::zlib::Compression::BEST_SPEED);
+    let mut buf = vec![0u8; 32 * 1024];
     for id in ids {
         let (kind, data) = &objects[id];
-        let obj = gix::objs::Data::new(data, *kind, gix::hash::Kind::Sha1);
-        let entry = pack::data::input::Entry::from_data_obj(
-            &obj,
-            out.len() as u64,
-            gix::zlib::Compression::BEST_SPEED,
-        )
-        .map_err(|e| PackError::Compress {
+        let compress_err = |source: Box<dyn std::error::Error + Send + Sync>| PackError::Compress {
             id: *id,
-            source: Box::new(e),
-        })?;
-        entry
-            .header
-            .write_to(entry.decompressed_size, &mut out)
-            .map_err(|e| PackError::Compress {
-                id: *id,
-                source: Box::new(e),
-            })?;
-        if let Some(compressed) = &entry.compressed {
-            out.write_all(compressed).map_err(|e| PackError::Compress {
-                id: *id,
-                source: Box::new(e),
-            })?;
-        }
+            source,
+        };
+        header_of(*kind)
+            .write_to(data.len() as u64, &mut out)
+            .map_err(|e| compress_err(Box::new(e)))?;
+        deflate(&mut compressor, data, &mut buf, &mut out).map_err(compress_err)?;
     }
     let mut hasher = gix::hash::hasher(gix::hash::Kind::Sha1);
     hasher.update(&out);
@@ -131,6 +120,45 @@ fn pack_bytes(objects: &Storage) -> Result<Vec<u8>, PackError> {
     })?;
     out.extend_from_slice(trailer.as_bytes());
     Ok(out)
+}
+
+/// The pack entry header of an object of `kind`.
+fn header_of(kind: gix::objs::Kind) -> pack::data::entry::Header {
+    use gix::objs::Kind;
+    use pack::data::entry::Header;
+    match kind {
+        Kind::Tree => Header::Tree,
+        Kind::Blob => Header::Blob,
+        Kind::Commit => Header::Commit,
+        Kind::Tag => Header::Tag,
+    }
+}
+
+/// Appends `data` to `out` as one zlib stream, through `compressor` (reset first) and the
+/// scratch buffer `buf`.
+fn deflate(
+    compressor: &mut Compress,
+    data: &[u8],
+    buf: &mut [u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    compressor.reset();
+    let mut input = data;
+    loop {
+        let (read, written) = (compressor.total_in(), compressor.total_out());
+        let status = compressor.compress(input, buf, FlushCompress::Finish)?;
+        let produced = usize::try_from(compressor.total_out() - written)?;
+        let consumed = usize::try_from(compressor.total_in() - read)?;
+        out.extend_from_slice(&buf[..produced]);
+        input = &input[consumed..];
+        match status {
+            gix::zlib::Status::StreamEnd => return Ok(()),
+            _ if produced == 0 && consumed == 0 => {
+                return Err("the compressor made no progress".into());
+            }
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]
@@ -191,6 +219,51 @@ mod tests {
                 .expect("dir")
                 .count(),
             packs.len()
+        );
+    }
+
+    #[test]
+    fn objects_of_every_size_share_one_compressor_and_read_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store.git");
+        gix::init_bare(&path).expect("init");
+        let mut repo = gix::open(&path).expect("open");
+        repo.objects.enable_object_memory();
+        // Empty, tiny, larger than the scratch buffer compressed (noise) and repetitive.
+        let mut noise = Vec::with_capacity(300_000);
+        let mut x: u32 = 2_463_534_242;
+        while noise.len() < 300_000 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            noise.extend_from_slice(&x.to_le_bytes());
+        }
+        let contents: Vec<Vec<u8>> = vec![
+            Vec::new(),
+            b"a: 1\n".to_vec(),
+            noise,
+            b"status: complete\n".repeat(20_000),
+        ];
+        let ids: Vec<ObjectId> = contents
+            .iter()
+            .map(|c| repo.write_blob(c).expect("blob").detach())
+            .collect();
+        let memory = repo.objects.take_object_memory().expect("memory");
+        assert_eq!(persist(&path.join("objects"), &memory).expect("persist"), 4);
+        let fresh = gix::open(&path).expect("reopen");
+        for (id, content) in ids.iter().zip(&contents) {
+            assert_eq!(&fresh.find_blob(*id).expect("blob").data, content);
+        }
+        let out = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(&path)
+            .args(["fsck", "--full", "--strict"])
+            .output()
+            .expect("git fsck");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
         );
     }
 

@@ -112,18 +112,62 @@ impl Snapshot<'_> {
 
     /// Looks up a path relative to the store folder.
     pub(super) fn lookup(&self, rel: &[String]) -> StoreResult<Option<(EntryKind, ObjectId)>> {
-        let Some(tree) = self.tree else {
+        let Some(mut tree) = self.tree else {
             return Ok(None);
         };
+        let Some((last, folders)) = rel.split_last() else {
+            return Ok(Some((EntryKind::Tree, tree)));
+        };
+        for seg in folders {
+            match self.tree_entries(tree)?.find(seg) {
+                Some(e) if e.kind == EntryKind::Tree => tree = e.id,
+                _ => return Ok(None),
+            }
+        }
+        Ok(self.tree_entries(tree)?.find(last).map(|e| (e.kind, e.id)))
+    }
+
+    /// The entries of tree `id`, from the backend's cache of decoded trees when it holds
+    /// them (a tree's content never changes, so neither do its entries).
+    pub(crate) fn tree_entries(&self, id: ObjectId) -> StoreResult<TreeEntries> {
+        if let Some(entries) = self
+            .backend
+            .trees
+            .read()
+            .ok()
+            .and_then(|c| c.map.get(&id).cloned())
+        {
+            return Ok(entries);
+        }
         let loc = self.loc();
         let tree = self
             .repo
-            .find_tree(tree)
+            .find_tree(id)
             .map_err(git_err(&loc, "read tree"))?;
-        let entry = tree
-            .lookup_entry(rel.iter().map(String::as_str))
-            .map_err(git_err(&loc, "read tree"))?;
-        Ok(entry.map(|e| (e.mode().kind(), e.object_id())))
+        let decoded = tree.decode().map_err(git_err(&loc, "decode tree"))?;
+        let mut bytes = 0;
+        let entries: Vec<TreeEntry> = decoded
+            .entries
+            .iter()
+            .map(|e| {
+                bytes += e.filename.len() + std::mem::size_of::<TreeEntry>();
+                TreeEntry {
+                    name: e.filename.to_string().into_boxed_str(),
+                    kind: e.mode.kind(),
+                    id: e.oid.to_owned(),
+                }
+            })
+            .collect();
+        let entries = TreeEntries(std::sync::Arc::from(entries));
+        if let Ok(mut cache) = self.backend.trees.write() {
+            if cache.bytes + bytes > Trees::BUDGET {
+                cache.map.clear();
+                cache.bytes = 0;
+            }
+            cache.bytes += bytes;
+            cache.map.insert(id, entries.clone());
+        }
+        Ok(entries)
     }
 
     pub(super) fn read_file(&self, rel: &[String]) -> StoreResult<Option<Vec<u8>>> {
@@ -198,23 +242,59 @@ impl Snapshot<'_> {
         Ok(None)
     }
 
-    pub(super) fn link_at(&self, r: &Ref) -> StoreResult<Option<Ref>> {
-        let link = layout::link_path(Area::Records, r);
-        match self.lookup(&link)? {
-            Some((kind, id)) if kind != EntryKind::Tree => {
-                let path = self.backend.full_path(&link).join("/");
-                check_file_kind(kind, &path, &self.loc())?;
-                match self.decode(id, true, &path)? {
-                    Entry::Link(t) => Ok(Some(t)),
-                    Entry::Document(_) => Ok(None),
-                }
+    /// The link files in the folders on the path of `segments` (a ref's storage segments,
+    /// records area), shallowest first: how many segments name the folder, and the file's
+    /// entry. One descent from the root; nothing is decoded.
+    pub(super) fn links_on_path(
+        &self,
+        segments: &[String],
+    ) -> StoreResult<Vec<(usize, EntryKind, ObjectId)>> {
+        let mut out = Vec::new();
+        let Some(mut tree) = self.area_tree(Area::Records)? else {
+            return Ok(out);
+        };
+        for (i, seg) in segments.iter().enumerate() {
+            match self.tree_entries(tree)?.find(seg) {
+                Some(e) if e.kind == EntryKind::Tree => tree = e.id,
+                _ => break,
             }
-            _ => Ok(None),
+            if let Some(link) = self.tree_entries(tree)?.find(LINK_FILE)
+                && link.kind != EntryKind::Tree
+            {
+                out.push((i + 1, link.kind, link.id));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The target of the link file `(kind, id)` of the folder of `segments`.
+    pub(super) fn link_target(
+        &self,
+        segments: &[String],
+        kind: EntryKind,
+        id: ObjectId,
+    ) -> StoreResult<Ref> {
+        let mut rel = vec![Area::Records.dir().to_string()];
+        rel.extend(segments.iter().cloned());
+        rel.push(LINK_FILE.to_string());
+        let path = self.backend.full_path(&rel).join("/");
+        check_file_kind(kind, &path, &self.loc())?;
+        match self.decode(id, true, &path)? {
+            Entry::Link(t) => Ok(t),
+            Entry::Document(_) => unreachable!("a link file decodes as a link or fails"),
         }
     }
 
     pub(crate) fn resolve_link(&self, r: &Ref) -> StoreResult<Ref> {
-        resolve_with(r, |candidate| self.link_at(candidate))
+        let segments = r.storage_segments();
+        let links = self.links_on_path(&segments)?;
+        let deepest_first = links
+            .into_iter()
+            .rev()
+            .map(|(len, kind, id)| (len, (kind, id)));
+        resolve_found(r, &segments, deepest_first, |len, (kind, id)| {
+            self.link_target(&segments[..len], kind, id)
+        })
     }
 
     pub(crate) fn get(&self, r: &Ref) -> StoreResult<Value> {
@@ -238,22 +318,9 @@ impl Snapshot<'_> {
         Ok(current.clone())
     }
 
-    /// Lists the direct children (name, kind, id) of the tree at `rel`.
-    pub(super) fn children(
-        &self,
-        tree: ObjectId,
-    ) -> StoreResult<Vec<(String, EntryKind, ObjectId)>> {
-        let loc = self.loc();
-        let tree = self
-            .repo
-            .find_tree(tree)
-            .map_err(git_err(&loc, "read tree"))?;
-        let decoded = tree.decode().map_err(git_err(&loc, "decode tree"))?;
-        Ok(decoded
-            .entries
-            .iter()
-            .map(|e| (e.filename.to_string(), e.mode.kind(), e.oid.to_owned()))
-            .collect())
+    /// Lists the direct children of tree `tree`.
+    pub(super) fn children(&self, tree: ObjectId) -> StoreResult<TreeEntries> {
+        self.tree_entries(tree)
     }
 
     pub(crate) fn match_refs(
@@ -277,16 +344,12 @@ impl Snapshot<'_> {
             let mut path: Vec<String> = Vec::new();
             let mut found = true;
             for seg in &prefix {
-                match self
-                    .children(start)?
-                    .into_iter()
-                    .find(|(n, k, _)| n == seg && *k == EntryKind::Tree)
-                {
-                    Some((_, _, id)) => {
-                        start = id;
+                match self.children(start)?.find(seg) {
+                    Some(e) if e.kind == EntryKind::Tree => {
+                        start = e.id;
                         path.push(seg.clone());
                     }
-                    None => {
+                    _ => {
                         found = false;
                         break;
                     }
@@ -319,11 +382,11 @@ impl Snapshot<'_> {
         }
         let children = self.children(tree)?;
         let has_link = children
-            .iter()
-            .any(|(n, k, _)| n == LINK_FILE && *k != EntryKind::Tree);
+            .find(LINK_FILE)
+            .is_some_and(|e| e.kind != EntryKind::Tree);
         let has_doc = children
-            .iter()
-            .any(|(n, k, _)| n == DOC_FILE && *k != EntryKind::Tree);
+            .find(DOC_FILE)
+            .is_some_and(|e| e.kind != EntryKind::Tree);
         if has_link && options.no_links {
             return Ok(());
         }
@@ -336,48 +399,48 @@ impl Snapshot<'_> {
                 }
             }
         }
-        for (name, kind, id) in children {
-            if kind != EntryKind::Tree {
+        for e in children.iter() {
+            if e.kind != EntryKind::Tree {
                 continue;
             }
-            let next = matcher.advance(states, &name);
+            let next = matcher.advance(states, &e.name);
             if next.is_dead() {
                 continue;
             }
-            path.push(name);
-            self.walk(id, path, &next, glob, matcher, options, out)?;
+            path.push(e.name.to_string());
+            self.walk(e.id, path, &next, glob, matcher, options, out)?;
             path.pop();
         }
         Ok(())
     }
 }
 
-/// Resolves links in `r` with `link_at` answering "is there a link exactly at this ref?".
+/// Resolves links in `r` (spec §3.3): `found` lists the folders on its path that hold a
+/// link file, deepest first, as (number of storage segments, what was found); the first
+/// of them that names a ref replaces that prefix with `target` of it (single level).
 ///
-/// Candidates are the ref without fragment and then each of its `/`-prefixes, deepest
-/// first; the first link found replaces that prefix (spec §3.3).
-pub(crate) fn resolve_with(
+/// A folder whose segments are not a ref is passed over before its link is read, so a
+/// stray file there is never an error.
+pub(crate) fn resolve_found<F>(
     r: &Ref,
-    mut link_at: impl FnMut(&Ref) -> StoreResult<Option<Ref>>,
+    segments: &[String],
+    found: impl Iterator<Item = (usize, F)>,
+    mut target: impl FnMut(usize, F) -> StoreResult<Ref>,
 ) -> StoreResult<Ref> {
-    let bare = r.without_fragment();
-    let segments = bare.storage_segments();
-    for len in (1..=segments.len()).rev() {
-        let candidate_segs: Vec<&str> = segments[..len].iter().map(String::as_str).collect();
-        let Ok(candidate) = Ref::from_storage_segments(&candidate_segs) else {
+    for (len, link) in found {
+        let candidate: Vec<&str> = segments[..len].iter().map(String::as_str).collect();
+        if Ref::from_storage_segments(&candidate).is_err() {
             continue;
-        };
-        if let Some(target) = link_at(&candidate)? {
-            let mut new_segs = target.storage_segments();
-            new_segs.extend(segments[len..].iter().cloned());
-            let segs: Vec<&str> = new_segs.iter().map(String::as_str).collect();
-            let resolved = Ref::from_storage_segments(&segs)?;
-            return Ok(if r.fragment.is_empty() {
-                resolved
-            } else {
-                resolved.with_fragment(&r.fragment)
-            });
         }
+        let mut new_segs = target(len, link)?.storage_segments();
+        new_segs.extend(segments[len..].iter().cloned());
+        let segs: Vec<&str> = new_segs.iter().map(String::as_str).collect();
+        let resolved = Ref::from_storage_segments(&segs)?;
+        return Ok(if r.fragment.is_empty() {
+            resolved
+        } else {
+            resolved.with_fragment(&r.fragment)
+        });
     }
     Ok(r.clone())
 }
@@ -442,9 +505,10 @@ impl Snapshot<'_> {
         let mut stack = vec![(root, Vec::<String>::new())];
         let loc = self.loc();
         while let Some((tree, rel)) = stack.pop() {
-            for (name, kind, id) in self.children(tree)? {
+            for e in self.children(tree)?.iter() {
+                let (kind, id) = (e.kind, e.id);
                 let mut p = rel.clone();
-                p.push(name);
+                p.push(e.name.to_string());
                 if kind == EntryKind::Tree {
                     stack.push((id, p));
                 } else {
@@ -521,6 +585,48 @@ pub(crate) struct Decoded {
 impl Decoded {
     /// Bytes of decoded YAML kept at most.
     const BUDGET: usize = 8 << 20;
+}
+
+/// One entry of a decoded tree.
+#[derive(Debug)]
+pub(crate) struct TreeEntry {
+    /// The file or folder name.
+    pub(crate) name: Box<str>,
+    /// Blob, executable, link, tree or commit.
+    pub(crate) kind: EntryKind,
+    /// The object it names.
+    pub(crate) id: ObjectId,
+}
+
+/// A decoded tree's entries in Git's order, shared between readers.
+#[derive(Clone, Debug)]
+pub(crate) struct TreeEntries(std::sync::Arc<[TreeEntry]>);
+
+impl TreeEntries {
+    /// The entry named `name`.
+    pub(crate) fn find(&self, name: &str) -> Option<&TreeEntry> {
+        self.0.iter().find(|e| &*e.name == name)
+    }
+
+    /// The entries in Git's order.
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, TreeEntry> {
+        self.0.iter()
+    }
+}
+
+/// Trees already decoded, by id. Every read of a document looks up each folder on its path
+/// from the root, and gix copies a tree's bytes out of its object cache on every lookup (the
+/// estate's cascade spent a third of its time there); a decoded tree is shared instead.
+/// Bounded by [`Trees::BUDGET`] bytes of names and entries (emptied when full).
+#[derive(Default)]
+pub(crate) struct Trees {
+    map: std::collections::HashMap<ObjectId, TreeEntries>,
+    bytes: usize,
+}
+
+impl Trees {
+    /// Bytes of decoded entries kept at most.
+    const BUDGET: usize = 32 << 20;
 }
 
 /// Refuses a tree entry that is not a plain file where a document or link is expected: a
