@@ -70,6 +70,8 @@ pub(crate) struct GitBackend {
     decoded: std::sync::Mutex<read::Decoded>,
     /// Trees decoded so far, by id.
     trees: std::sync::RwLock<read::Trees>,
+    /// The commit last read whose marker was found valid, and its store folder's tree.
+    checked_tip: std::sync::Mutex<Option<(ObjectId, Option<ObjectId>)>>,
 }
 
 /// Handles kept in a backend's pool at most (about the threads that read at once).
@@ -236,6 +238,7 @@ impl GitBackend {
             marker_ok: std::sync::Mutex::new(None),
             decoded: std::sync::Mutex::new(read::Decoded::default()),
             trees: std::sync::RwLock::new(read::Trees::default()),
+            checked_tip: std::sync::Mutex::new(None),
         }
     }
 
@@ -426,6 +429,23 @@ impl GitBackend {
         repo: Pooled<'a>,
         tip: Option<ObjectId>,
     ) -> StoreResult<Snapshot<'a>> {
+        // A commit never changes, so neither does its store folder nor the marker in it:
+        // the commit last found valid (usually the tip of every read since) is not looked
+        // at again.
+        let known = tip.and_then(|tip| {
+            self.checked_tip
+                .lock()
+                .ok()
+                .and_then(|c| c.filter(|(id, _)| *id == tip).map(|(_, tree)| tree))
+        });
+        if let Some(tree) = known {
+            return Ok(Snapshot {
+                backend: self,
+                repo,
+                tree,
+                tip,
+            });
+        }
         let tree = match tip {
             Some(tip) => self.store_tree(&repo, tip)?,
             None => None,
@@ -437,6 +457,11 @@ impl GitBackend {
             tip,
         };
         snap.check_marker()?;
+        if let Some(tip) = tip
+            && let Ok(mut checked) = self.checked_tip.lock()
+        {
+            *checked = Some((tip, tree));
+        }
         Ok(snap)
     }
 
