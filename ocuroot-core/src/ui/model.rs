@@ -98,7 +98,7 @@ pub fn status_style(s: UiStatus) -> StatusStyle {
         UiStatus::Waiting => ("waiting", "◔", "st-wait"),
         UiStatus::Paused => ("paused", "‖", "st-wait"),
         UiStatus::Cancelled => ("cancelled", "–", "st-muted"),
-        UiStatus::Held => ("held", "⏸", "st-held"),
+        UiStatus::Held => ("held", "⊘", "st-held"),
         UiStatus::Unknown => ("no status", "?", "st-muted"),
     };
     StatusStyle {

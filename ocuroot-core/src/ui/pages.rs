@@ -255,7 +255,7 @@ fn bad_flag(mark: &crate::model::BadMark) -> Markup {
 fn freeze_note(freeze: &crate::model::Freeze) -> Markup {
     html! {
         div.holdnote.frozen {
-            span class={"badge " (status_style(UiStatus::Held).class)} { "⏸ frozen" }
+            span class={"badge " (status_style(UiStatus::Held).class)} { "⊘ frozen" }
             @if let Some(reason) = &freeze.reason { " " span.reason { (reason) } }
             " " span.until {
                 @match &freeze.until { Some(u) => { "until " (u) }, None => { "until unfrozen" } }
