@@ -148,6 +148,24 @@ fn output(env: &TestEnv, pkg: &str, environment: &str, field: &str) -> String {
     ))
 }
 
+/// The `ops_chain` fixture: r1 of a, b and c everywhere, then r2 of each at a new commit,
+/// which reaches qa while prod is frozen (and stays on r1).
+fn chain_at_r2() -> TestEnv {
+    let env = TestEnv::from_fixture("ops_chain");
+    env.release_all(&[
+        "environments.ocu.star",
+        "a.ocu.star",
+        "b.ocu.star",
+        "c.ocu.star",
+    ]);
+    assert_eq!(output(&env, "c", "prod", "output/version"), "c(b(1))");
+    env.run(&["freeze", "prod"]).success();
+    env.commit_file("version.txt", "2\n", "version 2");
+    env.release_all(&["a.ocu.star", "b.ocu.star", "c.ocu.star"]);
+    env.run(&["work", "cascade"]).success();
+    env
+}
+
 fn intent_commits(env: &TestEnv) -> usize {
     crate::common::git(&env.hub(), &["rev-list", "--count", "intent"])
         .trim()
@@ -157,19 +175,7 @@ fn intent_commits(env: &TestEnv) -> usize {
 
 #[test]
 fn a_promotion_of_three_packages_that_read_each_other_lands_in_dependency_order_as_one_commit() {
-    let env = TestEnv::from_fixture("ops_chain");
-    env.release_all(&[
-        "environments.ocu.star",
-        "a.ocu.star",
-        "b.ocu.star",
-        "c.ocu.star",
-    ]);
-    assert_eq!(output(&env, "c", "prod", "output/version"), "c(b(1))");
-    // r2 of all three reaches qa while prod is frozen.
-    env.run(&["freeze", "prod"]).success();
-    env.commit_file("version.txt", "2\n", "version 2");
-    env.release_all(&["a.ocu.star", "b.ocu.star", "c.ocu.star"]);
-    env.run(&["work", "cascade"]).success();
+    let env = chain_at_r2();
     assert_eq!(output(&env, "c", "qa", "output/version"), "c(b(2))");
     assert_eq!(output(&env, "c", "prod", "output/version"), "c(b(1))");
 
@@ -614,16 +620,7 @@ fn only_a_rollback_with_override_freeze_gets_through_a_freeze() {
 
 #[test]
 fn promote_with_cascade_reports_which_of_the_set_landed() {
-    let env = TestEnv::from_fixture("ops_chain");
-    env.release_all(&[
-        "environments.ocu.star",
-        "a.ocu.star",
-        "b.ocu.star",
-        "c.ocu.star",
-    ]);
-    env.run(&["freeze", "prod"]).success();
-    env.commit_file("version.txt", "2\n", "version 2");
-    env.release_all(&["a.ocu.star", "b.ocu.star", "c.ocu.star"]);
+    let env = chain_at_r2();
     // c's deployment fails: a and b land, c does not, and the command says so.
     let out = env.run_with(
         "",
@@ -705,17 +702,7 @@ fn intent_commits_of_the_engine_name_the_person_too() {
 
 #[test]
 fn plan_says_which_of_a_promotion_landed_after_a_run_failed() {
-    let env = TestEnv::from_fixture("ops_chain");
-    env.release_all(&[
-        "environments.ocu.star",
-        "a.ocu.star",
-        "b.ocu.star",
-        "c.ocu.star",
-    ]);
-    env.run(&["freeze", "prod"]).success();
-    env.commit_file("version.txt", "2\n", "version 2");
-    env.release_all(&["a.ocu.star", "b.ocu.star", "c.ocu.star"]);
-    env.run(&["work", "cascade"]).success();
+    let env = chain_at_r2();
     env.run(&["promote", "--from", "prod", "--to", "qa", "--as", "Ada"])
         .success();
     insta::assert_snapshot!(

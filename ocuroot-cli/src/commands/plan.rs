@@ -63,15 +63,7 @@ pub fn run_plan(
                 }
             };
             render(&changes, colour, out)?;
-            if !changes.reports.is_empty() {
-                writeln!(out, "Promotions:")?;
-                for p in &changes.reports {
-                    writeln!(out, "  {}", p.heading())?;
-                    for m in &p.members {
-                        writeln!(out, "    {m}")?;
-                    }
-                }
-            }
+            reports(&changes.reports, "Promotions:", ["  ", "    "], out)?;
             if !notices.is_empty() {
                 writeln!(out, "Holds:")?;
                 for n in &notices {
@@ -184,6 +176,27 @@ fn render(changes: &Changes<'_>, colour: bool, out: &mut dyn Write) -> Result<()
     Ok(())
 }
 
+/// Writes what became of the promotions with nothing pending under `title`: a heading line
+/// each (after `prefix[0]`), then a line per deployment (after `prefix[1]`).
+fn reports(
+    reports: &[&PromotionReport],
+    title: &str,
+    prefix: [&str; 2],
+    out: &mut dyn Write,
+) -> Result<(), CommandError> {
+    if reports.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "{title}")?;
+    for p in reports {
+        writeln!(out, "{}{}", prefix[0], p.heading())?;
+        for m in &p.members {
+            writeln!(out, "{}{m}", prefix[1])?;
+        }
+    }
+    Ok(())
+}
+
 /// The unified diff of an item's document, state (applied) to intent.
 fn diff(item: &PlanItem) -> String {
     let before = item.before.as_deref().unwrap_or("");
@@ -262,15 +275,7 @@ fn markdown(
             writeln!(out, "{fence}diff\n{}{fence}\n\n</details>", diff)?;
         }
     }
-    if !changes.reports.is_empty() {
-        writeln!(out, "\n#### Promotions\n")?;
-        for p in &changes.reports {
-            writeln!(out, "- {}", p.heading())?;
-            for m in &p.members {
-                writeln!(out, "  - {m}")?;
-            }
-        }
-    }
+    reports(&changes.reports, "\n#### Promotions\n", ["- ", "  - "], out)?;
     if !notices.is_empty() {
         writeln!(out, "\n#### Holds\n")?;
         for n in notices {
