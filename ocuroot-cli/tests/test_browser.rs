@@ -158,6 +158,9 @@ fn browser_follows_links_and_preview_reloads() {
     env.git(&["add", "-A"]);
     env.git(&["commit", "-q", "-m", "broken"]);
     let _ = env.run(&["release", "new", "broken.ocu.star"]);
+    // A frozen environment says so in the matrix's column header.
+    env.run(&["freeze", "production", "--reason", "release week"])
+        .success();
     let server = state_view(&env);
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = shots_dir(tmp.path());
@@ -175,6 +178,10 @@ fn browser_follows_links_and_preview_reloads() {
         assert!(matrix.contains("deployed"), "{matrix}");
         assert!(matrix.contains("waiting"), "{matrix}");
         assert!(matrix.contains("failed"), "{matrix}");
+        assert!(
+            matrix.contains("frozen release week until unfrozen"),
+            "{matrix}"
+        );
         // The live badge turns on once the event stream is open.
         c.wait()
             .at_most(Duration::from_secs(10))

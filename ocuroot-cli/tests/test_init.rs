@@ -251,6 +251,12 @@ fn gitlab_pipeline() {
         "{review:?}"
     );
     insta::assert_snapshot!("gitlab_pipeline", text);
+    // A CODEOWNERS template for the intent branch, in GitLab's syntax (sections), saying
+    // that code-owner approval needs GitLab Premium.
+    let owners = read(&env, ".gitlab/ocuroot-intent-CODEOWNERS");
+    assert!(owners.contains("on `ocuroot/intent`"), "{owners}");
+    assert!(owners.contains("Premium"), "{owners}");
+    insta::assert_snapshot!("gitlab_codeowners", owners);
 }
 
 #[test]

@@ -129,8 +129,9 @@ fn plan_json_output() {
         .success();
     let out = env.run(&["plan", "-o", "json"]).success();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
-    assert_eq!(v[0]["ref"], "@/environment/production2");
-    assert_eq!(v[0]["work_type"], "delete");
+    assert_eq!(v["items"][0]["ref"], "@/environment/production2");
+    assert_eq!(v["items"][0]["work_type"], "delete");
+    assert_eq!(v["promotions"], serde_json::json!([]));
 }
 
 #[test]

@@ -7,50 +7,25 @@ use crate::common::TestEnv;
 const PKG: &str = "ops/-/api.ocu.star";
 
 fn version(env: &TestEnv, environment: &str) -> String {
-    let out = env
-        .run(&[
-            "state",
-            "get",
-            &format!("{PKG}/@/deploy/{environment}#output/version"),
-        ])
-        .success();
-    serde_json::from_str::<String>(&out.stdout).expect("a JSON string")
+    env.get_string(&format!("{PKG}/@/deploy/{environment}#output/version"))
 }
 
 fn release_of(env: &TestEnv, environment: &str) -> String {
-    let out = env
-        .run(&[
-            "state",
-            "get",
-            &format!("{PKG}/@/deploy/{environment}#release"),
-        ])
-        .success();
-    serde_json::from_str::<String>(&out.stdout).expect("a JSON string")
+    env.get_string(&format!("{PKG}/@/deploy/{environment}#release"))
 }
 
 fn held(env: &TestEnv, run: &str) -> serde_json::Value {
-    let out = env
-        .run(&["state", "get", &format!("{PKG}/@{run}/status/pending#held")])
-        .success();
-    serde_json::from_str(&out.stdout).expect("json")
+    env.get_json(&format!("{PKG}/@{run}/status/pending#held"))
 }
 
 /// The `ops` fixture with r1 deployed to qa, us and eu.
 fn released() -> TestEnv {
     let env = TestEnv::from_fixture("ops");
-    env.run(&["release", "new", "environments.ocu.star"])
-        .success();
-    env.run(&["release", "new", "api.ocu.star"]).success();
+    env.release_all(&["environments.ocu.star", "api.ocu.star"]);
     for e in ["qa", "us", "eu"] {
         assert_eq!(version(&env, e), "1", "{e}");
     }
     env
-}
-
-fn commit(env: &TestEnv, file: &str, text: &str, message: &str) {
-    env.write_file(file, text);
-    env.git(&["add", "-A"]);
-    env.git(&["commit", "-q", "-m", message]);
 }
 
 #[test]
@@ -60,7 +35,7 @@ fn freeze_rollback_bad_mark_and_promotion_end_to_end() {
     // Freeze eu; r2 at a new commit reaches qa and us while eu waits as frozen.
     env.run(&["freeze", "eu", "--reason", "audit week"])
         .success();
-    commit(&env, "version.txt", "2\n", "version 2");
+    env.commit_file("version.txt", "2\n", "version 2");
     let out = env.run(&["release", "new", "api.ocu.star"]).success();
     assert!(
         out.stderr.contains(
@@ -104,7 +79,7 @@ fn freeze_rollback_bad_mark_and_promotion_end_to_end() {
     assert_eq!(version(&env, "us"), "1");
     assert_eq!(release_of(&env, "us"), format!("{PKG}/@r1"));
     // An unrelated commit, then the work commands: the rollback stays.
-    commit(&env, "notes.txt", "unrelated\n", "unrelated change");
+    env.commit_file("notes.txt", "unrelated\n", "unrelated change");
     env.run(&["work", "any"]).success();
     env.run(&["work", "cascade"]).success();
     assert_eq!(version(&env, "us"), "1");
@@ -168,14 +143,27 @@ fn freeze_rollback_bad_mark_and_promotion_end_to_end() {
 }
 
 fn output(env: &TestEnv, pkg: &str, environment: &str, field: &str) -> String {
-    let out = env
-        .run(&[
-            "state",
-            "get",
-            &format!("chain/-/{pkg}.ocu.star/@/deploy/{environment}#{field}"),
-        ])
-        .success();
-    serde_json::from_str::<String>(&out.stdout).expect("a JSON string")
+    env.get_string(&format!(
+        "chain/-/{pkg}.ocu.star/@/deploy/{environment}#{field}"
+    ))
+}
+
+/// The `ops_chain` fixture: r1 of a, b and c everywhere, then r2 of each at a new commit,
+/// which reaches qa while prod is frozen (and stays on r1).
+fn chain_at_r2() -> TestEnv {
+    let env = TestEnv::from_fixture("ops_chain");
+    env.release_all(&[
+        "environments.ocu.star",
+        "a.ocu.star",
+        "b.ocu.star",
+        "c.ocu.star",
+    ]);
+    assert_eq!(output(&env, "c", "prod", "output/version"), "c(b(1))");
+    env.run(&["freeze", "prod"]).success();
+    env.commit_file("version.txt", "2\n", "version 2");
+    env.release_all(&["a.ocu.star", "b.ocu.star", "c.ocu.star"]);
+    env.run(&["work", "cascade"]).success();
+    env
 }
 
 fn intent_commits(env: &TestEnv) -> usize {
@@ -187,22 +175,7 @@ fn intent_commits(env: &TestEnv) -> usize {
 
 #[test]
 fn a_promotion_of_three_packages_that_read_each_other_lands_in_dependency_order_as_one_commit() {
-    let env = TestEnv::from_fixture("ops_chain");
-    env.run(&["release", "new", "environments.ocu.star"])
-        .success();
-    for p in ["a", "b", "c"] {
-        env.run(&["release", "new", &format!("{p}.ocu.star")])
-            .success();
-    }
-    assert_eq!(output(&env, "c", "prod", "output/version"), "c(b(1))");
-    // r2 of all three reaches qa while prod is frozen.
-    env.run(&["freeze", "prod"]).success();
-    commit(&env, "version.txt", "2\n", "version 2");
-    for p in ["a", "b", "c"] {
-        env.run(&["release", "new", &format!("{p}.ocu.star")])
-            .success();
-    }
-    env.run(&["work", "cascade"]).success();
+    let env = chain_at_r2();
     assert_eq!(output(&env, "c", "qa", "output/version"), "c(b(2))");
     assert_eq!(output(&env, "c", "prod", "output/version"), "c(b(1))");
 
@@ -224,12 +197,42 @@ fn a_promotion_of_three_packages_that_read_each_other_lands_in_dependency_order_
     assert!(out.stdout.contains(&expected), "{out}");
     let log = crate::common::git(&env.hub(), &["log", "-1", "--format=%s", "intent"]);
     assert_eq!(log.trim(), "promote prod to qa (3 deployment(s))");
-    // `plan` shows the same order through each run's `after`.
+    // `plan` shows the set as one change, in the same order, each run `after` the one
+    // before; the record names the person and the time.
     let plan = env.run(&["plan", "-o", "json"]).success();
-    let items: serde_json::Value = serde_json::from_str(&plan.stdout).expect("json");
-    assert_eq!(items.as_array().map(Vec::len), Some(3), "{plan}");
-    assert_eq!(items[1]["effects"][0]["after"], serde_json::json!([a_run]));
-    assert_eq!(items[2]["effects"][0]["after"], serde_json::json!([b_run]));
+    let doc: serde_json::Value = serde_json::from_str(&plan.stdout).expect("json");
+    assert_eq!(doc["items"], serde_json::json!([]), "{plan}");
+    let group = &doc["promotions"][0];
+    assert_eq!(group["ref"], "@/environment/qa/promotion", "{plan}");
+    assert_eq!(group["pending"], true);
+    assert_eq!(group["from"], "prod");
+    assert_eq!(group["time"], crate::common::NOW);
+    let members = group["deployments"].as_array().expect("deployments");
+    let order: Vec<&str> = members.iter().filter_map(|m| m["ref"].as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            "chain/-/a.ocu.star/@/deploy/qa",
+            "chain/-/b.ocu.star/@/deploy/qa",
+            "chain/-/c.ocu.star/@/deploy/qa"
+        ]
+    );
+    assert_eq!(members[0]["status"], "pending");
+    assert_eq!(
+        members[1]["item"]["effects"][0]["after"],
+        serde_json::json!([a_run])
+    );
+    assert_eq!(
+        members[2]["item"]["effects"][0]["after"],
+        serde_json::json!([b_run])
+    );
+    let text = env.run(&["plan", "--color", "never"]).success();
+    assert!(
+        text.stdout.starts_with(
+            "1 intent change(s):\n\npromotion @/environment/qa/promotion\n  promotion prod → qa (2026-01-01T00:00:00Z): 3 deployment(s) to carry out, in this order:\n  1. update chain/-/a.ocu.star/@/deploy/qa\n     run `up` of chain/-/a.ocu.star/@r1 in qa"
+        ),
+        "{text}"
+    );
 
     let out = env.run(&["work", "cascade"]);
     assert_eq!(out.code(), 0, "{out}");
@@ -360,7 +363,7 @@ fn freeze_and_bad_mark_documents_are_schema_checked() {
     env.run(&["freeze", "eu", "--until", "2025-12-31T00:00:00Z"])
         .success();
     assert!(env.run(&["intent", "check"]).success().stdout.is_empty());
-    commit(&env, "version.txt", "2\n", "version 2");
+    env.commit_file("version.txt", "2\n", "version 2");
     env.run(&["release", "new", "api.ocu.star"]).success();
     assert_eq!(version(&env, "eu"), "2");
     // Unfreezing what is not frozen is refused.
@@ -421,7 +424,7 @@ fn markdown_plans_of_a_freeze_a_rollback_and_a_promotion() {
     .success();
     insta::assert_snapshot!("markdown_freeze", markdown(&env).normalized_stdout());
     env.run(&["work", "any"]).success();
-    commit(&env, "version.txt", "2\n", "version 2");
+    env.commit_file("version.txt", "2\n", "version 2");
     env.run(&["release", "new", "api.ocu.star"]).success();
     env.run(&["rollback", "api", "us"]).success();
     insta::assert_snapshot!("markdown_rollback", markdown(&env).normalized_stdout());
@@ -585,7 +588,7 @@ fn notify_is_called_once_per_run_end_without_secrets_and_never_fails_the_run() {
 #[test]
 fn only_a_rollback_with_override_freeze_gets_through_a_freeze() {
     let env = released();
-    commit(&env, "version.txt", "2\n", "version 2");
+    env.commit_file("version.txt", "2\n", "version 2");
     env.run(&["release", "new", "api.ocu.star"]).success();
     assert_eq!(version(&env, "us"), "2");
     env.run(&["freeze", "us", "--reason", "incident"]).success();
@@ -617,19 +620,7 @@ fn only_a_rollback_with_override_freeze_gets_through_a_freeze() {
 
 #[test]
 fn promote_with_cascade_reports_which_of_the_set_landed() {
-    let env = TestEnv::from_fixture("ops_chain");
-    env.run(&["release", "new", "environments.ocu.star"])
-        .success();
-    for p in ["a", "b", "c"] {
-        env.run(&["release", "new", &format!("{p}.ocu.star")])
-            .success();
-    }
-    env.run(&["freeze", "prod"]).success();
-    commit(&env, "version.txt", "2\n", "version 2");
-    for p in ["a", "b", "c"] {
-        env.run(&["release", "new", &format!("{p}.ocu.star")])
-            .success();
-    }
+    let env = chain_at_r2();
     // c's deployment fails: a and b land, c does not, and the command says so.
     let out = env.run_with(
         "",
@@ -661,14 +652,14 @@ fn a_push_that_does_not_release_the_package_leaves_a_rollback_in_place() {
     // A new version: the package file changes too, so `push` releases it.
     let package = std::fs::read_to_string(env.repo().join("api.ocu.star")).expect("read");
     env.write_file("api.ocu.star", &format!("{package}# version 2\n"));
-    commit(&env, "version.txt", "2\n", "version 2");
+    env.commit_file("version.txt", "2\n", "version 2");
     let out = env.run(&["push"]);
     assert_eq!(out.code(), 0, "{out}");
     assert_eq!(version(&env, "us"), "2");
     env.run(&["rollback", "api", "us"]).success();
     env.run(&["work", "cascade"]).success();
     assert_eq!(version(&env, "us"), "1");
-    commit(&env, "notes.txt", "unrelated\n", "unrelated change");
+    env.commit_file("notes.txt", "unrelated\n", "unrelated change");
     let out = env.run(&["push"]);
     assert_eq!(out.code(), 0, "{out}");
     assert!(!out.stdout.contains("api.ocu.star"), "{out}");
@@ -676,7 +667,7 @@ fn a_push_that_does_not_release_the_package_leaves_a_rollback_in_place() {
     assert_eq!(release_of(&env, "us"), format!("{PKG}/@r1"));
     // A push that releases the package deploys the new release over it, as intended.
     env.write_file("api.ocu.star", &format!("{package}# version 3\n"));
-    commit(&env, "version.txt", "3\n", "version 3");
+    env.commit_file("version.txt", "3\n", "version 3");
     env.run(&["push"]).success();
     assert_eq!(version(&env, "us"), "3");
 }
@@ -707,4 +698,57 @@ fn intent_commits_of_the_engine_name_the_person_too() {
         .run(&["state", "log", "--intent", "@/environment/qa"])
         .success();
     assert!(log.stdout.contains("[requested by gl-user]"), "{log}");
+}
+
+#[test]
+fn plan_says_which_of_a_promotion_landed_after_a_run_failed() {
+    let env = chain_at_r2();
+    env.run(&["promote", "--from", "prod", "--to", "qa", "--as", "Ada"])
+        .success();
+    insta::assert_snapshot!(
+        "promotion_pending",
+        env.run(&["plan", "--color", "never"]).normalized_stdout()
+    );
+    // c's `up` fails: a and b land, c does not, and `plan` says so afterwards although
+    // no deploy intent is pending any more.
+    let out = env.run_with("", &["work", "cascade"], &[("FAIL_C", "1")], None);
+    assert_ne!(out.code(), 0, "{out}");
+    let text = env.run(&["plan", "--color", "never"]).success();
+    insta::assert_snapshot!("promotion_failed", text.normalized_stdout());
+    assert!(
+        text.stdout.contains("landed 2 of 3\n")
+            && text.stdout.contains(
+                "chain/-/c.ocu.star/@/deploy/qa: not landed: run chain/-/c.ocu.star/@r1/deploy/qa/2 failed"
+            ),
+        "{text}"
+    );
+    let json = env.run(&["plan", "-o", "json"]).success();
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    let group = &doc["promotions"][0];
+    assert_eq!(group["pending"], false, "{json}");
+    assert_eq!(group["requested-by"], "Ada", "{json}");
+    let statuses: Vec<&str> = group["deployments"]
+        .as_array()
+        .expect("deployments")
+        .iter()
+        .filter_map(|m| m["status"].as_str())
+        .collect();
+    assert_eq!(statuses, ["landed", "landed", "failed"], "{json}");
+    assert_eq!(
+        group["deployments"][2]["run"],
+        "chain/-/c.ocu.star/@r1/deploy/qa/2"
+    );
+    let md = env.run(&["plan", "-o", "markdown"]).success();
+    assert!(
+        md.stdout.contains("#### Promotions\n\n- promotion prod → qa (requested by Ada, 2026-01-01T00:00:00Z): landed 2 of 3\n"),
+        "{md}"
+    );
+    // Once c deploys (its failed run retried without the failure), one line says so.
+    // r1 was made at the fixture's commit: retry it there.
+    env.git(&["checkout", "-q", "HEAD~1"]);
+    let out = env.run(&["release", "retry", "c.ocu.star/@r1"]);
+    assert_eq!(out.code(), 0, "{out}");
+    env.git(&["checkout", "-q", "main"]);
+    let text = env.run(&["plan", "--color", "never"]).success();
+    assert!(text.stdout.contains("all 3 deployment(s) landed"), "{text}");
 }

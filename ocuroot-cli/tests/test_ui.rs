@@ -36,10 +36,13 @@ pub const SCRIPT: &str = "<script>alert(1)</script>";
 /// of `app.ocu.star`: build and staging complete, production waiting for its approval.
 pub fn estate() -> TestEnv {
     let env = TestEnv::new();
-    env.write_file("environments.ocu.star", ENVIRONMENTS);
-    env.write_file("app.ocu.star", APP);
-    env.git(&["add", "-A"]);
-    env.git(&["commit", "-q", "-m", "packages"]);
+    env.commit_files(
+        &[
+            ("environments.ocu.star", ENVIRONMENTS),
+            ("app.ocu.star", APP),
+        ],
+        "packages",
+    );
     env.run(&["release", "new", "environments.ocu.star"])
         .success();
     env.run(&["state", "set", "@/custom/note", SCRIPT])
@@ -310,10 +313,13 @@ fn state_view_binds_where_told() {
 #[test]
 fn preview_serves_the_pipeline_and_reloads_when_the_file_changes() {
     let env = TestEnv::new();
-    env.write_file("environments.ocu.star", ENVIRONMENTS);
-    env.write_file("app.ocu.star", APP);
-    env.git(&["add", "-A"]);
-    env.git(&["commit", "-q", "-m", "packages"]);
+    env.commit_files(
+        &[
+            ("environments.ocu.star", ENVIRONMENTS),
+            ("app.ocu.star", APP),
+        ],
+        "packages",
+    );
     env.run(&["release", "new", "environments.ocu.star"])
         .success();
     env.run(&["work", "any"]).success();
@@ -379,4 +385,65 @@ fn preview_output_flags_still_print_without_a_server() {
     assert_eq!(out.code(), 2, "{out}");
     let out = env.run(&["preview", "nope.ocu.star"]);
     assert_eq!(out.code(), 1, "{out}");
+}
+
+/// Issue 15: the state view shows frozen environments (with reason and end) and every
+/// environment still running a release marked bad, escaped.
+#[test]
+fn state_view_shows_freezes_and_bad_releases() {
+    let env = TestEnv::from_fixture("ops");
+    env.release_all(&["environments.ocu.star", "api.ocu.star"]);
+    env.run(&[
+        "freeze",
+        "eu",
+        "--reason",
+        "<b>audit</b> week",
+        "--until",
+        "2026-02-01T00:00:00Z",
+    ])
+    .success();
+    env.commit_file("version.txt", "2\n", "version 2");
+    env.release_all(&["api.ocu.star"]);
+    env.run(&[
+        "release",
+        "mark-bad",
+        "api.ocu.star/@r2",
+        "--reason",
+        "<i>corrupts</i> orders",
+    ])
+    .success();
+    let server = state_view(&env);
+    let frozen = "&lt;b&gt;audit&lt;/b&gt; week";
+    let bad = "&lt;i&gt;corrupts&lt;/i&gt; orders";
+    let overview = page(&server, "/");
+    for text in [frozen, "until 2026-02-01T00:00:00Z", "marked bad", bad] {
+        assert!(
+            overview.contains(text),
+            "overview lacks {text}:\n{overview}"
+        );
+    }
+    assert!(!overview.contains("<b>audit") && !overview.contains("<i>corrupts"));
+    // r2 runs in qa and us: both cells are flagged; eu (frozen, on r1) is not.
+    assert_eq!(overview.matches("✖ marked bad").count(), 2, "{overview}");
+
+    let eu = page(&server, "/ref/@/environment/eu");
+    assert!(
+        eu.contains(frozen) && eu.contains("run starts here while it is frozen"),
+        "{eu}"
+    );
+    // Its r2 run waits, held by the freeze, and says why.
+    assert!(eu.contains("st-held"), "{eu}");
+    assert!(
+        eu.contains(&format!("frozen: environment eu is frozen ({frozen})")),
+        "{eu}"
+    );
+    assert!(!eu.contains("marked bad"), "{eu}");
+    let us = page(&server, "/ref/@/environment/us");
+    assert!(us.contains("marked bad") && us.contains(bad), "{us}");
+    assert!(!us.contains("frozen"), "{us}");
+
+    let r2 = page(&server, "/ref/ops/-/api.ocu.star/@r2");
+    assert!(r2.contains("marked bad") && r2.contains(bad), "{r2}");
+    let r1 = page(&server, "/ref/ops/-/api.ocu.star/@r1");
+    assert!(!r1.contains("marked bad"), "{r1}");
 }

@@ -23,10 +23,16 @@ const ENVIRONMENTS_TEMPLATE: &str = include_str!("init/environments.ocu.star");
 const GITHUB_TEMPLATE: &str = include_str!("init/github-actions.yml");
 const GITLAB_TEMPLATE: &str = include_str!("init/gitlab-ci.yml");
 const CODEOWNERS_TEMPLATE: &str = include_str!("init/intent-CODEOWNERS");
+const GITLAB_CODEOWNERS_TEMPLATE: &str = include_str!("init/intent-CODEOWNERS-gitlab");
 
 /// Where `init ci github-actions` writes the CODEOWNERS template for the intent branch,
 /// relative to the project root.
 pub const INTENT_CODEOWNERS_FILE: &str = ".github/ocuroot-intent-CODEOWNERS";
+
+/// Where `init ci gitlab` writes the CODEOWNERS template for the intent branch, to be
+/// committed there as `.gitlab/CODEOWNERS` (GitLab reads CODEOWNERS from a merge request's
+/// target branch).
+pub const GITLAB_INTENT_CODEOWNERS_FILE: &str = ".gitlab/ocuroot-intent-CODEOWNERS";
 
 /// The placeholders the templates hold.
 #[cfg(test)]
@@ -304,13 +310,15 @@ pub fn ci_files(root: &Path, platform: CiPlatform, opts: &CiOptions) -> InitResu
         contents,
         if_exists: IfExists::Refuse,
     }];
-    if platform == CiPlatform::GithubActions {
-        files.push(InitFile {
-            path: root.join(INTENT_CODEOWNERS_FILE),
-            contents: CODEOWNERS_TEMPLATE.replace("@INTENT_BRANCH@", &opts.intent_branch),
-            if_exists: IfExists::Keep,
-        });
-    }
+    let (owners_file, owners) = match platform {
+        CiPlatform::GithubActions => (INTENT_CODEOWNERS_FILE, CODEOWNERS_TEMPLATE),
+        CiPlatform::Gitlab => (GITLAB_INTENT_CODEOWNERS_FILE, GITLAB_CODEOWNERS_TEMPLATE),
+    };
+    files.push(InitFile {
+        path: root.join(owners_file),
+        contents: owners.replace("@INTENT_BRANCH@", &opts.intent_branch),
+        if_exists: IfExists::Keep,
+    });
     Ok(files)
 }
 

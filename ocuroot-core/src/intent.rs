@@ -2,8 +2,10 @@
 //!
 //! Intent covers three kinds of document (spec §1.9): environments
 //! (`@/environment/<name>`), custom state (`@/custom/…` or `<pkg>/@<release>/custom/…`)
-//! and deploy intent (`<pkg>/@/deploy/<env>`). Everything else in state is a record of
-//! what happened and is never written as intent.
+//! and deploy intent (`<pkg>/@/deploy/<env>`), plus ocuroot's own: freezes
+//! (`@/environment/<env>/freeze`), promotion records (`@/environment/<env>/promotion`) and
+//! bad marks (`<pkg>/@<release>/custom/ocuroot/bad`). Everything else in state is a record
+//! of what happened and is never written as intent.
 //!
 //! [`check`] judges every entry of an intent tree, [`check_changes`] the entries that differ
 //! from what state applied (symlinks, gitlinks, stray files and folders included, by path),
@@ -33,6 +35,8 @@ pub enum IntentKind {
     Freeze,
     /// `<pkg>/@<release>/custom/ocuroot/bad`: the release is marked bad.
     BadMark,
+    /// `@/environment/<env>/promotion`: the record of the last promotion to the environment.
+    Promotion,
 }
 
 impl IntentKind {
@@ -43,13 +47,17 @@ impl IntentKind {
         }
         let single = !r.subpath.is_empty() && !r.subpath.contains('/');
         if r.global {
-            let freeze = r
+            let last = r
                 .subpath
                 .split_once('/')
-                .is_some_and(|(env, last)| !env.is_empty() && last == crate::refs::FREEZE);
+                .filter(|(env, _)| !env.is_empty())
+                .map(|(_, last)| last);
             return match r.type_str() {
                 "environment" if single => Some(IntentKind::Environment),
-                "environment" if freeze => Some(IntentKind::Freeze),
+                "environment" if last == Some(crate::refs::FREEZE) => Some(IntentKind::Freeze),
+                "environment" if last == Some(crate::refs::PROMOTION) => {
+                    Some(IntentKind::Promotion)
+                }
                 "custom" if !r.subpath.is_empty() => Some(IntentKind::Custom),
                 _ => None,
             };
@@ -143,7 +151,7 @@ pub fn check(intent: &View<'_>, state: &Store) -> StoreResult<Vec<IntentProblem>
         };
         let Some(kind) = IntentKind::of(r) else {
             problem(format!(
-                "{r} is not an intent ref (environments, freezes, custom state, bad marks and deployments only)"
+                "{r} is not an intent ref (environments, freezes, promotions, custom state, bad marks and deployments only)"
             ));
             continue;
         };
@@ -233,7 +241,7 @@ fn check_size(bytes: usize) -> Result<(), limits::LimitError> {
 pub fn check_write(r: &Ref, value: &Value, state: &Store) -> Result<(), String> {
     let Some(kind) = IntentKind::of(r) else {
         return Err(format!(
-            "{r} is not an intent ref (environments, freezes, custom state, bad marks and deployments only)"
+            "{r} is not an intent ref (environments, freezes, promotions, custom state, bad marks and deployments only)"
         ));
     };
     let limits = limits::current();
@@ -258,7 +266,7 @@ pub fn validate_document(
             path,
             None,
             format!(
-                "{r} is not an intent ref (environments, freezes, custom state, bad marks and deployments only)"
+                "{r} is not an intent ref (environments, freezes, promotions, custom state, bad marks and deployments only)"
             ),
         ));
     };
@@ -302,6 +310,52 @@ fn check_document(kind: IntentKind, r: &Ref, value: Value, state: &Store) -> Res
                 && crate::clock::Timestamp::parse(until).is_none()
             {
                 return Err(format!("until is not an RFC 3339 time: {until:?}"));
+            }
+            Ok(())
+        }
+        IntentKind::Promotion => {
+            let p: crate::model::Promotion = serde_json::from_value(value).map_err(|e| {
+                format!(
+                    "not a promotion ({{from, to, package, deployments, requested-by, time}}): {e}"
+                )
+            })?;
+            let env = r.subpath.split('/').next().unwrap_or_default();
+            for name in [&p.from, &p.to] {
+                if !names::is_valid_environment_name(name) {
+                    return Err(format!(
+                        "environment names may only contain letters, numbers, periods and underscores: {name}"
+                    ));
+                }
+            }
+            if p.to != env {
+                return Err(format!(
+                    "to ({:?}) must match the environment of the ref ({env:?})",
+                    p.to
+                ));
+            }
+            if crate::clock::Timestamp::parse(&p.time).is_none() {
+                return Err(format!("time is not an RFC 3339 time: {:?}", p.time));
+            }
+            if p.deployments.is_empty() {
+                return Err("a promotion lists at least one deployment".to_string());
+            }
+            for d in &p.deployments {
+                let release = Ref::parse(&d.release)
+                    .map_err(|e| format!("release {:?} is not a ref: {e}", d.release))?;
+                if release.release.as_deref().is_none_or(str::is_empty)
+                    || release != release.release_ref()
+                    || release.package_ref().to_string() != d.package
+                {
+                    return Err(format!(
+                        "release {} is not a release of package {}",
+                        d.release, d.package
+                    ));
+                }
+                match state.try_get(&release) {
+                    Ok(Some(_)) => {}
+                    Ok(None) => return Err(format!("release {release} does not exist in state")),
+                    Err(e) => return Err(e.to_string()),
+                }
             }
             Ok(())
         }
@@ -410,6 +464,8 @@ mod tests {
     #[test_case("@/environment/staging/freeze", Some(IntentKind::Freeze))]
     #[test_case("@/environment/staging/other", None)]
     #[test_case("@/environment/staging/freeze/x", None)]
+    #[test_case("@/environment/staging/promotion", Some(IntentKind::Promotion))]
+    #[test_case("@/environment/staging/promotion/x", None)]
     #[test_case(
         "minimal/repo/-/basic.ocu.star/@r1/custom/ocuroot/bad",
         Some(IntentKind::BadMark)

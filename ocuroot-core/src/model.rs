@@ -314,6 +314,38 @@ pub struct BadMark {
     pub reason: Option<String>,
 }
 
+/// The record of one `ocuroot promote` (`@/environment/<to>/promotion` in intent): the set of
+/// deploy intents it pinned, written in the same commit, so that `plan` can show them as one
+/// change and say afterwards which of them landed. The next promotion to `<to>` replaces it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Promotion {
+    /// The environment whose releases were promoted.
+    pub from: String,
+    /// The environment they were pinned on (the one the ref names).
+    pub to: String,
+    /// The `--package` glob, if one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    /// The deploy intents written, in dependency order.
+    pub deployments: Vec<PromotedDeployment>,
+    /// Who asked for it (the `Requested-by:` person), if anyone can be named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
+    /// When it was asked for (RFC 3339, from the clock passed in).
+    pub time: String,
+}
+
+/// One deployment of a [`Promotion`].
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromotedDeployment {
+    /// The package (`<repo>/-/<file>`).
+    pub package: String,
+    /// The release pinned (`<repo>/-/<file>/@rN`).
+    pub release: String,
+}
+
 /// Why a run that could start does not: its environment is frozen or its release is marked
 /// bad. Recorded as `held` in the run's `pending` (or `paused`) status marker.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

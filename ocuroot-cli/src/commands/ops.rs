@@ -11,7 +11,7 @@ use ocuroot_core::intent::IntentKind;
 use ocuroot_core::model::{self, BadMark, Freeze};
 use ocuroot_core::plan::holds::Holds;
 use ocuroot_core::plan::requests::{self, Request};
-use ocuroot_core::plan::{Effect, Plan, PlanItem, plan_views};
+use ocuroot_core::plan::{Effect, Plan, PlanItem, plan_views, run_order};
 use ocuroot_core::refs::{Glob, Ref};
 use ocuroot_core::store::Transaction;
 use ocuroot_core::workspace::Workspace;
@@ -105,48 +105,6 @@ fn plan_of(ws: &Workspace, tx: &Transaction, refs: &BTreeSet<Ref>) -> Result<Pla
     Ok(plan)
 }
 
-/// The items of `plan` in the order their runs happen: an item after those its `up` or
-/// `down` waits for.
-fn dependency_order(plan: &Plan) -> Vec<&PlanItem> {
-    let runs_of = |i: &PlanItem| -> Vec<Ref> {
-        i.effects
-            .iter()
-            .filter_map(|e| match e {
-                Effect::Up { run, .. } | Effect::Down { run, .. } => Some(run.clone()),
-                _ => None,
-            })
-            .collect()
-    };
-    let waits_for = |i: &PlanItem| -> Vec<Ref> {
-        i.effects
-            .iter()
-            .flat_map(|e| match e {
-                Effect::Up { after, .. } | Effect::Down { after, .. } => after.clone(),
-                _ => Vec::new(),
-            })
-            .collect()
-    };
-    let mut done: BTreeSet<Ref> = BTreeSet::new();
-    let mut left: Vec<&PlanItem> = plan.items.iter().collect();
-    let mut out = Vec::new();
-    while !left.is_empty() {
-        let (ready, rest): (Vec<&PlanItem>, Vec<&PlanItem>) = left
-            .into_iter()
-            .partition(|i| waits_for(i).iter().all(|r| done.contains(r)));
-        if ready.is_empty() {
-            // A wait on a run outside the plan (never a cycle): the rest as they are.
-            out.extend(rest);
-            break;
-        }
-        for i in &ready {
-            done.extend(runs_of(i));
-        }
-        out.extend(ready);
-        left = rest;
-    }
-    out
-}
-
 /// What a rollback or promotion command does with its intent commit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -179,12 +137,14 @@ fn run_of(item: &PlanItem) -> Option<Ref> {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn write_requests(
     ws: &Workspace,
     env: &ProcessEnv,
     requester: &RequesterArgs,
     message: String,
     list: &[Request],
+    promotion: Option<model::Promotion>,
     mode: Mode,
     out: &mut dyn Write,
 ) -> CommandResult {
@@ -205,7 +165,25 @@ fn write_requests(
         refs.insert(req.r.clone());
     }
     let plan = plan_of(ws, &tx, &refs)?;
-    let ordered = dependency_order(&plan);
+    let ordered = run_order(&plan.items);
+    if let Some(mut record) = promotion {
+        // The set in the order its runs happen; deployments already planned as `Deployed`
+        // keep their place after them.
+        let position = |d: &model::PromotedDeployment| {
+            ordered
+                .iter()
+                .position(|i| i.r.package_ref().to_string() == d.package)
+                .unwrap_or(usize::MAX)
+        };
+        record.deployments.sort_by_key(position);
+        let r = Ref::promotion(&record.to);
+        let value = model::to_json(&record);
+        ocuroot_core::intent::check_write(&r, &value, ws.state()).map_err(|problem| {
+            CommandError::message(format!("cannot set {r}: {problem}")).hint("nothing was written")
+        })?;
+        tx.set(&r, value);
+        refs.insert(r);
+    }
     if dryrun {
         writeln!(out, "Would write one intent commit; its plan:")?;
     } else {
@@ -217,6 +195,15 @@ fn write_requests(
     }
     for (n, item) in ordered.iter().enumerate() {
         writeln!(out, "  {}. {}: {}", n + 1, item.r, item.effect)?;
+    }
+    if let Some(r) = refs
+        .iter()
+        .find(|r| IntentKind::of(r) == Some(IntentKind::Promotion))
+    {
+        writeln!(
+            out,
+            "The set is recorded at {r}: `ocuroot plan` shows it as one change and which of it landed."
+        )?;
     }
     if mode == Mode::Write {
         writeln!(
@@ -295,7 +282,7 @@ pub fn rollback(
     if override_freeze {
         message.push_str(&format!(" (overrides the freeze of {environment})"));
     }
-    write_requests(&ws, env, requester, message, &[req], mode, out)
+    write_requests(&ws, env, requester, message, &[req], None, mode, out)
 }
 
 /// `ocuroot promote`.
@@ -318,7 +305,21 @@ pub fn promote(
     let list = requests::promote(&state, &holds, from, to, glob.as_ref())
         .map_err(|e| refused(e, &format!("promote {from} to {to}")))?;
     let message = format!("promote {from} to {to} ({} deployment(s))", list.len());
-    write_requests(&ws, env, requester, message, &list, mode, out)
+    let record = model::Promotion {
+        from: from.to_string(),
+        to: to.to_string(),
+        package: package.map(str::to_string),
+        deployments: list
+            .iter()
+            .map(|req| model::PromotedDeployment {
+                package: req.r.package_ref().to_string(),
+                release: req.intent.release.clone(),
+            })
+            .collect(),
+        requested_by: self::requester(&ws, env, requester),
+        time: env.clock().now().to_rfc3339(),
+    };
+    write_requests(&ws, env, requester, message, &list, Some(record), mode, out)
 }
 
 /// Writes (or with `None`, deletes) one intent document, checked like `state set`.

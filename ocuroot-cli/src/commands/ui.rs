@@ -40,32 +40,55 @@ fn listen(server: &ServerArgs) -> Listen {
     }
 }
 
-/// `ocuroot state view`.
-pub fn state_view(env: &ProcessEnv, server: &ServerArgs, out: &mut dyn Write) -> CommandResult {
-    let ws = open_workspace(env)?;
+/// What a server serves.
+enum Site {
+    State(StateSource),
+    Preview(PreviewSource),
+}
+
+/// Binds where `server` says (warning first when that reaches beyond this machine), serves
+/// `site` until Ctrl-C, and prints the lines `ready` makes of the port once it listens.
+fn serve(
+    server: &ServerArgs,
+    site: Site,
+    ready: impl FnOnce(u16) -> Vec<String>,
+    out: &mut dyn Write,
+) -> CommandResult {
     let listener = ui::bind(&listen(server))?;
-    let source = StateSource {
-        state: ws.state().clone(),
-        intent: ws.intent().clone(),
-        poll: env.remote_settings().fetch_interval.max(MIN_POLL),
-    };
     let mut failed = None;
-    ui::serve_state(listener, source, |addr| {
-        let r = writeln!(out, "Your state view is ready and waiting!")
-            .and_then(|()| {
-                writeln!(
-                    out,
-                    "Open your browser to: http://localhost:{}",
-                    addr.port()
-                )
-            })
+    let on_ready = |addr: std::net::SocketAddr| {
+        let r = ready(addr.port())
+            .iter()
+            .try_for_each(|line| writeln!(out, "{line}"))
             .and_then(|()| out.flush());
         failed = r.err();
-    })?;
+    };
+    match site {
+        Site::State(source) => ui::serve_state(listener, source, on_ready)?,
+        Site::Preview(source) => ui::serve_preview(listener, source, on_ready)?,
+    }
     if let Some(e) = failed {
         return Err(e.into());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `ocuroot state view`.
+pub fn state_view(env: &ProcessEnv, server: &ServerArgs, out: &mut dyn Write) -> CommandResult {
+    let ws = open_workspace(env)?;
+    let source = StateSource {
+        state: ws.state().clone(),
+        intent: ws.intent().clone(),
+        clock: env.clock(),
+        poll: env.remote_settings().fetch_interval.max(MIN_POLL),
+    };
+    let ready = |port| {
+        vec![
+            "Your state view is ready and waiting!".to_string(),
+            format!("Open your browser to: http://localhost:{port}"),
+        ]
+    };
+    serve(server, Site::State(source), ready, out)
 }
 
 /// `ocuroot preview FILE` without `--output`: the web page.
@@ -78,7 +101,6 @@ pub fn preview(
     let (ws, r) = preview_target(env, file)?;
     let path = ws.root().join(&r.filename);
     drop(ws);
-    let listener = ui::bind(&listen(server))?;
     let eval_env = env.clone();
     let eval_file = file.to_string();
     let source = PreviewSource {
@@ -103,19 +125,14 @@ pub fn preview(
             Err(e) => Err(e.render()),
         }),
     };
-    let mut failed = None;
-    ui::serve_preview(listener, source, |addr| {
-        let port = addr.port();
-        let r = writeln!(out, "Preview server started at: http://localhost:{port}")
-            .and_then(|()| writeln!(out, "Press Ctrl+C to stop the server"))
-            .and_then(|()| writeln!(out, "Listening on port {port}"))
-            .and_then(|()| out.flush());
-        failed = r.err();
-    })?;
-    if let Some(e) = failed {
-        return Err(e.into());
-    }
-    Ok(ExitCode::SUCCESS)
+    let ready = |port| {
+        vec![
+            format!("Preview server started at: http://localhost:{port}"),
+            "Press Ctrl+C to stop the server".to_string(),
+            format!("Listening on port {port}"),
+        ]
+    };
+    serve(server, Site::Preview(source), ready, out)
 }
 
 #[cfg(test)]

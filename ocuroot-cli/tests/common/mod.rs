@@ -139,6 +139,42 @@ impl TestEnv {
         std::fs::write(&path, content).expect("write file");
     }
 
+    /// Writes files (relative to the repository root) and commits them all.
+    pub fn commit_files(&self, files: &[(&str, &str)], message: &str) {
+        for (rel, content) in files {
+            self.write_file(rel, content);
+        }
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", message]);
+    }
+
+    /// Writes one file (relative to the repository root) and commits it.
+    pub fn commit_file(&self, rel: &str, content: &str, message: &str) {
+        self.commit_files(&[(rel, content)], message);
+    }
+
+    /// Runs `ocuroot release new <file>` for each file in turn, each of which must succeed.
+    pub fn release_all(&self, files: &[&str]) {
+        for file in files {
+            self.run(&["release", "new", file]).success();
+        }
+    }
+
+    /// Returns the JSON value `ocuroot state get <reference>` prints (which must succeed).
+    pub fn get_json(&self, reference: &str) -> Value {
+        let out = self.run(&["state", "get", reference]).success();
+        serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("state get {reference}: not JSON ({e}):\n{out}"))
+    }
+
+    /// Returns the string `ocuroot state get <reference>` prints (which must succeed).
+    pub fn get_string(&self, reference: &str) -> String {
+        match self.get_json(reference) {
+            Value::String(s) => s,
+            other => panic!("state get {reference}: not a string: {other}"),
+        }
+    }
+
     /// Runs `ocuroot` at the repository root.
     #[must_use]
     pub fn run(&self, args: &[&str]) -> CommandOutput {

@@ -108,26 +108,9 @@ impl TriggerFn {
         host: &HostContext,
         sink: Arc<dyn PrintSink>,
     ) -> Result<(), ConfigError> {
-        let ctx = SdkContext::new(host.clone(), root.to_path_buf(), sink).install();
-        Module::with_temp_heap(|module| {
-            // The frozen value keeps the trigger's heap alive inside this module's heap.
-            let function = self
-                .function
-                .owned_value(module.frozen_heap())
-                .unpack_frozen()
-                .map(|f| f.to_value())
-                .unwrap_or_else(Value::new_none);
-            let commit = module.heap().alloc(commit);
-            let mut eval = Evaluator::new(&module);
-            ctx.attach(&mut eval);
-            eval.eval_function(function, &[commit], &[])
-                .map(|_| ())
-                .map_err(|e| ConfigError::from(EvalError::eval(&self.file, &e)))
-        })
+        self.invoke(root, host, sink, |heap| heap.alloc(commit))
     }
-}
 
-impl TriggerFn {
     /// Calls `fn(arg)` with the repo-level context, `arg` being the JSON object `fields`
     /// as a Starlark struct (nested objects as dicts); prints go to `sink`.
     ///
@@ -141,19 +124,32 @@ impl TriggerFn {
         host: &HostContext,
         sink: Arc<dyn PrintSink>,
     ) -> Result<(), ConfigError> {
+        self.invoke(root, host, sink, |heap| {
+            heap.alloc(starlark::values::structs::AllocStruct(fields.iter().map(
+                |(k, v)| (k.as_str(), crate::sdk::json::to_starlark(heap, v)),
+            )))
+        })
+    }
+
+    /// Calls the function with the one argument `arg` allocates, in the repo-level context
+    /// (installed for the call), on a temporary heap.
+    fn invoke(
+        &self,
+        root: &Path,
+        host: &HostContext,
+        sink: Arc<dyn PrintSink>,
+        arg: impl for<'v> FnOnce(starlark::values::Heap<'v>) -> Value<'v>,
+    ) -> Result<(), ConfigError> {
         let ctx = SdkContext::new(host.clone(), root.to_path_buf(), sink).install();
         Module::with_temp_heap(|module| {
+            // The frozen value keeps the function's heap alive inside this module's heap.
             let function = self
                 .function
                 .owned_value(module.frozen_heap())
                 .unpack_frozen()
                 .map(|f| f.to_value())
                 .unwrap_or_else(Value::new_none);
-            let heap = module.heap();
-            let arg =
-                heap.alloc(starlark::values::structs::AllocStruct(fields.iter().map(
-                    |(k, v)| (k.as_str(), crate::sdk::json::to_starlark(heap, v)),
-                )));
+            let arg = arg(module.heap());
             let mut eval = Evaluator::new(&module);
             ctx.attach(&mut eval);
             eval.eval_function(function, &[arg], &[])

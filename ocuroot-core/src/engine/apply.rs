@@ -143,7 +143,8 @@ impl Engine {
             Effect::RemoveEnvironment { .. }
             | Effect::RemoveCustom
             | Effect::Unfreeze { .. }
-            | Effect::MarkGood { .. } => {
+            | Effect::MarkGood { .. }
+            | Effect::RemovePromotion => {
                 state_tx.delete_if_exists(r);
             }
             Effect::Freeze { freeze, .. } => {
@@ -151,6 +152,9 @@ impl Engine {
             }
             Effect::MarkBad { mark, .. } => {
                 state_tx.set(r, model::to_json(mark));
+            }
+            Effect::RecordPromotion { promotion } => {
+                state_tx.set(r, model::to_json(promotion));
             }
             Effect::RemoveDeployIntent { r: intent } => {
                 intent_tx.delete_if_exists(intent);

@@ -165,6 +165,22 @@ pub fn running_in(state: &View<'_>, release: &Ref) -> PlanResult<Vec<String>> {
     Ok(out)
 }
 
+/// Every bad mark of `intent`, by release (`<pkg>/@rN` as the mark's ref names it).
+///
+/// # Errors
+///
+/// Store errors; a mark that does not fit its schema.
+pub fn bad_marks(intent: &dyn Reader) -> PlanResult<BTreeMap<Ref, BadMark>> {
+    let glob = Glob::new(&format!("**/@*/custom/{}", crate::refs::BAD_MARK))?;
+    let mut out = BTreeMap::new();
+    for mark in intent.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })? {
+        if let Some(v) = intent.try_get(&mark)? {
+            out.insert(mark.release_ref(), decode::<BadMark>(&mark, "bad mark", v)?);
+        }
+    }
+    Ok(out)
+}
+
 /// Something `plan` says besides its items: an environment frozen with the runs it holds,
 /// or a bad release still deployed.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -279,19 +295,7 @@ pub fn notices(intent: &View<'_>, state: &View<'_>, now: Timestamp) -> PlanResul
             held,
         });
     }
-    let marks = intent.match_refs(
-        Area::Records,
-        &[Glob::new(&format!(
-            "**/@*/custom/{}",
-            crate::refs::BAD_MARK
-        ))?],
-        MatchOptions { no_links: true },
-    )?;
-    for mark in marks {
-        let release = mark.release_ref();
-        let Some(bad) = holds.bad(&release)? else {
-            continue;
-        };
+    for (release, bad) in bad_marks(intent)? {
         let environments = running_in(state, &release)?;
         let held = waiting(
             &crate::refs::glob::pattern_below(

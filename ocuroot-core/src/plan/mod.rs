@@ -75,6 +75,52 @@ impl Plan {
     }
 }
 
+/// Returns `items` in the order their runs happen: an item after those whose `up` or `down`
+/// it waits for (an effect's `after`), otherwise in the order given.
+pub fn run_order<'a>(items: impl IntoIterator<Item = &'a PlanItem>) -> Vec<&'a PlanItem> {
+    let runs_of = |i: &PlanItem| -> Vec<Ref> {
+        i.effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Up { run, .. } | Effect::Down { run, .. } => Some(run.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let waits_for = |i: &PlanItem| -> Vec<Ref> {
+        i.effects
+            .iter()
+            .flat_map(|e| match e {
+                Effect::Up { after, .. } | Effect::Down { after, .. } => after.clone(),
+                _ => Vec::new(),
+            })
+            .collect()
+    };
+    let mut left: Vec<&PlanItem> = items.into_iter().collect();
+    let mine: BTreeSet<Ref> = left.iter().flat_map(|i| runs_of(i)).collect();
+    let mut done: BTreeSet<Ref> = BTreeSet::new();
+    let mut out = Vec::with_capacity(left.len());
+    while !left.is_empty() {
+        // A wait on a run outside these items is not this ordering's concern.
+        let (ready, rest): (Vec<&PlanItem>, Vec<&PlanItem>) = left.into_iter().partition(|i| {
+            waits_for(i)
+                .iter()
+                .all(|r| done.contains(r) || !mine.contains(r))
+        });
+        if ready.is_empty() {
+            // Plans have no cycles; keep the rest as they are all the same.
+            out.extend(rest);
+            break;
+        }
+        for i in &ready {
+            done.extend(runs_of(i));
+        }
+        out.extend(ready);
+        left = rest;
+    }
+    out
+}
+
 /// One changed intent document and what applying it does.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PlanItem {
@@ -229,6 +275,14 @@ pub enum Effect {
         #[serde(serialize_with = "ser_ref")]
         release: Ref,
     },
+    /// Record a promotion (the set of deploy intents `ocuroot promote` wrote): copied to
+    /// state at the same ref; the deployments themselves are their own deploy intents.
+    RecordPromotion {
+        /// The record.
+        promotion: crate::model::Promotion,
+    },
+    /// Remove a promotion record.
+    RemovePromotion,
 }
 
 impl fmt::Display for Effect {
@@ -328,6 +382,14 @@ impl fmt::Display for Effect {
             Effect::MarkGood { release } => {
                 write!(f, "remove the bad mark of {release}: its held runs start")
             }
+            Effect::RecordPromotion { promotion } => write!(
+                f,
+                "record the promotion {} → {} of {} deployment(s)",
+                promotion.from,
+                promotion.to,
+                promotion.deployments.len()
+            ),
+            Effect::RemovePromotion => write!(f, "remove the promotion record"),
         }
     }
 }
@@ -480,6 +542,10 @@ pub fn plan_views(
             (Some(IntentKind::BadMark), None) => vec![Effect::MarkGood {
                 release: r.release_ref(),
             }],
+            (Some(IntentKind::Promotion), Some(v)) => vec![Effect::RecordPromotion {
+                promotion: decode(r, "promotion", v.clone())?,
+            }],
+            (Some(IntentKind::Promotion), None) => vec![Effect::RemovePromotion],
             (Some(IntentKind::Deploy), _) => {
                 let key = (format!("{}/-/{}", r.repo, r.filename), r.subpath.clone());
                 match covered.get(&key) {

@@ -5,14 +5,21 @@
 //! decides *which* documents, as a pure function of the intent and state trees. The plan of
 //! those writes is then made by [`super::plan_views`] like any other intent change, so the
 //! engine carries them out with the ordinary work commands.
+//!
+//! A promotion also writes a record of its set (`@/environment/<to>/promotion`,
+//! [`Promotion`]); [`promotions`] reads those records back with what became of each
+//! deployment, which is how `plan` shows a promotion as one change and, after a run failed,
+//! says which of the set landed.
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
+
 use super::holds::Holds;
-use super::{PlanError, decode};
-use crate::model::{DeployIntent, Inputs, ReleaseDoc, RunType, TaskSummary, WorkSpec};
+use super::{Plan, PlanError, PlanItem, decode};
+use crate::model::{DeployIntent, Inputs, Promotion, ReleaseDoc, RunType, TaskSummary, WorkSpec};
 use crate::refs::glob::escape;
-use crate::refs::{Glob, Ref, SubpathType};
+use crate::refs::{Glob, PROMOTION, Ref, SubpathType};
 use crate::store::{Area, MatchOptions, View};
 
 /// Why a rollback or promotion cannot be requested.
@@ -104,6 +111,15 @@ fn deployed(state: &View<'_>, link: &Ref) -> Result<Option<(Ref, TaskSummary)>, 
     Ok(Some((target.release_ref(), summary)))
 }
 
+/// The deploy intent (and current deployment link) of `package` in `environment`:
+/// `<pkg>/@/deploy/<env>`.
+fn deploy_ref(package: &Ref, environment: &str) -> Ref {
+    package
+        .package_ref()
+        .with_release(Some(""))
+        .with_subpath(SubpathType::Deploy, environment)
+}
+
 fn release_number(r: &Ref) -> Option<u64> {
     r.release.as_deref()?.strip_prefix('r')?.parse().ok()
 }
@@ -146,11 +162,7 @@ pub fn rollback(
     override_freeze: bool,
 ) -> Result<Request, RequestError> {
     let package = package.package_ref();
-    let link = Ref {
-        release: Some(String::new()),
-        ..package.clone()
-    }
-    .with_subpath(SubpathType::Deploy, environment);
+    let link = deploy_ref(&package, environment);
     let (release, input) = match to {
         Some(to) => {
             let (release, doc) = release_doc(state, &package.with_release(Some(to)))?;
@@ -268,11 +280,7 @@ pub fn promote(
             continue;
         }
         refuse_bad(holds, &release)?;
-        let target = Ref {
-            release: Some(String::new()),
-            ..pkg
-        }
-        .with_subpath(SubpathType::Deploy, to);
+        let target = deploy_ref(&pkg, to);
         if deployed(state, &target)?.is_some_and(|(r, _)| r == release) {
             continue;
         }
@@ -376,4 +384,282 @@ pub fn outcome(
             }
         }
     })
+}
+
+/// What became of one deployment of a promotion record.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MemberStatus {
+    /// Its deploy intent is a pending change of the plan: this item carries it out.
+    Pending(Box<PlanItem>),
+    /// The work commands carried it out (or tried): what became of it.
+    Done(Outcome),
+    /// The deploy intent names another release now (a later release, rollback or
+    /// promotion), or was removed.
+    Superseded {
+        /// The release the deploy intent names now, if any.
+        by: Option<String>,
+    },
+}
+
+/// One deployment of a promotion record, with what became of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemberReport {
+    /// The deploy intent ref (`<pkg>/@/deploy/<to>`).
+    pub r: Ref,
+    /// The release the promotion pinned.
+    pub release: Ref,
+    /// What became of it.
+    pub status: MemberStatus,
+}
+
+impl MemberReport {
+    /// Whether state deploys the promoted release there.
+    pub fn landed(&self) -> bool {
+        self.status == MemberStatus::Done(Outcome::Landed)
+    }
+
+    /// The status in one word: `pending`, `landed`, `failed`, `held`, `waiting` or
+    /// `superseded`.
+    pub fn status_word(&self) -> &'static str {
+        match &self.status {
+            MemberStatus::Pending(_) => "pending",
+            MemberStatus::Superseded { .. } => "superseded",
+            MemberStatus::Done(Outcome::Landed) => "landed",
+            MemberStatus::Done(Outcome::Failed { .. }) => "failed",
+            MemberStatus::Done(Outcome::Held { .. }) => "held",
+            MemberStatus::Done(Outcome::Waiting { .. }) => "waiting",
+        }
+    }
+}
+
+impl std::fmt::Display for MemberReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: ", self.r)?;
+        match &self.status {
+            MemberStatus::Pending(item) => write!(f, "{}", item.effect),
+            MemberStatus::Done(outcome) => write!(f, "{outcome}"),
+            MemberStatus::Superseded { by: Some(by) } => {
+                write!(f, "superseded: the deploy intent names {by} now")
+            }
+            MemberStatus::Superseded { by: None } => {
+                write!(f, "superseded: the deploy intent was removed")
+            }
+        }
+    }
+}
+
+impl Serialize for MemberReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("ref", &self.r.to_string())?;
+        m.serialize_entry("release", &self.release.to_string())?;
+        m.serialize_entry("status", self.status_word())?;
+        match &self.status {
+            MemberStatus::Pending(item) => m.serialize_entry("item", item)?,
+            MemberStatus::Superseded { by } => m.serialize_entry("by", by)?,
+            MemberStatus::Done(outcome) => match outcome {
+                Outcome::Landed => {}
+                Outcome::Failed { run }
+                | Outcome::Held { run, .. }
+                | Outcome::Waiting { run, .. } => {
+                    m.serialize_entry("run", &run.to_string())?;
+                    m.serialize_entry("detail", &outcome.to_string())?;
+                }
+            },
+        }
+        m.end()
+    }
+}
+
+/// A promotion record of intent (`@/environment/<to>/promotion`) with what became of each
+/// of its deployments: the grouped change `plan` shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PromotionReport {
+    /// The record's ref.
+    pub r: Ref,
+    /// The record.
+    pub promotion: Promotion,
+    /// Its deployments: the pending ones in the order their runs happen, then the others in
+    /// the record's order.
+    pub members: Vec<MemberReport>,
+}
+
+impl Serialize for PromotionReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let p = &self.promotion;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("ref", &self.r.to_string())?;
+        m.serialize_entry("from", &p.from)?;
+        m.serialize_entry("to", &p.to)?;
+        if let Some(glob) = &p.package {
+            m.serialize_entry("package", glob)?;
+        }
+        if let Some(by) = &p.requested_by {
+            m.serialize_entry("requested-by", by)?;
+        }
+        m.serialize_entry("time", &p.time)?;
+        m.serialize_entry("landed", &self.landed())?;
+        m.serialize_entry("deployments", &self.members)?;
+        m.end()
+    }
+}
+
+impl PromotionReport {
+    /// Whether some deployment of the set is still a pending change of the plan.
+    pub fn is_pending(&self) -> bool {
+        self.members
+            .iter()
+            .any(|m| matches!(m.status, MemberStatus::Pending(_)))
+    }
+
+    /// How many of the set landed.
+    pub fn landed(&self) -> usize {
+        self.members.iter().filter(|m| m.landed()).count()
+    }
+
+    /// The pending deployments, in the order their runs happen.
+    pub fn pending(&self) -> Vec<&PlanItem> {
+        self.members
+            .iter()
+            .filter_map(|m| match &m.status {
+                MemberStatus::Pending(item) => Some(item.as_ref()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The one-line heading of the group: what was promoted, by whom and when, and how much
+    /// of it is pending or landed.
+    pub fn heading(&self) -> String {
+        let p = &self.promotion;
+        let mut out = format!("promotion {} → {}", p.from, p.to);
+        if let Some(glob) = &p.package {
+            out.push_str(&format!(" of {glob}"));
+        }
+        out.push_str(" (");
+        if let Some(by) = &p.requested_by {
+            out.push_str(&format!("requested by {by}, "));
+        }
+        out.push_str(&format!("{})", p.time));
+        let total = self.members.len();
+        let pending = self.pending().len();
+        let landed = self.landed();
+        if pending > 0 {
+            out.push_str(&format!(
+                ": {pending} deployment(s) to carry out, in this order"
+            ));
+            if pending < total {
+                out.push_str(&format!(" (landed {landed} of {total})"));
+            }
+        } else if landed == total {
+            out.push_str(&format!(": all {total} deployment(s) landed"));
+        } else {
+            out.push_str(&format!(": landed {landed} of {total}"));
+        }
+        out
+    }
+}
+
+/// Every promotion record of `intent` with what became of each of its deployments in
+/// `state`, given `plan` (the plan of those trees): a deployment whose deploy intent is a
+/// change of the plan is pending; one whose deploy intent names another release now is
+/// superseded; the others carry the [`outcome`] of the newest run of the promoted release
+/// there. Sorted by record ref.
+///
+/// # Errors
+///
+/// Store errors; a record that does not fit its schema (`intent check` reports it first).
+pub fn promotions(
+    intent: &View<'_>,
+    state: &View<'_>,
+    plan: &Plan,
+) -> Result<Vec<PromotionReport>, RequestError> {
+    let glob = Glob::new(&format!("@/environment/*/{PROMOTION}"))?;
+    let mut out = Vec::new();
+    for r in intent.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })? {
+        let Some(v) = intent.try_get(&r)? else {
+            continue;
+        };
+        let promotion: Promotion = decode(&r, "promotion", v)?;
+        let mut pending = Vec::new();
+        let mut others = Vec::new();
+        for d in &promotion.deployments {
+            let release = super::parse(&d.release)?;
+            let deploy = deploy_ref(&release, &promotion.to);
+            let named = match intent.try_get(&deploy)? {
+                Some(v) => Some(decode::<DeployIntent>(&deploy, "deploy intent", v)?.release),
+                None => None,
+            };
+            let resolved = |text: &str| -> Result<Ref, RequestError> {
+                Ok(state.resolve_link(&super::parse(text)?)?.release_ref())
+            };
+            let wanted = state.resolve_link(&release)?.release_ref();
+            let status = match &named {
+                Some(text) if resolved(text)? == wanted => {
+                    match plan.items.iter().find(|i| i.r == deploy) {
+                        Some(item) => MemberStatus::Pending(Box::new(item.clone())),
+                        None => {
+                            let req = Request {
+                                r: deploy.clone(),
+                                intent: DeployIntent {
+                                    release: d.release.clone(),
+                                    input: Inputs::new(),
+                                    override_freeze: false,
+                                },
+                            };
+                            let run = newest_run(state, &wanted, &promotion.to)?;
+                            MemberStatus::Done(outcome(state, &req, run.as_ref())?)
+                        }
+                    }
+                }
+                by => MemberStatus::Superseded { by: by.clone() },
+            };
+            let member = MemberReport {
+                r: deploy,
+                release,
+                status,
+            };
+            if matches!(member.status, MemberStatus::Pending(_)) {
+                pending.push(member);
+            } else {
+                others.push(member);
+            }
+        }
+        // Pending ones in the order their runs happen, as the engine carries them out.
+        let order: Vec<Ref> = super::run_order(pending.iter().filter_map(|m| match &m.status {
+            MemberStatus::Pending(item) => Some(item.as_ref()),
+            _ => None,
+        }))
+        .into_iter()
+        .map(|i| i.r.clone())
+        .collect();
+        pending.sort_by_key(|m| order.iter().position(|r| *r == m.r));
+        pending.extend(others);
+        out.push(PromotionReport {
+            r,
+            promotion,
+            members: pending,
+        });
+    }
+    Ok(out)
+}
+
+/// The newest run (highest number) of `release` in `environment`, if any.
+fn newest_run(
+    state: &View<'_>,
+    release: &Ref,
+    environment: &str,
+) -> Result<Option<Ref>, RequestError> {
+    let glob = Glob::below(release, &format!("deploy/{}/*", escape(environment)))?;
+    let runs = state.match_refs(Area::Records, &[glob], MatchOptions { no_links: true })?;
+    Ok(runs
+        .into_iter()
+        .filter_map(|r| {
+            let n: u64 = r.subpath.rsplit('/').next()?.parse().ok()?;
+            Some((n, r))
+        })
+        .max_by_key(|(n, _)| *n)
+        .map(|(_, r)| r))
 }

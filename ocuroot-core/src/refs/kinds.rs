@@ -134,6 +134,9 @@ impl fmt::Display for RunStatus {
 /// The last segment of an environment's freeze (`@/environment/<env>/freeze`).
 pub const FREEZE: &str = "freeze";
 
+/// The last segment of an environment's promotion record (`@/environment/<env>/promotion`).
+pub const PROMOTION: &str = "promotion";
+
 /// The custom-state subpath of a release's bad mark (`<release>/custom/ocuroot/bad`);
 /// `custom/ocuroot/` is reserved for ocuroot's own documents.
 pub const BAD_MARK: &str = "ocuroot/bad";
@@ -171,6 +174,12 @@ impl Ref {
     /// The freeze of environment `env` in intent: `@/environment/<env>/freeze`.
     pub fn freeze(env: &str) -> Ref {
         Ref::global(SubpathType::Environment, &format!("{env}/{FREEZE}"))
+    }
+
+    /// The record of the last promotion to environment `env` in intent:
+    /// `@/environment/<env>/promotion`.
+    pub fn promotion(env: &str) -> Ref {
+        Ref::global(SubpathType::Environment, &format!("{env}/{PROMOTION}"))
     }
 
     /// The bad mark of this ref's release in intent: `<release>/custom/ocuroot/bad`.

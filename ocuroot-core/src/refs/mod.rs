@@ -42,7 +42,7 @@ mod parse;
 mod resolve;
 
 pub use glob::{Glob, GlobError};
-pub use kinds::{BAD_MARK, FREEZE, REPO_CONFIG_FILE, RunStatus, SubpathType};
+pub use kinds::{BAD_MARK, FREEZE, PROMOTION, REPO_CONFIG_FILE, RunStatus, SubpathType};
 pub use natural::natural_cmp;
 pub(crate) use parse::is_invisible;
 pub use parse::{ErrorKind, MAX_REF_LEN, MAX_SEGMENT_LEN, RefParseError};

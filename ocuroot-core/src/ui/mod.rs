@@ -43,6 +43,9 @@ pub enum UiError {
     /// A typed query failed.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// Reading the holds (freezes, bad marks) of intent failed.
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
     /// A glob (of a `/match/` URL) does not parse.
     #[error(transparent)]
     Glob(#[from] GlobError),

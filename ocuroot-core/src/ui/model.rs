@@ -10,10 +10,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde_json::Value;
 
 use super::{UiError, UiResult};
+use crate::clock::Timestamp;
 use crate::engine::query;
 use crate::engine::{ReleaseStatus, RunStatus};
 use crate::model::{
-    Environment, Inputs, JsonMap, LogEntry, ReleaseDoc, RunDoc, RunType, TaskSummary,
+    BadMark, Environment, Freeze, Inputs, JsonMap, LogEntry, ReleaseDoc, RunDoc, RunType,
+    TaskSummary,
 };
 use crate::refs::{Glob, REPO_CONFIG_FILE, Ref, SubpathType, names, natural_cmp};
 use crate::store::{Area, Entry, HistoryChange, MatchOptions, Reader, Store, View};
@@ -38,6 +40,8 @@ pub enum UiStatus {
     Paused,
     /// Cancelled.
     Cancelled,
+    /// Could start, but a freeze of its environment or a bad mark of its release holds it.
+    Held,
     /// Deployed: the environment's current deployment.
     Deployed,
     /// No status recorded.
@@ -94,6 +98,7 @@ pub fn status_style(s: UiStatus) -> StatusStyle {
         UiStatus::Waiting => ("waiting", "◔", "st-wait"),
         UiStatus::Paused => ("paused", "‖", "st-wait"),
         UiStatus::Cancelled => ("cancelled", "–", "st-muted"),
+        UiStatus::Held => ("held", "⊘", "st-held"),
         UiStatus::Unknown => ("no status", "?", "st-muted"),
     };
     StatusStyle {
@@ -101,6 +106,30 @@ pub fn status_style(s: UiStatus) -> StatusStyle {
         symbol,
         class,
     }
+}
+
+/// The holds of intent that pages show: frozen environments (freezes in force) and releases
+/// marked bad.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Holds {
+    /// Freezes in force, by environment.
+    pub frozen: BTreeMap<String, Freeze>,
+    /// Bad marks, by release.
+    pub bad: BTreeMap<Ref, BadMark>,
+}
+
+/// Reads the holds of `intent` at `now` (see [`crate::plan::holds`]).
+///
+/// # Errors
+///
+/// Store reads; freezes and marks that do not fit their schema.
+pub fn holds(intent: &View<'_>, now: Timestamp) -> UiResult<Holds> {
+    Ok(Holds {
+        frozen: crate::plan::holds::Holds::read(intent, now)?
+            .freezes()
+            .clone(),
+        bad: crate::plan::holds::bad_marks(intent)?,
+    })
 }
 
 /// The counters of the dashboard (as the original's: environments, releases, deployments,
@@ -149,6 +178,8 @@ pub struct Cell {
     /// The newest run towards this environment when it is not the deployment: running,
     /// failed, waiting.
     pub open: Option<OpenRun>,
+    /// The deployed release is marked bad: the mark.
+    pub bad: Option<BadMark>,
 }
 
 /// A row of the overview matrix: one package.
@@ -174,6 +205,8 @@ pub struct Overview {
     pub packages: Vec<PackageRow>,
     /// Runs not complete anywhere (for the "outstanding work" counter).
     pub open_runs: usize,
+    /// The holds of intent (frozen columns, bad cells).
+    pub holds: Holds,
 }
 
 /// An input of a function as a page shows it.
@@ -247,6 +280,8 @@ pub struct ReleasePage {
     pub deployed_to: Vec<String>,
     /// The refs stored below it, links included (at most [`MAX_LIST`]), and how many.
     pub children: (Vec<Ref>, usize),
+    /// Its bad mark in intent, if it has one.
+    pub bad: Option<BadMark>,
 }
 
 /// A release as the package page lists it.
@@ -305,6 +340,8 @@ pub struct DeployedHere {
     pub package: Ref,
     /// The deployment.
     pub deployed: Deployed,
+    /// The deployed release is marked bad: the mark.
+    pub bad: Option<BadMark>,
 }
 
 /// One change of an environment's deployments, from the store's Git history.
@@ -343,6 +380,8 @@ pub struct EnvironmentPage {
     pub history: Vec<EnvironmentChange>,
     /// Of how many packages the history was read, and how many have deployed here.
     pub history_packages: (usize, usize),
+    /// Its freeze in force, if it is frozen.
+    pub frozen: Option<Freeze>,
 }
 
 /// One pending intent change, as `ocuroot plan` prints it.
@@ -580,6 +619,14 @@ fn open_run(reader: &dyn Reader, run: &Ref, status: RunStatus) -> UiResult<OpenR
         if status == RunStatus::Pending && !out.waiting.is_empty() {
             out.status = UiStatus::Waiting;
         }
+        // A hold the engine recorded in the marker comes first: it is why the run waits.
+        if let Some(hold) = reader
+            .try_get(&run.status(status))?
+            .and_then(|m| crate::plan::holds::recorded_hold(&m))
+        {
+            out.status = UiStatus::Held;
+            out.waiting.insert(0, hold.to_string());
+        }
     }
     Ok(out)
 }
@@ -638,12 +685,12 @@ fn env_of(r: &Ref) -> Option<&str> {
     }
 }
 
-/// Builds the overview from one view of state.
+/// Builds the overview from one view of state and the holds of intent.
 ///
 /// # Errors
 ///
 /// Store reads and documents of the wrong shape.
-pub fn overview(view: &View<'_>) -> UiResult<Overview> {
+pub fn overview(view: &View<'_>, holds: Holds) -> UiResult<Overview> {
     let reader: &dyn Reader = view;
     let registered: Vec<Environment> = query::environments(reader)?;
     let releases = releases_by_package(reader)?;
@@ -667,12 +714,13 @@ pub fn overview(view: &View<'_>) -> UiResult<Overview> {
         let Some(env) = env_of(r) else { continue };
         if let Some(d) = deployment(view, r, &mut commits)? {
             deployments += 1;
-            cells
+            let cell = cells
                 .entry(r.package_ref())
                 .or_default()
                 .entry(env.to_string())
-                .or_default()
-                .deployed = Some(d);
+                .or_default();
+            cell.bad = holds.bad.get(&d.release).cloned();
+            cell.deployed = Some(d);
         }
     }
     // The newest deploy run of each (package, environment); shown when it is not the one
@@ -745,6 +793,7 @@ pub fn overview(view: &View<'_>) -> UiResult<Overview> {
         environments: envs,
         packages: rows,
         open_runs,
+        holds,
     })
 }
 
@@ -855,7 +904,7 @@ pub fn package(view: &View<'_>, package: &Ref) -> UiResult<PackagePage> {
 /// # Errors
 ///
 /// Store reads and documents of the wrong shape.
-pub fn release(view: &View<'_>, release: &Ref) -> UiResult<Option<ReleasePage>> {
+pub fn release(view: &View<'_>, holds: &Holds, release: &Ref) -> UiResult<Option<ReleasePage>> {
     let reader: &dyn Reader = view;
     let Some(doc) = release_doc(reader, release)? else {
         return Ok(None);
@@ -904,6 +953,7 @@ pub fn release(view: &View<'_>, release: &Ref) -> UiResult<Option<ReleasePage>> 
         phases,
         deployed_to: deployed.get(release).cloned().unwrap_or_default(),
         children: children(view, release)?,
+        bad: holds.bad.get(release).cloned(),
     }))
 }
 
@@ -986,6 +1036,7 @@ pub fn run(view: &View<'_>, run: &Ref) -> UiResult<Option<RunPage>> {
 pub fn environment(
     view: &View<'_>,
     intent: &View<'_>,
+    holds: &Holds,
     state: &Store,
     name: &str,
 ) -> UiResult<Option<EnvironmentPage>> {
@@ -1017,6 +1068,7 @@ pub fn environment(
         if let Some(d) = deployment(view, r, &mut commits)? {
             deployed.push(DeployedHere {
                 package: r.package_ref(),
+                bad: holds.bad.get(&d.release).cloned(),
                 deployed: d,
             });
         }
@@ -1097,6 +1149,7 @@ pub fn environment(
         open,
         history,
         history_packages: (history_total.min(HISTORY_PACKAGES), history_total),
+        frozen: holds.frozen.get(name).cloned(),
     }))
 }
 
@@ -1176,6 +1229,7 @@ fn children(view: &View<'_>, r: &Ref) -> UiResult<(Vec<Ref>, usize)> {
 pub fn ref_view(
     view: &View<'_>,
     intent: &View<'_>,
+    holds: &Holds,
     state: &Store,
     r: &Ref,
 ) -> UiResult<Option<RefView>> {
@@ -1185,7 +1239,9 @@ pub fn ref_view(
             && !r.subpath.is_empty()
             && !r.subpath.contains('/')
         {
-            return Ok(environment(view, intent, state, &r.subpath)?.map(RefView::Environment));
+            return Ok(
+                environment(view, intent, holds, state, &r.subpath)?.map(RefView::Environment)
+            );
         }
         if !r.global && !r.filename.is_empty() && r.release.is_none() && r.subpath_type.is_none() {
             let page = package(view, r)?;
@@ -1194,7 +1250,7 @@ pub fn ref_view(
             }
         }
         if is_release(r)
-            && let Some(page) = release(view, r)?
+            && let Some(page) = release(view, holds, r)?
         {
             return Ok(Some(RefView::Release(page)));
         }

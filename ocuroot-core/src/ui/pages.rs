@@ -235,8 +235,32 @@ fn cell(c: &Cell) -> Markup {
                 @if let Some(c) = &d.commit { " " code title=(c) { (short_commit(c)) } }
             }
         }
+        @if let Some(b) = &c.bad { (bad_flag(b)) }
         @if let Some(o) = &c.open { (open_run(o)) }
         @if c.deployed.is_none() && c.open.is_none() { span.muted { "—" } }
+    }
+}
+
+/// The flag of a deployed release marked bad, with the mark's reason.
+fn bad_flag(mark: &crate::model::BadMark) -> Markup {
+    html! {
+        div.holdnote.bad {
+            span.badge.st-bad { "✖ marked bad" }
+            @if let Some(reason) = &mark.reason { " " span.reason { (reason) } }
+        }
+    }
+}
+
+/// The note of a frozen environment: the freeze's reason and end.
+fn freeze_note(freeze: &crate::model::Freeze) -> Markup {
+    html! {
+        div.holdnote.frozen {
+            span class={"badge " (status_style(UiStatus::Held).class)} { "⊘ frozen" }
+            @if let Some(reason) = &freeze.reason { " " span.reason { (reason) } }
+            " " span.until {
+                @match &freeze.until { Some(u) => { "until " (u) }, None => { "until unfrozen" } }
+            }
+        }
     }
 }
 
@@ -273,7 +297,10 @@ pub fn overview(o: &Overview, since: &str) -> Markup {
                                 th { "Package" }
                                 th { "Latest release" }
                                 @for e in &o.environments {
-                                    th { a href=(ref_url(&Ref::global(crate::refs::SubpathType::Environment, e))) { (e) } }
+                                    th {
+                                        a href=(ref_url(&Ref::global(crate::refs::SubpathType::Environment, e))) { (e) }
+                                        @if let Some(f) = o.holds.frozen.get(e) { (freeze_note(f)) }
+                                    }
                                 }
                             }
                         }
@@ -382,6 +409,10 @@ pub fn release(r: &ReleasePage, since: &str) -> Markup {
         html! {
             p.crumbs { a href="/" { "Overview" } " / " a href=(ref_url(&pkg)) { (pkg.filename) } }
             h1 { (r.release.filename) " " (release_id(&r.release)) " " (badge(r.status)) }
+            @if let Some(b) = &r.bad {
+                (bad_flag(b))
+                p.muted { "No run of this release starts while it is marked bad, and rollback never picks it." }
+            }
             p.muted {
                 "commit " code { (r.commit) }
                 @if !r.deployed_to.is_empty() {
@@ -476,6 +507,10 @@ pub fn environment(e: &EnvironmentPage, since: &str) -> Markup {
         html! {
             p.crumbs { a href="/" { "Overview" } " / environments" }
             h1 { "Environment " (e.name) }
+            @if let Some(f) = &e.frozen {
+                (freeze_note(f))
+                p.muted { "No " code { "up" } " or " code { "down" } " run starts here while it is frozen." }
+            }
             div.two {
                 section {
                     h2 { "Attributes" }
@@ -505,7 +540,10 @@ pub fn environment(e: &EnvironmentPage, since: &str) -> Markup {
                             @for d in &e.deployed {
                                 tr {
                                     td.pkgcell { (package_name(&d.package)) }
-                                    td { a.rel href=(ref_url(&d.deployed.release)) { (release_id(&d.deployed.release)) } " " (badge(UiStatus::Deployed)) }
+                                    td {
+                                        a.rel href=(ref_url(&d.deployed.release)) { (release_id(&d.deployed.release)) } " " (badge(UiStatus::Deployed))
+                                        @if let Some(b) = &d.bad { (bad_flag(b)) }
+                                    }
                                     td { (d.deployed.time.as_deref().unwrap_or("")) }
                                     td { @if let Some(c) = &d.deployed.commit { code title=(c) { (short_commit(c)) } } }
                                 }

@@ -33,6 +33,8 @@ pub struct StateSource {
     pub state: Arc<Store>,
     /// The intent store (only read here).
     pub intent: Arc<Store>,
+    /// The clock, to tell which freezes are in force.
+    pub clock: Arc<dyn crate::clock::Clock>,
     /// How often live pages look for a moved branch; for remote stores the caller passes
     /// at least the fetch interval, so live pages never fetch faster than the debounce.
     pub poll: Duration,
@@ -231,31 +233,42 @@ impl StateApp {
 
     fn overview(&self) -> UiResult<Arc<String>> {
         let v = self.views()?;
+        let holds = model::holds(&v.intent, self.src.clock.now())?;
+        // A freeze that ends by its `until` changes the page without a commit.
+        let key = format!(
+            "{} {:?}",
+            v.version,
+            holds.frozen.keys().collect::<Vec<_>>()
+        );
         let mut cache = self
             .overview
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((version, page)) = &*cache
-            && *version == v.version
+        if let Some((cached, page)) = &*cache
+            && *cached == key
         {
             return Ok(page.clone());
         }
-        let page = Arc::new(pages::overview(&model::overview(&v.state)?, &v.version).into_string());
-        *cache = Some((v.version, page.clone()));
+        let page =
+            Arc::new(pages::overview(&model::overview(&v.state, holds)?, &v.version).into_string());
+        *cache = Some((key, page.clone()));
         Ok(page)
     }
 
     fn ref_page(&self, r: &Ref) -> UiResult<Option<Markup>> {
         let v = self.views()?;
+        let holds = model::holds(&v.intent, self.src.clock.now())?;
         let since = v.version.as_str();
         Ok(
-            model::ref_view(&v.state, &v.intent, &self.src.state, r)?.map(|page| match page {
-                RefView::Package(p) => pages::package(&p, since),
-                RefView::Release(p) => pages::release(&p, since),
-                RefView::Run(p) => pages::run(&p, since),
-                RefView::Environment(p) => pages::environment(&p, since),
-                RefView::Generic(p) => pages::ref_page(&p, since),
-            }),
+            model::ref_view(&v.state, &v.intent, &holds, &self.src.state, r)?.map(
+                |page| match page {
+                    RefView::Package(p) => pages::package(&p, since),
+                    RefView::Release(p) => pages::release(&p, since),
+                    RefView::Run(p) => pages::run(&p, since),
+                    RefView::Environment(p) => pages::environment(&p, since),
+                    RefView::Generic(p) => pages::ref_page(&p, since),
+                },
+            ),
         )
     }
 
