@@ -35,6 +35,13 @@ fn main() {
     let writers: usize = args.next().map_or(8, |v| v.parse().expect("writers"));
     let writes: usize = args.next().map_or(25, |v| v.parse().expect("writes"));
     let shared = args.next().is_some_and(|v| v == "shared");
+    // A/B: `OCUROOT_BENCH_QUEUE_TURN=0` measures the loop without the waiting queue.
+    let defaults = RemoteSettings::default();
+    let queue_turn: u32 = std::env::var("OCUROOT_BENCH_QUEUE_TURN")
+        .ok()
+        .map_or(defaults.queue_turn, |v| {
+            v.parse().expect("OCUROOT_BENCH_QUEUE_TURN")
+        });
     let home = std::env::temp_dir().join(format!("ocuroot-remote-bench-{}", std::process::id()));
     let started = Instant::now();
     let results: Vec<Write> = std::thread::scope(|s| {
@@ -51,7 +58,10 @@ fn main() {
                         url,
                         create_branch: true,
                         support_files: Default::default(),
-                        settings: RemoteSettings::default(),
+                        settings: RemoteSettings {
+                            queue_turn,
+                            ..RemoteSettings::default()
+                        },
                     };
                     let opts = StoreOptions::for_remote(
                         &home,
@@ -94,12 +104,21 @@ fn main() {
     let pct = |p: f64| by_latency[((n as f64 * p).ceil() as usize).clamp(1, n) - 1].latency;
     let retries: u32 = results.iter().map(|r| r.retries).sum();
     println!(
-        "writers: {writers}{}, writes each: {writes}, total writes: {n}",
-        if shared { " (one shared cache)" } else { "" }
+        "writers: {writers}{}, writes each: {writes}, total writes: {n}, load average: {}",
+        if shared { " (one shared cache)" } else { "" },
+        std::fs::read_to_string("/proc/loadavg")
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
     );
     println!("wall time: {:.2} s", total.as_secs_f64());
     println!("writes per second: {:.1}", n as f64 / total.as_secs_f64());
     println!("retries per write: {:.2}", f64::from(retries) / n as f64);
+    let pushes: u32 = results.iter().map(|r| r.timings.pushes).sum();
+    println!(
+        "pushes per write: {:.2} (queue turn {queue_turn}{})",
+        f64::from(pushes) / n as f64,
+        if queue_turn == 0 { ": no queue" } else { "" }
+    );
     println!(
         "latency per write: p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
         ms(pct(0.50)),
