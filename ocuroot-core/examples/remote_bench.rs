@@ -2,9 +2,10 @@
 //! remote store.
 //!
 //! `cargo run --release -p ocuroot-core --example remote_bench -- <url> [writers=8]
-//! [writes=25] [shared]`: each writer opens the store with its own cache (as a CI job on its
+//! [writes=25] [shared] [turn=<n>]`: each writer opens the store with its own cache (as a CI job on its
 //! own runner would; `shared`: all writers share one `$OCUROOT_HOME`, as parallel jobs on
-//! one runner) and commits `writes` transactions of one document each. Prints writes per
+//! one runner; `turn=<n>`: through the remote's waiting queue with turns of n commits) and
+//! commits `writes` transactions of one document each. Prints writes per
 //! second, rejected pushes (retries) per write, latency percentiles per write, and where the
 //! time went (waiting for the cache's commit lock, fetch, build, push, back-off), for all writes
 //! and for the slowest 10%, plus how often a writer landed twice in a row.
@@ -31,16 +32,18 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let url = args
         .next()
-        .expect("usage: remote_bench <url> [writers] [writes] [shared]");
+        .expect("usage: remote_bench <url> [writers] [writes] [shared] [turn=<n>]");
     let writers: usize = args.next().map_or(8, |v| v.parse().expect("writers"));
     let writes: usize = args.next().map_or(25, |v| v.parse().expect("writes"));
-    let shared = args.next().is_some_and(|v| v == "shared");
-    // A/B: `OCUROOT_BENCH_QUEUE_TURN=0` measures the loop without the waiting queue.
-    let defaults = RemoteSettings::default();
-    let queue_turn: u32 = std::env::var("OCUROOT_BENCH_QUEUE_TURN")
-        .ok()
-        .map_or(defaults.queue_turn, |v| {
-            v.parse().expect("OCUROOT_BENCH_QUEUE_TURN")
+    // The rest: `shared`, and `turn=<n>` (the waiting queue's turn, `RemoteSettings::
+    // queue_turn`; `turn=0`: no queue, the default).
+    let rest: Vec<String> = args.collect();
+    let shared = rest.iter().any(|v| v == "shared");
+    let queue_turn: u32 = rest
+        .iter()
+        .find_map(|v| v.strip_prefix("turn="))
+        .map_or(RemoteSettings::default().queue_turn, |v| {
+            v.parse().expect("turn=<n>")
         });
     let home = std::env::temp_dir().join(format!("ocuroot-remote-bench-{}", std::process::id()));
     let started = Instant::now();

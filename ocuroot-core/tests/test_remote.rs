@@ -841,7 +841,7 @@ fn writers_with_separate_caches_take_turns_through_the_remote_queue() {
 #[test]
 fn a_dead_writers_marker_is_passed_over_and_deleted() {
     let rm = Remote::new();
-    let a = rm.open("a");
+    let a = open_queued(&rm, "a", Duration::ZERO);
     set(&a, "@/custom/seed", json!(0));
     let tip = git(&rm.bare, &["rev-parse", "state"]).trim().to_string();
     let dead = "refs/ocuroot/waiting/state/w-00000000deadbeef";
@@ -869,27 +869,35 @@ fn a_dead_writers_marker_is_passed_over_and_deleted() {
 fn without_atomic_pushes_the_queue_is_off_and_leaves_no_marker() {
     let rm = Remote::new();
     git(&rm.bare, &["config", "receive.advertiseAtomic", "false"]);
-    let a = rm.open("a");
+    let a = open_queued(&rm, "a", Duration::ZERO);
     set(&a, "@/custom/seed", json!(0));
-    // b's cache is behind: its first push loses, it joins the queue, and its landing push
-    // (atomic, with the marker's deletion) is refused as not supported.
     set(&a, "@/custom/a", json!(1));
+    // b's cache is behind and not fetched again (the debounce): its first push loses, it
+    // joins the queue, and its landing push (atomic, with the marker's deletion) is refused
+    // as not supported.
+    let stale = open_queued(&rm, "b", Duration::from_secs(60));
+    set(&a, "@/custom/a2", json!(3));
     let mut tx = Transaction::new("b");
     tx.set(&r("@/custom/b"), json!(2));
-    let stale = Store::open({
-        let mut o = remote_options(&rm.home("b"), &rm.url, "state", "", StoreKind::State);
-        if let Some(remote) = &mut o.remote {
-            remote.settings.fetch_interval = Duration::from_secs(60);
-        }
-        o
-    })
-    .expect("open");
-    set(&a, "@/custom/a2", json!(3));
     let outcome = stale.commit(&tx).expect("commit");
     assert!(outcome.retries >= 1, "{outcome:?}");
+    assert!(
+        outcome.timings.pushes >= 3,
+        "marker, atomic, plain: {outcome:?}"
+    );
     let fresh = rm.open("c");
     for (k, v) in [("a", 1), ("b", 2), ("a2", 3)] {
         assert_eq!(fresh.get(&r(&format!("@/custom/{k}"))).expect(k), json!(v));
     }
     assert_eq!(git(&rm.bare, &["for-each-ref", "refs/ocuroot/"]).trim(), "");
+}
+
+/// A store of `rm` under `home` with the waiting queue on (turns of one commit).
+fn open_queued(rm: &Remote, home: &str, fetch_interval: Duration) -> Store {
+    let mut o = remote_options(&rm.home(home), &rm.url, "state", "", StoreKind::State);
+    if let Some(remote) = &mut o.remote {
+        remote.settings.fetch_interval = fetch_interval;
+        remote.settings.queue_turn = 1;
+    }
+    Store::open(o).expect("open")
 }

@@ -36,8 +36,8 @@ pub struct RemoteSettings {
     pub max_attempts: u32,
     /// Writers on separate caches take turns through a queue on the remote (marker refs
     /// under `refs/ocuroot/waiting/<branch>/`, see `docs/remote-stores.md`): while others
-    /// wait, a writer lands at most this many commits in a row. `0` turns the queue off
-    /// (whose push arrives first wins, with back-off; the behaviour before issue 16).
+    /// wait, a writer lands at most this many commits in a row. `0` (the default) turns
+    /// the queue off: whose push arrives first wins, with back-off.
     pub queue_turn: u32,
     /// The variables `git` processes get (the SSH agent, askpass, proxies); nothing else of
     /// the caller's environment reaches them.
@@ -50,7 +50,8 @@ impl Default for RemoteSettings {
             offline: false,
             fetch_interval: Duration::from_secs(5),
             max_attempts: 100,
-            queue_turn: 2,
+            // Off by default: fair, but it costs throughput (docs/benchmarks.md, issue 16).
+            queue_turn: 0,
             git: GitEnvironment::default(),
         }
     }
