@@ -5,7 +5,9 @@
 #   (b) pushes per release: a release of one build task and D deployments against a
 #       `file://` remote, counted by a `post-receive` hook (one call per `git push`, however
 #       many branches it updates), with the commits it adds to each branch.
-# Usage: bench/remote_bench.sh [W=8] [WRITES=25] [D=20]   (SHARED=1: the W writers of (a) share one cache)
+# Usage: bench/remote_bench.sh [W=8] [WRITES=25] [D=20]   (SHARED=1: the W writers of (a) share one cache;
+#   OCUROOT_BENCH_QUEUE_TURN=<n>: writers of (a) take turns of n commits through the remote's waiting queue;
+#   unset or 0: no queue, the default)
 # Needs: git (with git daemon), cargo. PROFILE=debug uses a debug build (default release);
 # PARTS=b runs (b) only (default: ab).
 set -euo pipefail
@@ -34,8 +36,16 @@ git daemon --reuseaddr --enable=receive-pack --export-all --base-path="$work/ser
 daemon_pid=$!
 for _ in $(seq 50); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 (cd "$root" && cargo run -q "${flag[@]}" -p ocuroot-core --example remote_bench -- \
-  "git://127.0.0.1:$port/store.git" "$W" "$WRITES" ${SHARED:+shared})
-git -C "$work/served/store.git" fsck --strict --no-dangling >/dev/null && echo "remote fsck: clean"
+  "git://127.0.0.1:$port/store.git" "$W" "$WRITES" ${SHARED:+shared} \
+  ${OCUROOT_BENCH_QUEUE_TURN:+turn=$OCUROOT_BENCH_QUEUE_TURN})
+served="$work/served/store.git"
+git -C "$served" fsck --strict --no-dangling >/dev/null && echo "remote fsck: clean"
+# Every write once: one commit and one document per write; no marker of the waiting queue left.
+docs=$(git -C "$served" ls-tree -r --name-only state | grep -c '^refs/@/custom/w[0-9]*/n[0-9]*/#\.yaml$' || true)
+commits=$(git -C "$served" rev-list --count state)
+markers=$(git -C "$served" for-each-ref refs/ocuroot/ | wc -l)
+echo "documents: $docs, commits: $commits (expected $((W * WRITES)) each), markers left: $markers"
+[ "$docs" -eq $((W * WRITES)) ] && [ "$commits" -eq $((W * WRITES)) ] && [ "$markers" -eq 0 ] || { echo "FAILED: writes missing, doubled or markers left"; exit 1; }
 fi
 
 [[ $PARTS == *b* ]] || exit 0

@@ -55,8 +55,10 @@ impl ProcessEnv {
     }
 
     /// Returns how remote stores fetch and push: `OCUROOT_OFFLINE` (read the local cache
-    /// only, refuse writes) and `OCUROOT_FETCH_INTERVAL` (seconds between fetches before
-    /// reads, default 5; 0 fetches before every read).
+    /// only, refuse writes), `OCUROOT_FETCH_INTERVAL` (seconds between fetches before
+    /// reads, default 5; 0 fetches before every read) and `OCUROOT_QUEUE_TURN` (writers of
+    /// separate caches take turns through a queue on the remote, landing at most this many
+    /// commits in a row while others wait; default 0: no queue).
     pub fn remote_settings(&self) -> RemoteSettings {
         let mut settings = RemoteSettings::default();
         if let Some(v) = self.get("OCUROOT_OFFLINE") {
@@ -69,6 +71,12 @@ impl ProcessEnv {
             .filter(|s| s.is_finite() && *s >= 0.0)
         {
             settings.fetch_interval = Duration::from_secs_f64(secs);
+        }
+        if let Some(turn) = self
+            .get("OCUROOT_QUEUE_TURN")
+            .and_then(|v| v.parse::<u32>().ok())
+        {
+            settings.queue_turn = turn;
         }
         settings.git = self.git_environment();
         settings

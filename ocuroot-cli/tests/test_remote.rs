@@ -307,9 +307,12 @@ fn eight_processes_release_and_set_intent_against_one_remote() {
                         vec!["state", "set", intent_ref.as_str(), "x"],
                         vec!["release", "new", package.as_str()],
                     ] {
+                        // Every other round of separate caches waits in the remote's queue.
+                        let queue_turn = if round % 4 == 1 { "2" } else { "0" };
                         let out = env
                             .command("", &args)
                             .env("OCUROOT_HOME", &home)
+                            .env("OCUROOT_QUEUE_TURN", queue_turn)
                             .stdin(Stdio::null())
                             .output()
                             .expect("run ocuroot");
@@ -339,6 +342,12 @@ fn eight_processes_release_and_set_intent_against_one_remote() {
             );
             assert!(state.contains(&run), "round {round}: {run} missing");
         }
+        // Jobs that lost a race waited in the remote's queue; every marker is gone.
+        assert_eq!(
+            git(&remote, &["for-each-ref", "refs/ocuroot/"]).trim(),
+            "",
+            "round {round}: markers of the waiting queue left behind"
+        );
         fsck(&remote);
     }
     eprintln!(

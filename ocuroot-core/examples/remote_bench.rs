@@ -2,9 +2,10 @@
 //! remote store.
 //!
 //! `cargo run --release -p ocuroot-core --example remote_bench -- <url> [writers=8]
-//! [writes=25] [shared]`: each writer opens the store with its own cache (as a CI job on its
+//! [writes=25] [shared] [turn=<n>]`: each writer opens the store with its own cache (as a CI job on its
 //! own runner would; `shared`: all writers share one `$OCUROOT_HOME`, as parallel jobs on
-//! one runner) and commits `writes` transactions of one document each. Prints writes per
+//! one runner; `turn=<n>`: through the remote's waiting queue with turns of n commits) and
+//! commits `writes` transactions of one document each. Prints writes per
 //! second, rejected pushes (retries) per write, latency percentiles per write, and where the
 //! time went (waiting for the cache's commit lock, fetch, build, push, back-off), for all writes
 //! and for the slowest 10%, plus how often a writer landed twice in a row.
@@ -31,10 +32,19 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let url = args
         .next()
-        .expect("usage: remote_bench <url> [writers] [writes] [shared]");
+        .expect("usage: remote_bench <url> [writers] [writes] [shared] [turn=<n>]");
     let writers: usize = args.next().map_or(8, |v| v.parse().expect("writers"));
     let writes: usize = args.next().map_or(25, |v| v.parse().expect("writes"));
-    let shared = args.next().is_some_and(|v| v == "shared");
+    // The rest: `shared`, and `turn=<n>` (the waiting queue's turn, `RemoteSettings::
+    // queue_turn`; `turn=0`: no queue, the default).
+    let rest: Vec<String> = args.collect();
+    let shared = rest.iter().any(|v| v == "shared");
+    let queue_turn: u32 = rest
+        .iter()
+        .find_map(|v| v.strip_prefix("turn="))
+        .map_or(RemoteSettings::default().queue_turn, |v| {
+            v.parse().expect("turn=<n>")
+        });
     let home = std::env::temp_dir().join(format!("ocuroot-remote-bench-{}", std::process::id()));
     let started = Instant::now();
     let results: Vec<Write> = std::thread::scope(|s| {
@@ -51,7 +61,10 @@ fn main() {
                         url,
                         create_branch: true,
                         support_files: Default::default(),
-                        settings: RemoteSettings::default(),
+                        settings: RemoteSettings {
+                            queue_turn,
+                            ..RemoteSettings::default()
+                        },
                     };
                     let opts = StoreOptions::for_remote(
                         &home,
@@ -94,12 +107,21 @@ fn main() {
     let pct = |p: f64| by_latency[((n as f64 * p).ceil() as usize).clamp(1, n) - 1].latency;
     let retries: u32 = results.iter().map(|r| r.retries).sum();
     println!(
-        "writers: {writers}{}, writes each: {writes}, total writes: {n}",
-        if shared { " (one shared cache)" } else { "" }
+        "writers: {writers}{}, writes each: {writes}, total writes: {n}, load average: {}",
+        if shared { " (one shared cache)" } else { "" },
+        std::fs::read_to_string("/proc/loadavg")
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
     );
     println!("wall time: {:.2} s", total.as_secs_f64());
     println!("writes per second: {:.1}", n as f64 / total.as_secs_f64());
     println!("retries per write: {:.2}", f64::from(retries) / n as f64);
+    let pushes: u32 = results.iter().map(|r| r.timings.pushes).sum();
+    println!(
+        "pushes per write: {:.2} (queue turn {queue_turn}{})",
+        f64::from(pushes) / n as f64,
+        if queue_turn == 0 { ": no queue" } else { "" }
+    );
     println!(
         "latency per write: p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
         ms(pct(0.50)),

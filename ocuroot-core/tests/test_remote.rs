@@ -726,3 +726,178 @@ fn issue_10_refused_push_with_unmoved_branches_is_a_failure() {
     assert!(text.contains("policy says no"), "{text}");
     assert_eq!(git(&rm.bare, &["rev-parse", "state"]), before);
 }
+
+/// Writers with separate caches (one CI runner each) committing back to back through the
+/// remote's waiting queue, on a real `git daemon`. Returns the remote and, in landing order,
+/// which writer made each commit of the branch.
+fn race_separate_caches(
+    queue_turn: u32,
+    writers: usize,
+    writes: usize,
+) -> (tempfile::TempDir, PathBuf, Vec<usize>) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let served = tmp.path().join("served");
+    let bare = served.join("store.git");
+    bare_remote(&bare);
+    let daemon = crate::common::GitDaemon::start(&served);
+    let url = daemon.url("store.git");
+    // All writers start writing together, after opening their stores.
+    let start = std::sync::Barrier::new(writers);
+    std::thread::scope(|s| {
+        for w in 0..writers {
+            let url = &url;
+            let start = &start;
+            let home = tmp.path().join(format!("job{w}"));
+            s.spawn(move || {
+                let mut opts = remote_options(&home, url, "state", "", StoreKind::State);
+                if let Some(remote) = &mut opts.remote {
+                    // As in CI: the debounce lets the last winner skip its fetch, which is
+                    // what makes it keep winning without the queue.
+                    remote.settings.fetch_interval = Duration::from_secs(5);
+                    remote.settings.queue_turn = queue_turn;
+                }
+                let store = Store::open(opts).expect("open");
+                start.wait();
+                for i in 0..writes {
+                    let mut tx = Transaction::new(format!("writer {w} write {i}"));
+                    tx.set(&r(&format!("@/custom/w{w}/n{i}")), json!(i));
+                    store.commit(&tx).expect("commit");
+                }
+            });
+        }
+    });
+    drop(daemon);
+    let order: Vec<usize> = git(
+        &bare,
+        &["log", "--first-parent", "--reverse", "--format=%s", "state"],
+    )
+    .lines()
+    .filter_map(|l| l.strip_prefix("writer "))
+    .map(|l| {
+        l.split(' ')
+            .next()
+            .expect("writer")
+            .parse()
+            .expect("number")
+    })
+    .collect();
+    (tmp, bare, order)
+}
+
+/// The longest run of commits by one writer in `order`.
+fn longest_streak(order: &[usize]) -> usize {
+    let mut longest = 0;
+    let mut run = 0;
+    for (i, w) in order.iter().enumerate() {
+        run = if i > 0 && order[i - 1] == *w {
+            run + 1
+        } else {
+            1
+        };
+        longest = longest.max(run);
+    }
+    longest
+}
+
+/// Issue 16 ("fair writers across machines"): writers with their own caches take turns
+/// through the marker refs of the remote's waiting queue. Every write lands exactly once,
+/// no marker is left behind, and no writer lands a long streak while others wait (without
+/// the queue, the last winner keeps winning: streaks of all its writes).
+#[test]
+fn writers_with_separate_caches_take_turns_through_the_remote_queue() {
+    const WRITERS: usize = 4;
+    const WRITES: usize = 12;
+    let (_tmp, bare, order) = race_separate_caches(1, WRITERS, WRITES);
+    // Every write once: one commit per write, each document there.
+    assert_eq!(order.len(), WRITERS * WRITES, "{order:?}");
+    for w in 0..WRITERS {
+        assert_eq!(
+            order.iter().filter(|o| **o == w).count(),
+            WRITES,
+            "{order:?}"
+        );
+        for i in 0..WRITES {
+            let path = format!("state:refs/@/custom/w{w}/n{i}/#.yaml");
+            assert_eq!(git(&bare, &["show", &path]).trim(), i.to_string());
+        }
+    }
+    assert_eq!(
+        git(&bare, &["for-each-ref", "refs/ocuroot/"]).trim(),
+        "",
+        "markers left behind"
+    );
+    git(&bare, &["fsck", "--strict", "--no-dangling"]);
+    // With a turn of one commit, a writer that lands lands again only after the writers
+    // that were waiting, or when it saw nobody waiting: then it looks again after 4 commits
+    // (at the start, losers may not have pushed their markers yet). Without the queue the
+    // first winner lands all its 12 writes in a row.
+    let streak = longest_streak(&order);
+    assert!(streak <= WRITES / 2, "streak {streak}: {order:?}");
+}
+
+/// A marker whose writer died (it never lands, never deletes it) delays the queue once,
+/// by the time a writer waits behind the first marker, and is deleted by the landing push
+/// of the writer that passed it over.
+#[test]
+fn a_dead_writers_marker_is_passed_over_and_deleted() {
+    let rm = Remote::new();
+    let a = open_queued(&rm, "a", Duration::ZERO);
+    set(&a, "@/custom/seed", json!(0));
+    let tip = git(&rm.bare, &["rev-parse", "state"]).trim().to_string();
+    let dead = "refs/ocuroot/waiting/state/w-00000000deadbeef";
+    git(&rm.bare, &["update-ref", dead, &tip]);
+    // The test stores fetch before every commit, so the writer sees the marker, joins the
+    // queue behind it and waits.
+    let started = std::time::Instant::now();
+    set(&a, "@/custom/after", json!(1));
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(15), "waited {waited:?}");
+    assert!(waited >= Duration::from_secs(3), "did not wait: {waited:?}");
+    assert_eq!(git(&rm.bare, &["for-each-ref", "refs/ocuroot/"]).trim(), "");
+    // The next commit does not wait again.
+    let started = std::time::Instant::now();
+    set(&a, "@/custom/later", json!(2));
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let fresh = rm.open("c");
+    assert_eq!(fresh.get(&r("@/custom/after")).expect("after"), json!(1));
+}
+
+/// A remote that refuses atomic pushes cannot delete a marker together with the branch
+/// update: the writers race as before the queue, all writes land, and the markers they
+/// pushed are deleted.
+#[test]
+fn without_atomic_pushes_the_queue_is_off_and_leaves_no_marker() {
+    let rm = Remote::new();
+    git(&rm.bare, &["config", "receive.advertiseAtomic", "false"]);
+    let a = open_queued(&rm, "a", Duration::ZERO);
+    set(&a, "@/custom/seed", json!(0));
+    set(&a, "@/custom/a", json!(1));
+    // b's cache is behind and not fetched again (the debounce): its first push loses, it
+    // joins the queue, and its landing push (atomic, with the marker's deletion) is refused
+    // as not supported.
+    let stale = open_queued(&rm, "b", Duration::from_secs(60));
+    set(&a, "@/custom/a2", json!(3));
+    let mut tx = Transaction::new("b");
+    tx.set(&r("@/custom/b"), json!(2));
+    let outcome = stale.commit(&tx).expect("commit");
+    assert!(outcome.retries >= 1, "{outcome:?}");
+    assert!(
+        outcome.timings.pushes >= 3,
+        "marker, atomic, plain: {outcome:?}"
+    );
+    let fresh = rm.open("c");
+    for (k, v) in [("a", 1), ("b", 2), ("a2", 3)] {
+        assert_eq!(fresh.get(&r(&format!("@/custom/{k}"))).expect(k), json!(v));
+    }
+    assert_eq!(git(&rm.bare, &["for-each-ref", "refs/ocuroot/"]).trim(), "");
+}
+
+/// A store of `rm` under `home` with the waiting queue on (turns of one commit).
+fn open_queued(rm: &Remote, home: &str, fetch_interval: Duration) -> Store {
+    let mut o = remote_options(&rm.home(home), &rm.url, "state", "", StoreKind::State);
+    if let Some(remote) = &mut o.remote {
+        remote.settings.fetch_interval = fetch_interval;
+        remote.settings.queue_turn = 1;
+    }
+    Store::open(o).expect("open")
+}

@@ -34,6 +34,11 @@ pub struct RemoteSettings {
     pub fetch_interval: Duration,
     /// How many pushes a commit tries before giving up with a conflict error.
     pub max_attempts: u32,
+    /// Writers on separate caches take turns through a queue on the remote (marker refs
+    /// under `refs/ocuroot/waiting/<branch>/`, see `docs/remote-stores.md`): while others
+    /// wait, a writer lands at most this many commits in a row. `0` (the default) turns
+    /// the queue off: whose push arrives first wins, with back-off.
+    pub queue_turn: u32,
     /// The variables `git` processes get (the SSH agent, askpass, proxies); nothing else of
     /// the caller's environment reaches them.
     pub git: GitEnvironment,
@@ -45,6 +50,8 @@ impl Default for RemoteSettings {
             offline: false,
             fetch_interval: Duration::from_secs(5),
             max_attempts: 100,
+            // Off by default: fair, but it costs throughput (docs/benchmarks.md, issue 16).
+            queue_turn: 0,
             git: GitEnvironment::default(),
         }
     }
@@ -170,23 +177,51 @@ pub(crate) fn fetch(
     url: &str,
     branch: &str,
 ) -> Result<Option<ObjectId>, RemoteFailure> {
+    fetch_refs(env, cache, url, branch, false).map(|(tip, _)| tip)
+}
+
+/// Fetches `branch` as [`fetch`] does and, in the same `git fetch`, the waiting queue of
+/// the branch (its marker refs, pruned of those the remote deleted). The caller reads the
+/// cache's refs afterwards.
+pub(crate) fn fetch_queue(
+    env: &GitEnvironment,
+    cache: &Path,
+    url: &str,
+    branch: &str,
+) -> Result<(), RemoteFailure> {
+    fetch_refs(env, cache, url, branch, true).map(|_| ())
+}
+
+fn fetch_refs(
+    env: &GitEnvironment,
+    cache: &Path,
+    url: &str,
+    branch: &str,
+    markers: bool,
+) -> Result<(Option<ObjectId>, Vec<Marker>), RemoteFailure> {
     let refspec = format!("+refs/heads/{branch}:refs/heads/{branch}");
+    let prefix = marker_prefix(branch);
+    let queue_refspec = format!("+{prefix}*:{prefix}*");
     let mut last = None;
     for attempt in 0..8u32 {
-        let out = git(env, cache)
-            .args([
-                "fetch",
-                "--quiet",
-                "--no-tags",
-                "--no-write-fetch-head",
-                "--update-head-ok",
-                "--",
-                url,
-                &refspec,
-            ])
-            .run();
-        let err = match out {
-            Ok(_) => return local_tip(env, cache, branch),
+        let mut cmd = git(env, cache);
+        cmd.args([
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--update-head-ok",
+        ]);
+        if markers {
+            cmd.arg("--prune");
+        }
+        cmd.args(["--", url, &refspec]);
+        if markers {
+            cmd.arg(&queue_refspec);
+        }
+        let err = match cmd.run() {
+            Ok(_) if markers => return Ok((None, Vec::new())),
+            Ok(_) => return local_tip(env, cache, branch).map(|tip| (tip, Vec::new())),
             Err(e) => e,
         };
         if let GitError::Spawn { .. } = err {
@@ -196,7 +231,7 @@ pub(crate) fn fetch(
             let _ = git(env, cache)
                 .args(["update-ref", "-d", &format!("refs/heads/{branch}")])
                 .run();
-            return Ok(None);
+            return Ok((None, Vec::new()));
         }
         let lock_problem = is_lock_problem(err.stderr());
         last = Some(err);
@@ -290,6 +325,175 @@ pub(crate) fn local_tip(
         .map_err(|e| RemoteFailure::Local(format!("bad object id from git: {e}")))
 }
 
+/// Asks the remote for the tip of `branch` and the markers of its waiting queue, without
+/// fetching anything (`git ls-remote`): how a waiter far from its turn polls.
+pub(crate) fn list_queue(
+    env: &GitEnvironment,
+    cache: &Path,
+    url: &str,
+    branch: &str,
+) -> Result<(Option<ObjectId>, Vec<Marker>), RemoteFailure> {
+    let head = format!("refs/heads/{branch}");
+    let prefix = marker_prefix(branch);
+    let out = git(env, cache)
+        .args(["ls-remote", "--", url, &head, &format!("{prefix}*")])
+        .run()
+        .map_err(|e| match e {
+            GitError::Spawn { .. } => RemoteFailure::Local(e.detail()),
+            _ => failure(&e),
+        })?;
+    let listing = String::from_utf8_lossy(&out.stdout);
+    let mut tip = None;
+    let mut markers = Vec::new();
+    for line in listing.lines() {
+        let Some((id, name)) = line.split_once('\t') else {
+            continue;
+        };
+        let Ok(id) = ObjectId::from_hex(id.as_bytes()) else {
+            continue;
+        };
+        if name == head {
+            tip = Some(id);
+        } else if let Some(writer) = marker_writer(branch, name) {
+            markers.push(Marker {
+                writer: writer.to_string(),
+                at: id,
+            });
+        }
+    }
+    Ok((tip, markers))
+}
+
+/// The ref folder of the waiting queue of `branch` on the remote (and in the cache).
+pub(crate) fn marker_prefix(branch: &str) -> String {
+    format!("refs/ocuroot/waiting/{branch}/")
+}
+
+/// The marker ref of `writer` waiting for `branch`.
+pub(crate) fn marker_ref(branch: &str, writer: &str) -> String {
+    format!("{}w-{writer}", marker_prefix(branch))
+}
+
+/// The writer id of a marker ref of `branch`, `None` for anything else (a marker of a
+/// branch whose name continues below `branch/`, a ref not made by ocuroot).
+pub(crate) fn marker_writer<'a>(branch: &str, name: &'a str) -> Option<&'a str> {
+    let rest = name.strip_prefix(&marker_prefix(branch))?;
+    let writer = rest.strip_prefix("w-")?;
+    (!writer.is_empty() && writer.chars().all(|c| c.is_ascii_hexdigit())).then_some(writer)
+}
+
+/// A new random writer id (16 hex digits) for the waiting queue.
+pub(crate) fn new_writer_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// A writer waiting for its turn to push to a branch: the marker ref
+/// `refs/ocuroot/waiting/<branch>/w-<writer>`, pointing at the branch tip the writer saw
+/// when it started waiting (a commit the remote has, so the marker costs no objects).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Marker {
+    /// The writer's random id.
+    pub writer: String,
+    /// The tip it saw when it registered.
+    pub at: ObjectId,
+}
+
+/// Markers whose commit is this many first-parent commits or more below the tip (or not on
+/// the branch at all) are stale: their writer was killed, a live waiter lands long before.
+pub(crate) const STALE_DEPTH: usize = 256;
+
+/// Orders the waiting queue of a branch: `depth` gives, for a commit within
+/// [`STALE_DEPTH`] first-parent steps of the tip, how many steps below the tip it is.
+/// Returns the live markers first come first (the one that saw the oldest tip first; ties
+/// by writer id), and the stale ones.
+pub(crate) fn order_queue<'a>(
+    markers: &'a [Marker],
+    depth: &std::collections::HashMap<ObjectId, usize>,
+) -> (Vec<&'a Marker>, Vec<&'a Marker>) {
+    let (mut live, stale): (Vec<&Marker>, Vec<&Marker>) = markers
+        .iter()
+        .partition(|m| depth.get(&m.at).is_some_and(|d| *d < STALE_DEPTH));
+    live.sort_by(|a, b| {
+        depth[&b.at]
+            .cmp(&depth[&a.at])
+            .then_with(|| a.writer.cmp(&b.writer))
+    });
+    (live, stale)
+}
+
+/// The waiting-queue state of one (cache, branch) in this process: the writer id and how
+/// many more commits the writer may land before it looks at the queue again.
+#[derive(Clone, Debug)]
+pub(crate) struct QueueState {
+    /// This process's writer id for the branch (random, fixed for the process).
+    pub writer: String,
+    /// Commits left in the current turn; at 0 the next commit looks at the queue first.
+    pub turn_left: u32,
+    /// The remote refused an atomic push: the queue is off for this cache.
+    pub unsupported: bool,
+    /// Markers (writer, commit) that stayed first in the queue too long: their writer is
+    /// taken for dead, they are ignored and deleted by the next landing push.
+    pub passed: std::collections::HashSet<(String, ObjectId)>,
+}
+
+static QUEUES: LazyLock<Mutex<std::collections::HashMap<(PathBuf, String), QueueState>>> =
+    LazyLock::new(|| Mutex::new(std::collections::HashMap::new()));
+
+/// The queue state of `branch` of `cache`. On first use: a fresh writer id, and a first
+/// turn of `turn` commits (a process that just opened the store has just fetched).
+pub(crate) fn queue_state(cache: &Path, branch: &str, turn: u32) -> QueueState {
+    let mut map = QUEUES.lock().unwrap_or_else(|p| p.into_inner());
+    map.entry((cache.to_path_buf(), branch.to_string()))
+        .or_insert_with(|| QueueState {
+            writer: new_writer_id(),
+            turn_left: turn,
+            unsupported: false,
+            passed: Default::default(),
+        })
+        .clone()
+}
+
+/// Stores the queue state of `branch` of `cache` (callers hold the cache's commit lock).
+pub(crate) fn set_queue_state(cache: &Path, branch: &str, state: QueueState) {
+    let mut map = QUEUES.lock().unwrap_or_else(|p| p.into_inner());
+    map.insert((cache.to_path_buf(), branch.to_string()), state);
+}
+
+/// Creates or moves the marker ref `name` of `url` to `at` (forced: it is this writer's).
+pub(crate) fn push_marker(
+    env: &GitEnvironment,
+    cache: &Path,
+    url: &str,
+    name: &str,
+    at: ObjectId,
+) -> Result<(), RemoteFailure> {
+    git(env, cache)
+        .args(["push", "--porcelain", "--quiet", "--", url])
+        .arg(format!("+{at}:{name}"))
+        .run()
+        .map(|_| ())
+        .map_err(|e| failure(&e))
+}
+
+/// Deletes the marker ref `name` of `url` if it still points at `at` (best effort: a
+/// marker left behind goes stale and is deleted by a later writer).
+pub(crate) fn delete_marker(
+    env: &GitEnvironment,
+    cache: &Path,
+    url: &str,
+    name: &str,
+    at: ObjectId,
+) -> Result<(), RemoteFailure> {
+    git(env, cache)
+        .args(["push", "--porcelain", "--quiet"])
+        .arg(format!("--force-with-lease={name}:{at}"))
+        .args(["--", url])
+        .arg(format!(":{name}"))
+        .run()
+        .map(|_| ())
+        .map_err(|e| failure(&e))
+}
+
 /// Asks the remote which branch its `HEAD` names (for `store.git(url)` without a branch).
 pub(crate) fn default_branch(
     env: &GitEnvironment,
@@ -362,9 +566,24 @@ pub(crate) fn push_branches(
     url: &str,
     updates: &[BranchUpdate<'_>],
 ) -> Result<PushOutcome, RemoteFailure> {
+    push_with_deletions(env, cache, url, updates, &[])
+}
+
+/// [`push_branches`], deleting in the same atomic push the refs `deletions` (full names,
+/// each with a lease on the commit it must still point at): the waiting queue's markers.
+/// Only the branches decide the outcome; when they did not move although the push failed,
+/// a marker that was no longer at its lease may be the reason, so callers retry without
+/// deletions before they report a failure.
+pub(crate) fn push_with_deletions(
+    env: &GitEnvironment,
+    cache: &Path,
+    url: &str,
+    updates: &[BranchUpdate<'_>],
+    deletions: &[(String, ObjectId)],
+) -> Result<PushOutcome, RemoteFailure> {
     let mut cmd = git(env, cache);
     cmd.args(["push", "--porcelain"]);
-    if updates.len() > 1 {
+    if updates.len() + deletions.len() > 1 {
         cmd.arg("--atomic");
     }
     for u in updates {
@@ -374,9 +593,15 @@ pub(crate) fn push_branches(
             u.expected.map(|e| e.to_string()).unwrap_or_default()
         ));
     }
+    for (name, at) in deletions {
+        cmd.arg(format!("--force-with-lease={name}:{at}"));
+    }
     cmd.args(["--", url]);
     for u in updates {
         cmd.arg(format!("{}:refs/heads/{}", u.new, u.branch));
+    }
+    for (name, _) in deletions {
+        cmd.arg(format!(":{name}"));
     }
     let err = match cmd.run() {
         Ok(_) => return Ok(PushOutcome::Accepted),
@@ -611,6 +836,58 @@ mod tests {
         // The server side of an atomic push: decided by the tips, not by this text.
         let atomic = "!\t0202:refs/heads/state\t[remote rejected] (atomic transaction failed)\n";
         assert!(!stale_lease_reported(atomic, &u));
+    }
+
+    #[test]
+    fn marker_names_round_trip_and_reject_other_refs() {
+        let w = new_writer_id();
+        assert_eq!(w.len(), 16);
+        let name = marker_ref("state", &w);
+        assert_eq!(name, format!("refs/ocuroot/waiting/state/w-{w}"));
+        assert_eq!(marker_writer("state", &name), Some(w.as_str()));
+        // A marker of the branch `state/x` is not one of `state`'s.
+        assert_eq!(
+            marker_writer("state", &marker_ref("state/x", &w)),
+            None,
+            "nested branch"
+        );
+        assert_eq!(
+            marker_writer("state", "refs/ocuroot/waiting/state/w-"),
+            None
+        );
+        assert_eq!(
+            marker_writer("state", "refs/ocuroot/waiting/state/zz"),
+            None
+        );
+        assert_eq!(marker_writer("state", "refs/heads/state"), None);
+        assert_eq!(marker_writer("intent", &name), None);
+    }
+
+    #[test]
+    fn the_queue_is_first_come_first_served_and_drops_stale_markers() {
+        let m = |writer: &str, at: u8| Marker {
+            writer: writer.to_string(),
+            at: id(at),
+        };
+        // Commits 1 (tip), 2, 3, ... below it; 9 is not on the branch.
+        let depth: std::collections::HashMap<ObjectId, usize> =
+            [(id(1), 0), (id(2), 1), (id(3), 2), (id(4), STALE_DEPTH)]
+                .into_iter()
+                .collect();
+        let markers = [
+            m("bb", 1),
+            m("cc", 3),
+            m("aa", 1),
+            m("dd", 9),
+            m("ee", 2),
+            m("ff", 4),
+        ];
+        let (live, stale) = order_queue(&markers, &depth);
+        let order: Vec<&str> = live.iter().map(|m| m.writer.as_str()).collect();
+        // The oldest tip first; equal tips by writer id.
+        assert_eq!(order, ["cc", "ee", "aa", "bb"]);
+        let stale: Vec<&str> = stale.iter().map(|m| m.writer.as_str()).collect();
+        assert_eq!(stale, ["dd", "ff"]);
     }
 
     #[test]

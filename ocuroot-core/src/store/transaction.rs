@@ -338,8 +338,11 @@ pub struct CommitTimings {
     pub build: std::time::Duration,
     /// Pushing (`git push`), accepted or rejected.
     pub push: std::time::Duration,
-    /// Sleeping between attempts (back-off after a rejected push).
+    /// Sleeping between attempts (back-off after a rejected push, or waiting for others'
+    /// turns in a remote's waiting queue).
     pub backoff: std::time::Duration,
+    /// `git push` runs: accepted, rejected and the waiting queue's marker pushes.
+    pub pushes: u32,
 }
 
 #[cfg(test)]
