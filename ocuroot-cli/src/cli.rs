@@ -23,6 +23,60 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Parses the process arguments, exiting with clap's message on a usage error.
+    ///
+    /// Building the parser of every command costs more than a quick command's own work
+    /// (docs/benchmarks.md, "Start-up"), so `ocuroot state …` is first parsed by a parser of
+    /// the `state` commands alone. That parser accepts a subset of what the full one
+    /// accepts, with the same result; anything it does not accept (help, `--version`, a
+    /// usage error) is parsed again by the full parser, so messages and exit codes are the
+    /// full parser's.
+    pub fn parse_args() -> Cli {
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        Cli::parse_state_only(&args).unwrap_or_else(|| Cli::parse_from(args))
+    }
+
+    /// Parses `args` (program name first) with the parser of the `state` commands alone;
+    /// `None` when they are not a valid `state` command line.
+    pub fn parse_state_only(args: &[std::ffi::OsString]) -> Option<Cli> {
+        let first = args.iter().skip(1).find(|a| a.as_os_str() != "--offline")?;
+        if first.as_os_str() != "state" {
+            return None;
+        }
+        let parsed = StateOnly::try_parse_from(args).ok()?;
+        let StateOnlyCommand::State(command) = parsed.command;
+        Some(Cli {
+            offline: parsed.offline,
+            command: Command::State(command),
+        })
+    }
+}
+
+/// The top level of [`Cli`] with only the `state` commands (see [`Cli::parse_args`]).
+#[derive(Debug, Parser)]
+#[command(
+    name = "ocuroot",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+struct StateOnly {
+    /// As [`Cli::offline`].
+    #[arg(long, global = true)]
+    offline: bool,
+    #[command(subcommand)]
+    command: StateOnlyCommand,
+}
+
+/// The one command of [`StateOnly`].
+#[derive(Debug, Subcommand)]
+enum StateOnlyCommand {
+    /// As [`Command::State`].
+    #[command(subcommand)]
+    State(StateCommand),
+}
+
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -712,4 +766,55 @@ pub enum IntentCommand {
         #[arg(value_name = "REV")]
         rev: Option<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &[&str]) -> Vec<std::ffi::OsString> {
+        std::iter::once("ocuroot")
+            .chain(line.iter().copied())
+            .map(Into::into)
+            .collect()
+    }
+
+    /// The `state` parser gives what the full parser gives for every command line it
+    /// accepts, and leaves everything else (help, version, usage errors, other commands)
+    /// to the full parser.
+    #[test]
+    fn state_only_parser_agrees_with_the_full_parser() {
+        let accepted: &[&[&str]] = &[
+            &["state", "get", "r/-/p.ocu.star/@r1/deploy/prod"],
+            &["state", "get", "@/custom/x", "--output", "yaml"],
+            &["--offline", "state", "diff"],
+            &["state", "diff", "--offline"],
+            &["state", "match", "**/@*", "--no-links"],
+            &["state", "set", "@/custom/x", "1", "--format", "json"],
+            &["state", "delete", "@/custom/x"],
+            &["state", "log", "@/custom/x", "--intent", "--limit", "3"],
+            &["state", "get", "--package", "api", "--release", "r2"],
+        ];
+        for line in accepted {
+            let full = Cli::try_parse_from(args(line)).expect("the full parser accepts it");
+            let fast = Cli::parse_state_only(&args(line)).expect("the state parser accepts it");
+            assert_eq!(format!("{fast:?}"), format!("{full:?}"), "{line:?}");
+        }
+        let refused: &[&[&str]] = &[
+            &["state"],
+            &["state", "--help"],
+            &["state", "get", "--help"],
+            &["state", "--version"],
+            &["state", "get"],
+            &["state", "frobnicate"],
+            &["state", "diff", "extra"],
+            &["version"],
+            &["--offline", "plan"],
+            &["release", "new", "state"],
+            &[],
+        ];
+        for line in refused {
+            assert!(Cli::parse_state_only(&args(line)).is_none(), "{line:?}");
+        }
+    }
 }

@@ -12,10 +12,8 @@ mod progress;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let args = cli::Cli::parse_args();
     let mut env = env::ProcessEnv::capture();
     env.offline = args.offline;
     // Limits on outside input are process-wide settings (`OCU_CFG_max_*`, docs/limits.md).

@@ -68,3 +68,24 @@ fn broken_pipe_exits_quietly() {
     assert!(stderr.is_empty(), "{stderr}");
     assert!(out.status.success(), "{:?}", out.status);
 }
+
+/// The binary is linked as `build.rs` says (by default position-dependent on Linux with
+/// glibc, so the loader has no relocations to apply at start): the ELF header's `e_type`
+/// is `ET_EXEC` (2) for a position-dependent executable, `ET_DYN` (3) for a PIE.
+#[test]
+fn binary_is_linked_as_build_rs_says() {
+    let expected = match env!("OCUROOT_LINKED_AS") {
+        "no-pie" => 2u16,
+        "pie" => 3u16,
+        _ => return, // not Linux with glibc: the toolchain's default
+    };
+    let mut header = [0u8; 18];
+    std::io::Read::read_exact(
+        &mut std::fs::File::open(env!("CARGO_BIN_EXE_ocuroot")).expect("open the binary"),
+        &mut header,
+    )
+    .expect("read the ELF header");
+    assert_eq!(&header[..4], b"\x7fELF", "an ELF file");
+    let e_type = u16::from_le_bytes([header[16], header[17]]);
+    assert_eq!(e_type, expected, "e_type of the ocuroot binary");
+}
