@@ -324,26 +324,38 @@ impl Store {
         self.read(|snap| snap.match_refs(area, globs, options))
     }
 
-    /// Runs a read on a fresh snapshot. For a remote store, a Git error (a damaged local
-    /// cache: missing or corrupt objects) rebuilds the cache from the remote once and
-    /// retries, so a broken cache never needs manual cleanup. For a local store, a Git
-    /// error reopens the repository once and retries (a concurrent writer's new pack that
-    /// the shared object database had not seen yet; see `GitBackend::reopen`); a store
-    /// that is really damaged fails the same way again.
+    /// Runs a read on a fresh snapshot. A Git error reopens the repository once and retries
+    /// (a concurrent writer's or fetch's new pack that the shared object database had not
+    /// seen yet; see `GitBackend::reopen`). For a remote store, a second Git error (a
+    /// damaged local cache: missing or corrupt objects) rebuilds the cache from the remote
+    /// and retries, so a broken cache never needs manual cleanup; only then, because a
+    /// rebuild moves the cache away under every other user of it. A local store that is
+    /// really damaged fails the same way again.
     fn read<T>(&self, f: impl Fn(&git::Snapshot<'_>) -> StoreResult<T>) -> StoreResult<T> {
-        let first = self.git.snapshot().and_then(|snap| f(&snap));
-        match first {
-            Err(StoreError::Git { .. }) => {
-                if self.git.is_remote() {
-                    self.git.repair()?;
-                } else {
-                    self.git.reopen()?;
-                }
-                let snap = self.git.snapshot()?;
-                f(&snap)
-            }
+        let attempt = || self.git.snapshot().and_then(|snap| f(&snap));
+        match attempt() {
+            Err(StoreError::Git { .. }) => self.recover(attempt),
             other => other,
         }
+    }
+
+    /// After a Git error: reopens the repository and runs `again`; for a remote store whose
+    /// cache cannot be reopened or fails `again` with a Git error too, rebuilds the cache
+    /// from the remote and runs `again` once more.
+    fn recover<T>(&self, again: impl Fn() -> StoreResult<T>) -> StoreResult<T> {
+        let reopened = self.git.reopen();
+        if !self.git.is_remote() {
+            reopened?;
+            return again();
+        }
+        if reopened.is_ok() {
+            match again() {
+                Err(StoreError::Git { .. }) => {}
+                other => return other,
+            }
+        }
+        self.git.repair()?;
+        again()
     }
 
     /// Applies `tx` as one commit, retrying on lost compare-and-swap races.
@@ -357,16 +369,9 @@ impl Store {
     pub fn commit(&self, tx: &Transaction) -> StoreResult<CommitOutcome> {
         check_ops(tx)?;
         let outcome = match self.git.commit(tx) {
-            // A damaged remote cache: rebuild it from the remote and apply the ops again.
-            Err(StoreError::Git { .. }) if self.git.is_remote() => {
-                self.git.repair()?;
-                self.git.commit(tx)
-            }
-            // A new pack of a concurrent writer not seen yet (see `Store::read`).
-            Err(StoreError::Git { .. }) => {
-                self.git.reopen()?;
-                self.git.commit(tx)
-            }
+            // A new pack of a concurrent writer not seen yet, or a damaged remote cache
+            // (see `Store::read`): apply the ops again after recovering.
+            Err(StoreError::Git { .. }) => self.recover(|| self.git.commit(tx)),
             other => other,
         }?;
         self.record_changes(tx);
