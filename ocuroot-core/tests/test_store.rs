@@ -844,3 +844,87 @@ fn commit_indexes_big_packs_it_finds() {
     assert_eq!(fresh.get(&r("@/custom/a")).expect("get"), json!(1));
     assert_eq!(fresh.get(&r("@/custom/b")).expect("get"), json!(2));
 }
+
+#[test_case(Backend::SharedRepo; "shared repo")]
+#[test_case(Backend::SeparateRepos; "separate repos")]
+#[test_case(Backend::SharedBranch; "shared branch")]
+#[test_case(Backend::RemoteFile; "remote file url")]
+#[test_case(Backend::RemoteDaemon; "remote git daemon")]
+#[test_case(Backend::RemoteHttp; "remote smart http")]
+#[test_case(Backend::RemoteSsh; "remote ssh")]
+fn pinned_reads_see_one_tip_and_their_own_writes(backend: Backend) {
+    let f = Fixture::new(backend);
+    f.set("@/custom/a", json!({"v": 1, "big": {"deep": [1, 2, 3]}}));
+    let other = f.open_state(1);
+    let write = |store: &Store, reference: &str, value: serde_json::Value| {
+        let mut tx = Transaction::new("pin test");
+        tx.set(&r(reference), value);
+        store.commit(&tx).expect("commit");
+    };
+    f.state
+        .pinned(|| {
+            // Another writer lands: this thread's reads stay at the pinned tip.
+            write(&other, "@/custom/a", json!({"v": 2}));
+            assert_eq!(f.state.get(&r("@/custom/a#v")).expect("pinned"), json!(1));
+            // Another thread is not pinned and sees the new tip.
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    assert_eq!(f.state.get(&r("@/custom/a#v")).expect("fresh"), json!(2));
+                });
+            });
+            // Nested pins keep the outer one.
+            f.state
+                .pinned(|| assert_eq!(f.state.get(&r("@/custom/a#v")).expect("nested"), json!(1)))
+                .expect("nested pin");
+            // Its own commit builds on the real tip (the other writer's document stays)
+            // and moves the pin there: the thread reads its own write and everything
+            // before it.
+            write(&f.state, "@/custom/b", json!(3));
+            assert_eq!(f.state.get(&r("@/custom/b")).expect("own write"), json!(3));
+            assert_eq!(f.state.get(&r("@/custom/a#v")).expect("moved"), json!(2));
+            write(&other, "@/custom/a", json!({"v": 4}));
+            assert_eq!(f.state.get(&r("@/custom/a#v")).expect("pinned"), json!(2));
+        })
+        .expect("pin");
+    // Unpinned: reads see the tip again.
+    assert_eq!(f.state.get(&r("@/custom/a#v")).expect("after"), json!(4));
+    assert_eq!(f.state.get(&r("@/custom/b")).expect("after"), json!(3));
+}
+
+#[test]
+fn try_with_reads_a_cached_document_in_place() {
+    let f = Fixture::new(Backend::SharedRepo);
+    f.set(
+        "@/custom/doc",
+        json!({"commit": "abc", "package": {"phases": [1, 2]}}),
+    );
+    let commit = f
+        .state
+        .try_with(&r("@/custom/doc"), |v| {
+            v["commit"].as_str().map(str::to_string)
+        })
+        .expect("read");
+    assert_eq!(commit, Some(Some("abc".to_string())));
+    let fragment = f
+        .state
+        .try_with(&r("@/custom/doc#package/phases"), serde_json::Value::clone)
+        .expect("read");
+    assert_eq!(fragment, Some(json!([1, 2])));
+    assert_eq!(
+        f.state
+            .try_with(&r("@/custom/missing"), |_| ())
+            .expect("read"),
+        None
+    );
+    assert_eq!(
+        f.state
+            .try_with(&r("@/custom/doc#package/none"), |_| ())
+            .expect("read"),
+        None
+    );
+    // A second read of the same blob comes from the cache and gives the same value.
+    assert_eq!(
+        f.state.get(&r("@/custom/doc")).expect("get"),
+        json!({"commit": "abc", "package": {"phases": [1, 2]}})
+    );
+}

@@ -529,6 +529,35 @@ impl Engine {
 }
 
 /// Decodes a stored document into a model type, naming the ref on failure.
+/// The document at `r` decoded as `T` straight from the store's cache of decoded documents
+/// (no copy of the whole document first, see [`crate::store::try_get_as`]); `None` when
+/// there is none.
+pub(crate) fn try_decode<T: serde::de::DeserializeOwned>(
+    reader: &dyn crate::store::Reader,
+    r: &Ref,
+    what: &'static str,
+) -> EngineResult<Option<T>> {
+    match crate::store::try_get_as::<T>(reader, r)? {
+        None => Ok(None),
+        Some(Ok(v)) => Ok(Some(v)),
+        Some(Err(source)) => Err(EngineError::BadDocument {
+            r: r.to_string(),
+            what,
+            source,
+        }),
+    }
+}
+
+/// As [`try_decode`], with a missing document a [`StoreError::NotFound`](crate::store::StoreError::NotFound).
+pub(crate) fn get_decoded<T: serde::de::DeserializeOwned>(
+    reader: &dyn crate::store::Reader,
+    r: &Ref,
+    what: &'static str,
+) -> EngineResult<T> {
+    try_decode(reader, r, what)?
+        .ok_or_else(|| crate::store::StoreError::NotFound { r: r.to_string() }.into())
+}
+
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     r: &Ref,
     what: &'static str,

@@ -673,10 +673,7 @@ impl Engine {
                 }
                 free => free,
             };
-            let Some(doc) = reader.try_get(&run)? else {
-                return Err(StoreError::NotFound { r: run.to_string() }.into());
-            };
-            let doc: RunDoc = decode(&run, "run", doc)?;
+            let doc: RunDoc = super::get_decoded(reader, &run, "run")?;
             let Some(last) = doc.functions.last().cloned() else {
                 continue;
             };

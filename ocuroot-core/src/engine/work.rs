@@ -7,7 +7,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::claim::{ClaimState, claim_state};
-use super::{Engine, EngineError, EngineResult, RunStatus, decode, not_a_run};
+use super::{
+    Engine, EngineError, EngineResult, RunStatus, decode, get_decoded, not_a_run, try_decode,
+};
 use crate::intent::IntentKind;
 use crate::model::RunType;
 use crate::model::{self, ReleaseDoc, RunDoc, RunFunction, TaskSummary};
@@ -129,10 +131,23 @@ impl Engine {
 
     fn release_commit(&self, release: &Ref) -> EngineResult<Option<String>> {
         let resolved = self.cx.state.resolve_link(&release.release_ref())?;
-        Ok(match self.cx.state.try_get(&resolved.release_ref())? {
-            Some(v) => Some(decode::<ReleaseDoc>(&resolved, "release", v)?.commit),
-            None => None,
-        })
+        let release = resolved.release_ref();
+        // Only the commit is wanted: read that field where the store's cache keeps the
+        // document, instead of decoding the whole package definition (every identification
+        // asks this of every run and deployment).
+        let commit = self.cx.state.try_with(&release, |v| {
+            v.get("commit")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string)
+        })?;
+        match commit {
+            None => Ok(None),
+            Some(Some(commit)) => Ok(Some(commit)),
+            // Not a release document: the full decode says why.
+            Some(None) => Ok(
+                try_decode::<ReleaseDoc>(&*self.cx.state, &release, "release")?.map(|d| d.commit),
+            ),
+        }
     }
 
     /// Runs that are pending or paused with dependencies satisfied and inputs available, and
@@ -173,7 +188,7 @@ impl Engine {
             if filter.commit.as_ref().is_some_and(|c| c != &commit) {
                 continue;
             }
-            let doc: RunDoc = decode(&run, "run", self.cx.state.get(&run)?)?;
+            let doc: RunDoc = get_decoded(&*self.cx.state, &run, "run")?;
             let Some(last) = doc.functions.last() else {
                 continue;
             };
@@ -279,15 +294,15 @@ impl Engine {
         deployment: &Ref,
         changes: Option<&BTreeSet<Ref>>,
     ) -> EngineResult<Option<RunFunction>> {
-        let Some(summary) = self.cx.state.try_get(deployment)? else {
+        let Some(summary) = try_decode::<TaskSummary>(&*self.cx.state, deployment, "task summary")?
+        else {
             return Ok(None);
         };
-        let summary: TaskSummary = decode(deployment, "task summary", summary)?;
         if summary.run_type == RunType::Down {
             return Ok(None);
         }
         let run = Ref::parse(&summary.run_ref)?;
-        let doc: RunDoc = decode(&run, "run", self.cx.state.get(&run)?)?;
+        let doc: RunDoc = get_decoded(&*self.cx.state, &run, "run")?;
         let Some(entry) = doc.functions.first().cloned() else {
             return Ok(None);
         };
@@ -364,6 +379,20 @@ impl Engine {
     ///
     /// Store errors.
     pub fn identify_work(
+        &self,
+        filter: &WorkFilter,
+        include_intent: bool,
+    ) -> EngineResult<Vec<WorkItem>> {
+        // Every read of one identification sees one state and one intent (and costs no look
+        // at the branches): a writer landing meanwhile is seen by the next identification.
+        self.cx.state.pinned(|| {
+            self.cx
+                .intent
+                .pinned(|| self.identify_work_in(filter, include_intent))
+        })??
+    }
+
+    fn identify_work_in(
         &self,
         filter: &WorkFilter,
         include_intent: bool,

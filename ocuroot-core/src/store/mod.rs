@@ -62,14 +62,14 @@ pub use error::{StoreError, StoreResult};
 pub(crate) use git::init_bare;
 pub use layout::Area;
 pub use maintenance::{Maintenance, maintain};
-pub use reader::Reader;
+pub use reader::{Reader, try_get_as};
 pub use remote::{RemoteOptions, RemoteSettings};
 pub use spec::{StoreSelection, StoreSpec};
 pub use transaction::{CommitOutcome, CommitTimings, Op, Transaction};
 pub use view::{Entry, FileKind, HistoryChange, HistoryEntry, MatchOptions, StoreFile, View};
 
 /// A lookup's result with "not found" as `None` (the `try_get` of [`Store`] and [`View`]).
-pub(crate) fn found(result: StoreResult<Value>) -> StoreResult<Option<Value>> {
+pub(crate) fn found<T>(result: StoreResult<T>) -> StoreResult<Option<T>> {
     match result {
         Ok(v) => Ok(Some(v)),
         Err(e) if e.is_not_found() => Ok(None),
@@ -310,6 +310,30 @@ impl Store {
         found(self.get(r))
     }
 
+    /// Calls `f` on the document at `r` (links resolved, fragment applied) where the
+    /// store's cache of decoded documents keeps it, instead of copying it out as
+    /// [`Store::try_get`] does; returns `None` when not found. For callers that decode a
+    /// type from the document or read one field of it (see [`reader::try_get_as`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::try_get`].
+    pub fn try_with<T>(&self, r: &Ref, f: impl FnOnce(&Value) -> T) -> StoreResult<Option<T>> {
+        r.ensure_storable()?;
+        // `read` may run its closure twice (after a Git error); `f` runs at most once, on
+        // the attempt that found the document.
+        let f = std::cell::RefCell::new(Some(f));
+        found(self.read(|snap| {
+            snap.with_document(r, |v| {
+                let f = f
+                    .borrow_mut()
+                    .take()
+                    .expect("called once: the read succeeded");
+                f(v)
+            })
+        }))
+    }
+
     /// Returns the refs (documents and links) matching any of `globs`, sorted and unique.
     ///
     /// # Errors
@@ -332,7 +356,7 @@ impl Store {
     /// rebuild moves the cache away under every other user of it. A local store that is
     /// really damaged fails the same way again.
     fn read<T>(&self, f: impl Fn(&git::Snapshot<'_>) -> StoreResult<T>) -> StoreResult<T> {
-        let attempt = || self.git.snapshot().and_then(|snap| f(&snap));
+        let attempt = || self.git.read_snapshot().and_then(|snap| f(&snap));
         match attempt() {
             Err(StoreError::Git { .. }) => self.recover(attempt),
             other => other,
@@ -375,7 +399,44 @@ impl Store {
             other => other,
         }?;
         self.record_changes(tx);
+        self.repin(&outcome);
         Ok(outcome)
+    }
+
+    /// Runs `f` with every read of this store on this thread ([`Store::get`],
+    /// [`Store::match_refs`], …) at one commit: the tip when `f` began (fetched first, for a
+    /// remote store). A decision made from many reads (the engine's work identification)
+    /// then sees one consistent state, and reads cost no look at the branch each. Commits
+    /// made on this thread meanwhile move the pin to the commit they landed, so the thread
+    /// reads its own writes; commits always build on the branch's real tip, whatever the
+    /// pin. Nested calls keep the outer pin. Other threads are not affected.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the tip cannot be read (or fetched).
+    pub fn pinned<T>(&self, f: impl FnOnce() -> T) -> StoreResult<T> {
+        struct Unpin<'a>(&'a git::GitBackend);
+        impl Drop for Unpin<'_> {
+            fn drop(&mut self) {
+                self.0.unpin();
+            }
+        }
+        if !self.git.pin()? {
+            return Ok(f());
+        }
+        let _unpin = Unpin(&self.git);
+        Ok(f())
+    }
+
+    /// Moves this thread's pin (see [`Store::pinned`]) to the commit `outcome` landed.
+    fn repin(&self, outcome: &CommitOutcome) {
+        if let Some(id) = outcome
+            .commit
+            .as_deref()
+            .and_then(|c| gix::ObjectId::from_hex(c.as_bytes()).ok())
+        {
+            self.git.repin(id);
+        }
     }
 
     /// Adds the records-area refs `tx` wrote to [`Store::changes`].
@@ -463,6 +524,8 @@ impl Store {
             Ok(Some(outcomes)) => {
                 self.record_changes(tx);
                 other.record_changes(other_tx);
+                self.repin(&outcomes[0]);
+                other.repin(&outcomes[1]);
                 return Ok(outcomes);
             }
             // Not one remote, or no atomic pushes: nothing was pushed yet.

@@ -21,6 +21,14 @@ pub trait Reader {
     /// As [`Store::try_get`].
     fn try_get(&self, r: &Ref) -> StoreResult<Option<Value>>;
 
+    /// Calls `f` on the document at `r` (links resolved, fragment applied) without copying
+    /// it out of the store's cache of decoded documents; returns whether there was one.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::try_get`].
+    fn try_visit(&self, r: &Ref, f: &mut dyn FnMut(&Value)) -> StoreResult<bool>;
+
     /// Returns the refs matching any of `globs` in `area`, sorted.
     ///
     /// # Errors
@@ -39,6 +47,10 @@ impl Reader for Store {
         Store::try_get(self, r)
     }
 
+    fn try_visit(&self, r: &Ref, f: &mut dyn FnMut(&Value)) -> StoreResult<bool> {
+        Ok(Store::try_with(self, r, f)?.is_some())
+    }
+
     fn match_refs(
         &self,
         area: Area,
@@ -54,6 +66,10 @@ impl Reader for View<'_> {
         View::try_get(self, r)
     }
 
+    fn try_visit(&self, r: &Ref, f: &mut dyn FnMut(&Value)) -> StoreResult<bool> {
+        Ok(View::try_with(self, r, f)?.is_some())
+    }
+
     fn match_refs(
         &self,
         area: Area,
@@ -62,4 +78,20 @@ impl Reader for View<'_> {
     ) -> StoreResult<Vec<Ref>> {
         View::match_refs(self, area, globs, options)
     }
+}
+
+/// Decodes the document at `r` as `T` straight from the store's cache of decoded documents
+/// (no copy of the document first): `None` when there is none, `Some(Err)` when it does not
+/// have `T`'s shape.
+///
+/// # Errors
+///
+/// As [`Store::try_get`].
+pub fn try_get_as<T: serde::de::DeserializeOwned>(
+    reader: &dyn Reader,
+    r: &Ref,
+) -> StoreResult<Option<Result<T, serde_json::Error>>> {
+    let mut out = None;
+    reader.try_visit(r, &mut |v| out = Some(T::deserialize(v)))?;
+    Ok(out)
 }

@@ -169,6 +169,16 @@ impl View<'_> {
         super::found(self.get(r))
     }
 
+    /// As [`Store::try_with`](super::Store::try_with), on this view.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::try_get`](super::Store::try_get).
+    pub fn try_with<T>(&self, r: &Ref, f: impl FnOnce(&Value) -> T) -> StoreResult<Option<T>> {
+        r.ensure_storable()?;
+        super::found(self.snap.with_document(r, f))
+    }
+
     /// Returns the refs matching any of `globs`, sorted and unique.
     ///
     /// # Errors

@@ -182,18 +182,42 @@ impl GitBackend {
                 .detach(),
             None => ObjectId::empty_tree(repo.object_hash()),
         };
-        let mut editor = repo
-            .edit_tree(base_root)
-            .map_err(git_err(&loc, "edit tree"))?;
+        // The objects go straight into the snapshot's object memory (written as one pack
+        // before the branch moves, see `pack.rs`): `gix`'s own tree editor and `write_blob`
+        // first ask the object database whether each object exists, which for a new
+        // object means a miss in every pack index and a `stat` of a loose file that is not
+        // there. A cascade writes hundreds of thousands of new objects; an object already
+        // stored is at worst stored again in the new pack. Path components are checked as
+        // `gix`'s editor checks them.
+        let base = if snap.tip.is_some() {
+            repo.find_tree(base_root)
+                .map_err(git_err(&loc, "read tree"))?
+                .decode()
+                .map_err(git_err(&loc, "decode tree"))?
+                .into()
+        } else {
+            gix::objs::Tree::empty()
+        };
+        let objects = &repo.objects;
+        let mut editor = gix::objs::tree::Editor::new(base, objects, repo.object_hash());
+        let write_blob = |bytes: &[u8]| {
+            gix::objs::Write::write_buf(objects, gix::objs::Kind::Blob, bytes)
+                .map_err(git_err(&loc, "write blob"))
+        };
+        let upsert = |editor: &mut gix::objs::tree::Editor<'_>,
+                      path: &[String],
+                      id: ObjectId|
+         -> StoreResult<()> {
+            check_components(path, &loc)?;
+            editor
+                .upsert(path.iter().map(String::as_str), EntryKind::Blob, id)
+                .map_err(git_err(&loc, "edit tree"))?;
+            Ok(())
+        };
         if marker_missing {
             let marker = format!("format: {FORMAT_VERSION}\nkind: {}\n", self.kind.as_str());
-            let id = repo
-                .write_blob(marker.as_bytes())
-                .map_err(git_err(&loc, "write blob"))?;
-            let path = self.full_path(&[MARKER_FILE.to_string()]);
-            editor
-                .upsert(path.join("/").as_str(), EntryKind::Blob, id.detach())
-                .map_err(git_err(&loc, "edit tree"))?;
+            let id = write_blob(marker.as_bytes())?;
+            upsert(&mut editor, &self.full_path(&[MARKER_FILE.to_string()]), id)?;
         }
         if let Some(remote) = &self.remote
             && !remote.support_files.is_empty()
@@ -209,12 +233,13 @@ impl GitBackend {
                     .map_err(git_err(&loc, "read tree"))?
                     .is_some();
                 if !present {
-                    let id = repo
-                        .write_blob(content.as_bytes())
-                        .map_err(git_err(&loc, "write blob"))?;
-                    editor
-                        .upsert(path.as_str(), EntryKind::Blob, id.detach())
-                        .map_err(git_err(&loc, "edit tree"))?;
+                    let id = write_blob(content.as_bytes())?;
+                    let parts: Vec<String> = path
+                        .split('/')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect();
+                    upsert(&mut editor, &parts, id)?;
                 }
             }
         }
@@ -224,24 +249,19 @@ impl GitBackend {
             let full = self.full_path(&path);
             match edit {
                 Some(bytes) => {
-                    let id = repo
-                        .write_blob(&bytes)
-                        .map_err(git_err(&loc, "write blob"))?;
-                    editor
-                        .upsert(full.join("/").as_str(), EntryKind::Blob, id.detach())
-                        .map_err(git_err(&loc, "edit tree"))?;
+                    let id = write_blob(&bytes)?;
+                    upsert(&mut editor, &full, id)?;
                 }
                 None => {
                     editor
-                        .remove(full.join("/").as_str())
+                        .remove(full.iter().map(String::as_str))
                         .map_err(git_err(&loc, "edit tree"))?;
                 }
             }
         }
         let new_root = editor
-            .write()
-            .map_err(git_err(&loc, "write tree"))?
-            .detach();
+            .write(|tree| gix::objs::Write::write(objects, tree))
+            .map_err(git_err(&loc, "write tree"))?;
         if new_root == base_root {
             return Ok(None);
         }
@@ -869,4 +889,22 @@ impl GitBackend {
             attempts,
         })
     }
+}
+
+/// Refuses a path component that `gix`'s tree editor would refuse (empty, `.`, `..`, a
+/// slash, `.git` and its look-alikes): the store's own paths never hold one, and a tree
+/// must not either, whatever asked for it.
+fn check_components(path: &[String], loc: &str) -> StoreResult<()> {
+    for c in path {
+        gix::validate::path::component(
+            c.as_str().into(),
+            None,
+            gix::validate::path::component::Options::default(),
+        )
+        .map_err(git_err(
+            loc,
+            format!("edit tree: invalid path component {c:?}"),
+        ))?;
+    }
+    Ok(())
 }

@@ -72,6 +72,8 @@ pub(crate) struct GitBackend {
     trees: std::sync::RwLock<read::Trees>,
     /// The commit last read whose marker was found valid, and its store folder's tree.
     checked_tip: std::sync::Mutex<Option<(ObjectId, Option<ObjectId>)>>,
+    /// Threads whose reads are pinned to one tip ([`GitBackend::pin`]).
+    pins: std::sync::Mutex<Vec<(std::thread::ThreadId, Option<ObjectId>)>>,
 }
 
 /// Handles kept in a backend's pool at most (about the threads that read at once).
@@ -239,6 +241,7 @@ impl GitBackend {
             decoded: std::sync::Mutex::new(read::Decoded::default()),
             trees: std::sync::RwLock::new(read::Trees::default()),
             checked_tip: std::sync::Mutex::new(None),
+            pins: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -413,6 +416,57 @@ impl GitBackend {
     pub(crate) fn snapshot(&self) -> StoreResult<Snapshot<'_>> {
         self.maybe_fetch()?;
         self.snapshot_local()
+    }
+
+    /// The snapshot a read on this thread sees: at the pinned tip while the thread holds a
+    /// pin ([`GitBackend::pin`]), else a fresh [`GitBackend::snapshot`]. Commits never read
+    /// through this: they always build on the branch's real tip.
+    pub(crate) fn read_snapshot(&self) -> StoreResult<Snapshot<'_>> {
+        match self.pinned_tip() {
+            Some(tip) => self.snapshot_on(self.local(), tip),
+            None => self.snapshot(),
+        }
+    }
+
+    fn pinned_tip(&self) -> Option<Option<ObjectId>> {
+        let me = std::thread::current().id();
+        let pins = self.pins.lock().ok()?;
+        pins.iter().find(|(t, _)| *t == me).map(|(_, tip)| *tip)
+    }
+
+    /// Pins this thread's reads ([`GitBackend::read_snapshot`]) to the current tip (after a
+    /// fetch, for a remote store) until [`GitBackend::unpin`]; returns false, changing
+    /// nothing, when the thread already holds a pin.
+    pub(crate) fn pin(&self) -> StoreResult<bool> {
+        if self.pinned_tip().is_some() {
+            return Ok(false);
+        }
+        self.maybe_fetch()?;
+        let tip = self.tip(&self.local())?;
+        let me = std::thread::current().id();
+        if let Ok(mut pins) = self.pins.lock() {
+            pins.push((me, tip));
+        }
+        Ok(true)
+    }
+
+    /// Moves this thread's pin, if it holds one, to `tip`: a commit it just landed (which
+    /// holds everything the pinned tip held), so that its own writes stay visible to it.
+    pub(crate) fn repin(&self, tip: ObjectId) {
+        let me = std::thread::current().id();
+        if let Ok(mut pins) = self.pins.lock()
+            && let Some(pin) = pins.iter_mut().find(|(t, _)| *t == me)
+        {
+            pin.1 = Some(tip);
+        }
+    }
+
+    /// Ends this thread's pin.
+    pub(crate) fn unpin(&self) {
+        let me = std::thread::current().id();
+        if let Ok(mut pins) = self.pins.lock() {
+            pins.retain(|(t, _)| *t != me);
+        }
     }
 
     /// A read view at the cache's tip, without fetching.

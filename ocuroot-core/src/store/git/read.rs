@@ -191,8 +191,9 @@ impl Snapshot<'_> {
             .map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
-    /// [`decode_entry`] through the backend's cache of decoded blobs.
-    fn decode(&self, id: ObjectId, is_link: bool, path: &str) -> StoreResult<Entry> {
+    /// [`decode_entry`] through the backend's cache of decoded blobs: a cached document is
+    /// shared, not copied.
+    fn decode(&self, id: ObjectId, is_link: bool, path: &str) -> StoreResult<Shared> {
         let cached = self
             .backend
             .decoded
@@ -207,7 +208,7 @@ impl Snapshot<'_> {
             .repo
             .find_blob(id)
             .map_err(git_err(&loc, format!("read {path}")))?;
-        let entry = decode_bytes(&blob.data, is_link, path, &loc)?;
+        let entry = Shared::from(decode_bytes(&blob.data, is_link, path, &loc)?);
         if let Ok(mut cache) = self.backend.decoded.lock() {
             if cache.bytes + blob.data.len() > Decoded::BUDGET {
                 cache.map.clear();
@@ -220,6 +221,11 @@ impl Snapshot<'_> {
     }
 
     pub(crate) fn entry(&self, area: Area, r: &Ref) -> StoreResult<Option<Entry>> {
+        Ok(self.shared_entry(area, r)?.map(Shared::into_entry))
+    }
+
+    /// What is stored exactly at `r`, as the decoded cache shares it.
+    fn shared_entry(&self, area: Area, r: &Ref) -> StoreResult<Option<Shared>> {
         let loc = self.loc();
         let doc = layout::doc_path(area, r);
         if let Some((kind, id)) = self.lookup(&doc)?
@@ -280,8 +286,8 @@ impl Snapshot<'_> {
         let path = self.backend.full_path(&rel).join("/");
         check_file_kind(kind, &path, &self.loc())?;
         match self.decode(id, true, &path)? {
-            Entry::Link(t) => Ok(t),
-            Entry::Document(_) => unreachable!("a link file decodes as a link or fails"),
+            Shared::Link(t) => Ok(t),
+            Shared::Document(_) => unreachable!("a link file decodes as a link or fails"),
         }
     }
 
@@ -298,14 +304,21 @@ impl Snapshot<'_> {
     }
 
     pub(crate) fn get(&self, r: &Ref) -> StoreResult<Value> {
+        self.with_document(r, Value::clone)
+    }
+
+    /// Calls `f` on the document at `r` (links resolved, fragment applied) where the decoded
+    /// cache keeps it: a caller that decodes a type from it, or reads one field, copies
+    /// nothing else.
+    pub(crate) fn with_document<T>(&self, r: &Ref, f: impl FnOnce(&Value) -> T) -> StoreResult<T> {
         let resolved = self.resolve_link(r)?;
         let bare = resolved.without_fragment();
         let not_found = || StoreError::NotFound { r: r.to_string() };
-        let value = match self.entry(Area::Records, &bare)? {
-            Some(Entry::Document(v)) => v,
-            Some(Entry::Link(_)) | None => return Err(not_found()),
+        let value = match self.shared_entry(Area::Records, &bare)? {
+            Some(Shared::Document(v)) => v,
+            Some(Shared::Link(_)) | None => return Err(not_found()),
         };
-        let mut current = &value;
+        let mut current = &*value;
         for seg in resolved.fragment_segments() {
             current = match current {
                 Value::Object(map) => map.get(seg).ok_or_else(not_found)?,
@@ -315,7 +328,7 @@ impl Snapshot<'_> {
         if current.is_null() && !resolved.fragment.is_empty() {
             return Err(not_found());
         }
-        Ok(current.clone())
+        Ok(f(current))
     }
 
     /// Lists the direct children of tree `tree`.
@@ -578,13 +591,43 @@ fn decode_bytes(data: &[u8], is_link: bool, path: &str, loc: &str) -> StoreResul
 /// [`Decoded::BUDGET`] bytes of YAML (emptied when full); errors are not kept.
 #[derive(Default)]
 pub(crate) struct Decoded {
-    map: std::collections::HashMap<(ObjectId, bool), Entry>,
+    map: std::collections::HashMap<(ObjectId, bool), Shared>,
     bytes: usize,
 }
 
 impl Decoded {
     /// Bytes of decoded YAML kept at most.
     const BUDGET: usize = 8 << 20;
+}
+
+/// A decoded blob as [`Decoded`] keeps it: a document behind an `Arc`, so that a read
+/// borrows it (or copies only the fragment it asked for) instead of copying the whole tree
+/// of values out of the cache.
+#[derive(Clone)]
+pub(crate) enum Shared {
+    /// A document.
+    Document(std::sync::Arc<Value>),
+    /// A link's target.
+    Link(Ref),
+}
+
+impl Shared {
+    /// The public [`Entry`]: the document copied unless this was its last holder.
+    fn into_entry(self) -> Entry {
+        match self {
+            Shared::Document(v) => Entry::Document(std::sync::Arc::unwrap_or_clone(v)),
+            Shared::Link(r) => Entry::Link(r),
+        }
+    }
+}
+
+impl From<Entry> for Shared {
+    fn from(e: Entry) -> Shared {
+        match e {
+            Entry::Document(v) => Shared::Document(std::sync::Arc::new(v)),
+            Entry::Link(r) => Shared::Link(r),
+        }
+    }
 }
 
 /// One entry of a decoded tree.
