@@ -453,22 +453,43 @@ impl Matcher<'_> {
         let found = match &program[next] {
             // A trailing run takes the rest, if it may.
             Inst::Match => end == bytes.len(),
-            // Only where the literal that follows starts (never inside a character: a
-            // literal starts with a character's first byte).
+            // Only where the literal that follows starts and ends (never inside a character: a
+            // literal starts with a character's first byte), tried from the end: a leading
+            // `**` mostly matches late.
             Inst::Literal(l) => {
-                let first = l.as_bytes()[0];
-                (pos..=end).any(|at| bytes.get(at) == Some(&first) && self.run(next, at))
+                let l = l.as_bytes();
+                let (first, last) = (l[0], l[l.len() - 1]);
+                (pos..=end).rev().any(|at| {
+                    bytes.get(at) == Some(&first)
+                        && bytes.get(at + l.len() - 1) == Some(&last)
+                        && self.run(next, at)
+                })
             }
             _ => (pos..=end).any(|at| text.is_char_boundary(at) && self.run(next, at)),
         };
         if !found {
             // The same run from any later position up to `end` ends at `end` too and tries
             // a subset of these positions: none of them needs trying again.
-            for at in pos + 1..=end {
-                self.first_visit(pc, at);
-            }
+            self.mark_explored(pc, pos, end);
         }
         found
+    }
+
+    /// Marks (`pc`, `at`) explored for every `at` in `from..=to`.
+    fn mark_explored(&mut self, pc: usize, from: usize, to: usize) {
+        let base = pc * (self.text.len() + 1);
+        let (mut cell, last) = (base + from, base + to);
+        while cell <= last {
+            let (word, bit) = (cell / 64, cell % 64);
+            let n = (64 - bit).min(last - cell + 1);
+            let mask = if n == 64 {
+                u64::MAX
+            } else {
+                ((1u64 << n) - 1) << bit
+            };
+            self.memo[word] |= mask;
+            cell += n;
+        }
     }
 }
 
@@ -680,6 +701,35 @@ mod tests {
                 for t in &texts {
                     prop_assert_eq!(glob.matches(t), re.is_match(t), "{:?} on {:?}", pattern, t);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn last_segment_globs_agree_with_the_regex() {
+        for pattern in ["**/@/deploy/*", "**/", "**a/*", "**é/b/*"] {
+            let (glob, re) = (glob(pattern), regex_of(pattern).expect("regex"));
+            for text in [
+                "",
+                "/",
+                "a/",
+                "x/@/deploy/prod",
+                "/@/deploy/x",
+                "@/deploy/x",
+                "a/@/deploy/",
+                "a/@/deploy/x/y",
+                "a/@r1/deploy/x",
+                "ba/",
+                "a/b",
+                "xé/b/c",
+                "é/b/",
+                "a/a/a",
+            ] {
+                assert_eq!(
+                    glob.matches(text),
+                    re.is_match(text),
+                    "{pattern:?} on {text:?}"
+                );
             }
         }
     }
