@@ -171,6 +171,14 @@ impl Glob {
 
     /// Returns true if the whole of `s` matches the pattern.
     pub fn matches(&self, s: &str) -> bool {
+        // `**<literal>*` with the literal ending in `/` (`**/@/deploy/*`, the plan's walks
+        // over the whole store): the `*` is the last segment, so the literal ends at the
+        // last `/`.
+        if let [Inst::AnyRun, Inst::Literal(l), Inst::Star, Inst::Match] = self.program.as_slice()
+            && l.ends_with('/')
+        {
+            return s.rfind('/').is_some_and(|k| s[..=k].ends_with(&**l));
+        }
         let cells = self.program.len() * (s.len() + 1);
         let words = cells.div_ceil(64);
         if words <= STACK_MEMO_WORDS {
