@@ -159,7 +159,7 @@ pub fn check(intent: &View<'_>, state: &Store) -> StoreResult<Vec<IntentProblem>
             problem(format!("{r}: {e}"));
             continue;
         }
-        let value: Value = match yaml::from_str(&file.text) {
+        let value: Value = match yaml::value_from_str(&file.text) {
             Ok(v) => v,
             Err(e) => {
                 problem(format!("{r}: {e}"));
@@ -272,7 +272,7 @@ pub fn validate_document(
     };
     check_size(raw.len())
         .map_err(|e| IntentProblem::new(path.clone(), None, format!("{r}: {e}")))?;
-    let value: Value = yaml::from_str(raw).map_err(|e| {
+    let value: Value = yaml::value_from_str(raw).map_err(|e| {
         let message = e.to_string();
         IntentProblem::new(path.clone(), yaml_line(&message), format!("{r}: {message}"))
     })?;

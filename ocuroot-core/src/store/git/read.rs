@@ -689,7 +689,7 @@ pub(super) fn check_file_kind(kind: EntryKind, path: &str, loc: &str) -> StoreRe
 /// Parses a document file's bytes; `path` and `loc` name the file in errors.
 pub(super) fn parse_document(bytes: &[u8], path: &str, loc: &str) -> StoreResult<Value> {
     let text = String::from_utf8_lossy(bytes);
-    yaml::from_str(&text).map_err(|source| StoreError::Corrupt {
+    yaml::value_from_str(&text).map_err(|source| StoreError::Corrupt {
         path: path.to_string(),
         location: loc.to_string(),
         source,
