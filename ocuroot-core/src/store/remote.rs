@@ -454,8 +454,6 @@ pub(crate) struct FoldState {
     pub writer: String,
     /// The remote refused an atomic push: folding is off for this cache.
     pub unsupported: bool,
-    /// When a push was last rejected or another writer's proposal last seen.
-    pub contended: Option<Instant>,
 }
 
 static FOLDS: LazyLock<Mutex<std::collections::HashMap<(PathBuf, String), FoldState>>> =
@@ -468,7 +466,6 @@ pub(crate) fn fold_state(cache: &Path, branch: &str) -> FoldState {
         .or_insert_with(|| FoldState {
             writer: new_writer_id(),
             unsupported: false,
-            contended: None,
         })
         .clone()
 }
