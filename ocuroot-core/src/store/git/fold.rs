@@ -277,7 +277,6 @@ impl GitBackend {
         let base = snap.tip;
         let mut cur = base;
         let mut deletions = Vec::new();
-        let mut folded = 0;
         let mut others: Vec<&Seen> = seen
             .iter()
             .filter(|s| mine.as_ref().is_none_or(|m| m.name != s.name))
@@ -303,7 +302,6 @@ impl GitBackend {
             // no longer holds) or changes nothing is left to its author.
             if let Ok(Some(c)) = self.build_commit_by(&snap, &ptx, Some(author.clone())) {
                 cur = Some(c);
-                folded += 1;
                 deletions.push((s.name.clone(), s.at));
             }
         }
@@ -320,7 +318,6 @@ impl GitBackend {
             base,
             tip,
             own,
-            folded,
             deletions,
         }))
     }
@@ -457,8 +454,6 @@ struct Built {
     tip: ObjectId,
     /// This writer's own commit, `None` when its transaction changes nothing.
     own: Option<ObjectId>,
-    /// How many proposals it folded.
-    folded: usize,
     /// Refs to delete with the landing push, each with the commit it must still be at.
     deletions: Vec<(String, ObjectId)>,
 }
