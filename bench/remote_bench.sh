@@ -7,7 +7,8 @@
 #       many branches it updates), with the commits it adds to each branch.
 # Usage: bench/remote_bench.sh [W=8] [WRITES=25] [D=20]   (SHARED=1: the W writers of (a) share one cache;
 #   OCUROOT_BENCH_QUEUE_TURN=<n>: writers of (a) take turns of n commits through the remote's waiting queue;
-#   unset or 0: no queue, the default)
+#   unset or 0: no queue, the default; OCUROOT_BENCH_FOLD=0: writers of (a) do not fold each other's
+#   transactions, the racing loop of main before folding)
 # Needs: git (with git daemon), cargo. PROFILE=debug uses a debug build (default release);
 # PARTS=b runs (b) only (default: ab).
 set -euo pipefail
@@ -37,15 +38,16 @@ daemon_pid=$!
 for _ in $(seq 50); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 (cd "$root" && cargo run -q "${flag[@]}" -p ocuroot-core --example remote_bench -- \
   "git://127.0.0.1:$port/store.git" "$W" "$WRITES" ${SHARED:+shared} \
-  ${OCUROOT_BENCH_QUEUE_TURN:+turn=$OCUROOT_BENCH_QUEUE_TURN})
+  ${OCUROOT_BENCH_QUEUE_TURN:+turn=$OCUROOT_BENCH_QUEUE_TURN} ${OCUROOT_BENCH_FOLD:+fold=$OCUROOT_BENCH_FOLD})
 served="$work/served/store.git"
 git -C "$served" fsck --strict --no-dangling >/dev/null && echo "remote fsck: clean"
-# Every write once: one commit and one document per write; no marker of the waiting queue left.
+# Every write once: one commit and one document per write; no marker of the waiting queue and
+# no proposal left.
 docs=$(git -C "$served" ls-tree -r --name-only state | grep -c '^refs/@/custom/w[0-9]*/n[0-9]*/#\.yaml$' || true)
 commits=$(git -C "$served" rev-list --count state)
 markers=$(git -C "$served" for-each-ref refs/ocuroot/ | wc -l)
-echo "documents: $docs, commits: $commits (expected $((W * WRITES)) each), markers left: $markers"
-[ "$docs" -eq $((W * WRITES)) ] && [ "$commits" -eq $((W * WRITES)) ] && [ "$markers" -eq 0 ] || { echo "FAILED: writes missing, doubled or markers left"; exit 1; }
+echo "documents: $docs, commits: $commits (expected $((W * WRITES)) each), markers and proposals left: $markers"
+[ "$docs" -eq $((W * WRITES)) ] && [ "$commits" -eq $((W * WRITES)) ] && [ "$markers" -eq 0 ] || { echo "FAILED: writes missing, doubled or markers/proposals left"; exit 1; }
 fi
 
 [[ $PARTS == *b* ]] || exit 0

@@ -58,7 +58,8 @@ impl ProcessEnv {
     /// only, refuse writes), `OCUROOT_FETCH_INTERVAL` (seconds between fetches before
     /// reads, default 5; 0 fetches before every read) and `OCUROOT_QUEUE_TURN` (writers of
     /// separate caches take turns through a queue on the remote, landing at most this many
-    /// commits in a row while others wait; default 0: no queue).
+    /// commits in a row while others wait; default 0: no queue) and `OCUROOT_FOLD` (`0`:
+    /// writers that lost a race do not publish their transaction for others to land).
     pub fn remote_settings(&self) -> RemoteSettings {
         let mut settings = RemoteSettings::default();
         if let Some(v) = self.get("OCUROOT_OFFLINE") {
@@ -77,6 +78,9 @@ impl ProcessEnv {
             .and_then(|v| v.parse::<u32>().ok())
         {
             settings.queue_turn = turn;
+        }
+        if let Some(v) = self.get("OCUROOT_FOLD") {
+            settings.fold = !matches!(v.to_ascii_lowercase().as_str(), "0" | "false" | "no");
         }
         settings.git = self.git_environment();
         settings

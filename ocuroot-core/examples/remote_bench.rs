@@ -2,9 +2,10 @@
 //! remote store.
 //!
 //! `cargo run --release -p ocuroot-core --example remote_bench -- <url> [writers=8]
-//! [writes=25] [shared] [turn=<n>]`: each writer opens the store with its own cache (as a CI job on its
+//! [writes=25] [shared] [turn=<n>] [fold=0|1]`: each writer opens the store with its own cache (as a CI job on its
 //! own runner would; `shared`: all writers share one `$OCUROOT_HOME`, as parallel jobs on
-//! one runner; `turn=<n>`: through the remote's waiting queue with turns of n commits) and
+//! one runner; `turn=<n>`: through the remote's waiting queue with turns of n commits;
+//! `fold=0`: without folding, the racing loop of `main` before issue 16 item 4) and
 //! commits `writes` transactions of one document each. Prints writes per
 //! second, rejected pushes (retries) per write, latency percentiles per write, and where the
 //! time went (waiting for the cache's commit lock, fetch, build, push, back-off), for all writes
@@ -45,6 +46,10 @@ fn main() {
         .map_or(RemoteSettings::default().queue_turn, |v| {
             v.parse().expect("turn=<n>")
         });
+    let fold = rest
+        .iter()
+        .find_map(|v| v.strip_prefix("fold="))
+        .map_or(RemoteSettings::default().fold, |v| v != "0");
     let home = std::env::temp_dir().join(format!("ocuroot-remote-bench-{}", std::process::id()));
     let started = Instant::now();
     let results: Vec<Write> = std::thread::scope(|s| {
@@ -63,6 +68,7 @@ fn main() {
                         support_files: Default::default(),
                         settings: RemoteSettings {
                             queue_turn,
+                            fold,
                             ..RemoteSettings::default()
                         },
                     };
@@ -118,9 +124,10 @@ fn main() {
     println!("retries per write: {:.2}", f64::from(retries) / n as f64);
     let pushes: u32 = results.iter().map(|r| r.timings.pushes).sum();
     println!(
-        "pushes per write: {:.2} (queue turn {queue_turn}{})",
+        "pushes per write: {:.2} (queue turn {queue_turn}{}, folding {})",
         f64::from(pushes) / n as f64,
-        if queue_turn == 0 { ": no queue" } else { "" }
+        if queue_turn == 0 { ": no queue" } else { "" },
+        if fold && queue_turn == 0 { "on" } else { "off" }
     );
     println!(
         "latency per write: p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",

@@ -6,7 +6,9 @@ use std::time::Duration;
 use ocuroot_core::store::{Area, MatchOptions, Store, StoreError, StoreKind, Transaction, remote};
 use serde_json::json;
 
-use crate::common::{bare_remote, git, open_remote, pushes, r, record_pushes, remote_options};
+use crate::common::{
+    bare_remote, git, git_with_input, open_remote, pushes, r, record_pushes, remote_options,
+};
 
 struct Remote {
     dir: tempfile::TempDir,
@@ -222,8 +224,10 @@ fn a_stale_cache_loses_the_push_and_retries_on_the_new_tip() {
     let a = rm.open("home-a");
     let mut opts = remote_options(&rm.home("home-b"), &rm.url, "state", "", StoreKind::State);
     if let Some(remote) = opts.remote.as_mut() {
-        // B never fetches before reads: its first push is built on a stale tip.
+        // B never fetches before reads: its first push is built on a stale tip. (With
+        // folding, every commit fetches first; this is the racing loop's retry.)
         remote.settings.fetch_interval = Duration::from_secs(3600);
+        remote.settings.fold = false;
     }
     let b = Store::open(opts).expect("open b");
     set(&a, "@/custom/a", json!(1));
@@ -900,4 +904,242 @@ fn open_queued(rm: &Remote, home: &str, fetch_interval: Duration) -> Store {
         remote.settings.queue_turn = 1;
     }
     Store::open(o).expect("open")
+}
+
+/// Issue 16 ("fair writers across machines"), folding: writers with their own caches on a
+/// real `git daemon`. Every write lands exactly once, no proposal is left behind, and some
+/// writes were landed by another writer (their commit carries `Ocuroot-Proposal:`).
+#[test]
+fn writers_with_separate_caches_fold_each_others_writes() {
+    const WRITERS: usize = 6;
+    const WRITES: usize = 15;
+    let (_tmp, bare, order) = race_separate_caches(0, WRITERS, WRITES);
+    assert_eq!(order.len(), WRITERS * WRITES, "{order:?}");
+    for w in 0..WRITERS {
+        assert_eq!(
+            order.iter().filter(|o| **o == w).count(),
+            WRITES,
+            "{order:?}"
+        );
+        for i in 0..WRITES {
+            let path = format!("state:refs/@/custom/w{w}/n{i}/#.yaml");
+            assert_eq!(git(&bare, &["show", &path]).trim(), i.to_string());
+        }
+    }
+    assert_eq!(
+        git(&bare, &["for-each-ref", "refs/ocuroot/"]).trim(),
+        "",
+        "proposals left behind"
+    );
+    git(&bare, &["fsck", "--strict", "--no-dangling"]);
+    // A folded commit keeps its proposer's message ("writer <w> write <i>") and names the
+    // proposal, whose id starts with the proposer's writer id: it was pushed by a writer
+    // whose own commit follows it in the same push, so the next commit is another writer's.
+    let log = git(
+        &bare,
+        &[
+            "log",
+            "--first-parent",
+            "--reverse",
+            "--format=%s%x09%(trailers:key=Ocuroot-Proposal,valueonly,separator=)",
+            "state",
+        ],
+    );
+    let folded = log
+        .lines()
+        .filter(|l| l.split('\t').nth(1).is_some_and(|p| !p.trim().is_empty()))
+        .count();
+    assert!(folded >= 1, "no write was folded:\n{log}");
+}
+
+/// Writes `tx` as a hand-made proposal `id` on the remote `bare`, made on the tip of
+/// `state`, with `deadline` (Unix seconds; the test clock says 1_767_225_600), authored by
+/// "Hand <hand@example.com>". Returns the proposal's ref name.
+fn hand_proposal(bare: &Path, id: &str, tx: &Transaction, deadline: i64) -> String {
+    let doc = serde_json::to_string(&json!({ "deadline": deadline, "transaction": tx }))
+        .expect("serialize");
+    let blob = git_with_input(bare, &["hash-object", "-w", "--stdin"], &doc);
+    let tree = git_with_input(
+        bare,
+        &["mktree"],
+        &format!("100644 blob {}\tproposal.json\n", blob.trim()),
+    );
+    let tip = git(bare, &["rev-parse", "state"]);
+    let commit = git(
+        bare,
+        &[
+            "commit-tree",
+            tree.trim(),
+            "-p",
+            tip.trim(),
+            "-m",
+            &format!("ocuroot proposal {id}"),
+        ],
+    );
+    let name = format!("refs/ocuroot/proposals/state/{id}");
+    git(bare, &["update-ref", &name, commit.trim()]);
+    name
+}
+
+/// A combiner lands a proposal whose operations hold on the tip with its proposer's
+/// message and author, and leaves alone one whose expectation fails (only its author may
+/// drop it) and one that was never read; an expired proposal is not landed but deleted.
+#[test]
+fn combiners_land_valid_proposals_and_skip_failed_and_expired_ones() {
+    const NOW: i64 = 1_767_225_600;
+    let rm = Remote::new();
+    let b = rm.open("b");
+    set(&b, "@/custom/claim", json!("a"));
+    let mut good = Transaction::new("proposed write");
+    good.expect(&r("@/custom/claim"), Some(json!("a")));
+    good.set(&r("@/custom/good"), json!(1));
+    good.trailer("Requested-by", "Ada <ada@example.com>");
+    let good_ref = hand_proposal(&rm.bare, "00000000000000aa-00000001", &good, NOW + 60);
+    let mut stale = Transaction::new("claim that lost");
+    stale.expect(&r("@/custom/claim"), Some(json!("someone else")));
+    stale.set(&r("@/custom/stale"), json!(1));
+    let stale_ref = hand_proposal(&rm.bare, "00000000000000bb-00000002", &stale, NOW + 60);
+    let mut dead = Transaction::new("a killed writer's write");
+    dead.set(&r("@/custom/dead"), json!(1));
+    let dead_ref = hand_proposal(&rm.bare, "00000000000000cc-00000003", &dead, NOW - 1);
+
+    let mut tx = Transaction::new("b's write");
+    tx.set(&r("@/custom/b"), json!(2));
+    let outcome = b.commit(&tx).expect("commit");
+    let fresh = rm.open("d");
+    assert_eq!(fresh.get(&r("@/custom/b")).expect("b"), json!(2));
+    assert_eq!(fresh.get(&r("@/custom/good")).expect("good"), json!(1));
+    assert!(
+        fresh
+            .try_get(&r("@/custom/stale"))
+            .expect("stale")
+            .is_none()
+    );
+    assert!(fresh.try_get(&r("@/custom/dead")).expect("dead").is_none());
+    // b's commit on top of the folded one, which keeps the proposer's message and author.
+    let own = outcome.commit.expect("commit id");
+    assert_eq!(git(&rm.bare, &["rev-parse", "state"]).trim(), own);
+    let folded = git(
+        &rm.bare,
+        &["log", "-1", "--format=%an <%ae>%n%B", &format!("{own}^")],
+    );
+    assert!(
+        folded.starts_with("Hand <hand@example.com>\nproposed write\n"),
+        "{folded}"
+    );
+    assert!(
+        folded.contains("Requested-by: Ada <ada@example.com>"),
+        "{folded}"
+    );
+    assert!(
+        folded.contains("Ocuroot-Proposal: 00000000000000aa-00000001"),
+        "{folded}"
+    );
+    let refs = git(
+        &rm.bare,
+        &["for-each-ref", "--format=%(refname)", "refs/ocuroot/"],
+    );
+    assert!(
+        !refs.contains(&good_ref),
+        "landed proposal not deleted: {refs}"
+    );
+    assert!(
+        !refs.contains(&dead_ref),
+        "expired proposal not deleted: {refs}"
+    );
+    assert!(
+        refs.contains(&stale_ref),
+        "a failed proposal is its author's: {refs}"
+    );
+    git(&rm.bare, &["fsck", "--strict", "--no-dangling"]);
+}
+
+/// Installs a `pre-receive` hook in `bare` that logs every ref update it receives to
+/// `received.log` and, once, when a push would move `state` from its current tip, first
+/// moves `state` to `refs/heads/intruder` (another writer landing during our push).
+fn race_once_and_log(bare: &Path) {
+    let hook = bare.join("hooks/pre-receive");
+    std::fs::create_dir_all(bare.join("hooks")).expect("mkdir hooks");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\nwhile read old new ref; do\n  echo \"$old $new $ref\" >> received.log\n  \
+         if [ \"$ref\" = refs/heads/state ] && [ ! -e raced ] && \
+         [ \"$old\" = \"$(git rev-parse refs/heads/state)\" ]; then\n    touch raced\n    \
+         env -u GIT_QUARANTINE_PATH git update-ref refs/heads/state refs/heads/intruder\n  \
+         fi\ndone\nexit 0\n",
+    )
+    .expect("write hook");
+    let mut perms = std::fs::metadata(&hook).expect("hook").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&hook, perms).expect("chmod hook");
+}
+
+/// A store of `rm` whose next commit loses a race (to an intruder that sets `intruder_doc`
+/// while its push is received), so that it publishes its proposal.
+fn store_that_loses_a_race(rm: &Remote, intruder_doc: &str) -> Store {
+    let a = rm.open("a");
+    set(&a, "@/custom/claim", json!("a"));
+    prepare_intruder(rm, "state", &rm.open("o"), intruder_doc);
+    race_once_and_log(&rm.bare);
+    a
+}
+
+/// The proposals `bare`'s hook saw created.
+fn proposals_received(bare: &Path) -> usize {
+    std::fs::read_to_string(bare.join("received.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("0000000000000000000000000000000000000000 "))
+        .filter(|l| l.contains(" refs/ocuroot/proposals/state/"))
+        .count()
+}
+
+/// A writer whose expectation stops holding while its proposal waits gets
+/// [`StoreError::Changed`], as without folding, and withdraws its proposal: nothing of the
+/// transaction is written, no proposal is left.
+#[test]
+fn a_proposal_whose_expectation_fails_returns_changed_to_its_author() {
+    let rm = Remote::new();
+    // The intruder takes the claim.
+    let a = store_that_loses_a_race(&rm, "@/custom/claim");
+    let mut tx = Transaction::new("claim it");
+    tx.expect(&r("@/custom/claim"), Some(json!("a")));
+    tx.set(&r("@/custom/mine"), json!(1));
+    let err = a.commit(&tx).expect_err("the claim is gone");
+    assert!(matches!(err, StoreError::Changed { .. }), "{err:?}");
+    assert_eq!(proposals_received(&rm.bare), 1, "no proposal was published");
+    let fresh = rm.open("d");
+    assert!(fresh.try_get(&r("@/custom/mine")).expect("mine").is_none());
+    assert_eq!(
+        fresh.get(&r("@/custom/claim")).expect("claim"),
+        json!("intruder")
+    );
+    assert_eq!(git(&rm.bare, &["for-each-ref", "refs/ocuroot/"]).trim(), "");
+}
+
+/// A remote that refuses atomic pushes cannot delete a proposal together with the branch
+/// update: the writer withdraws its proposal and races as without folding; its write lands
+/// once and no proposal is left.
+#[test]
+fn without_atomic_pushes_folding_falls_back_and_leaves_no_proposal() {
+    let rm = Remote::new();
+    git(&rm.bare, &["config", "receive.advertiseAtomic", "false"]);
+    let a = store_that_loses_a_race(&rm, "@/custom/other");
+    let mut tx = Transaction::new("a");
+    tx.set(&r("@/custom/mine"), json!(1));
+    let outcome = a.commit(&tx).expect("commit");
+    assert!(outcome.retries >= 1, "{outcome:?}");
+    assert_eq!(proposals_received(&rm.bare), 1, "no proposal was published");
+    let fresh = rm.open("d");
+    assert_eq!(fresh.get(&r("@/custom/mine")).expect("mine"), json!(1));
+    assert_eq!(
+        fresh.get(&r("@/custom/other")).expect("other"),
+        json!("intruder")
+    );
+    assert_eq!(git(&rm.bare, &["for-each-ref", "refs/ocuroot/"]).trim(), "");
+    let landed = git(&rm.bare, &["log", "--format=%s", "state"]);
+    assert_eq!(landed.lines().filter(|l| *l == "a").count(), 1, "{landed}");
+    // The next commit does not try to fold again on this remote.
+    set(&a, "@/custom/later", json!(2));
+    assert_eq!(proposals_received(&rm.bare), 1);
 }

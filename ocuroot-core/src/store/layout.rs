@@ -32,7 +32,10 @@ pub const MARKER_FILE: &str = "ocuroot-store.yaml";
 pub const FORMAT_VERSION: u64 = 1;
 
 /// Which part of a store a path belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum Area {
     /// The records: `refs/` (state records or intent documents).
     Records,

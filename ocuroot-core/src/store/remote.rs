@@ -39,6 +39,11 @@ pub struct RemoteSettings {
     /// wait, a writer lands at most this many commits in a row. `0` (the default) turns
     /// the queue off: whose push arrives first wins, with back-off.
     pub queue_turn: u32,
+    /// Writers that lost a race publish their transaction as a proposal ref, and whoever
+    /// pushes next lands every visible proposal with its own commit (see
+    /// `docs/remote-stores.md`, "Folding"). `false` (`OCUROOT_FOLD=0`): whose push arrives
+    /// first wins, with back-off. Ignored while [`RemoteSettings::queue_turn`] is set.
+    pub fold: bool,
     /// The variables `git` processes get (the SSH agent, askpass, proxies); nothing else of
     /// the caller's environment reaches them.
     pub git: GitEnvironment,
@@ -52,6 +57,7 @@ impl Default for RemoteSettings {
             max_attempts: 100,
             // Off by default: fair, but it costs throughput (docs/benchmarks.md, issue 16).
             queue_turn: 0,
+            fold: true,
             git: GitEnvironment::default(),
         }
     }
@@ -177,7 +183,7 @@ pub(crate) fn fetch(
     url: &str,
     branch: &str,
 ) -> Result<Option<ObjectId>, RemoteFailure> {
-    fetch_refs(env, cache, url, branch, false).map(|(tip, _)| tip)
+    fetch_refs(env, cache, url, branch, None).map(|(tip, _)| tip)
 }
 
 /// Fetches `branch` as [`fetch`] does and, in the same `git fetch`, the waiting queue of
@@ -189,19 +195,34 @@ pub(crate) fn fetch_queue(
     url: &str,
     branch: &str,
 ) -> Result<(), RemoteFailure> {
-    fetch_refs(env, cache, url, branch, true).map(|_| ())
+    fetch_refs(env, cache, url, branch, Some(&marker_prefix(branch))).map(|_| ())
 }
 
+/// Fetches `branch` as [`fetch`] does and, in the same `git fetch`, the proposals waiting
+/// to be folded into it (pruned of those the remote deleted). The caller reads the cache's
+/// refs afterwards.
+pub(crate) fn fetch_proposals(
+    env: &GitEnvironment,
+    cache: &Path,
+    url: &str,
+    branch: &str,
+) -> Result<(), RemoteFailure> {
+    fetch_refs(env, cache, url, branch, Some(&proposal_prefix(branch))).map(|_| ())
+}
+
+/// Fetches `branch` and, when `extra` is given, every ref under that prefix (pruned).
 fn fetch_refs(
     env: &GitEnvironment,
     cache: &Path,
     url: &str,
     branch: &str,
-    markers: bool,
+    extra: Option<&str>,
 ) -> Result<(Option<ObjectId>, Vec<Marker>), RemoteFailure> {
     let refspec = format!("+refs/heads/{branch}:refs/heads/{branch}");
-    let prefix = marker_prefix(branch);
-    let queue_refspec = format!("+{prefix}*:{prefix}*");
+    let markers = extra.is_some();
+    let queue_refspec = extra
+        .map(|prefix| format!("+{prefix}*:{prefix}*"))
+        .unwrap_or_default();
     let mut last = None;
     for attempt in 0..8u32 {
         let mut cmd = git(env, cache);
@@ -387,6 +408,76 @@ pub(crate) fn new_writer_id() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 
+/// The ref folder of the proposals waiting to be folded into `branch` (on the remote and
+/// in the cache).
+pub(crate) fn proposal_prefix(branch: &str) -> String {
+    format!("refs/ocuroot/proposals/{branch}/")
+}
+
+/// The proposal ref with id `id` (`<writer>-<nonce>`) for `branch`.
+pub(crate) fn proposal_ref(branch: &str, id: &str) -> String {
+    format!("{}{id}", proposal_prefix(branch))
+}
+
+/// The id of a proposal ref of `branch` (`<writer>-<nonce>`, hex digits), `None` for
+/// anything else (a proposal of a branch below `branch/`, a ref not made by ocuroot).
+pub(crate) fn proposal_id<'a>(branch: &str, name: &'a str) -> Option<&'a str> {
+    let id = name.strip_prefix(&proposal_prefix(branch))?;
+    let (writer, nonce) = id.split_once('-')?;
+    let hex = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_hexdigit());
+    (hex(writer) && hex(nonce)).then_some(id)
+}
+
+/// Creates the proposal ref `name` of `url` at `at`, which must not exist yet (a lease on
+/// "absent"): proposal ids are never reused, so an existing ref is someone else's.
+pub(crate) fn push_proposal(
+    env: &GitEnvironment,
+    cache: &Path,
+    url: &str,
+    name: &str,
+    at: ObjectId,
+) -> Result<(), RemoteFailure> {
+    git(env, cache)
+        .args(["push", "--porcelain", "--quiet"])
+        .arg(format!("--force-with-lease={name}:"))
+        .args(["--", url])
+        .arg(format!("{at}:{name}"))
+        .run()
+        .map(|_| ())
+        .map_err(|e| failure(&e))
+}
+
+/// The folding state of one (cache, branch) in this process.
+#[derive(Clone, Debug)]
+pub(crate) struct FoldState {
+    /// This process's writer id for the branch (random, fixed for the process).
+    pub writer: String,
+    /// The remote refused an atomic push: folding is off for this cache.
+    pub unsupported: bool,
+}
+
+static FOLDS: LazyLock<Mutex<std::collections::HashMap<(PathBuf, String), FoldState>>> =
+    LazyLock::new(|| Mutex::new(std::collections::HashMap::new()));
+
+/// The folding state of `branch` of `cache` (a fresh writer id on first use).
+pub(crate) fn fold_state(cache: &Path, branch: &str) -> FoldState {
+    let mut map = FOLDS.lock().unwrap_or_else(|p| p.into_inner());
+    map.entry((cache.to_path_buf(), branch.to_string()))
+        .or_insert_with(|| FoldState {
+            writer: new_writer_id(),
+            unsupported: false,
+        })
+        .clone()
+}
+
+/// Updates the folding state of `branch` of `cache` with `f`.
+pub(crate) fn update_fold_state(cache: &Path, branch: &str, f: impl FnOnce(&mut FoldState)) {
+    let mut state = fold_state(cache, branch);
+    f(&mut state);
+    let mut map = FOLDS.lock().unwrap_or_else(|p| p.into_inner());
+    map.insert((cache.to_path_buf(), branch.to_string()), state);
+}
+
 /// A writer waiting for its turn to push to a branch: the marker ref
 /// `refs/ocuroot/waiting/<branch>/w-<writer>`, pointing at the branch tip the writer saw
 /// when it started waiting (a commit the remote has, so the marker costs no objects).
@@ -475,8 +566,8 @@ pub(crate) fn push_marker(
         .map_err(|e| failure(&e))
 }
 
-/// Deletes the marker ref `name` of `url` if it still points at `at` (best effort: a
-/// marker left behind goes stale and is deleted by a later writer).
+/// Deletes the marker or proposal ref `name` of `url` if it still points at `at` (a lease:
+/// it fails when the ref is gone or moved).
 pub(crate) fn delete_marker(
     env: &GitEnvironment,
     cache: &Path,

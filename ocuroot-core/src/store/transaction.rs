@@ -15,13 +15,18 @@ use super::layout::Area;
 use crate::refs::Ref;
 
 /// One operation of a [`Transaction`].
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Serializes (as JSON, refs as their text) so that a writer can publish a transaction for
+/// another writer to land (`docs/remote-stores.md`, "Folding").
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
 pub enum Op {
     /// Writes a document, resolving links in the records area first.
     Set {
         /// Records or the applied mirror.
         area: Area,
         /// The ref (no fragment).
+        #[serde(with = "ref_text")]
         r: Ref,
         /// The document.
         value: Value,
@@ -34,6 +39,7 @@ pub enum Op {
         /// Records or the applied mirror.
         area: Area,
         /// The ref (no fragment).
+        #[serde(with = "ref_text")]
         r: Ref,
         /// The YAML text.
         text: String,
@@ -43,6 +49,7 @@ pub enum Op {
         /// Records or the applied mirror.
         area: Area,
         /// The ref (no fragment).
+        #[serde(with = "ref_text")]
         r: Ref,
         /// The document.
         value: Value,
@@ -52,6 +59,7 @@ pub enum Op {
         /// Records or the applied mirror.
         area: Area,
         /// The ref (no fragment).
+        #[serde(with = "ref_text")]
         r: Ref,
         /// When false, a missing document is an error.
         if_exists: bool,
@@ -59,13 +67,16 @@ pub enum Op {
     /// Points `r` at `target` (records area only).
     Link {
         /// The link's ref.
+        #[serde(with = "ref_text")]
         r: Ref,
         /// The ref it points at.
+        #[serde(with = "ref_text")]
         target: Ref,
     },
     /// Removes the link at `r` if there is one.
     Unlink {
         /// The link's ref.
+        #[serde(with = "ref_text")]
         r: Ref,
     },
     /// Writes nothing: the commit fails with [`StoreError::Changed`](super::StoreError::Changed) unless the document at
@@ -76,6 +87,7 @@ pub enum Op {
         /// Records or the applied mirror.
         area: Area,
         /// The ref (no fragment; links are not resolved).
+        #[serde(with = "ref_text")]
         r: Ref,
         /// The document it must hold.
         value: Option<Value>,
@@ -103,7 +115,9 @@ impl fmt::Display for Op {
 }
 
 /// A group of operations committed together as one Git commit.
-#[derive(Clone, Debug, Default, PartialEq)]
+///
+/// Serializes with its operations, message and trailers (see [`Op`]).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Transaction {
     message: String,
     ops: Vec<Op>,
@@ -302,6 +316,22 @@ impl Transaction {
             }
         }
         msg
+    }
+}
+
+/// Refs serialize as their text, which parses back to the same ref.
+mod ref_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::refs::Ref;
+
+    pub(super) fn serialize<S: Serializer>(r: &Ref, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(r)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Ref, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -133,6 +133,18 @@ impl GitBackend {
         snap: &Snapshot<'_>,
         tx: &Transaction,
     ) -> StoreResult<Option<ObjectId>> {
+        self.build_commit_by(snap, tx, None)
+    }
+
+    /// [`GitBackend::build_commit`] with `author` as the commit's author (this store's
+    /// signature when `None`; the committer is always this store's): how a folded proposal
+    /// keeps its writer.
+    pub(super) fn build_commit_by(
+        &self,
+        snap: &Snapshot<'_>,
+        tx: &Transaction,
+        author: Option<gix::actor::Signature>,
+    ) -> StoreResult<Option<ObjectId>> {
         let loc = self.location();
         let Some((new_root, _)) = self.build_root(snap, tx)? else {
             return Ok(None);
@@ -141,7 +153,7 @@ impl GitBackend {
         let commit = gix::objs::Commit {
             message: tx.commit_message().into(),
             tree: new_root,
-            author: sig.clone(),
+            author: author.unwrap_or_else(|| sig.clone()),
             committer: sig,
             encoding: None,
             parents: snap.tip.into_iter().collect(),
@@ -354,8 +366,16 @@ impl GitBackend {
         t: &mut CommitTimings,
     ) -> StoreResult<CommitOutcome> {
         let turn = remote.settings.queue_turn;
+        if turn == 0 {
+            if remote.settings.fold
+                && !remote::fold_state(&self.repo_path, &self.branch).unsupported
+            {
+                return self.commit_remote_folding(remote, tx, t);
+            }
+            return self.commit_remote_racing(remote, tx, t, 0);
+        }
         let state = remote::queue_state(&self.repo_path, &self.branch, turn);
-        if turn == 0 || state.unsupported {
+        if state.unsupported {
             return self.commit_remote_racing(remote, tx, t, 0);
         }
         let mut q = Queued::new(state);

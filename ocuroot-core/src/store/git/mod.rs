@@ -23,6 +23,7 @@
 
 mod cache;
 mod commit;
+mod fold;
 mod history;
 mod lock;
 mod overlay;
