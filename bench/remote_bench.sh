@@ -7,8 +7,8 @@
 #       many branches it updates), with the commits it adds to each branch.
 # Usage: bench/remote_bench.sh [W=8] [WRITES=25] [D=20]   (SHARED=1: the W writers of (a) share one cache;
 #   OCUROOT_BENCH_QUEUE_TURN=<n>: writers of (a) take turns of n commits through the remote's waiting queue;
-#   unset or 0: no queue, the default; OCUROOT_BENCH_FOLD=0: writers of (a) do not fold each other's
-#   transactions, the racing loop of main before folding)
+#   unset or 0: no queue, the default; OCUROOT_BENCH_FOLD=1: writers of (a) fold each other's
+#   transactions; unset or 0: the racing loop, the default)
 # Needs: git (with git daemon), cargo. PROFILE=debug uses a debug build (default release);
 # PARTS=b runs (b) only (default: ab).
 set -euo pipefail

@@ -58,8 +58,8 @@ impl ProcessEnv {
     /// only, refuse writes), `OCUROOT_FETCH_INTERVAL` (seconds between fetches before
     /// reads, default 5; 0 fetches before every read) and `OCUROOT_QUEUE_TURN` (writers of
     /// separate caches take turns through a queue on the remote, landing at most this many
-    /// commits in a row while others wait; default 0: no queue) and `OCUROOT_FOLD` (`0`:
-    /// writers that lost a race do not publish their transaction for others to land).
+    /// commits in a row while others wait; default 0: no queue) and `OCUROOT_FOLD` (`1`:
+    /// writers that lost a race publish their transaction for others to land; default off).
     pub fn remote_settings(&self) -> RemoteSettings {
         let mut settings = RemoteSettings::default();
         if let Some(v) = self.get("OCUROOT_OFFLINE") {

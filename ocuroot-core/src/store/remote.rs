@@ -41,8 +41,10 @@ pub struct RemoteSettings {
     pub queue_turn: u32,
     /// Writers that lost a race publish their transaction as a proposal ref, and whoever
     /// pushes next lands every visible proposal with its own commit (see
-    /// `docs/remote-stores.md`, "Folding"). `false` (`OCUROOT_FOLD=0`): whose push arrives
-    /// first wins, with back-off. Ignored while [`RemoteSettings::queue_turn`] is set.
+    /// `docs/remote-stores.md`, "Concurrency guarantees"). `false` (the default; opt in
+    /// with `OCUROOT_FOLD=1`): whose push arrives first wins, with back-off. Off by default
+    /// because it costs a fetch before every commit and its p99 target is not shown yet
+    /// (docs/benchmarks.md, issue 16). Ignored while [`RemoteSettings::queue_turn`] is set.
     pub fold: bool,
     /// The variables `git` processes get (the SSH agent, askpass, proxies); nothing else of
     /// the caller's environment reaches them.
@@ -57,7 +59,9 @@ impl Default for RemoteSettings {
             max_attempts: 100,
             // Off by default: fair, but it costs throughput (docs/benchmarks.md, issue 16).
             queue_turn: 0,
-            fold: true,
+            // Off by default: a fetch before every commit, and not yet measured on a quiet
+            // machine (docs/benchmarks.md, issue 16).
+            fold: false,
             git: GitEnvironment::default(),
         }
     }

@@ -73,8 +73,11 @@ pub fn remote_options(
     prefix: &str,
     kind: StoreKind,
 ) -> ocuroot_core::store::StoreOptions {
+    // The core remote tests run with folding on (opt-in for users, see RemoteSettings::fold);
+    // the CLI's and the engine harness's stores use the default racing loop.
     let settings = ocuroot_core::store::RemoteSettings {
         fetch_interval: std::time::Duration::ZERO,
+        fold: true,
         ..Default::default()
     };
     let remote = ocuroot_core::store::RemoteOptions {
