@@ -260,8 +260,10 @@ fn ssh_round_trip_and_a_lost_race_reapplied(form: &str) {
     let a = open_remote(&home("home-a"), &url, "state", "", StoreKind::State);
     let mut opts = remote_options(&home("home-b"), &url, "state", "", StoreKind::State);
     if let Some(remote) = opts.remote.as_mut() {
-        // B never fetches before reads: its first push is built on a stale tip.
+        // B never fetches before reads: its first push is built on a stale tip. (With
+        // folding every commit fetches first; this is the racing loop's retry.)
         remote.settings.fetch_interval = Duration::from_secs(3600);
+        remote.settings.fold = false;
     }
     let b = Store::open(opts).expect("open b");
     set(&a, "a writes", "@/custom/a", json!(1));
